@@ -1,0 +1,248 @@
+"""The opstui App: header, tabs, global bindings, command palette, notifications.
+
+The App owns the AWS context (an `AwsClients` living on the background `AwsLoop`) and a generation number:
+switching profile or regions makes a new context and bumps the generation, so results of the previous
+account that are still in flight are dropped instead of shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from opstui import __version__
+from opstui.aws.clients import AwsClients, StaticCredentials
+from opstui.aws.errors import OpsError
+from opstui.aws.runner import AwsLoop
+from opstui.aws.sts import caller_identity
+from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS
+from opstui.config import Settings
+from opstui.safe import clean
+from opstui.views.fleet import FLEET_COLUMNS, FleetView
+from opstui.views.help import HelpScreen
+
+COMMON_REGIONS = (
+    "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1",
+    "ap-northeast-1", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2",
+)  # fmt: skip
+
+
+class StatusBar(Static):
+    """Account, profile, regions, READ-ONLY badge and last refresh time, as literal text."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    """
+
+
+class OpsCommands(Provider):
+    """Palette entries for every action, every column sort, and profile/region switching."""
+
+    def _commands(self) -> list[tuple[str, object, str]]:
+        app: OpsApp = self.app  # type: ignore[assignment]
+        cmds: list[tuple[str, object, str]] = []
+        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS):
+            cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
+        for col in FLEET_COLUMNS:
+            cmds.append((f"Fleet: sort by {col.label}", partial(app.fleet_sort, col.key), "Sort the fleet table"))
+        cmds.append(("Tab: Fleet", partial(app.show_tab, "fleet"), "Go to the Fleet tab"))
+        for profile in app.available_profiles():
+            cmds.append(
+                (f"Switch profile: {clean(profile, 60)}", partial(app.switch, profile=profile), "Use this AWS profile")
+            )
+        regions = list(dict.fromkeys((*app.settings.regions, *app.initial_regions, *COMMON_REGIONS)))
+        for region in regions:
+            cmds.append((f"Region: only {region}", partial(app.switch, regions=(region,)), "Show this region alone"))
+            if region not in app.settings.regions:
+                cmds.append(
+                    (f"Region: add {region}", partial(app.switch, regions=(*app.settings.regions, region)),
+                     "Show this region too")
+                )
+        if tuple(app.initial_regions) != tuple(app.settings.regions):
+            cmds.append(("Region: back to the configured regions",
+                         partial(app.switch, regions=tuple(app.initial_regions)), ""))
+        return cmds
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback, help_text in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
+
+
+class OpsApp(App[None]):
+    TITLE = "opstui"
+    COMMANDS = App.COMMANDS | {OpsCommands}
+    CSS = """
+    Screen { layout: vertical; }
+    TabbedContent { height: 1fr; }
+    TabPane { padding: 0; }
+    """
+    BINDINGS = [
+        Binding(cmd.key, cmd.action, cmd.title, show=cmd.show, id=cmd.id, tooltip=cmd.help)
+        for cmd in GLOBAL_COMMANDS
+    ]
+
+    def __init__(self, settings: Settings, *, credentials: StaticCredentials | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.initial_regions = tuple(settings.regions)
+        self._credentials = credentials
+        self.aws_loop = AwsLoop().start()
+        self.aws = self._make_clients()
+        self.generation = 0
+        self.account = "…"
+        self.last_refresh: datetime | None = None
+        self.failing_regions: list[str] = []
+        if settings.theme:
+            with contextlib.suppress(Exception):
+                self.theme = settings.theme
+
+    def _make_clients(self) -> AwsClients:
+        return AwsClients(
+            profile=self.settings.profile,
+            endpoint_url=self.settings.endpoint_url,
+            read_only=self.settings.read_only,
+            credentials=self._credentials,
+        )
+
+    # -- layout -----------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with TabbedContent(id="tabs"), TabPane("Fleet", id="fleet"):
+            yield FleetView(id="fleet-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._render_status()
+        if not self.settings.regions:
+            self.notify(
+                "No region configured: pass --region, set AWS_REGION, or add regions to the config file.",
+                severity="error",
+                markup=False,
+                timeout=30,
+            )
+            return
+        self._load_identity(self.generation)
+        self.fleet_view.refresh_now()
+
+    @property
+    def fleet_view(self) -> FleetView:
+        return self.query_one(FleetView)
+
+    # -- status bar -------------------------------------------------------------------------------------
+    def _render_status(self) -> None:
+        text = Text()
+        text.append(f"opstui {__version__}", style="bold")
+        text.append("  account ")
+        text.append(clean(self.account, 40), style="bold")
+        text.append("  profile ")
+        text.append(clean(self.settings.profile or ("demo" if self.settings.demo else "default"), 40), style="bold")
+        text.append("  regions ")
+        text.append(clean(", ".join(self.settings.regions) or "none", 120), style="bold")
+        if self.settings.read_only:
+            text.append("  ")
+            text.append(" READ-ONLY ", style="bold black on yellow")
+        if self.settings.demo:
+            text.append("  ")
+            text.append(" SANDBOX ", style="bold black on cyan")
+        if self.last_refresh:
+            text.append(f"  refreshed {self.last_refresh:%H:%M:%S}")
+        if self.failing_regions:
+            text.append("  ")
+            text.append(f"⚠ {clean(', '.join(self.failing_regions), 80)} failing", style="bold red")
+        self.query_one(StatusBar).update(text)
+
+    @work(group="identity", exclusive=True, exit_on_error=False)
+    async def _load_identity(self, generation: int) -> None:
+        region = self.settings.regions[0]
+        try:
+            ident = await self.aws_loop.run(caller_identity(self.aws, region))
+        except OpsError as err:
+            if generation == self.generation:
+                self.account = "?"
+                self._render_status()
+                self.notify(str(err), title="Who am I (STS)", severity="warning", markup=False)
+            return
+        if generation == self.generation:
+            self.account = ident.account
+            self._render_status()
+
+    def on_fleet_view_refreshed(self, message: FleetView.Refreshed) -> None:
+        if message.generation != self.generation:
+            return
+        self.last_refresh = datetime.now()
+        self.failing_regions = [r.region for r in message.snapshot.errors]
+        self._render_status()
+
+    # -- actions ----------------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.fleet_view.refresh_now()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_jump(self) -> None:
+        self.action_command_palette()
+
+    def action_fleet(self, name: str) -> None:
+        self.show_tab("fleet")
+        getattr(self.fleet_view, f"action_{name}")()
+
+    def fleet_sort(self, column: str) -> None:
+        self.show_tab("fleet")
+        self.fleet_view.table.sort_by(column)
+
+    def show_tab(self, tab_id: str) -> None:
+        self.query_one(TabbedContent).active = tab_id
+
+    def available_profiles(self) -> list[str]:
+        if self.settings.demo:
+            return []
+        try:
+            return list(self.aws.session.available_profiles)
+        except Exception:
+            return []
+
+    def switch(self, *, profile: str | None = None, regions: tuple[str, ...] | None = None) -> None:
+        """Change profile and/or regions. Nothing of the previous context is shown afterwards."""
+        old = self.aws
+        changes = {}
+        if profile is not None:
+            changes["profile"] = profile
+        if regions is not None:
+            changes["regions"] = tuple(regions)
+        self.settings = replace(self.settings, **changes)
+        self.generation += 1
+        self.aws = self._make_clients()
+        self.account = "…"
+        self.last_refresh = None
+        self.failing_regions = []
+        self._render_status()
+        self.run_worker(self.aws_loop.run(old.close()), group="close-clients", exit_on_error=False)
+        self.fleet_view.reset(self.generation)
+        self._load_identity(self.generation)
+        self.notify(
+            f"Now showing profile {self.settings.profile or 'default'} in {', '.join(self.settings.regions)}",
+            markup=False,
+        )
+
+    def close_aws(self) -> None:
+        """Close clients and stop the AWS loop (called once the app has exited)."""
+        with contextlib.suppress(Exception):
+            self.aws_loop.run_sync(self.aws.close(), timeout=5)
+        self.aws_loop.stop()

@@ -1,0 +1,201 @@
+"""The one place that creates AWS clients, sends calls, maps errors and enforces read-only mode.
+
+Every AWS call in opstui goes through `AwsClients.call` or `AwsClients.paginate`, so a reader finds error
+mapping, call counting and the read-only guard here and nowhere else. The guard is a botocore `before-call`
+event handler registered on every client this factory creates: it refuses any operation that is not a read
+(Describe/List/Get/...) before a request is built, so later modules that add mutating calls are covered
+without any code of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore import exceptions as bex
+
+from opstui.aws.errors import OpsError, ReadOnlyError, map_error
+
+READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Filter", "Lookup")
+
+
+def is_read_operation(operation: str) -> bool:
+    """True for operations that only read. Everything else counts as mutating (fail closed)."""
+    return operation.startswith(READ_PREFIXES)
+
+
+@dataclass(frozen=True)
+class StaticCredentials:
+    """Explicit credentials (the demo's dummy keys). Never printed: repr hides the values."""
+
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+    def __repr__(self) -> str:
+        return "StaticCredentials(***)"
+
+
+class AwsClients:
+    """Lazily creates one aiobotocore client per (service, region) for one profile; closes them on `close()`."""
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        read_only: bool = False,
+        credentials: StaticCredentials | None = None,
+        connect_timeout: float = 5,
+        read_timeout: float = 30,
+        max_attempts: int = 4,
+    ) -> None:
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.read_only = read_only
+        self._credentials = credentials
+        self._config = AioConfig(
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_pool_connections=20,
+        )
+        self._session: AioSession | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.calls: Counter[str] = Counter()  # "service:Operation" -> calls sent (bench and tests read it)
+        self._closed = False
+
+    # -- session and clients -------------------------------------------------------------------------------
+    @property
+    def session(self) -> AioSession:
+        if self._session is None:
+            session = get_session()
+            if self.profile:
+                session.set_config_variable("profile", self.profile)
+            self._session = session
+        return self._session
+
+    @property
+    def is_sso_profile(self) -> bool:
+        try:
+            cfg = self.session.get_scoped_config()
+        except Exception:
+            return False
+        return bool(cfg.get("sso_start_url") or cfg.get("sso_session"))
+
+    def default_region(self) -> str | None:
+        try:
+            return self.session.get_config_variable("region")
+        except Exception:
+            return None
+
+    def known_regions(self) -> set[str]:
+        regions: set[str] = set()
+        for partition in ("aws", "aws-cn", "aws-us-gov"):
+            with contextlib.suppress(Exception):
+                regions.update(self.session.get_available_regions("ec2", partition_name=partition))
+        return regions
+
+    async def client(self, service: str, region: str) -> Any:
+        if self._closed:
+            raise OpsError("client factory is closed", service=service, region=region)
+        key = (service, region)
+        if key in self._clients:
+            return self._clients[key]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key in self._clients:
+                return self._clients[key]
+            if not self.endpoint_url and region not in self.known_regions():
+                raise OpsError(
+                    f"unknown region {region!r}",
+                    kind="unknown-region",
+                    service=service,
+                    region=region,
+                    hint="check --region (e.g. ap-northeast-1)",
+                )
+            kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
+            if self.endpoint_url:
+                kwargs["endpoint_url"] = self.endpoint_url
+            if self._credentials:
+                kwargs["aws_access_key_id"] = self._credentials.access_key
+                kwargs["aws_secret_access_key"] = self._credentials.secret_key
+                kwargs["aws_session_token"] = self._credentials.token
+            try:
+                client = await self._stack.enter_async_context(self.session.create_client(service, **kwargs))
+            except Exception as exc:
+                raise self._map(exc, service, region) from None
+            client.meta.events.register("before-call", self._before_call)
+            self._clients[key] = client
+            return client
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        """botocore event hook: counts calls and is the read-only guard (raising here sends nothing)."""
+        service = model.service_model.signing_name or model.service_model.service_name
+        if self.read_only and not is_read_operation(model.name):
+            raise ReadOnlyError(
+                f"read-only mode: {service}:{model.name} was not sent",
+                kind="read-only",
+                service=service,
+                operation=model.name,
+                hint="restart opstui without --read-only to make changes",
+            )
+        self.calls[f"{service}:{model.name}"] += 1
+
+    async def close(self) -> None:
+        self._closed = True
+        clients, self._clients = self._clients, {}
+        with contextlib.suppress(Exception):
+            await self._stack.aclose()
+        clients.clear()
+
+    # -- calls --------------------------------------------------------------------------------------------
+    def _map(self, exc: BaseException, service: str, region: str, operation: str = "") -> OpsError:
+        err = map_error(
+            exc,
+            service=service,
+            region=region,
+            operation=operation,
+            profile=self.profile,
+            sso=self.is_sso_profile if isinstance(exc, bex.ClientError | bex.BotoCoreError) else False,
+            endpoint_url=self.endpoint_url,
+        )
+        if not err.region:
+            err.region = region
+        return err
+
+    async def call(self, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
+        """One API call, e.g. `await aws.call("sts", r, "get_caller_identity")`; failures raise OpsError."""
+        client = await self.client(service, region)
+        try:
+            return await getattr(client, operation)(**params)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise self._map(exc, service, region, _op_name(operation)) from None
+
+    async def paginate(
+        self, service: str, region: str, operation: str, result_key: str, **params: Any
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Yields each page's `result_key` list; botocore's paginator handles tokens (never hand-rolled)."""
+        client = await self.client(service, region)
+        try:
+            paginator = client.get_paginator(operation)
+            async for page in paginator.paginate(**params):
+                yield page.get(result_key, [])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise self._map(exc, service, region, _op_name(operation)) from None
+
+
+def _op_name(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))

@@ -1,0 +1,42 @@
+"""EC2 calls: instances (DescribeInstances, 1000 per page)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from opstui.aws.clients import AwsClients
+from opstui.aws.models import Ec2Instance
+
+PAGE_SIZE = 1000  # DescribeInstances' maximum
+
+
+def instance_from_api(item: dict[str, Any], region: str) -> Ec2Instance:
+    launch = item.get("LaunchTime")
+    return Ec2Instance(
+        instance_id=item.get("InstanceId", ""),
+        region=region,
+        state=(item.get("State") or {}).get("Name", ""),
+        instance_type=item.get("InstanceType", ""),
+        availability_zone=(item.get("Placement") or {}).get("AvailabilityZone", ""),
+        private_ip=item.get("PrivateIpAddress", "") or "",
+        public_ip=item.get("PublicIpAddress", "") or "",
+        platform=item.get("PlatformDetails") or item.get("Platform") or "",
+        launch_time=launch if isinstance(launch, datetime) else None,
+        tags=tuple((t.get("Key", ""), t.get("Value", "")) for t in item.get("Tags") or ()),
+    )
+
+
+async def list_instances(aws: AwsClients, region: str) -> list[Ec2Instance]:
+    """Every instance of a region (terminated ones left out), ceil(N/1000) calls."""
+    instances: list[Ec2Instance] = []
+    params = {
+        "PaginationConfig": {"PageSize": PAGE_SIZE},
+        "Filters": [
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped", "shutting-down"]}
+        ],
+    }
+    async for reservations in aws.paginate("ec2", region, "describe_instances", "Reservations", **params):
+        for reservation in reservations:
+            instances.extend(instance_from_api(i, region) for i in reservation.get("Instances", ()))
+    return instances

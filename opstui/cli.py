@@ -1,0 +1,127 @@
+"""Command line: parse arguments into Settings and start the app, the demo, or the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+
+from opstui import __version__
+from opstui.config import ConfigError, Settings, config_path, load_file, settings_from
+
+EPILOG = """\
+other commands:
+  opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME]
+                 run the local AWS sandbox in the foreground (Ctrl-C stops it)
+
+credentials and defaults come from botocore's chain: AWS_PROFILE, AWS_REGION / AWS_DEFAULT_REGION,
+~/.aws/config (SSO profiles too), AWS_ACCESS_KEY_ID/..., AWS_ENDPOINT_URL.
+config file: {config}
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="opstui",
+        description="A keyboard-driven terminal console for servers on AWS (SSM, EC2, CloudWatch, Backup).",
+        epilog=EPILOG.format(config=config_path()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
+    p.add_argument("--region", action="append", dest="regions", metavar="R",
+                   help="region to show; repeat for several (default: the profile's region)")
+    p.add_argument("--endpoint-url", help="send every AWS call to this endpoint (e.g. the sandbox)")
+    p.add_argument("--read-only", action="store_true", default=None,
+                   help="refuse every mutating AWS call before it is sent")
+    p.add_argument("--refresh", type=float, metavar="SECONDS", help="auto-refresh interval (default 15)")
+    p.add_argument("--theme", help="Textual theme name (e.g. nord, gruvbox)")
+    p.add_argument("--demo", action="store_true", help="run against a local sandbox fleet; no AWS account needed")
+    p.add_argument("--nodes", type=int, help="with --demo: size of the generated fleet (up to 10000)")
+    p.add_argument("--scenario", default="default", help="with --demo: sandbox scenario (default, hostile)")
+    p.add_argument("--version", action="version", version=f"opstui {__version__}")
+    return p
+
+
+def default_region() -> str | None:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    try:
+        from botocore.session import get_session
+
+        session = get_session()
+        profile = os.environ.get("AWS_PROFILE")
+        if profile:
+            session.set_config_variable("profile", profile)
+        return session.get_config_variable("region")
+    except Exception:
+        return None
+
+
+def resolve_settings(argv: list[str]) -> tuple[Settings, argparse.Namespace]:
+    args = build_parser().parse_args(argv)
+    cli = {
+        "profile": args.profile,
+        "regions": args.regions,
+        "endpoint_url": args.endpoint_url,
+        "read_only": args.read_only,
+        "refresh": args.refresh,
+        "theme": args.theme,
+    }
+    settings = settings_from(load_file(), cli)
+    if not settings.regions and not args.demo:
+        region = default_region()
+        if region:
+            settings = replace(settings, regions=(region,))
+    return settings, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "sandbox":
+        from opstui.sandbox.main import main as sandbox_main
+
+        return sandbox_main(argv[1:])
+    try:
+        settings, args = resolve_settings(argv)
+    except ConfigError as exc:
+        print(f"opstui: {exc}", file=sys.stderr)
+        return 2
+    if args.demo:
+        return run_demo(settings, scenario=args.scenario, nodes=args.nodes)
+    return run_app(settings)
+
+
+def run_app(settings: Settings, credentials=None) -> int:
+    from opstui.app import OpsApp
+
+    app = OpsApp(settings, credentials=credentials)
+    try:
+        app.run()
+    finally:
+        app.close_aws()
+    return app.return_code or 0
+
+
+def run_demo(settings: Settings, *, scenario: str = "default", nodes: int | None = None) -> int:
+    from opstui.aws.clients import StaticCredentials
+    from opstui.demo import SandboxProcess, SandboxStartError
+
+    print("opstui: starting the local sandbox…", file=sys.stderr, flush=True)
+    os.environ.pop("AWS_PROFILE", None)  # the demo never touches a real account's profile
+    try:
+        with SandboxProcess(scenario=scenario, nodes=nodes) as sandbox:
+            demo = replace(
+                settings,
+                endpoint_url=sandbox.endpoint,
+                regions=settings.regions or tuple(sandbox.regions),
+                profile=None,
+                demo=True,
+            )
+            return run_app(demo, credentials=StaticCredentials("testing", "testing"))
+    except SandboxStartError as exc:
+        print(f"opstui: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,53 @@
+"""One registry of app commands: it feeds the key bindings, the help screen and the command palette."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AppCommand:
+    id: str
+    title: str
+    key: str  # Textual key spec ("" = palette only)
+    action: str  # Textual action string, run on the app
+    help: str
+    show: bool = True
+
+
+GLOBAL_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("refresh", "Refresh now", "r", "refresh", "Reload the current tab now (auto-refresh keeps running)"),
+    AppCommand("help", "Help", "question_mark", "help", "Show every key binding"),
+    AppCommand("jump", "Jump to…", "colon", "jump", "Jump to a tab, node or action (the palette)", show=False),
+    AppCommand("quit", "Quit", "q", "quit", "Quit opstui"),
+)
+
+# Keys that act inside the Fleet tab (bound on FleetView; listed here for the help screen and the palette).
+FLEET_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("fleet-filter", "Fleet: filter", "slash", "fleet('filter')",
+               "Filter: free text, tag:Key=Value, state:, ping:, region:, platform:, agent:outdated, !negate"),
+    AppCommand("fleet-select", "Fleet: toggle selection", "space", "fleet('toggle_select')",
+               "Select / unselect the node under the cursor"),
+    AppCommand("fleet-select-all", "Fleet: select all visible", "a", "fleet('select_visible')",
+               "Select every node the filter shows"),
+    AppCommand("fleet-clear", "Fleet: clear selection / filter", "escape", "fleet('escape')",
+               "Close the filter box, the detail pane, the selection, then the filter"),
+    AppCommand("fleet-detail", "Fleet: details of the node", "enter", "fleet('toggle_detail')",
+               "Show every SSM field, EC2 field and tag of the node under the cursor"),
+    AppCommand("fleet-sort", "Fleet: sort by next column", "s", "fleet('sort_next')",
+               "Sort by the next column (or click a header)"),
+    AppCommand("fleet-sort-reverse", "Fleet: reverse sort", "S", "fleet('sort_reverse')", "Reverse the sort"),
+)
+
+NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
+    ("↑ ↓ / j k", "Move the cursor"),
+    ("PgUp PgDn / ctrl+b ctrl+f", "Page"),
+    ("home end / g G", "First / last row"),
+    ("← → / h l", "Scroll columns"),
+    ("ctrl+p", "Command palette (every action, switch profile or region)"),
+    ("tab / shift+tab", "Move focus"),
+)
+
+
+def key_label(key: str) -> str:
+    return {"question_mark": "?", "colon": ":", "slash": "/", "space": "space", "escape": "esc"}.get(key, key)

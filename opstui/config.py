@@ -1,0 +1,82 @@
+"""Settings: defaults < config file (TOML) < command line.
+
+The file lives in the platformdirs user config dir (e.g. ~/.config/opstui/config.toml on Linux) unless
+OPSTUI_CONFIG points elsewhere. Credentials are never read from or written to it: botocore's normal chain
+(profiles, SSO, env vars) provides them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir
+
+DEFAULT_REFRESH = 15.0
+
+
+def config_path() -> Path:
+    env = os.environ.get("OPSTUI_CONFIG")
+    if env:
+        return Path(env)
+    return Path(user_config_dir("opstui")) / "config.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str | None = None
+    regions: tuple[str, ...] = ()
+    endpoint_url: str | None = None
+    read_only: bool = False
+    refresh: float = DEFAULT_REFRESH
+    theme: str | None = None
+    demo: bool = False
+    # Explicit credentials, only for the demo sandbox (dummy keys). Hidden from repr.
+    demo_credentials: bool = field(default=False, repr=False)
+
+
+class ConfigError(ValueError):
+    """The config file cannot be used; the message says which file and why."""
+
+
+def load_file(path: Path | None = None) -> dict[str, Any]:
+    path = path or config_path()
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    return data
+
+
+def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
+    """Merge the file's values and the command line's (command line wins; None means 'not given')."""
+    s = Settings()
+    known = {"profile", "regions", "region", "refresh", "theme", "endpoint_url", "read_only"}
+    unknown = set(file_data) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))}")
+    regions = file_data.get("regions") or ([file_data["region"]] if file_data.get("region") else [])
+    if isinstance(regions, str):
+        regions = [regions]
+    s = replace(
+        s,
+        profile=file_data.get("profile") or None,
+        regions=tuple(regions),
+        refresh=float(file_data.get("refresh", DEFAULT_REFRESH)),
+        theme=file_data.get("theme"),
+        endpoint_url=file_data.get("endpoint_url"),
+        read_only=bool(file_data.get("read_only", False)),
+    )
+    overrides = {k: v for k, v in cli.items() if v is not None}
+    if "regions" in overrides:
+        overrides["regions"] = tuple(overrides["regions"])
+    s = replace(s, **overrides)
+    if s.refresh <= 0:
+        raise ConfigError("refresh must be a positive number of seconds")
+    return s

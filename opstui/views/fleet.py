@@ -1,0 +1,382 @@
+"""The Fleet tab: every managed node of every region in one table, filtered, sorted, multi-selected.
+
+Loading happens on the AWS loop (opstui.aws.runner) through a Textual worker; results arrive as a message.
+Refreshes never overlap: the next one is scheduled with `set_timer` only after the previous one finished.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Input, Static
+
+from opstui.aws.fleet import NOT_MANAGED, load_fleet
+from opstui.aws.models import FleetNode, FleetSnapshot
+from opstui.safe import clean
+from opstui.views import fleet_filter
+from opstui.views.node_table import Column, NodeTable
+
+PING_STYLES = {
+    "Online": Style(color="green"),
+    "ConnectionLost": Style(color="red", bold=True),
+    "Inactive": Style(color="yellow"),
+    NOT_MANAGED: Style(dim=True),
+}
+STATE_STYLES = {"running": Style(color="green"), "stopped": Style(color="red"), "pending": Style(color="yellow")}
+
+
+def age(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return ""
+    now = now or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = max(0, int((now - when).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def _agent(n: FleetNode) -> str:
+    return f"{n.agent_version} ⚠ old" if n.agent_outdated else n.agent_version
+
+
+def _last_ping_sort(n: FleetNode) -> float:
+    return -(n.last_ping.timestamp()) if n.last_ping else float("inf")
+
+
+FLEET_COLUMNS: list[Column[FleetNode]] = [
+    Column("name", "Name", lambda n: n.name, max_width=32),
+    Column("id", "Instance", lambda n: n.instance_id, max_width=20),
+    Column("region", "Region", lambda n: n.region, max_width=15),
+    Column("ping", "Ping", lambda n: n.ping_status, max_width=15, style=lambda n: PING_STYLES.get(n.ping_status)),
+    Column("platform", "Platform", lambda n: n.platform, max_width=26),
+    Column(
+        "agent",
+        "Agent",
+        _agent,
+        max_width=18,
+        style=lambda n: Style(color="yellow") if n.agent_outdated else None,
+    ),
+    Column("ip", "IP", lambda n: n.ip, max_width=15),
+    Column("state", "State", lambda n: n.ec2_state or ("hybrid" if n.instance_id.startswith("mi-") else ""),
+           max_width=10, style=lambda n: STATE_STYLES.get(n.ec2_state)),
+    Column("type", "Type", lambda n: n.instance_type, max_width=12),
+    Column("az", "AZ", lambda n: n.availability_zone, max_width=16),
+    Column("last_ping", "Last ping", lambda n: age(n.last_ping), max_width=9, sort_key=_last_ping_sort),
+]
+
+
+class DetailPane(VerticalScroll):
+    """Every SSM field, EC2 field and tag of the node under the cursor, as literal text."""
+
+    DEFAULT_CSS = """
+    DetailPane { width: 60; border-left: solid $primary; padding: 0 1; display: none; }
+    DetailPane.-shown { display: block; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-body")
+
+    def show(self, node: FleetNode | None) -> None:
+        body = self.query_one("#detail-body", Static)
+        if node is None:
+            body.update(Text("No node under the cursor."))
+            return
+        text = Text()
+        text.append(clean(node.name or node.instance_id, 200) + "\n", style="bold")
+        text.append(f"{node.instance_id}  {node.region}\n\n")
+        for title, pairs in (("SSM", node.ssm_fields), ("EC2", node.ec2_fields), ("Tags", node.tags)):
+            text.append(title + "\n", style="bold underline")
+            if not pairs:
+                text.append("  (none)\n", style="dim")
+            for key, value in pairs:
+                text.append(f"  {clean(key, 128)}: ", style="cyan")
+                text.append(clean(value, 2000) + "\n")
+            text.append("\n")
+        body.update(text)
+
+
+@dataclass
+class FleetStats:
+    total: int
+    shown: int
+    selected: int
+    by_ping: Counter[str]
+
+
+class FleetView(Vertical):
+    """The Fleet tab."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="Filter: text, tag:K=V, state:, ping:, !negate"),
+        Binding("space", "toggle_select", "Select", tooltip="Toggle selection of the node under the cursor"),
+        Binding("a", "select_visible", "Select all", tooltip="Select every visible node"),
+        Binding("escape", "escape", "Clear", show=False),
+        Binding("enter", "toggle_detail", "Details"),
+        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (S reverses)"),
+        Binding("S", "sort_reverse", "Reverse sort", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    FleetView { height: 1fr; }
+    FleetView #fleet-filter { display: none; height: 3; }
+    FleetView #fleet-filter.-shown { display: block; }
+    FleetView #fleet-main { height: 1fr; }
+    FleetView #fleet-table { border: round $primary-darken-1; border-title-align: left; }
+    FleetView #fleet-table:focus { border: round $accent; }
+    FleetView #fleet-status { height: auto; max-height: 6; color: $error; padding: 0 1; }
+    """
+
+    class Refreshed(Message):
+        """A refresh finished (successfully or not for some regions)."""
+
+        def __init__(self, snapshot: FleetSnapshot, generation: int) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+            self.generation = generation
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.snapshot: FleetSnapshot | None = None
+        self.hays: list[str] = []
+        self.query_text = ""
+        self.loading_refresh = False
+        self.refresh_pending = False
+        self._timer: Timer | None = None
+        self._region_errors: dict[str, str] = {}
+        self.generation = 0
+        self.last_filter_ms = 0.0
+        self._hay_by_key: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Input(
+            placeholder="filter: text  tag:Role=web  state:stopped  ping:ConnectionLost  !negate   (enter: apply, esc: close)",
+            id="fleet-filter",
+        )
+        with Horizontal(id="fleet-main"):
+            yield NodeTable(FLEET_COLUMNS, key=lambda n: n.key, id="fleet-table")
+            yield DetailPane(id="fleet-detail")
+        yield Static(id="fleet-status")
+
+    @property
+    def table(self) -> NodeTable[FleetNode]:
+        return self.query_one("#fleet-table", NodeTable)
+
+    def on_mount(self) -> None:
+        self.table.border_title = Content("Fleet: loading…")
+        self.table.focus()
+
+    # -- loading ------------------------------------------------------------------------------------------
+    def refresh_now(self) -> None:
+        """Start a refresh unless one is running (then it runs right after, once)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self.loading_refresh:
+            self.refresh_pending = True
+            return
+        self.loading_refresh = True
+        self._load(self.generation)
+
+    def reset(self, generation: int) -> None:
+        """The account, profile or regions changed: forget every node of the previous one at once."""
+        self.generation = generation
+        self.snapshot = None
+        self.hays = []
+        self._hay_by_key = {}
+        self._region_errors.clear()
+        self.table.set_rows([])
+        self.query_one("#fleet-status", Static).update("")
+        self.table.border_title = Content("Fleet: loading…")
+        self.query_one(DetailPane).show(None)
+        if self.loading_refresh:
+            self.refresh_pending = True
+        else:
+            self.refresh_now()
+
+    @work(group="fleet-refresh", exit_on_error=False)
+    async def _load(self, generation: int) -> None:
+        app = self.app
+        started = time.perf_counter()
+        try:
+            snapshot = await app.aws_loop.run(load_fleet(app.aws, app.settings.regions))  # type: ignore[attr-defined]
+        finally:
+            self.loading_refresh = False
+        self.post_message(self.Refreshed(snapshot, generation))
+        self.log(f"fleet refresh {time.perf_counter() - started:.2f}s")
+
+    def on_fleet_view_refreshed(self, message: Refreshed) -> None:
+        if message.generation == self.generation:
+            self.apply_snapshot(message.snapshot)
+        if self.refresh_pending:
+            self.refresh_pending = False
+            self.refresh_now()
+        else:
+            self._schedule()
+
+    def on_worker_state_changed(self, event) -> None:  # a failed load (unexpected) still re-arms the timer
+        from textual.worker import WorkerState
+
+        if event.worker.group == "fleet-refresh" and event.state == WorkerState.ERROR:
+            self.loading_refresh = False
+            self.app.notify(f"Fleet refresh failed: {clean(event.worker.error)}", severity="error", markup=False)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        interval = self.app.settings.refresh  # type: ignore[attr-defined]
+        self._timer = self.set_timer(interval, self.refresh_now)
+
+    def apply_snapshot(self, snapshot: FleetSnapshot) -> None:
+        self.snapshot = snapshot
+        nodes = list(snapshot.nodes)
+        self.hays = [fleet_filter.haystack(n) for n in nodes]
+        self._hay_by_key = {n.key: h for n, h in zip(nodes, self.hays, strict=True)}
+        query = self.query_text
+        self.table.set_rows(
+            nodes,
+            (lambda rows: fleet_filter.apply(query, rows, self._hays_for(rows))) if query else None,
+        )
+        self._report_errors(snapshot)
+        self._update_title()
+
+    def _report_errors(self, snapshot: FleetSnapshot) -> None:
+        lines = []
+        current: dict[str, str] = {}
+        for region in snapshot.errors:
+            message = clean(str(region.error), 400)
+            current[region.region] = message
+            lines.append(f"⚠ {message}")
+            if self._region_errors.get(region.region) != message:
+                self.app.notify(message, title=f"Fleet: {region.region} failed", severity="error", markup=False, timeout=10)
+        self._region_errors = current
+        self.query_one("#fleet-status", Static).update(Content("\n".join(lines)))
+
+    # -- filter -------------------------------------------------------------------------------------------
+    def _refilter(self) -> None:
+        started = time.perf_counter()
+        rows = self.table.rows
+        visible = (
+            fleet_filter.apply(self.query_text, rows, self._hays_for(rows)) if self.query_text else list(range(len(rows)))
+        )
+        self.table.set_visible(visible)
+        self._update_title()
+        self.last_filter_ms = (time.perf_counter() - started) * 1000
+
+    def _hays_for(self, rows: list[FleetNode]) -> list[str]:
+        """Haystacks in the table's (sorted) order; computed once per refresh, looked up by key."""
+        cache = self._hay_by_key
+        return [cache.get(r.key, "") for r in rows]
+
+    def set_filter(self, text: str) -> None:
+        self.query_text = text
+        self._refilter()
+
+    @on(Input.Changed, "#fleet-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.set_filter(event.value)
+
+    @on(Input.Submitted, "#fleet-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def action_escape(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        if box.has_focus:
+            if not box.value:
+                box.remove_class("-shown")
+            self.table.focus()
+            return
+        detail = self.query_one(DetailPane)
+        if detail.has_class("-shown"):
+            detail.remove_class("-shown")
+            return
+        if self.table.selected:
+            self.table.clear_selection()
+            self._update_title()
+            return
+        if self.query_text:
+            box.value = ""
+            box.remove_class("-shown")
+
+    # -- selection, sort, detail ----------------------------------------------------------------------------
+    def action_toggle_select(self) -> None:
+        self.table.toggle_selected()
+        self.table.action_cursor(1)
+        self._update_title()
+
+    def action_select_visible(self) -> None:
+        self.table.select_visible()
+        self._update_title()
+
+    def action_toggle_detail(self) -> None:
+        detail = self.query_one(DetailPane)
+        detail.toggle_class("-shown")
+        if detail.has_class("-shown"):
+            detail.show(self.table.cursor_row)
+
+    def action_sort_next(self) -> None:
+        keys = [c.key for c in FLEET_COLUMNS]
+        current = self.table.sort_column
+        nxt = keys[(keys.index(current) + 1) % len(keys)] if current in keys else keys[0]
+        self.table.sort_by(nxt, reverse=False)
+
+    def action_sort_reverse(self) -> None:
+        self.table.sort_by(self.table.sort_column or FLEET_COLUMNS[0].key, reverse=not self.table.sort_reverse)
+
+    @on(NodeTable.CursorMoved, "#fleet-table")
+    def _cursor_moved(self, event: NodeTable.CursorMoved) -> None:
+        detail = self.query_one(DetailPane)
+        if detail.has_class("-shown"):
+            detail.show(event.row)
+
+    @on(NodeTable.SortChanged, "#fleet-table")
+    def _sort_changed(self, event: NodeTable.SortChanged) -> None:
+        self._update_title()
+
+    # -- title ----------------------------------------------------------------------------------------------
+    def stats(self) -> FleetStats:
+        rows = self.table.rows
+        return FleetStats(
+            total=len(rows),
+            shown=len(self.table.visible),
+            selected=len(self.table.selected),
+            by_ping=Counter(n.ping_status for n in rows),
+        )
+
+    def _update_title(self) -> None:
+        s = self.stats()
+        parts = [f"Fleet {s.shown}/{s.total}" if s.shown != s.total else f"Fleet {s.total}"]
+        for status in ("Online", "ConnectionLost", "Inactive", NOT_MANAGED):
+            if s.by_ping.get(status):
+                parts.append(f"{status} {s.by_ping[status]}")
+        if s.selected:
+            parts.append(f"selected {s.selected}")
+        if self.query_text:
+            parts.append(f"filter: {clean(self.query_text, 60)}")
+        if self.snapshot and self.snapshot.errors:
+            parts.append(f"{len(self.snapshot.errors)} region(s) failing")
+        self.table.border_title = Content(" · ".join(parts))
