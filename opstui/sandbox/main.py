@@ -1,0 +1,75 @@
+"""Body of ``opstui sandbox``: run a Sandbox in the foreground until Ctrl-C / SIGTERM.
+
+Output contract (``opstui --demo`` starts this as a child and waits for it): the first line on
+stdout is exactly ``endpoint http://HOST:PORT``, flushed as soon as the sandbox answers; then
+shell ``export`` lines and hints. Nothing else is printed per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .scenarios import MAX_NODES, SCENARIOS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opstui sandbox", description="Run a local AWS sandbox (moto) for opstui.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
+    parser.add_argument("--nodes", type=int, default=None, help=f"generated fleet size, up to {MAX_NODES}")
+    parser.add_argument("--scenario", default="default", choices=SCENARIOS)
+    parser.add_argument("--no-live", dest="live", action="store_false", help="freeze the fleet (no living thread)")
+    parser.add_argument("--seed", type=int, default=42)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
+        print(f"--nodes must be between 1 and {MAX_NODES}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    from .server import Sandbox  # after the handlers: importing moto takes a second
+
+    sandbox = Sandbox(host=args.host, port=args.port, scenario=args.scenario, nodes=args.nodes,
+                      live=args.live, seed=args.seed)
+    try:
+        if stop.is_set():
+            return 0
+        sandbox.start()
+        endpoint = sandbox.endpoint
+        region = sandbox.regions[0]
+        region_flags = " ".join(f"--region {r}" for r in sandbox.regions)
+        lines = [
+            f"endpoint {endpoint}",
+            f"export AWS_ENDPOINT_URL={endpoint}",
+            "export AWS_ACCESS_KEY_ID=testing",
+            "export AWS_SECRET_ACCESS_KEY=testing",
+            f"export AWS_DEFAULT_REGION={region}",
+            f"# scenario {sandbox.scenario_name}: regions {', '.join(sandbox.regions)}; "
+            f"ready in {sandbox.startup_seconds:.1f}s; Ctrl-C to stop",
+            "# then: aws ssm describe-instance-information",
+            f"# or:   opstui --endpoint-url {endpoint} {region_flags}",
+        ]
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+        return 0
+    finally:
+        sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

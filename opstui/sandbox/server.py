@@ -1,0 +1,316 @@
+"""The sandbox server: moto behind a WSGI middleware, seeded with a scenario.
+
+Layout (technique D): werkzeug's threaded server -> :class:`SandboxMiddleware` -> moto's
+``DomainDispatcherApplication``. The middleware
+
+* serves the control endpoints under ``/_opstui/`` so a sandbox running as a child process
+  can be driven over HTTP (health, faults, ping status);
+* injects faults, choosing service/region from the SigV4 credential scope and the action
+  from ``X-Amz-Target`` or the query/form ``Action`` (it re-buffers the body it reads, so
+  moto still sees the full request).
+
+moto's backends are process-global, so only one :class:`Sandbox` may run per process at a
+time; ``start()`` resets moto and the node registry before seeding.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .faults import FaultRegistry
+from .living import LivingState
+from .scenarios import ACCOUNT_ID, Scenario, build_scenario
+from .seed import seed
+from .ssm_nodes import REGISTRY, NodeRegistry
+
+_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+_CONTROL_PREFIX = "/_opstui/"
+
+StartResponse = Callable[..., Any]
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's handler, minus the per-request access log line."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@dataclass
+class RequestInfo:
+    service: str | None
+    region: str | None
+    action: str | None
+    json_protocol: bool
+
+
+def request_info(environ: dict[str, Any]) -> RequestInfo:
+    """Identify an AWS request; may buffer ``wsgi.input`` (and replaces it with a BytesIO)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    service = region = None
+    m = _CREDENTIAL.search(auth)
+    if m:
+        region, service = m.group(1), m.group(2)
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    content_type = environ.get("CONTENT_TYPE", "")
+    if target:
+        return RequestInfo(service, region, target.rsplit(".", 1)[-1], True)
+    json_protocol = "json" in content_type
+    action = None
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        action = query["Action"][0]
+    elif "x-www-form-urlencoded" in content_type:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if "Action" in form:
+            action = form["Action"][0]
+    return RequestInfo(service, region, action, json_protocol)
+
+
+def _json_response(start_response: StartResponse, status: int, payload: Any) -> Iterable[bytes]:
+    body = json.dumps(payload).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "OK")
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class SandboxMiddleware:
+    """Control endpoints and fault injection in front of moto's WSGI app."""
+
+    def __init__(self, app: Callable[..., Any], sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(_CONTROL_PREFIX):
+            return self._control(environ, start_response, path[len(_CONTROL_PREFIX):].strip("/"))
+        faults = self.sandbox.faults
+        if faults.rules:
+            info = request_info(environ)
+            rule = faults.take(info.service, info.region, info.action)
+            if rule is not None:
+                resp = faults.render(rule, info.service, info.region, info.action, info.json_protocol)
+                reason = {400: "Bad Request", 403: "Forbidden", 503: "Service Unavailable"}.get(resp.status, "Error")
+                start_response(f"{resp.status} {reason}", [*resp.headers, ("Content-Length", str(len(resp.body)))])
+                return [resp.body]
+        return self.app(environ, start_response)
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse, name: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        payload: dict[str, Any] = {}
+        if method in ("POST", "PUT"):
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                raw = environ["wsgi.input"].read(length) if length else b""
+                payload = json.loads(raw or b"{}")
+            except (ValueError, json.JSONDecodeError):
+                return _json_response(start_response, 400, {"error": "body must be JSON"})
+        sb = self.sandbox
+        try:
+            if name == "health" and method == "GET":
+                return _json_response(start_response, 200, {"ready": sb.ready, "regions": sb.regions,
+                                                            "account_id": sb.account_id,
+                                                            "scenario": sb.scenario_name})
+            if name == "faults" and method == "POST":
+                rule = sb.faults.add(
+                    error=payload["error"],
+                    service=payload.get("service"),
+                    region=payload.get("region"),
+                    action=payload.get("action"),
+                    count=payload.get("count"),
+                )
+                return _json_response(start_response, 200, {"added": rule.__dict__})
+            if name == "faults" and method == "DELETE":
+                sb.faults.clear()
+                return _json_response(start_response, 200, {"cleared": True})
+            if name == "faults" and method == "GET":
+                return _json_response(start_response, 200, {"rules": [r.__dict__ for r in sb.faults.rules]})
+            if name == "ping" and method == "POST":
+                sb.set_ping(payload["region"], payload["instance_id"], payload["status"])
+                return _json_response(start_response, 200, {"ok": True})
+        except (KeyError, ValueError) as exc:
+            return _json_response(start_response, 400, {"error": str(exc)})
+        return _json_response(start_response, 404, {"error": f"no control endpoint {method} /_opstui/{name}"})
+
+
+def _fake_auth(region: str, service: str) -> str:
+    return (
+        f"AWS4-HMAC-SHA256 Credential=testing/20250101/{region}/{service}/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=0"
+    )
+
+
+class Sandbox:
+    """A moto server on loopback, seeded with a scenario, with faults and a living fleet.
+
+    ``start()`` blocks until the scenario is seeded and every service opstui uses has
+    answered once (moto builds each service's app lazily on its first request).
+
+    ``nodes`` as a constructor argument is the fleet size (``None``: the curated scenario);
+    after construction ``sb.nodes`` is the managed-node registry, so tests can change ping
+    statuses (``sb.nodes.set_ping(...)`` or the shortcut :meth:`set_ping`).
+    """
+
+    _active: Sandbox | None = None  # one per process: moto's state is global
+    _active_lock = threading.Lock()
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        scenario: str = "default",
+        nodes: int | None = None,
+        live: bool = True,
+        seed: int = 42,
+        tick_seconds: float = 3.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.scenario = scenario
+        self.node_count = nodes
+        self.live = live
+        self.seed = seed
+        self.tick_seconds = tick_seconds
+        self.faults = FaultRegistry(ACCOUNT_ID)
+        self.nodes: NodeRegistry = REGISTRY
+        self.ready = False
+        self.startup_seconds = 0.0
+        self._scenario: Scenario | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._living: LivingState | None = None
+
+    # --- public properties -------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise RuntimeError("Sandbox not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def regions(self) -> list[str]:
+        return list(self._scenario.regions) if self._scenario else []
+
+    @property
+    def account_id(self) -> str:
+        return self._scenario.account_id if self._scenario else ACCOUNT_ID
+
+    @property
+    def scenario_name(self) -> str:
+        return self._scenario.name if self._scenario else self.scenario
+
+    @property
+    def scenario_data(self) -> Scenario | None:
+        """The seeded scenario (node specs), for tests and the demo."""
+        return self._scenario
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        with Sandbox._active_lock:
+            if Sandbox._active is not None and Sandbox._active is not self:
+                raise RuntimeError("another Sandbox is running in this process; stop() it first")
+            Sandbox._active = self
+        began = time.perf_counter()
+        try:
+            self._scenario = build_scenario(self.scenario, seed=self.seed, nodes=self.node_count)
+            _reset_moto()
+            REGISTRY.clear()
+            seed(self._scenario, REGISTRY, self.seed)
+            moto_app = DomainDispatcherApplication(create_backend_app)
+            app = SandboxMiddleware(moto_app, self)
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            self._server = make_server(self.host, self.port, app, threaded=True,
+                                       request_handler=QuietRequestHandler)
+            self._server.daemon_threads = True
+            self._thread = threading.Thread(target=self._server.serve_forever, name="opstui-sandbox",
+                                            daemon=True)
+            self._thread.start()
+            self._warm_up()
+            if self.live:
+                self._living = LivingState(REGISTRY, self._scenario, seed=self.seed, interval=self.tick_seconds)
+                self._living.start()
+            self.ready = True
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.perf_counter() - began
+        return self
+
+    def stop(self) -> None:
+        """Stop the living thread and the server. Idempotent."""
+        self.ready = False
+        if self._living is not None:
+            self._living.stop()
+            self._living = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with Sandbox._active_lock:
+            if Sandbox._active is self:
+                Sandbox._active = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- control -----------------------------------------------------------------------------
+
+    def set_ping(self, region: str, instance_id: str, status: str) -> None:
+        REGISTRY.set_ping(self.account_id, region, instance_id, status)
+
+    def _warm_up(self) -> None:
+        """One request per service so moto builds each app now, not on the app's first call."""
+        region = self.regions[0] if self.regions else "us-east-1"
+        requests = [
+            ("ec2", b"Action=DescribeInstances&Version=2016-11-15&MaxResults=5", {}),
+            ("sts", b"Action=GetCallerIdentity&Version=2011-06-15", {}),
+            ("ssm", b'{"MaxResults": 5}', {"X-Amz-Target": "AmazonSSM.DescribeInstanceInformation",
+                                          "Content-Type": "application/x-amz-json-1.1"}),
+            ("monitoring", b"Action=ListMetrics&Version=2010-08-01", {}),
+        ]
+        for service, body, extra in requests:
+            headers = {"Authorization": _fake_auth(region, service),
+                       "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **extra}
+            req = urllib.request.Request(self.endpoint + "/", data=body, headers=headers, method="POST")
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                resp.read()
+
+
+def _reset_moto() -> None:
+    """Drop whatever an earlier Sandbox (or test) left in moto's process-global backends."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()

@@ -1,0 +1,306 @@
+"""SSM managed nodes: a registry plus DescribeInstanceInformation, which moto lacks.
+
+moto 5.2.5 has no notion of managed nodes (no PingStatus, no agent versions), and
+DescribeInstanceInformation answers HTTP 500. This module keeps a per-(account, region)
+registry of :class:`ManagedNode` and installs ``describe_instance_information`` on moto's
+``SimpleSystemManagerResponse`` (technique B: moto looks response methods up per request).
+
+Consistency rules, chosen to match what AWS shows:
+
+* An EC2-backed node reads its tags from the EC2 backend at request time, so CreateTags via
+  EC2 is visible to ``tag:`` filters at once.
+* An EC2-backed node whose instance is not ``running`` reports ``ConnectionLost`` (the agent
+  stopped pinging), whatever the registry says; a terminated instance's node disappears.
+* Hybrid (``mi-``) nodes keep their tags in moto's SSM resource-tag store, so
+  AddTagsToResource / ListTagsForResource with ResourceType ManagedInstance work.
+
+Also fixes moto's SendCommand bug where a command with InstanceIds and no Targets was sent to
+every instance in the region.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.ec2.models import ec2_backends
+from moto.ssm import models as ssm_models
+from moto.ssm.exceptions import InvalidFilterKey, ValidationException
+from moto.ssm.models import ssm_backends
+from moto.ssm.responses import SimpleSystemManagerResponse
+
+from .ec2_fast import instance_index
+
+PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
+
+
+@dataclass
+class ManagedNode:
+    """One row of DescribeInstanceInformation, minus what is derived at request time."""
+
+    instance_id: str
+    ping_status: str = "Online"
+    last_ping: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    agent_version: str = "3.3.1142.0"
+    platform_type: str = "Linux"
+    platform_name: str = "Amazon Linux"
+    platform_version: str = "2023"
+    resource_type: str = "EC2Instance"  # or "ManagedInstance"
+    ip_address: str | None = None
+    computer_name: str | None = None
+    name: str | None = None  # hybrid nodes only
+    activation_id: str | None = None
+    registration_date: dt.datetime | None = None
+    iam_role: str | None = None
+    association_status: str | None = "Success"
+    last_association: dt.datetime | None = None
+    last_successful_association: dt.datetime | None = None
+    #: tags of a hybrid node at registration; afterwards moto's SSM tag store is the truth
+    tags: dict[str, str] = field(default_factory=dict)
+    #: living thread must leave this node alone (it carries a scenario guarantee)
+    pinned: bool = False
+
+    @property
+    def is_hybrid(self) -> bool:
+        return self.resource_type == "ManagedInstance"
+
+    @property
+    def source_type(self) -> str:
+        return "AWS::SSM::ManagedInstance" if self.is_hybrid else "AWS::EC2::Instance"
+
+
+class NodeRegistry:
+    """Managed nodes per (account, region), guarded by one lock shared with the living thread."""
+
+    def __init__(self, latest_agent: str = "3.3.1142.0") -> None:
+        self.lock = threading.RLock()
+        self.latest_agent = latest_agent
+        self._nodes: dict[tuple[str, str], dict[str, ManagedNode]] = {}
+
+    def add(self, account_id: str, region: str, node: ManagedNode) -> None:
+        with self.lock:
+            self._nodes.setdefault((account_id, region), {})[node.instance_id] = node
+            if node.is_hybrid and node.tags:
+                tag_store = ssm_backends[account_id][region]._resource_tags
+                tag_store["ManagedInstance"][node.instance_id].update(node.tags)
+
+    def get(self, account_id: str, region: str, instance_id: str) -> ManagedNode | None:
+        with self.lock:
+            return self._nodes.get((account_id, region), {}).get(instance_id)
+
+    def nodes(self, account_id: str, region: str) -> list[ManagedNode]:
+        with self.lock:
+            return list(self._nodes.get((account_id, region), {}).values())
+
+    def regions(self) -> Iterator[tuple[str, str]]:
+        with self.lock:
+            return iter(list(self._nodes))
+
+    def set_ping(self, account_id: str, region: str, instance_id: str, status: str) -> None:
+        if status not in PING_STATUSES:
+            raise ValueError(f"ping status must be one of {PING_STATUSES}")
+        with self.lock:
+            node = self._nodes.get((account_id, region), {}).get(instance_id)
+            if node is None:
+                raise KeyError(f"no managed node {instance_id} in {region}")
+            node.ping_status = status
+            if status == "Online":
+                node.last_ping = dt.datetime.now(dt.UTC)
+
+    def clear(self) -> None:
+        with self.lock:
+            self._nodes.clear()
+
+
+#: The registry the moto patches read. One per process, because moto's backends are too.
+REGISTRY = NodeRegistry()
+
+
+# --------------------------------------------------------------------------------------------
+# request handling
+
+
+def effective_view(account_id: str, region: str, node: ManagedNode) -> tuple[str, dict[str, str]] | None:
+    """(effective ping status, current tags) for a node, or None if it should not be listed."""
+    if node.is_hybrid:
+        tags = dict(ssm_backends[account_id][region]._resource_tags["ManagedInstance"].get(node.instance_id, {}))
+        return node.ping_status, tags
+    ec2 = ec2_backends[account_id][region]
+    instance = instance_index(ec2).get(node.instance_id)
+    if instance is None or instance._state.name == "terminated":
+        return None
+    status = node.ping_status if instance._state.name == "running" else "ConnectionLost"
+    return status, dict(ec2.tags.get(node.instance_id) or {})
+
+
+def _row(node: ManagedNode, status: str, latest: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "InstanceId": node.instance_id,
+        "PingStatus": status,
+        "LastPingDateTime": node.last_ping,
+        "AgentVersion": node.agent_version,
+        "IsLatestVersion": node.agent_version == latest,
+        "PlatformType": node.platform_type,
+        "PlatformName": node.platform_name,
+        "PlatformVersion": node.platform_version,
+        "ResourceType": node.resource_type,
+        "IPAddress": node.ip_address,
+        "ComputerName": node.computer_name,
+        "SourceId": node.instance_id,
+        "SourceType": node.source_type,
+    }
+    if node.is_hybrid:
+        row.update(
+            {
+                "Name": node.name,
+                "ActivationId": node.activation_id,
+                "IamRole": node.iam_role,
+                "RegistrationDate": node.registration_date,
+            }
+        )
+    if node.association_status:
+        row["AssociationStatus"] = node.association_status
+        row["LastAssociationExecutionDate"] = node.last_association
+        row["LastSuccessfulAssociationExecutionDate"] = node.last_successful_association
+        row["AssociationOverview"] = {
+            "DetailedStatus": node.association_status,
+            "InstanceAssociationStatusAggregatedCount": {node.association_status: 1},
+        }
+    return {k: v for k, v in row.items() if v is not None}
+
+
+_LIST_KEYS = {
+    "InstanceIds": "InstanceId",
+    "AgentVersion": "AgentVersion",
+    "PingStatus": "PingStatus",
+    "PlatformTypes": "PlatformType",
+    "ActivationIds": "ActivationId",
+    "IamRole": "IamRole",
+    "ResourceType": "ResourceType",
+    "AssociationStatus": "AssociationStatus",
+}
+
+
+def _parse_filters(params: dict[str, Any]) -> list[tuple[str, set[str]]]:
+    """Normalise both filter forms into (key, values). Keys: _LIST_KEYS, tag:K, tag-key."""
+    out: list[tuple[str, set[str]]] = []
+    for f in params.get("InstanceInformationFilterList") or []:
+        key = f.get("key")
+        if key not in _LIST_KEYS:
+            raise InvalidFilterKey(f"The filter key {key} is not valid.")
+        out.append((key, set(f.get("valueSet") or [])))
+    for f in params.get("Filters") or []:
+        key = f.get("Key", "")
+        if key not in _LIST_KEYS and not key.startswith("tag:") and key != "tag-key":
+            raise InvalidFilterKey(f"The filter key {key} is not valid.")
+        out.append((key, set(f.get("Values") or [])))
+    return out
+
+
+def _matches(row: dict[str, Any], tags: dict[str, str], filters: list[tuple[str, set[str]]]) -> bool:
+    for key, values in filters:
+        if key.startswith("tag:"):
+            if tags.get(key[4:]) not in values:
+                return False
+        elif key == "tag-key":
+            if not values.intersection(tags):
+                return False
+        elif str(row.get(_LIST_KEYS[key])) not in values:
+            return False
+    return True
+
+
+def _encode_token(instance_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": instance_id}).encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except Exception as exc:
+        raise ValidationException("The specified NextToken is not valid.") from exc
+
+
+def describe_instance_information(self: Any) -> ActionResult:
+    """Answer DescribeInstanceInformation from :data:`REGISTRY` (installed on moto's SSM class)."""
+    max_results = self._get_param("MaxResults")
+    if max_results is None:
+        max_results = 50
+    max_results = int(max_results)
+    if not 5 <= max_results <= 50:
+        bound = "greater than or equal to 5" if max_results < 5 else "less than or equal to 50"
+        raise ValidationException(
+            f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy "
+            f"constraint: Member must have value {bound}"
+        )
+    filters = _parse_filters({"InstanceInformationFilterList": self._get_param("InstanceInformationFilterList"),
+                              "Filters": self._get_param("Filters")})
+    account, region = self.current_account, self.region
+    latest = REGISTRY.latest_agent
+    rows: list[dict[str, Any]] = []
+    with REGISTRY.lock:
+        for node in REGISTRY.nodes(account, region):
+            view = effective_view(account, region, node)
+            if view is None:
+                continue
+            status, tags = view
+            row = _row(node, status, latest)
+            if _matches(row, tags, filters):
+                rows.append(row)
+    start = 0
+    token = self._get_param("NextToken")
+    if token:
+        after = _decode_token(token)
+        ids = [r["InstanceId"] for r in rows]
+        if after not in ids:
+            raise ValidationException("The specified NextToken is not valid.")
+        start = ids.index(after) + 1
+    page = rows[start : start + max_results]
+    result: dict[str, Any] = {"InstanceInformationList": page}
+    if start + max_results < len(rows):
+        result["NextToken"] = _encode_token(page[-1]["InstanceId"])
+    return ActionResult(result)
+
+
+# --------------------------------------------------------------------------------------------
+# patches
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Install the SSM patches once per process."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        SimpleSystemManagerResponse.describe_instance_information = describe_instance_information  # type: ignore[attr-defined]
+
+        original_validate = ssm_models.SimpleSystemManagerBackend._validate_resource_type_and_id
+
+        def _validate_resource_type_and_id(self: Any, resource_type: str, resource_id: str) -> str:
+            if resource_type == "ManagedInstance":
+                node = REGISTRY.get(self.account_id, self.region_name, resource_id)
+                if node is not None and node.is_hybrid:
+                    return resource_id
+            return original_validate(self, resource_type, resource_id)
+
+        ssm_models.SimpleSystemManagerBackend._validate_resource_type_and_id = _validate_resource_type_and_id  # type: ignore[method-assign]
+
+        original_targets = ssm_models.Command._get_instance_ids_from_targets
+
+        def _get_instance_ids_from_targets(self: Any) -> list[str]:
+            # moto turns "no targets" into "no EC2 filter" and so targets every instance.
+            if not self.targets:
+                return []
+            return original_targets(self)
+
+        ssm_models.Command._get_instance_ids_from_targets = _get_instance_ids_from_targets  # type: ignore[method-assign]
+        _installed = True
