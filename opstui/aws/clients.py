@@ -72,6 +72,7 @@ class AwsClients:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.calls: Counter[str] = Counter()  # "service:Operation" -> calls sent (bench and tests read it)
         self._closed = False
+        self._known_regions: set[str] | None = None
 
     # -- session and clients -------------------------------------------------------------------------------
     @property
@@ -97,12 +98,15 @@ class AwsClients:
         except Exception:
             return None
 
-    def known_regions(self) -> set[str]:
-        regions: set[str] = set()
-        for partition in ("aws", "aws-cn", "aws-us-gov"):
-            with contextlib.suppress(Exception):
-                regions.update(self.session.get_available_regions("ec2", partition_name=partition))
-        return regions
+    async def known_regions(self) -> set[str]:
+        """Every region botocore's endpoint data knows (all partitions); cached."""
+        if self._known_regions is None:
+            regions: set[str] = set()
+            for partition in ("aws", "aws-cn", "aws-us-gov"):
+                with contextlib.suppress(Exception):
+                    regions.update(await self.session.get_available_regions("ec2", partition_name=partition))
+            self._known_regions = regions
+        return self._known_regions
 
     async def client(self, service: str, region: str) -> Any:
         if self._closed:
@@ -114,7 +118,7 @@ class AwsClients:
         async with lock:
             if key in self._clients:
                 return self._clients[key]
-            if not self.endpoint_url and region not in self.known_regions():
+            if not self.endpoint_url and region not in await self.known_regions():
                 raise OpsError(
                     f"unknown region {region!r}",
                     kind="unknown-region",

@@ -362,7 +362,7 @@ class FleetView(Vertical):
         rows = self.table.rows
         return FleetStats(
             total=len(rows),
-            shown=len(self.table.visible),
+            shown=len(self.table.order_shown),
             selected=len(self.table.selected),
             by_ping=Counter(n.ping_status for n in rows),
         )

@@ -87,7 +87,7 @@ def _split(query: str) -> list[str]:
     try:
         return shlex.split(query)
     except ValueError:  # an unbalanced quote while typing: fall back to plain words
-        return query.split()
+        return query.replace('"', " ").replace("'", " ").split()
 
 
 def parse(query: str) -> list[Term]:

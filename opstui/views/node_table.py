@@ -74,13 +74,17 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
             self.column = column
             self.reverse = reverse
 
+        @property
+        def control(self) -> NodeTable:
+            return self.table
+
     def __init__(self, columns: Sequence[Column[R]], key: Callable[[R], str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.columns = list(columns)
         self.row_key = key
         self.rows: list[R] = []
         self.cells: list[tuple[str, ...]] = []  # cleaned text per row per column
-        self.visible: list[int] = []  # indices into rows, in display order
+        self.order_shown: list[int] = []  # indices into rows, in display order
         self.selected: set[str] = set()
         self.widths: list[int] = [cell_len(c.label) for c in self.columns]
         self.cursor = 0
@@ -144,7 +148,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
             reverse = not self.sort_reverse if self.sort_column == column else False
         keep = self.cursor_row
         keep_key = self.row_key(keep) if keep is not None else None
-        visible_keys = {self.row_key(self.rows[i]) for i in self.visible}
+        visible_keys = {self.row_key(self.rows[i]) for i in self.order_shown}
         self.sort_column, self.sort_reverse = column, reverse
         self._apply_sort()
         self._header = None
@@ -157,7 +161,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         """Show only these row indices (the filter result). Cheap: no cell work, only a repaint."""
         if keep_key is None and self.cursor_row is not None:
             keep_key = self.row_key(self.cursor_row)
-        self.visible = visible
+        self.order_shown = visible
         self._strips.clear()
         self._header = None
         new_cursor = 0
@@ -169,7 +173,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
             else:
                 new_cursor = min(self.cursor, max(len(visible) - 1, 0))
         self.cursor = new_cursor
-        self.virtual_size = Size(self.total_width, len(self.visible) + 1)
+        self.virtual_size = Size(self.total_width, len(self.order_shown) + 1)
         self._scroll_cursor_into_view()
         self.refresh()
         self.post_message(self.CursorMoved(self, self.cursor_row))
@@ -180,12 +184,12 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
 
     @property
     def cursor_row(self) -> R | None:
-        if 0 <= self.cursor < len(self.visible):
-            return self.rows[self.visible[self.cursor]]
+        if 0 <= self.cursor < len(self.order_shown):
+            return self.rows[self.order_shown[self.cursor]]
         return None
 
     def visible_rows(self) -> list[R]:
-        return [self.rows[i] for i in self.visible]
+        return [self.rows[i] for i in self.order_shown]
 
     def selected_rows(self) -> list[R]:
         return [r for r in self.rows if self.row_key(r) in self.selected]
@@ -211,9 +215,9 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
 
     # -- cursor ------------------------------------------------------------------------------------------
     def move_cursor(self, position: int) -> None:
-        if not self.visible:
+        if not self.order_shown:
             return
-        position = max(0, min(position, len(self.visible) - 1))
+        position = max(0, min(position, len(self.order_shown) - 1))
         if position == self.cursor:
             return
         old = self.cursor
@@ -245,7 +249,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self.move_cursor(self.cursor + direction * max(self.size.height - 2, 1))
 
     def action_jump(self, where: int) -> None:
-        self.move_cursor(0 if where == 0 else len(self.visible) - 1)
+        self.move_cursor(0 if where == 0 else len(self.order_shown) - 1)
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
@@ -284,7 +288,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         return self._header
 
     def _row_strip(self, position: int) -> Strip:
-        index = self.visible[position]
+        index = self.order_shown[position]
         row = self.rows[index]
         is_cursor = position == self.cursor and self.has_focus_within_table
         selected = self.row_key(row) in self.selected
@@ -315,7 +319,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
             strip = self._header_strip()
         else:
             position = round(self.scroll_y) + y - 1
-            if position >= len(self.visible):
+            if position >= len(self.order_shown):
                 return Strip.blank(width, self.rich_style)
             strip = self._row_strip(position)
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)

@@ -1,0 +1,61 @@
+"""Shared fixtures: real sandboxes in child processes (moto's state is process-global, so each scenario gets
+its own process), reached over HTTP exactly as the app reaches AWS."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from opstui.aws.clients import AwsClients, StaticCredentials
+from opstui.demo import SandboxProcess
+from tests.sandbox_control import SandboxControl
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probing on a dev box or CI
+for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(var, None)
+
+CREDS = StaticCredentials("testing", "testing")
+
+
+def _start(scenario: str = "default", nodes: int | None = None):
+    proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120).start()
+    return proc, SandboxControl(proc.endpoint, proc.regions)
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """The default scenario, frozen (no churn) so assertions are deterministic."""
+    proc, control = _start()
+    yield control
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def big_sandbox():
+    """120 generated nodes: more than two DescribeInstanceInformation pages per region."""
+    proc, control = _start(nodes=120)
+    yield control
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def hostile_sandbox():
+    proc, control = _start(scenario="hostile")
+    yield control
+    proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_faults(request):
+    yield
+    for name in ("sandbox", "big_sandbox", "hostile_sandbox"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).clear_faults()
+
+
+@pytest.fixture
+async def aws(sandbox):
+    clients = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, max_attempts=2)
+    yield clients
+    await clients.close()

@@ -1,0 +1,31 @@
+"""Drive a sandbox child process over its /_opstui/ control endpoints (faults, ping status)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+
+class SandboxControl:
+    def __init__(self, endpoint: str, regions: list[str]) -> None:
+        self.endpoint = endpoint
+        self.regions = regions
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.endpoint}/_opstui/{path}", data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.load(resp)
+
+    def add_fault(self, error: str, *, service: str | None = None, region: str | None = None,
+                  action: str | None = None, count: int | None = None) -> None:
+        self._send("POST", "faults", {"error": error, "service": service, "region": region,
+                                      "action": action, "count": count})
+
+    def clear_faults(self) -> None:
+        self._send("DELETE", "faults")
+
+    def set_ping(self, region: str, instance_id: str, status: str) -> None:
+        self._send("POST", "ping", {"region": region, "instance_id": instance_id, "status": status})
