@@ -244,5 +244,8 @@ class OpsApp(App[None]):
     def close_aws(self) -> None:
         """Close clients and stop the AWS loop (called once the app has exited)."""
         with contextlib.suppress(Exception):
-            self.aws_loop.run_sync(self.aws.close(), timeout=5)
+            self.aws_loop.run_sync(self._close_clients(), timeout=5)
         self.aws_loop.stop()
+
+    async def _close_clients(self) -> None:
+        await self.aws.close()

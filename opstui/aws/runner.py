@@ -42,8 +42,22 @@ class AwsLoop:
         self.start()
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
+    async def _cancel_all(self) -> None:
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def stop(self, timeout: float = 5) -> None:
+        """Cancel what is still running (an in-flight refresh at quit), then stop the loop and its thread."""
         if not self._started or not self._thread.is_alive():
             return
+        try:
+            asyncio.run_coroutine_threadsafe(self._cancel_all(), self._loop).result(timeout)
+        except Exception:
+            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._loop.close()

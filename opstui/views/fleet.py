@@ -164,6 +164,9 @@ class FleetView(Vertical):
         self.generation = 0
         self.last_filter_ms = 0.0
         self._hay_by_key: dict[str, str] = {}
+        self.refreshes = 0  # completed refreshes (tests and the bench wait on it)
+        self.in_flight = 0
+        self.peak_in_flight = 0  # stays 1: refreshes never overlap
 
     def compose(self) -> ComposeResult:
         yield Input(
@@ -215,9 +218,12 @@ class FleetView(Vertical):
     async def _load(self, generation: int) -> None:
         app = self.app
         started = time.perf_counter()
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             snapshot = await app.aws_loop.run(load_fleet(app.aws, app.settings.regions))  # type: ignore[attr-defined]
         finally:
+            self.in_flight -= 1
             self.loading_refresh = False
         self.post_message(self.Refreshed(snapshot, generation))
         self.log(f"fleet refresh {time.perf_counter() - started:.2f}s")
@@ -225,6 +231,7 @@ class FleetView(Vertical):
     def on_fleet_view_refreshed(self, message: Refreshed) -> None:
         if message.generation == self.generation:
             self.apply_snapshot(message.snapshot)
+            self.refreshes += 1
         if self.refresh_pending:
             self.refresh_pending = False
             self.refresh_now()

@@ -1,0 +1,66 @@
+"""The `python -m opstui.sandbox.main` contract, and the living thread's rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from opstui.sandbox import ssm_nodes
+from opstui.sandbox.living import LivingState
+from opstui.sandbox.scenarios import build_scenario
+from opstui.sandbox.server import Sandbox
+
+
+def test_cli_prints_endpoint_first_and_exits_cleanly_on_sigint():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opstui.sandbox.main", "--port", "0", "--no-live", "--nodes", "30"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = proc.stdout.readline().strip()
+        assert first.startswith("endpoint http://127.0.0.1:")
+        endpoint = first.split(" ", 1)[1]
+        with urllib.request.urlopen(endpoint + "/_opstui/health", timeout=5) as r:
+            assert json.load(r)["ready"] is True
+        proc.send_signal(signal.SIGINT)
+        out = proc.stdout.read()  # not communicate(): it would skip what readline() buffered
+        err = proc.stderr.read()
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+    assert f"export AWS_ENDPOINT_URL={endpoint}" in out
+    assert "export AWS_DEFAULT_REGION=ap-northeast-1" in out
+    assert "GET /" not in err and "POST /" not in err
+
+
+def test_living_ticks_respect_pins():
+    sb = Sandbox(nodes=60, live=False, seed=3)
+    sb.start()
+    try:
+        scenario = build_scenario("default", seed=3, nodes=60)
+        living = LivingState(sb.nodes, scenario, seed=3)
+        pinned = {n.instance_id: n for n in scenario.nodes if n.pinned}
+        before = {iid: (sb.nodes.get(sb.account_id, n.region, iid).ping_status) for iid, n in pinned.items()}
+        start = dt.datetime.now(dt.UTC)
+        for _ in range(40):
+            living.tick()
+            for iid, n in pinned.items():
+                assert sb.nodes.get(sb.account_id, n.region, iid).ping_status == before[iid]
+        online = [n for n in sb.nodes.nodes(sb.account_id, "ap-northeast-1") if n.ping_status == "Online"]
+        assert any(n.last_ping >= start for n in online)
+        # the stopped stg instance stays stopped, hence ConnectionLost
+        for n in pinned.values():
+            if n.ec2_state == "stopped":
+                from moto.ec2.models import ec2_backends
+
+                inst = ssm_nodes.instance_index(ec2_backends[sb.account_id][n.region])[n.instance_id]
+                assert inst._state.name == "stopped"
+    finally:
+        sb.stop()
