@@ -1,0 +1,68 @@
+"""Untrusted tag values and names (the sandbox's hostile scenario) are shown literally and safely."""
+
+from __future__ import annotations
+
+import re
+
+from rich.cells import cell_len
+
+from tests.views.test_fleet_tab import loaded, make_app
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def line_texts(widget, height):
+    return ["".join(seg.text for seg in widget.render_line(y)) for y in range(height)]
+
+
+async def test_hostile_names_render_literally_with_no_escape_bytes(hostile_sandbox):
+    app = make_app(hostile_sandbox)
+    async with app.run_test(size=(200, 30)) as pilot:
+        view = await loaded(pilot, app)
+        table = view.table
+        lines = line_texts(table, len(table.order_shown) + 1)
+        for line in lines:
+            assert not CONTROL.search(line), f"a control byte would reach the terminal: {line!r}"
+        joined = "\n".join(lines)
+        assert "[red]x[/red]" in joined  # markup shown as text, not applied
+        assert "[link=https://evil.example]" in joined
+        assert "␛]0;pwned" in joined or "\\x1b" in joined or "]0;pwned" in joined
+        # every row is exactly as wide as the table, double-width names included
+        widths = {cell_len(line) for line in lines}
+        assert widths == {table.size.width}
+        # the Instance column starts at the same cell for every row (columns aligned)
+        starts = set()
+        for line in lines[1:]:
+            m = re.search(r"\b(i|mi)-[0-9a-f]{8,}", line)
+            assert m, line
+            starts.add(cell_len(line[: m.start()]))
+        assert len(starts) == 1
+    app.close_aws()
+
+
+async def test_detail_pane_and_title_show_hostile_text_literally(hostile_sandbox):
+    app = make_app(hostile_sandbox)
+    async with app.run_test(size=(200, 40)) as pilot:
+        view = await loaded(pilot, app)
+        for position in range(len(view.table.order_shown)):
+            view.table.move_cursor(position)
+            view.action_toggle_detail()
+            await pilot.pause()
+            body = view.query_one("#detail-body").render()
+            plain = body.plain if hasattr(body, "plain") else str(body)
+            assert not CONTROL.search(plain.replace("\n", ""))
+            assert len(plain) < 40_000  # the 10 KB values are capped in the pane
+            view.action_toggle_detail()
+        await pilot.press("slash", *"[bold]x")
+        title = view.table.border_title
+        assert "[bold]x" in str(title)  # the typed filter is shown as typed, not parsed as markup
+    app.close_aws()
+
+
+async def test_long_values_do_not_break_the_layout(hostile_sandbox):
+    app = make_app(hostile_sandbox)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await loaded(pilot, app)
+        assert max(view.table.widths) <= 40
+        assert all(cell_len(c) <= 40 * 4 + 20 for cells in view.table.cells for c in cells)
+    app.close_aws()
