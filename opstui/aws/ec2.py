@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from opstui.aws.clients import AwsClients
-from opstui.aws.models import Ec2Instance
+from opstui.aws.models import Ec2Instance, short, utc
 
 PAGE_SIZE = 1000  # DescribeInstances' maximum
 
 
 def instance_from_api(item: dict[str, Any], region: str) -> Ec2Instance:
-    launch = item.get("LaunchTime")
     return Ec2Instance(
         instance_id=item.get("InstanceId", ""),
-        region=region,
-        state=(item.get("State") or {}).get("Name", ""),
-        instance_type=item.get("InstanceType", ""),
-        availability_zone=(item.get("Placement") or {}).get("AvailabilityZone", ""),
+        region=short(region),
+        state=short((item.get("State") or {}).get("Name", "")),
+        instance_type=short(item.get("InstanceType", "")),
+        availability_zone=short((item.get("Placement") or {}).get("AvailabilityZone", "")),
         private_ip=item.get("PrivateIpAddress", "") or "",
         public_ip=item.get("PublicIpAddress", "") or "",
-        platform=item.get("PlatformDetails") or item.get("Platform") or "",
-        launch_time=launch if isinstance(launch, datetime) else None,
-        tags=tuple((t.get("Key", ""), t.get("Value", "")) for t in item.get("Tags") or ()),
+        platform=short(item.get("PlatformDetails") or item.get("Platform") or ""),
+        launch_time=utc(item.get("LaunchTime")),
+        tags=tuple((short(t.get("Key", "")), short(t.get("Value", ""))) for t in item.get("Tags") or ()),
     )
 
 

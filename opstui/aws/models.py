@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 Pairs = tuple[tuple[str, str], ...]
+
+
+def utc(value: object) -> datetime | None:
+    """botocore gives each timestamp its own tzlocal() object; one shared UTC saves memory at 10k nodes."""
+    if not isinstance(value, datetime):
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def short(value: object) -> str:
+    """Intern short repeated strings (ping status, platform, agent version, AZ...): one copy per fleet."""
+    text = "" if value is None else str(value)
+    return sys.intern(text) if len(text) <= 48 else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ cancels the work on the AWS loop too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -53,10 +54,8 @@ class AwsLoop:
         """Cancel what is still running (an in-flight refresh at quit), then stop the loop and its thread."""
         if not self._started or not self._thread.is_alive():
             return
-        try:
+        with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(self._cancel_all(), self._loop).result(timeout)
-        except Exception:
-            pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
         if not self._thread.is_alive():

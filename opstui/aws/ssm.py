@@ -2,40 +2,40 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Any
 
 from opstui.aws.clients import AwsClients
-from opstui.aws.models import ManagedNode
+from opstui.aws.models import ManagedNode, short, utc
 
 PAGE_SIZE = 50  # DescribeInstanceInformation's maximum
 
 
 def _display(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        return utc(value).isoformat(timespec="seconds")  # type: ignore[union-attr]
     if isinstance(value, dict | list):
         return repr(value)
-    return str(value)
+    return short(value)
 
 
 def managed_node_from_api(item: dict[str, Any], region: str) -> ManagedNode:
-    last_ping = item.get("LastPingDateTime")
     return ManagedNode(
         instance_id=item.get("InstanceId", ""),
-        region=region,
-        ping_status=item.get("PingStatus", ""),
-        last_ping=last_ping if isinstance(last_ping, datetime) else None,
-        agent_version=item.get("AgentVersion", ""),
+        region=short(region),
+        ping_status=short(item.get("PingStatus", "")),
+        last_ping=utc(item.get("LastPingDateTime")),
+        agent_version=short(item.get("AgentVersion", "")),
         is_latest_version=item.get("IsLatestVersion"),
-        platform_type=item.get("PlatformType", ""),
-        platform_name=item.get("PlatformName", ""),
-        platform_version=item.get("PlatformVersion", ""),
-        resource_type=item.get("ResourceType", ""),
+        platform_type=short(item.get("PlatformType", "")),
+        platform_name=short(item.get("PlatformName", "")),
+        platform_version=short(item.get("PlatformVersion", "")),
+        resource_type=short(item.get("ResourceType", "")),
         ip_address=item.get("IPAddress", ""),
         computer_name=item.get("ComputerName", ""),
         name=item.get("Name", ""),
-        fields=tuple((k, _display(v)) for k, v in item.items()),
+        fields=tuple((sys.intern(k), _display(v)) for k, v in item.items()),
     )
 
 

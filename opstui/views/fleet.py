@@ -6,6 +6,7 @@ Refreshes never overlap: the next one is scheduled with `set_timer` only after t
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from opstui.aws.fleet import NOT_MANAGED, load_fleet
 from opstui.aws.models import FleetNode, FleetSnapshot
 from opstui.safe import clean
 from opstui.views import fleet_filter
-from opstui.views.node_table import Column, NodeTable
+from opstui.views.node_table import Column, NodeTable, PreparedRows, prepare_rows
 
 PING_STYLES = {
     "Online": Style(color="green"),
@@ -81,6 +82,12 @@ FLEET_COLUMNS: list[Column[FleetNode]] = [
     Column("az", "AZ", lambda n: n.availability_zone, max_width=16),
     Column("last_ping", "Last ping", lambda n: age(n.last_ping), max_width=9, sort_key=_last_ping_sort),
 ]
+
+
+def prepare_fleet(snapshot: FleetSnapshot) -> tuple[PreparedRows[FleetNode], fleet_filter.FleetIndex]:
+    """Table cells and filter index for a snapshot; pure, so it runs in a thread."""
+    nodes = list(snapshot.nodes)
+    return prepare_rows(FLEET_COLUMNS, nodes), fleet_filter.FleetIndex.build(nodes)
 
 
 class DetailPane(VerticalScroll):
@@ -147,15 +154,23 @@ class FleetView(Vertical):
     class Refreshed(Message):
         """A refresh finished (successfully or not for some regions)."""
 
-        def __init__(self, snapshot: FleetSnapshot, generation: int) -> None:
+        def __init__(
+            self,
+            snapshot: FleetSnapshot,
+            generation: int,
+            prepared: PreparedRows[FleetNode] | None = None,
+            index: fleet_filter.FleetIndex | None = None,
+        ) -> None:
             super().__init__()
             self.snapshot = snapshot
             self.generation = generation
+            self.prepared = prepared
+            self.index = index
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.snapshot: FleetSnapshot | None = None
-        self.hays: list[str] = []
+        self.index = fleet_filter.FleetIndex.build([])
         self.query_text = ""
         self.loading_refresh = False
         self.refresh_pending = False
@@ -163,7 +178,6 @@ class FleetView(Vertical):
         self._region_errors: dict[str, str] = {}
         self.generation = 0
         self.last_filter_ms = 0.0
-        self._hay_by_key: dict[str, str] = {}
         self.refreshes = 0  # completed refreshes (tests and the bench wait on it)
         self.in_flight = 0
         self.peak_in_flight = 0  # stays 1: refreshes never overlap
@@ -202,8 +216,7 @@ class FleetView(Vertical):
         """The account, profile or regions changed: forget every node of the previous one at once."""
         self.generation = generation
         self.snapshot = None
-        self.hays = []
-        self._hay_by_key = {}
+        self.index = fleet_filter.FleetIndex.build([])
         self._region_errors.clear()
         self.table.set_rows([])
         self.query_one("#fleet-status", Static).update("")
@@ -222,15 +235,17 @@ class FleetView(Vertical):
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             snapshot = await app.aws_loop.run(load_fleet(app.aws, app.settings.regions))  # type: ignore[attr-defined]
+            # cleaning cells and building the filter index of 10,000 rows takes a few hundred ms: off the UI thread
+            prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
         finally:
             self.in_flight -= 1
             self.loading_refresh = False
-        self.post_message(self.Refreshed(snapshot, generation))
+        self.post_message(self.Refreshed(snapshot, generation, prepared, index))
         self.log(f"fleet refresh {time.perf_counter() - started:.2f}s")
 
     def on_fleet_view_refreshed(self, message: Refreshed) -> None:
         if message.generation == self.generation:
-            self.apply_snapshot(message.snapshot)
+            self.apply_snapshot(message.snapshot, message.prepared, message.index)
             self.refreshes += 1
         if self.refresh_pending:
             self.refresh_pending = False
@@ -252,16 +267,17 @@ class FleetView(Vertical):
         interval = self.app.settings.refresh  # type: ignore[attr-defined]
         self._timer = self.set_timer(interval, self.refresh_now)
 
-    def apply_snapshot(self, snapshot: FleetSnapshot) -> None:
+    def apply_snapshot(
+        self,
+        snapshot: FleetSnapshot,
+        prepared: PreparedRows[FleetNode] | None = None,
+        index: fleet_filter.FleetIndex | None = None,
+    ) -> None:
+        if prepared is None or index is None:
+            prepared, index = prepare_fleet(snapshot)
         self.snapshot = snapshot
-        nodes = list(snapshot.nodes)
-        self.hays = [fleet_filter.haystack(n) for n in nodes]
-        self._hay_by_key = {n.key: h for n, h in zip(nodes, self.hays, strict=True)}
-        query = self.query_text
-        self.table.set_rows(
-            nodes,
-            (lambda rows: fleet_filter.apply(query, rows, self._hays_for(rows))) if query else None,
-        )
+        self.index = index
+        self.table.set_prepared(prepared, self._visible_for if self.query_text else None)
         self._report_errors(snapshot)
         self._update_title()
 
@@ -278,20 +294,20 @@ class FleetView(Vertical):
         self.query_one("#fleet-status", Static).update(Content("\n".join(lines)))
 
     # -- filter -------------------------------------------------------------------------------------------
+    def _visible_for(self, order: list[int]) -> list[int]:
+        """Display positions whose source row matches the filter."""
+        matched = bytearray(len(self.index.hay))
+        for i in fleet_filter.apply_index(self.query_text, self.index):
+            matched[i] = 1
+        return [pos for pos, src in enumerate(order) if matched[src]]
+
     def _refilter(self) -> None:
         started = time.perf_counter()
-        rows = self.table.rows
-        visible = (
-            fleet_filter.apply(self.query_text, rows, self._hays_for(rows)) if self.query_text else list(range(len(rows)))
-        )
-        self.table.set_visible(visible)
+        table = self.table
+        visible = self._visible_for(table.order) if self.query_text else list(range(len(table.rows)))
+        table.set_visible(visible)
         self._update_title()
         self.last_filter_ms = (time.perf_counter() - started) * 1000
-
-    def _hays_for(self, rows: list[FleetNode]) -> list[str]:
-        """Haystacks in the table's (sorted) order; computed once per refresh, looked up by key."""
-        cache = self._hay_by_key
-        return [cache.get(r.key, "") for r in rows]
 
     def set_filter(self, text: str) -> None:
         self.query_text = text

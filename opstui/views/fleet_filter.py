@@ -9,6 +9,10 @@
     !ping:Online        any term negated with a leading "!"
     "two words"         quotes keep spaces inside one term
 All terms must match. Unknown fields (`foo:bar`) are matched as plain text, so nothing typed is rejected.
+
+Speed: a `FleetIndex` holds, per row, the lower-cased text of every column and a `\\x00key=value\\x00` string
+of the tags, built once per refresh. Each term then narrows the candidate list with one tight comprehension,
+so a 10,000-row filter costs a few milliseconds per term.
 """
 
 from __future__ import annotations
@@ -32,55 +36,75 @@ FIELDS: dict[str, Callable[[FleetNode], str]] = {
     "type": lambda n: n.instance_type,
     "az": lambda n: n.availability_zone,
 }
+SEP = "\x00"
 
 
-def haystack(node: FleetNode) -> str:
-    """Lower-cased text of every column, tag key and tag value, computed once per refresh."""
-    parts = [f(node) for f in FIELDS.values()]
-    for key, value in node.tags:
-        parts.append(key)
-        parts.append(value)
-    if node.agent_outdated:
-        parts.append("outdated")
-    return "\x00".join(parts).lower()
+@dataclass(frozen=True)
+class FleetIndex:
+    """Lower-cased search text for a list of nodes, in the same order as the nodes."""
+
+    hay: list[str]
+    fields: dict[str, list[str]]
+    tags: list[str]  # "\x00key=value\x00key2=value2\x00", lower-cased
+    outdated: list[bool]
+
+    @classmethod
+    def build(cls, nodes: Sequence[FleetNode]) -> FleetIndex:
+        fields = {name: [getter(n).lower() for n in nodes] for name, getter in FIELDS.items()}
+        tags = [
+            SEP + SEP.join(f"{k}={v}" for k, v in n.tags).lower() + SEP if n.tags else SEP for n in nodes
+        ]
+        hay = [
+            SEP.join(col[i] for col in fields.values()) + tags[i] + (" outdated" if n.agent_outdated else "")
+            for i, n in enumerate(nodes)
+        ]
+        return cls(hay=hay, fields=fields, tags=tags, outdated=[n.agent_outdated for n in nodes])
+
+    def take(self, order: Sequence[int]) -> FleetIndex:
+        """The same index re-ordered (after the table sorted its rows)."""
+        return FleetIndex(
+            hay=[self.hay[i] for i in order],
+            fields={k: [col[i] for i in order] for k, col in self.fields.items()},
+            tags=[self.tags[i] for i in order],
+            outdated=[self.outdated[i] for i in order],
+        )
 
 
 @dataclass(frozen=True)
 class Term:
     negate: bool
-    field: str | None  # None = free text
-    key: str = ""  # tag key (for tag:)
-    value: str | None = None  # None for "tag:Key" (presence)
+    field: str | None  # None = free text; "tag", "tag-key", or a FIELDS name
+    key: str = ""  # tag key (for tag:), lower-cased
+    value: str | None = None  # lower-cased; None for "tag:Key" (presence)
 
-    def matches(self, node: FleetNode, hay: str) -> bool:
-        result = self._matches(node, hay)
-        return not result if self.negate else result
-
-    def _matches(self, node: FleetNode, hay: str) -> bool:
+    def narrow(self, index: FleetIndex, candidates: list[int]) -> list[int]:
+        want = not self.negate
         if self.field is None:
-            return (self.value or "") in hay
-        if self.field == "tag":
-            wanted_key = self.key.lower()
-            for k, v in node.tags:
-                if k.lower() != wanted_key:
-                    continue
-                if self.value is None:
-                    return True
-                if _glob_or_equal(v.lower(), self.value):
-                    return True
-            return False
-        if self.field == "tag-key":
-            return any(k.lower() == (self.value or "") for k, _ in node.tags)
+            needle, hay = self.value or "", index.hay
+            return [i for i in candidates if (needle in hay[i]) is want]
+        if self.field in ("tag", "tag-key"):
+            tags = index.tags
+            if self.field == "tag-key" or self.value is None:
+                key = self.value if self.field == "tag-key" else self.key
+                needle = f"{SEP}{key}="
+                return [i for i in candidates if (needle in tags[i]) is want]
+            if any(c in self.value for c in "*?["):
+                return [i for i in candidates if self._glob(tags[i]) is want]
+            needle = f"{SEP}{self.key}={self.value}{SEP}"
+            return [i for i in candidates if (needle in tags[i]) is want]
         if self.field == "agent" and self.value == "outdated":
-            return node.agent_outdated
-        getter = FIELDS[self.field]
-        return (self.value or "") in getter(node).lower()
+            outdated = index.outdated
+            return [i for i in candidates if outdated[i] is want]
+        needle, col = self.value or "", index.fields[self.field]
+        return [i for i in candidates if (needle in col[i]) is want]
 
-
-def _glob_or_equal(text: str, pattern: str) -> bool:
-    if any(c in pattern for c in "*?["):
-        return fnmatch.fnmatchcase(text, pattern)
-    return text == pattern
+    def _glob(self, tags: str) -> bool:
+        prefix = f"{self.key}="
+        return any(
+            fnmatch.fnmatchcase(part[len(prefix):], self.value or "")
+            for part in tags.split(SEP)
+            if part.startswith(prefix)
+        )
 
 
 def _split(query: str) -> list[str]:
@@ -101,7 +125,7 @@ def parse(query: str) -> list[Term]:
         field = field.lower()
         if sep and field == "tag" and rest:
             key, eq, value = rest.partition("=")
-            terms.append(Term(negate, "tag", key=key, value=value.lower() if eq else None))
+            terms.append(Term(negate, "tag", key=key.lower(), value=value.lower() if eq else None))
         elif sep and field == "tag-key" and rest:
             terms.append(Term(negate, "tag-key", value=rest.lower()))
         elif sep and field in FIELDS and rest:
@@ -111,17 +135,16 @@ def parse(query: str) -> list[Term]:
     return terms
 
 
-def compile_filter(query: str) -> Callable[[FleetNode, str], bool]:
-    terms = parse(query)
-    if not terms:
-        return lambda node, hay: True
-    if all(t.field is None and not t.negate for t in terms):
-        needles = [t.value or "" for t in terms]
-        return lambda node, hay: all(n in hay for n in needles)
-    return lambda node, hay: all(t.matches(node, hay) for t in terms)
+def apply_index(query: str, index: FleetIndex) -> list[int]:
+    """Indices (into the indexed order) of the rows that match every term."""
+    candidates = list(range(len(index.hay)))
+    for term in parse(query):
+        candidates = term.narrow(index, candidates)
+        if not candidates:
+            break
+    return candidates
 
 
-def apply(query: str, nodes: Sequence[FleetNode], hays: Sequence[str]) -> list[int]:
-    """Indices of the nodes that match, in their current order."""
-    pred = compile_filter(query)
-    return [i for i, (node, hay) in enumerate(zip(nodes, hays, strict=True)) if pred(node, hay)]
+def apply(query: str, nodes: Sequence[FleetNode], index: FleetIndex | None = None) -> list[int]:
+    """Convenience for tests and scripts: filter plain nodes."""
+    return apply_index(query, index or FleetIndex.build(nodes))

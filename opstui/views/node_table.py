@@ -39,6 +39,36 @@ class Column(Generic[R]):
     sort_key: Callable[[R], Any] | None = None
 
 
+@dataclass(frozen=True)
+class PreparedRows(Generic[R]):
+    """Rows with their cleaned cell text and column widths: the expensive part of a data swap."""
+
+    rows: list[R]
+    cells: list[tuple[str, ...]]
+    widths: list[int]
+
+
+def prepare_rows(columns: Sequence[Column[R]], rows: Sequence[R]) -> PreparedRows[R]:
+    """Pure and thread-safe, so a 10,000-row refresh can do this off the UI thread."""
+    cells = [tuple(clean(c.get(r), limit=c.max_width * 4) for c in columns) for r in rows]
+    widths = [cell_len(c.label) for c in columns]
+    for i, col in enumerate(columns):
+        seen: set[str] = set()
+        best = widths[i]
+        for row_cells in cells:
+            text = row_cells[i]
+            if text in seen:
+                continue
+            seen.add(text)
+            w = cell_len(text)
+            if w > best:
+                best = w
+                if best >= col.max_width:
+                    break
+        widths[i] = min(best, col.max_width)
+    return PreparedRows(list(rows), cells, widths)
+
+
 class NodeTable(ScrollView, Generic[R], can_focus=True):
     """Rows of `R` with a fixed header row, a cursor, multi-select and sorting."""
 
@@ -82,8 +112,11 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         super().__init__(**kwargs)
         self.columns = list(columns)
         self.row_key = key
-        self.rows: list[R] = []
-        self.cells: list[tuple[str, ...]] = []  # cleaned text per row per column
+        self.source_rows: list[R] = []  # as given
+        self.source_cells: list[tuple[str, ...]] = []
+        self.order: list[int] = []  # source index of each display row (sorted)
+        self.rows: list[R] = []  # display order
+        self.cells: list[tuple[str, ...]] = []  # cleaned text per display row per column
         self.order_shown: list[int] = []  # indices into rows, in display order
         self.selected: set[str] = set()
         self.widths: list[int] = [cell_len(c.label) for c in self.columns]
@@ -100,47 +133,43 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self.selected_style = Style(color="yellow")
 
     # -- data ---------------------------------------------------------------------------------------------
-    def set_rows(self, rows: Sequence[R], visible_fn: Callable[[list[R]], list[int]] | None = None) -> None:
-        """Replace the data, keeping cursor (by row key), selection and scroll position.
+    def set_rows(self, rows: Sequence[R], visible_fn: Callable[[list[int]], list[int]] | None = None) -> None:
+        """Replace the data (cells prepared here; see `prepare_rows` to do that off the UI thread)."""
+        self.set_prepared(prepare_rows(self.columns, rows), visible_fn)
 
-        `visible_fn` gets the rows in display (sorted) order and returns the indices to show (the filter).
+    def set_prepared(
+        self, prepared: PreparedRows[R], visible_fn: Callable[[list[int]], list[int]] | None = None
+    ) -> None:
+        """Swap in new data, keeping cursor (by row key), selection and scroll position.
+
+        `visible_fn` gets `order` (the source index of each display row) and returns the display positions to
+        show: the filter.
         """
         current = self.cursor_row
         current_key = self.row_key(current) if current is not None else None
-        self.rows = list(rows)
-        self.cells = [tuple(clean(c.get(r), limit=c.max_width * 4) for c in self.columns) for r in self.rows]
-        widths = [cell_len(c.label) for c in self.columns]
-        for cells in self.cells:
-            for i, text in enumerate(cells):
-                w = cell_len(text)
-                if w > widths[i]:
-                    widths[i] = w
-        self.widths = [min(w, c.max_width) for w, c in zip(widths, self.columns, strict=True)]
-        live_keys = {self.row_key(r) for r in self.rows}
+        self.source_rows = prepared.rows
+        self.source_cells = prepared.cells
+        self.widths = prepared.widths
+        live_keys = {self.row_key(r) for r in self.source_rows}
         self.selected &= live_keys
-        self._apply_sort()
-        visible = visible_fn(self.rows) if visible_fn is not None else list(range(len(self.rows)))
+        self._reorder()
+        visible = visible_fn(self.order) if visible_fn is not None else list(range(len(self.rows)))
         self.set_visible(visible, keep_key=current_key)
 
-    def _order(self) -> list[int]:
-        order = list(range(len(self.rows)))
-        if self.sort_column is None:
-            return order
+    def _reorder(self) -> None:
+        order = list(range(len(self.source_rows)))
         idx = next((i for i, c in enumerate(self.columns) if c.key == self.sort_column), None)
-        if idx is None:
-            return order
-        col = self.columns[idx]
-        if col.sort_key is not None:
-            keyf = col.sort_key
-            order.sort(key=lambda i: keyf(self.rows[i]), reverse=self.sort_reverse)
-        else:
-            order.sort(key=lambda i: self.cells[i][idx].lower(), reverse=self.sort_reverse)
-        return order
-
-    def _apply_sort(self) -> None:
-        order = self._order()
-        self.rows = [self.rows[i] for i in order]
-        self.cells = [self.cells[i] for i in order]
+        if idx is not None:
+            col = self.columns[idx]
+            if col.sort_key is not None:
+                keyf, rows = col.sort_key, self.source_rows
+                order.sort(key=lambda i: keyf(rows[i]), reverse=self.sort_reverse)
+            else:
+                cells = self.source_cells
+                order.sort(key=lambda i: cells[i][idx].lower(), reverse=self.sort_reverse)
+        self.order = order
+        self.rows = [self.source_rows[i] for i in order]
+        self.cells = [self.source_cells[i] for i in order]
 
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         """Sort by a column; sorting by the same column again flips the direction."""
@@ -148,13 +177,11 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
             reverse = not self.sort_reverse if self.sort_column == column else False
         keep = self.cursor_row
         keep_key = self.row_key(keep) if keep is not None else None
-        visible_keys = {self.row_key(self.rows[i]) for i in self.order_shown}
+        shown_sources = {self.order[i] for i in self.order_shown}
         self.sort_column, self.sort_reverse = column, reverse
-        self._apply_sort()
+        self._reorder()
         self._header = None
-        self.set_visible(
-            [i for i, r in enumerate(self.rows) if self.row_key(r) in visible_keys], keep_key=keep_key
-        )
+        self.set_visible([pos for pos, src in enumerate(self.order) if src in shown_sources], keep_key=keep_key)
         self.post_message(self.SortChanged(self, column, reverse))
 
     def set_visible(self, visible: list[int], keep_key: str | None = None) -> None:
