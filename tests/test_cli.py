@@ -169,3 +169,8 @@ def test_sandbox_command_prints_the_endpoint_first_and_stops_on_ctrl_c():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sandbox_refuses_to_listen_beyond_loopback():
+    proc = run("sandbox", "--host", "0.0.0.0")
+    assert proc.returncode == 2 and "loopback only" in proc.stderr

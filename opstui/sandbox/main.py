@@ -8,6 +8,7 @@ shell ``export`` lines and hints. Nothing else is printed per request.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from .scenarios import MAX_NODES, SCENARIOS
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opstui sandbox", description="Run a local AWS sandbox (moto) for opstui.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (127.0.0.0/8 or ::1; default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
     parser.add_argument("--nodes", type=int, default=None, help=f"generated fleet size, up to {MAX_NODES}")
     parser.add_argument("--scenario", default="default", choices=SCENARIOS)
@@ -27,8 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_loopback(host: str) -> bool:
+    """The sandbox runs shells and commands as the local user: it must never listen beyond this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not is_loopback(args.host):
+        print(f"--host {args.host}: the sandbox listens on loopback only (127.0.0.1, ::1)", file=sys.stderr)
+        return 2
     if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
         print(f"--nodes must be between 1 and {MAX_NODES}", file=sys.stderr)
         return 2

@@ -262,11 +262,13 @@ _DISTRO_WEIGHTS = [("al2023", 40), ("al2", 15), ("ubuntu2204", 15), ("ubuntu2404
 _JP_NAMES = {"web": "本番-ウェブ", "app": "本番-決済API", "db": "本番-データベース", "batch": "本番-バッチ"}
 
 
-def _generated(alloc: _Allocator, count: int, start_index: int) -> list[NodeSpec]:
+def _generated(alloc: _Allocator, count: int, start_index: int, primary_count: int | None = None) -> list[NodeSpec]:
     rng = alloc.rng
     distros = [d for d, _ in _DISTRO_WEIGHTS]
     weights = [w for _, w in _DISTRO_WEIGHTS]
-    primary_count = round(count * 0.8)
+    if primary_count is None:
+        primary_count = round(count * 0.8)
+    primary_count = max(0, min(count, primary_count))
     nodes: list[NodeSpec] = []
     for n in range(count):
         region = PRIMARY if n < primary_count else DR
@@ -315,7 +317,13 @@ def default_scenario(seed: int = 42, nodes: int | None = None) -> Scenario:
     else:
         if not 1 <= nodes <= MAX_NODES:
             raise ValueError(f"nodes must be between 1 and {MAX_NODES}")
-        fleet = curated[:nodes] + _generated(alloc, max(0, nodes - len(curated)), len(curated))
+        head = curated[:nodes]
+        # top each region up to an 80/20 split of the whole fleet (so 10,000 nodes are 8,000 + 2,000 and
+        # page counts per region are exactly ceil(n/50) and ceil(n/1000))
+        primary_target = round(nodes * 0.8)
+        primary_have = sum(1 for n in head if n.region == PRIMARY)
+        count = max(0, nodes - len(head))
+        fleet = head + _generated(alloc, count, len(head), primary_count=primary_target - primary_have)
     return Scenario(name="default", regions=[PRIMARY, DR], nodes=fleet)
 
 

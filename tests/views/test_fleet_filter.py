@@ -31,8 +31,7 @@ NODES = [
 
 
 def names(query):
-    hays = [fleet_filter.haystack(n) for n in NODES]
-    return [NODES[i].name for i in fleet_filter.apply(query, NODES, hays)]
+    return [NODES[i].name for i in fleet_filter.apply(query, NODES)]
 
 
 def test_free_text_matches_any_column_or_tag_case_insensitively():
