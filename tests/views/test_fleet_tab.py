@@ -221,3 +221,33 @@ async def test_detail_pane_lists_ssm_fields_and_tags(sandbox):
         for key, _ in node.tags:
             assert key in body
     app.close_aws()
+
+
+async def test_auto_refresh_runs_on_its_own(sandbox):
+    app = make_app(sandbox, refresh=0.3)
+    async with app.run_test(size=(160, 30)) as pilot:
+        view = await loaded(pilot, app)
+        await wait_for(pilot, lambda: view.refreshes >= 3, timeout=20)
+        assert view.peak_in_flight == 1
+    app.close_aws()
+
+
+async def test_palette_switches_region_and_sorts(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await loaded(pilot, app)
+        await pilot.press("colon")
+        await pilot.pause(0.2)
+        await pilot.press(*"sort by Ping")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.table.sort_column == "ping")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Region: only ap-northeast-3")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.settings.regions == ("ap-northeast-3",))
+        await wait_for(pilot, lambda: view.table.rows and view.snapshot is not None)
+        assert {n.region for n in view.table.rows} == {"ap-northeast-3"}
+    app.close_aws()
