@@ -108,6 +108,23 @@ async def load_region(aws: AwsClients, region: str) -> RegionFleet:
     return RegionFleet(region=region, nodes=tuple(joined), seconds=time.perf_counter() - started)
 
 
+def carry_over(previous: FleetSnapshot | None, current: FleetSnapshot) -> FleetSnapshot:
+    """Keep the last good nodes of a region that failed this time (marked stale), so a throttled or briefly
+    unreachable region does not vanish from the operator's screen. Call it only within one account/profile."""
+    if previous is None or not current.errors:
+        return current
+    before = {r.region: r for r in previous.regions}
+    regions = []
+    for r in current.regions:
+        old = before.get(r.region)
+        if r.error is not None and old is not None and old.nodes:
+            since = old.stale_since or previous.taken_at
+            r = RegionFleet(region=r.region, nodes=old.nodes, error=r.error, seconds=r.seconds, stale_since=since)
+        regions.append(r)
+    nodes = tuple(n for r in regions for n in r.nodes)
+    return FleetSnapshot(regions=tuple(regions), taken_at=current.taken_at, nodes=nodes)
+
+
 async def load_fleet(aws: AwsClients, regions: Iterable[str]) -> FleetSnapshot:
     results = await asyncio.gather(*(load_region(aws, r) for r in regions))
     nodes = tuple(n for r in results for n in r.nodes)

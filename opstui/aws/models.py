@@ -101,6 +101,7 @@ class RegionFleet:
     nodes: tuple[FleetNode, ...] = ()
     error: Exception | None = None
     seconds: float = 0.0
+    stale_since: datetime | None = None  # set when `nodes` are the last good ones, kept through an error
 
 
 @dataclass(frozen=True, slots=True)

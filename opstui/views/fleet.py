@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from opstui.aws.fleet import NOT_MANAGED, load_fleet
+from opstui.aws.fleet import NOT_MANAGED, carry_over, load_fleet
 from opstui.aws.models import FleetNode, FleetSnapshot
 from opstui.safe import clean
 from opstui.views import fleet_filter
@@ -235,6 +235,8 @@ class FleetView(Vertical):
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             snapshot = await app.aws_loop.run(load_fleet(app.aws, app.settings.regions))  # type: ignore[attr-defined]
+            if generation == self.generation:
+                snapshot = carry_over(self.snapshot, snapshot)
             # cleaning cells and building the filter index of 10,000 rows takes a few hundred ms: off the UI thread
             prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
         finally:
@@ -287,7 +289,10 @@ class FleetView(Vertical):
         for region in snapshot.errors:
             message = clean(str(region.error), 400)
             current[region.region] = message
-            lines.append(f"⚠ {message}")
+            stale = ""
+            if region.stale_since is not None:
+                stale = f" (showing its {len(region.nodes)} nodes as of {region.stale_since.astimezone():%H:%M:%S})"
+            lines.append(f"⚠ {message}{stale}")
             if self._region_errors.get(region.region) != message:
                 self.app.notify(message, title=f"Fleet: {region.region} failed", severity="error", markup=False, timeout=10)
         self._region_errors = current

@@ -251,3 +251,21 @@ async def test_palette_switches_region_and_sorts(sandbox):
         await wait_for(pilot, lambda: view.table.rows and view.snapshot is not None)
         assert {n.region for n in view.table.rows} == {"ap-northeast-3"}
     app.close_aws()
+
+
+async def test_a_region_failing_after_a_good_refresh_keeps_its_last_nodes_marked_stale(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 40)) as pilot:
+        view = await loaded(pilot, app)
+        dr_nodes = {n.key for n in view.table.rows if n.region == "ap-northeast-3"}
+        sandbox.add_fault("Throttling", service="ssm", region="ap-northeast-3")
+        await pilot.press("r")
+        await loaded(pilot, app, count=2)
+        assert {n.key for n in view.table.rows if n.region == "ap-northeast-3"} == dr_nodes
+        status = str(view.query_one("#fleet-status").render())
+        assert "throttled" in status and "as of" in status
+        sandbox.clear_faults()
+        await pilot.press("r")
+        await loaded(pilot, app, count=3)
+        assert str(view.query_one("#fleet-status").render()) == ""
+    app.close_aws()
