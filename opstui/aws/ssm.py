@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,3 +51,52 @@ async def list_managed_nodes(
     async for page in aws.paginate("ssm", region, "describe_instance_information", "InstanceInformationList", **params):
         nodes.extend(managed_node_from_api(item, region) for item in page)
     return nodes
+
+
+# -- Session Manager ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartedSession:
+    """StartSession's answer. The token is needed once to open the data channel; it is never shown."""
+
+    session_id: str
+    stream_url: str
+    token: str = field(repr=False)
+
+
+async def start_session(
+    aws: AwsClients,
+    region: str,
+    target: str,
+    *,
+    document: str | None = None,
+    parameters: dict[str, list[str]] | None = None,
+    reason: str | None = None,
+) -> StartedSession:
+    params: dict[str, Any] = {"Target": target}
+    if document:
+        params["DocumentName"] = document
+    if parameters:
+        params["Parameters"] = parameters
+    if reason:
+        params["Reason"] = reason
+    resp = await aws.call("ssm", region, "start_session", **params)
+    return StartedSession(resp["SessionId"], resp["StreamUrl"], resp.get("TokenValue", ""))
+
+
+async def resume_session(aws: AwsClients, region: str, session_id: str) -> str:
+    """A fresh token for re-dialing the data channel ("" if the service says the session timed out)."""
+    resp = await aws.call("ssm", region, "resume_session", SessionId=session_id)
+    return resp.get("TokenValue") or ""
+
+
+async def terminate_session(aws: AwsClients, region: str, session_id: str) -> None:
+    await aws.call("ssm", region, "terminate_session", SessionId=session_id)
+
+
+async def describe_sessions(aws: AwsClients, region: str, state: str = "Active") -> list[dict[str, Any]]:
+    sessions: list[dict[str, Any]] = []
+    async for page in aws.paginate("ssm", region, "describe_sessions", "Sessions", State=state):
+        sessions.extend(page)
+    return sessions

@@ -1,0 +1,67 @@
+"""`open_shell`: the small API the terminal widget and `opstui shell` share.
+
+    async with open_shell(aws, region, "i-0123…", size=(120, 40)) as s:
+        await s.send(b"ls\r")
+        s.resize(100, 30)
+        async for chunk in s:
+            ...
+        s.exit_code
+
+StartSession, ResumeSession and TerminateSession go through the aws layer (so --read-only refuses them and
+errors arrive as OpsError); the data channel itself is opstui.session.channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from opstui.aws import ssm
+from opstui.aws.clients import AwsClients
+from opstui.session.channel import DataChannel, SessionError
+
+
+@contextlib.asynccontextmanager
+async def open_shell(
+    aws: AwsClients,
+    region: str,
+    target: str,
+    *,
+    document: str | None = None,
+    parameters: dict[str, list[str]] | None = None,
+    size: tuple[int, int] | None = None,
+    resume_timeout: float = 60.0,
+    ready_timeout: float = 30.0,
+) -> AsyncIterator[DataChannel]:
+    """Start a session on `target` and yield its ready DataChannel; terminate it on the way out."""
+    started = await ssm.start_session(aws, region, target, document=document, parameters=parameters)
+
+    async def resume() -> str:
+        return await ssm.resume_session(aws, region, started.session_id)
+
+    async def terminate() -> None:
+        await ssm.terminate_session(aws, region, started.session_id)
+
+    channel = DataChannel(
+        stream_url=started.stream_url,
+        token=started.token,
+        session_id=started.session_id,
+        resume=resume,
+        terminate=terminate,
+        resume_timeout=resume_timeout,
+        ready_timeout=ready_timeout,
+    )
+    if size:
+        channel.resize(*size)
+    try:
+        await channel.start()
+    except SessionError:
+        await channel.close(terminate=False)
+        raise
+    try:
+        yield channel
+    finally:
+        await channel.close(terminate=channel.state != "closed")
+
+
+__all__ = ["open_shell", "DataChannel", "SessionError"]
