@@ -12,6 +12,8 @@ from opstui.config import ConfigError, Settings, config_path, load_file, setting
 
 EPILOG = """\
 other commands:
+  opstui shell TARGET [--region R] [--profile P] [--endpoint-url URL] [--document D] [--parameters JSON]
+                 a Session Manager shell on one node (instance id, Name tag or tag:K=V); no plugin needed
   opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME]
                  run the local AWS sandbox in the foreground (Ctrl-C stops it)
 
@@ -83,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         from opstui.sandbox.main import main as sandbox_main
 
         return sandbox_main(argv[1:])
+    if argv and argv[0] == "shell":
+        from opstui.shell_cli import main as shell_main
+
+        return shell_main(argv[1:])
     try:
         settings, args = resolve_settings(argv)
     except ConfigError as exc:
