@@ -43,6 +43,7 @@ class SandboxProcess:
     nodes: int | None = None
     live: bool = True
     timeout: float = 180.0
+    state_dir: str | None = None
     endpoint: str = ""
     regions: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
@@ -56,6 +57,8 @@ class SandboxProcess:
             args += ["--nodes", str(self.nodes)]
         if not self.live:
             args.append("--no-live")
+        if self.state_dir:
+            args += ["--state-dir", self.state_dir]
         fd, log = tempfile.mkstemp(prefix="opstui-sandbox-", suffix=".log")
         self.log_path = Path(log)
         started = time.perf_counter()

@@ -4,6 +4,7 @@ its own process), reached over HTTP exactly as the app reaches AWS."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -19,7 +20,8 @@ CREDS = StaticCredentials("testing", "testing")
 
 
 def _start(scenario: str = "default", nodes: int | None = None):
-    proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120).start()
+    state_dir = tempfile.mkdtemp(prefix="opstui-test-state-")
+    proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120, state_dir=state_dir).start()
     return proc, SandboxControl(proc.endpoint, proc.regions)
 
 
@@ -51,7 +53,11 @@ def _clear_faults(request):
     yield
     for name in ("sandbox", "big_sandbox", "hostile_sandbox"):
         if name in request.fixturenames:
-            request.getfixturevalue(name).clear_faults()
+            control = request.getfixturevalue(name)
+            control.clear_faults()
+            if name == "sandbox" and "shell_target" in request.fixturenames:
+                control.clear_session_faults()
+                control.session_mode(handshake=False, kms=False)
 
 
 @pytest.fixture

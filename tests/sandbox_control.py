@@ -29,3 +29,16 @@ class SandboxControl:
 
     def set_ping(self, region: str, instance_id: str, status: str) -> None:
         self._send("POST", "ping", {"region": region, "instance_id": instance_id, "status": status})
+
+    # -- Session Manager knobs ------------------------------------------------------------------------------
+    def add_session_fault(self, kind: str, session_id: str | None = None, **params: Any) -> None:
+        self._send("POST", "session-faults", {"kind": kind, "session_id": session_id, **params})
+
+    def clear_session_faults(self) -> None:
+        self._send("DELETE", "session-faults")
+
+    def session_mode(self, *, handshake: bool = False, kms: bool = False) -> None:
+        self._send("POST", "session-mode", {"handshake": handshake, "kms": kms})
+
+    def sessions(self) -> Any:
+        return self._send("GET", "sessions")

@@ -1,0 +1,227 @@
+"""The native client against the sandbox's agent: real websocket, real PTY, real faults."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from opstui.aws import ssm
+from opstui.aws.clients import AwsClients
+from opstui.aws.errors import OpsError
+from opstui.aws.fleet import load_fleet
+from opstui.session.channel import DataChannel, SessionError
+from opstui.session.shell import open_shell
+from tests.conftest import CREDS
+
+R1 = "ap-northeast-1"
+
+
+@pytest.fixture
+async def aws(sandbox):
+    clients = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS)
+    yield clients
+    await clients.close()
+
+
+@pytest.fixture
+async def shell_target(sandbox, aws):
+    snap = await load_fleet(aws, [R1])
+    node = next(n for n in snap.nodes if n.name == "prod-web-01")
+    return node
+
+
+async def read_until(shell: DataChannel, needle: bytes, timeout: float = 15.0) -> bytes:
+    got = b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while needle not in got:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"{needle!r} not seen; got tail {got[-400:]!r}")
+        chunk = await asyncio.wait_for(shell.read(), remaining)
+        if chunk is None:
+            raise AssertionError(f"session closed before {needle!r}: {shell.close_reason}; tail {got[-400:]!r}")
+        got += chunk
+    return got
+
+
+async def drain(shell: DataChannel, timeout: float = 10.0) -> bytes:
+    got = b""
+    while True:
+        chunk = await asyncio.wait_for(shell.read(), timeout)
+        if chunk is None:
+            return got
+        got += chunk
+
+
+async def test_echo_round_trip(aws, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id, size=(100, 30)) as s:
+        await s.send(b"echo hel''lo-$((40+2))\r")
+        out = await read_until(s, b"hello-42")
+        assert b"hello-42" in out
+
+
+async def test_prompt_and_environment_name_the_node(aws, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await s.send(b"echo id=$OPSTUI_NODE_ID home=$HOME\r")
+        out = await read_until(s, b"home=")
+        assert f"id={shell_target.instance_id}".encode() in out
+        assert b"prod-web-01" in out  # the prompt shows the node's Name
+        assert shell_target.instance_id.encode() in out
+
+
+async def test_stty_size_follows_resize(aws, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id, size=(100, 30)) as s:
+        await s.send(b"stty size\r")
+        await read_until(s, b"30 100")
+        s.resize(132, 43)
+        await asyncio.sleep(0.4)
+        await s.send(b"stty size\r")
+        await read_until(s, b"43 132")
+
+
+async def test_exit_3_gives_exit_code_and_a_closed_channel(aws, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await s.send(b"exit 3\r")
+        await drain(s)
+        assert s.exit_code == 3 and s.state == "closed"
+
+
+async def test_terminate_session_closes_the_channel(aws, sandbox, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await ssm.terminate_session(aws, R1, s.session_id)
+        await asyncio.wait_for(s.wait_closed(), 10)
+        assert s.state == "closed"
+    history = await ssm.describe_sessions(aws, R1, "History")
+    assert any(h["SessionId"] == s.session_id for h in history)
+
+
+async def test_an_invalid_token_is_refused(aws, shell_target):
+    started = await ssm.start_session(aws, R1, shell_target.instance_id)
+    channel = DataChannel(stream_url=started.stream_url, token="not-the-token", session_id=started.session_id,
+                          ready_timeout=10)
+    with pytest.raises(SessionError) as info:
+        await channel.start()
+    await channel.close(terminate=False)
+    await ssm.terminate_session(aws, R1, started.session_id)
+    assert "not-the-token" not in str(info.value)
+
+
+async def test_start_session_on_a_connection_lost_node_fails_clearly(aws, sandbox):
+    snap = await load_fleet(aws, [R1])
+    lost = next(n for n in snap.nodes if n.ping_status == "ConnectionLost")
+    with pytest.raises(OpsError) as info:
+        async with open_shell(aws, R1, lost.instance_id):
+            pass
+    assert info.value.code == "TargetNotConnected" and lost.instance_id in str(info.value)
+
+
+async def test_unknown_instance_id_fails_clearly(aws, sandbox):
+    with pytest.raises(OpsError) as info:
+        await ssm.start_session(aws, R1, "i-0000000000000dead")
+    assert info.value.code == "TargetNotConnected"
+
+
+async def test_read_only_refuses_to_start_a_session(sandbox, shell_target):
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, read_only=True)
+    try:
+        with pytest.raises(OpsError) as info:
+            await ssm.start_session(aws, R1, shell_target.instance_id)
+    finally:
+        await aws.close()
+    assert info.value.kind == "read-only"
+
+
+async def test_handshake_start_path(aws, sandbox, shell_target):
+    sandbox.session_mode(handshake=True)
+    async with open_shell(aws, R1, shell_target.instance_id, size=(90, 25)) as s:
+        await s.send(b"stty size\r")
+        await read_until(s, b"25 90")
+
+
+async def test_kms_sessions_are_refused_with_a_clear_message(aws, sandbox, shell_target):
+    sandbox.session_mode(handshake=True, kms=True)
+    with pytest.raises(SessionError) as info:
+        async with open_shell(aws, R1, shell_target.instance_id):
+            pass
+    assert info.value.kind == "kms" and "KMS" in str(info.value)
+    active = await ssm.describe_sessions(aws, R1, "Active")
+    assert not [a for a in active if a["Target"] == shell_target.instance_id]
+
+
+def _seq_digest(n: int) -> str:
+    return hashlib.sha256(b"".join(b"%d\r\n" % i for i in range(1, n + 1))).hexdigest()
+
+
+def _slice_seq(out: bytes, n: int) -> bytes:
+    start = out.index(b"\r\n1\r\n2\r\n3\r\n") + 2
+    end = out.index(b"\r\n%d\r\n" % n, start) + len(b"\r\n%d\r\n" % n)
+    return out[start:end]
+
+
+@pytest.mark.timeout(120)
+async def test_dropped_socket_mid_stream_loses_and_duplicates_nothing(aws, sandbox, shell_target):
+    n = 300_000
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await read_until(s, b"$ ")
+        sandbox.add_session_fault("drop", session_id=s.session_id, after_frames=300)
+        # the ResumeSession call is throttled twice, so the outage lasts long enough to type into it
+        sandbox.add_fault("Throttling", service="ssm", action="ResumeSession", count=2)
+        await s.send(b"seq 1 %d; echo DONE-$((6*7))\r" % n)
+        out = b""
+        typed = False
+        while b"DONE-42" not in out:
+            chunk = await asyncio.wait_for(s.read(), 60)
+            assert chunk is not None, s.close_reason
+            out += chunk
+            if not typed and s.state == "reconnecting":
+                await s.send(b"echo ONCE-$((1+1))\r")  # typed during the outage
+                typed = True
+        assert s.reconnects == 1
+        if not typed:
+            await s.send(b"echo ONCE-$((1+1))\r")
+        out += await read_until(s, b"ONCE-2")
+        await asyncio.sleep(0.5)
+        out += s.read_nowait() or b""
+        assert hashlib.sha256(_slice_seq(out, n)).hexdigest() == _seq_digest(n)
+        assert out.count(b"ONCE-2") == 1
+    assert typed, "the outage ended before input could be typed into it"
+
+
+@pytest.mark.parametrize("kind,params", [
+    ("reorder", {"every": 3}),
+    ("duplicate", {"every": 2}),
+    ("withhold_acks", {"count": 5}),
+    ("drop_frames", {"count": 5}),
+    ("bad_digest", {"count": 3}),
+])
+async def test_reordered_duplicated_withheld_and_corrupt_frames_still_give_exact_output(
+    aws, sandbox, shell_target, kind, params
+):
+    n = 20_000
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await read_until(s, b"$ ")
+        sandbox.add_session_fault(kind, session_id=s.session_id, **params)
+        await s.send(b"seq 1 %d; echo DONE-$((6*7))\r" % n)
+        out = await read_until(s, b"DONE-42", timeout=60)
+        assert hashlib.sha256(_slice_seq(out, n)).hexdigest() == _seq_digest(n)
+        if kind == "bad_digest":
+            assert s.stats["dropped_bad"] >= 1
+
+
+async def test_hl112_channel_closed_ends_the_session_with_its_reason(aws, sandbox, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await read_until(s, b"$ ")
+        sandbox.add_session_fault("channel_closed_112", session_id=s.session_id)
+        await asyncio.wait_for(s.wait_closed(), 10)
+        assert "closed by the sandbox" in s.close_reason
+
+
+async def test_pause_and_start_publication_are_harmless(aws, sandbox, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await read_until(s, b"$ ")
+        sandbox.add_session_fault("pause", session_id=s.session_id, ms=300)
+        await s.send(b"echo still-$((2+2))\r")
+        await read_until(s, b"still-4")
