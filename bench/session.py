@@ -1,0 +1,95 @@
+"""Measure the Session Manager data channel on loopback and print the numbers (issue 3, section 5).
+
+    .venv/bin/python bench/session.py [MEGABYTES]
+
+- throughput: `cat` of a file of MEGABYTES (default 64) through the channel into a sink, MB/s;
+- keystroke round trip: one key sent, its echo received, p50/p99 over 300 keys, with the shell idle;
+- CPU time per MB on both ends: this process (client) and the sandbox child (agent + MGS).
+The sandbox runs in a child process as in `opstui --demo`; the agent sends 1,024-byte chunks like the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from opstui.aws.clients import AwsClients, StaticCredentials  # noqa: E402
+from opstui.aws.fleet import load_fleet  # noqa: E402
+from opstui.demo import SandboxProcess  # noqa: E402
+from opstui.session.shell import open_shell  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def cpu_self() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+async def read_until(shell, needle: bytes, sink: list[int] | None = None, timeout: float = 300) -> bytes:
+    tail = b""
+    while needle not in tail:
+        chunk = await asyncio.wait_for(shell.read(), timeout)
+        if chunk is None:
+            raise RuntimeError(f"session closed: {shell.close_reason}")
+        if sink is not None:
+            sink[0] += len(chunk)
+        tail = (tail + chunk)[-4096:]
+    return tail
+
+
+async def main(megabytes: int) -> None:
+    state = tempfile.mkdtemp(prefix="opstui-bench-")
+    with SandboxProcess(live=False, state_dir=state) as sandbox:
+        aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=StaticCredentials("testing", "testing"))
+        region = sandbox.regions[0]
+        node = next(n for n in (await load_fleet(aws, [region])).nodes if n.name == "prod-web-01")
+        async with open_shell(aws, region, node.instance_id, size=(200, 50)) as shell:
+            await read_until(shell, b"$ ")
+            await shell.send(b"head -c %d /dev/urandom | base64 -w 1000 > big.txt; echo MADE-$((1+1))\r"
+                             % (megabytes * 1024 * 1024 * 3 // 4))
+            await read_until(shell, b"MADE-2")
+            await read_until(shell, b"$ ")
+            # keystroke round trip, idle shell: type a character, wait for the pty's echo
+            rtts = []
+            for i in range(300):
+                ch = b"abcdefghij"[i % 10 : i % 10 + 1]
+                t = time.perf_counter()
+                await shell.send(ch)
+                await read_until(shell, ch, timeout=10)
+                rtts.append((time.perf_counter() - t) * 1000)
+            await shell.send(b"\x15")  # ctrl-u: clear the typed line
+            await asyncio.sleep(0.2)
+            while shell.read_nowait():
+                pass
+            # throughput
+            sink = [0]
+            c0, s0 = cpu_self(), cpu_of(sandbox.proc.pid)
+            t0 = time.perf_counter()
+            await shell.send(b"cat big.txt; echo END-$((2*2))\r")
+            await read_until(shell, b"END-4", sink)
+            seconds = time.perf_counter() - t0
+            c1, s1 = cpu_self(), cpu_of(sandbox.proc.pid)
+            mb = sink[0] / 1e6
+        await aws.close()
+    rtts.sort()
+    p99 = rtts[int(len(rtts) * 0.99) - 1]
+    print(f"throughput           {mb / seconds:8.1f} MB/s   ({mb:.1f} MB in {seconds:.2f} s, 1,024-byte agent chunks)")
+    print(f"keystroke round trip p50 {statistics.median(rtts):6.2f} ms   p99 {p99:6.2f} ms   (n={len(rtts)}, idle)")
+    print(f"CPU per MB           client {1000 * (c1 - c0) / mb:6.1f} ms/MB   sandbox agent+MGS {1000 * (s1 - s0) / mb:6.1f} ms/MB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 64))
