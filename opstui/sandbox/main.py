@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", default="default", choices=SCENARIOS)
     parser.add_argument("--no-live", dest="live", action="store_false", help="freeze the fleet (no living thread)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--state-dir", default=None,
+                        help="where simulated nodes keep their home directories (default: the user state dir)")
     return parser
 
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from .server import Sandbox  # after the handlers: importing moto takes a second
 
     sandbox = Sandbox(host=args.host, port=args.port, scenario=args.scenario, nodes=args.nodes,
-                      live=args.live, seed=args.seed)
+                      live=args.live, seed=args.seed, state_dir=args.state_dir)
     try:
         if stop.is_set():
             return 0

@@ -24,6 +24,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,11 +35,14 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from . import ssm_sessions
 from .faults import FaultRegistry
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
 from .seed import seed
+from .session_faults import SessionFaults
 from .ssm_nodes import REGISTRY, NodeRegistry
+from .ssm_sessions import SessionManager
 
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _CONTROL_PREFIX = "/_opstui/"
@@ -153,7 +157,25 @@ class SandboxMiddleware:
             if name == "ping" and method == "POST":
                 sb.set_ping(payload["region"], payload["instance_id"], payload["status"])
                 return _json_response(start_response, 200, {"ok": True})
-        except (KeyError, ValueError) as exc:
+            if name == "session-faults" and method == "POST":
+                params = {k: v for k, v in payload.items() if k not in ("kind", "session_id")}
+                rule = sb.session_faults.add(payload["kind"], payload.get("session_id"), **params)
+                return _json_response(start_response, 200, {"added": rule})
+            if name == "session-faults" and method == "DELETE":
+                sb.session_faults.clear()
+                return _json_response(start_response, 200, {"cleared": True})
+            if name == "session-faults" and method == "GET":
+                return _json_response(start_response, 200, {"rules": sb.session_faults.rules})
+            if name == "session-mode" and method == "POST":
+                return _json_response(start_response, 200, {"mode": sb.sessions.configure(**payload)})
+            if name == "session-mode" and method == "GET":
+                return _json_response(start_response, 200, {"mode": sb.sessions.settings.as_dict()})
+            if name == "sessions" and method == "GET":
+                return _json_response(start_response, 200, {
+                    "stream_port": sb.stream_port,
+                    "refused_invalid_token": sb.sessions.server.refused_invalid_token,
+                    "sessions": sb.sessions.snapshot()})
+        except (KeyError, ValueError, TypeError) as exc:
             return _json_response(start_response, 400, {"error": str(exc)})
         return _json_response(start_response, 404, {"error": f"no control endpoint {method} /_opstui/{name}"})
 
@@ -188,6 +210,7 @@ class Sandbox:
         live: bool = True,
         seed: int = 42,
         tick_seconds: float = 3.0,
+        state_dir: str | Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -196,6 +219,13 @@ class Sandbox:
         self.live = live
         self.seed = seed
         self.tick_seconds = tick_seconds
+        if state_dir is None:
+            from platformdirs import user_state_path
+
+            state_dir = user_state_path("opstui") / "sandbox"
+        self.state_dir = Path(state_dir)
+        #: Session Manager: sessions, the data-channel websocket server, knobs (``sessions.configure``)
+        self.sessions = SessionManager(host, self.state_dir)
         self.faults = FaultRegistry(ACCOUNT_ID)
         self.nodes: NodeRegistry = REGISTRY
         self.ready = False
@@ -213,6 +243,16 @@ class Sandbox:
             raise RuntimeError("Sandbox not started")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    @property
+    def stream_port(self) -> int | None:
+        """Port of the Session Manager data-channel websocket server (same host as the endpoint)."""
+        return self.sessions.stream_port
+
+    @property
+    def session_faults(self) -> SessionFaults:
+        """Data-channel fault knobs: ``add(kind, session_id=None, **params)`` / ``clear()``."""
+        return self.sessions.faults
 
     @property
     def regions(self) -> list[str]:
@@ -244,6 +284,9 @@ class Sandbox:
             _reset_moto()
             REGISTRY.clear()
             seed(self._scenario, REGISTRY, self.seed)
+            ssm_sessions.install()
+            self.sessions.start()
+            ssm_sessions.activate(self.sessions)
             moto_app = DomainDispatcherApplication(create_backend_app)
             app = SandboxMiddleware(moto_app, self)
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -276,6 +319,8 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        ssm_sessions.activate(None)
+        self.sessions.stop()
         with Sandbox._active_lock:
             if Sandbox._active is self:
                 Sandbox._active = None

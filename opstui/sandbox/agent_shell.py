@@ -1,0 +1,213 @@
+"""The process side of a sandbox Session Manager session: a real PTY shell for a managed node.
+
+Each session runs one local process as the local user (the sandbox is loopback-only for this reason):
+
+* ``Standard_Stream`` (default shell document): ``bash -l`` in a PTY. Windows nodes get bash too.
+* ``InteractiveCommands`` (``AWS-StartInteractiveCommand``): ``bash -lc <command>`` in a PTY.
+* ``NonInteractiveCommands`` (``AWS-StartNonInteractiveCommand``): ``bash -lc <command>`` with stdin from
+  /dev/null and stdout/stderr on two pipes, so the agent can send them as Output (1) and StdErr (11).
+
+Each node has its own home directory, ``<state_dir>/nodes/<instance-id>/home``, with a ``.bash_profile``
+(written only if missing) whose prompt shows the node's Name tag and id. The name is never written into
+a file or spliced into shell code: it reaches bash through the ``OPSTUI_PROMPT_NAME`` environment variable
+and PS1 refers to it as ``${OPSTUI_PROMPT_NAME}``; bash does not re-expand the result of a parameter
+expansion, so a hostile Name tag (``$(rm -rf ~)``, backslashes, escape sequences) is inert. Control and
+format characters are removed from it anyway so the prompt cannot drive the client's terminal.
+
+The child environment is built from scratch (HOME, USER, LOGNAME, SHELL, TERM, LANG, PATH, HOSTNAME,
+OPSTUI_NODE_ID, OPSTUI_NODE_NAME, OPSTUI_REGION, SSM_SESSION_ID): nothing else of the sandbox's
+environment, in particular no AWS credentials, reaches the shell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import unicodedata
+from pathlib import Path
+
+PROFILE = """\
+# Written by the opstui sandbox for this simulated managed node (it is never overwritten; edit freely).
+# The node's Name tag comes from the environment, so renaming the node changes the prompt.
+PS1='[ssm-user@${OPSTUI_PROMPT_NAME} (${OPSTUI_NODE_ID}) \\W]$ '
+cd "$HOME" || true
+"""
+
+#: Sets the controlling terminal, then execs. Used only where util-linux ``setsid`` is missing.
+_CTTY_HELPER = (
+    "import fcntl,os,sys,termios\n"
+    "os.setsid()\n"
+    "fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
+
+_UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def sanitize_name(name: str | None, fallback: str, limit: int = 64) -> str:
+    """A Name tag made safe for a prompt/hostname: printable characters only, spaces collapsed, bounded."""
+    text = "".join(" " if ch.isspace() else ch for ch in (name or "")
+                   if ch.isspace() or unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
+    text = " ".join(text.split())[:limit]
+    return text or fallback
+
+
+def node_home(state_dir: Path, instance_id: str) -> Path:
+    """``<state_dir>/nodes/<instance-id>/home``, created on demand, with the prompt profile."""
+    safe_id = "".join(ch for ch in instance_id if ch.isalnum() or ch in "-_.")[:64] or "node"
+    home = Path(state_dir) / "nodes" / safe_id / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    profile = home / ".bash_profile"
+    if not profile.exists():
+        profile.write_text(PROFILE)
+    return home
+
+
+def shell_env(*, home: Path, node_id: str, node_name: str, region: str, session_id: str) -> dict[str, str]:
+    """The child's whole environment (see the module docstring); nothing secret is inherited."""
+    user = _local_user()
+    display = sanitize_name(node_name, node_id)
+    env = {
+        "HOME": str(home),
+        "USER": user,
+        "LOGNAME": user,
+        "SHELL": "/bin/bash",
+        "TERM": "xterm-256color",
+        "LANG": os.environ.get("LANG") or "C.UTF-8",
+        "PATH": os.environ.get("PATH") or os.defpath,
+        "HOSTNAME": display,
+        "OPSTUI_PROMPT_NAME": display,
+        "OPSTUI_NODE_ID": node_id,
+        "OPSTUI_NODE_NAME": display,
+        "OPSTUI_REGION": region,
+        "SSM_SESSION_ID": session_id,
+    }
+    if os.environ.get("LC_ALL"):
+        env["LC_ALL"] = os.environ["LC_ALL"]
+    return env
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return str(os.getuid())
+
+
+def split_utf8(data: bytes) -> tuple[bytes, bytes]:
+    """(complete, tail): ``tail`` is an incomplete UTF-8 sequence at the end, to carry to the next chunk.
+
+    Invalid bytes are not judged here (they pass through); only a *truncated* multibyte sequence is held.
+    """
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        b = data[n - back]
+        if b < 0x80:
+            return data, b""  # ASCII: everything before is complete
+        if b >= 0xC0:  # a lead byte
+            need = 2 if b < 0xE0 else 3 if b < 0xF0 else 4 if b < 0xF8 else 1
+            if back < need:
+                return data[: n - back], data[n - back :]
+            return data, b""
+    return data, b""
+
+
+class ShellProcess:
+    """One local process for a session: PTY mode (``fds == {"out": master}``) or pipe mode (out/err)."""
+
+    def __init__(self, argv: list[str], *, env: dict[str, str], cwd: Path, pty_mode: bool,
+                 cols: int = 80, rows: int = 24) -> None:
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.pty_mode = pty_mode
+        self.cols, self.rows = cols, rows
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.fds: dict[str, int] = {}
+
+    def start(self) -> None:
+        if self.pty_mode:
+            master, slave = os.openpty()
+            try:
+                _set_size(master, self.cols, self.rows)
+                setsid = shutil.which("setsid")
+                # The child is not a process-group leader, so ``setsid -c`` (util-linux) does not fork:
+                # the shell keeps the Popen pid, which is also its session and process-group id.
+                prefix = [setsid, "-c"] if setsid else [sys.executable, "-I", "-S", "-c", _CTTY_HELPER]
+                self.proc = subprocess.Popen(prefix + self.argv, stdin=slave, stdout=slave, stderr=slave,
+                                             cwd=self.cwd, env=self.env, close_fds=True)
+            except BaseException:
+                os.close(master)
+                raise
+            finally:
+                os.close(slave)
+            os.set_blocking(master, False)
+            self.fds = {"out": master}
+        else:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, cwd=self.cwd, env=self.env,
+                                         close_fds=True, start_new_session=True)
+            assert self.proc.stdout is not None and self.proc.stderr is not None
+            out, err = self.proc.stdout.fileno(), self.proc.stderr.fileno()
+            os.set_blocking(out, False)
+            os.set_blocking(err, False)
+            self.fds = {"out": out, "err": err}
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def resize(self, cols: int, rows: int) -> None:
+        if not self.pty_mode or "out" not in self.fds:
+            return
+        self.cols, self.rows = cols, rows
+        _set_size(self.fds["out"], cols, rows)
+        self.signal(signal.SIGWINCH)
+
+    def write(self, data: bytes) -> int:
+        """Write what the PTY takes now (non-blocking); returns the number of bytes written."""
+        if not self.pty_mode or "out" not in self.fds:
+            return len(data)
+        try:
+            return os.write(self.fds["out"], data)
+        except BlockingIOError:
+            return 0
+
+    def signal(self, sig: int) -> None:
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+    def poll(self) -> int | None:
+        """The exit status as a shell reports it (128+N for a signal), or None while running."""
+        if self.proc is None:
+            return None
+        code = self.proc.poll()
+        if code is None:
+            return None
+        return 128 - code if code < 0 else code
+
+    def close_fds(self) -> None:
+        if self.pty_mode:
+            for fd in self.fds.values():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        elif self.proc is not None:
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
+        self.fds = {}
+
+
+def _set_size(fd: int, cols: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))

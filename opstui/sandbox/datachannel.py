@@ -1,0 +1,836 @@
+"""The sandbox's Session Manager data channel: an aiohttp websocket server playing MGS and the SSM agent.
+
+Protocol: shared/reference/ssm-session-protocol.md; every frame goes through :mod:`opstui.session.codec`.
+The server runs in its own thread with its own asyncio loop (``DataChannelServer``); all session state
+lives on that loop, and other threads (moto's request handlers, tests) reach it through
+:meth:`DataChannelServer.call`.
+
+``/v1/data-channel/{session_id}``: the first TEXT frame is the OpenDataChannelInput; its TokenValue must be
+the session's StartSession token or its latest ResumeSession token, else the socket gets a
+``channel_closed`` with Output "invalid token" and is closed (counted; tokens are never logged).
+
+Agent side (section 5.5/12.3), one :class:`AgentSession` per session, surviving dropped sockets:
+
+* outgoing: sequence counter from 0 (SYN on seq 0), unacked list with per-message ``last_sent``, a 100 ms
+  scheduler that resends only the front message when ``now - last_sent > RTO`` (RTO 200 ms initially, RTT
+  and RTTV per section 5.4, no attempt limit), paused while no socket is attached or while paused by the
+  ``pause`` fault. Output chunks are at most ``chunk_size`` bytes, cut at UTF-8 boundaries; empty payloads
+  are never sent. Flow control: the PTY reader stops while ``len(unacked) >= window``.
+* incoming: expected counter, out-of-order buffer, ack every in-order or future frame, re-ack duplicates.
+  Until the shell is started, in-order input is "not ready": no ack, expected unchanged. During a
+  handshake, stream data other than the HandshakeResponse is acked and dropped.
+* start: no handshake (default): the shell's first output is seq 0. ``handshake=True``: HandshakeRequest
+  (seq 0), up to 15 s for the HandshakeResponse, all ActionStatus must be 1, then HandshakeComplete and the
+  shell. ``kms=True`` adds a KMSEncryption action; the sandbox cannot encrypt, so a client that refuses it
+  *and* one that accepts it both get a failed session (channel_closed with the reason).
+* end: on shell exit (EOF/EIO) wait up to 2 s for the unacked output to drain, send an ExitCode payload
+  (12, ``EXIT_CODE: <n>``) for *every* session type -- a sandbox nicety so ``exit 3`` is observable; the
+  real agent sends it only for NonInteractiveCommands -- wait up to 1 s more for it to be acked, then
+  ``channel_closed`` (Output "") and close. TerminateSession, the grace period after a dropped socket
+  (default 120 s) and ``channel_closed_112`` end the session the same way minus the ExitCode; the shell's
+  process group gets SIGHUP, then SIGKILL after 1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import struct
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from opstui.session import codec
+from opstui.session.codec import ClientMessage, PayloadType
+
+from .agent_shell import ShellProcess, node_home, shell_env, split_utf8
+from .session_faults import SessionFault, SessionFaults
+
+if TYPE_CHECKING:
+    from .ssm_sessions import SessionRecord
+
+log = logging.getLogger(__name__)
+
+AGENT_VERSION = "3.3.1142.0"
+RESEND_INTERVAL = 0.1
+INITIAL_RTT = 0.1
+INITIAL_RTO = 0.2
+MAX_RTO = 1.0
+CLOCK_GRANULARITY = 0.01
+INCOMING_BUFFER = 10_000
+OUTGOING_BUFFER = 100_000
+EXIT_DRAIN_SECONDS = 2.0
+REORDER_HOLD_SECONDS = 0.05
+
+_STREAM_PTYPE = {"out": PayloadType.OUTPUT, "err": PayloadType.STDERR}
+
+
+def _iso_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def channel_closed_frame(session_id: str, target: str, output: str, *, hl112: bool = False) -> bytes:
+    """A channel_closed as MGS sends it (section 8); ``hl112``: the HeaderLength-112, NUL-padded variant."""
+    message_id = uuid.uuid4()
+    payload = json.dumps({
+        "MessageId": str(message_id),
+        "CreatedDate": _iso_now(),
+        "DestinationId": target,
+        "SessionId": session_id,
+        "MessageType": codec.CHANNEL_CLOSED,
+        "SchemaVersion": 1,
+        "Output": output,
+    }, separators=(",", ":")).encode()
+    msg = ClientMessage(codec.CHANNEL_CLOSED, message_id=message_id, payload=payload)
+    if not hl112:
+        return msg.encode()
+    wire_id = message_id.bytes[8:16] + message_id.bytes[0:8]
+    header = struct.pack(">I32sIQqQ16s32s", 112, codec.CHANNEL_CLOSED.encode().ljust(32, b"\x00"), 1,
+                         msg.created_date, 0, 0, wire_id, hashlib.sha256(payload).digest())
+    return header + struct.pack(">I", len(payload)) + payload
+
+
+def _corrupt_digest(raw: bytes) -> bytes:
+    return raw[:80] + bytes([raw[80] ^ 0xFF]) + raw[81:]
+
+
+@dataclass
+class Outgoing:
+    seq: int
+    raw: bytes
+    last_sent: float
+    attempts: int = 0
+
+
+class Attachment:
+    """One websocket attached to a session, with its own writer task (frames go out in queue order)."""
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None,
+                 session: AgentSession) -> None:
+        self.ws = ws
+        self.transport = transport
+        self.session = session
+        self.queue: asyncio.Queue[tuple[bytes, bool] | None] = asyncio.Queue()
+        self.held: tuple[bytes, bool] | None = None
+        self._held_handle: asyncio.TimerHandle | None = None
+        self.aborted = False
+        self.closing = False
+        self.task = asyncio.get_running_loop().create_task(self._writer())
+
+    def put(self, raw: bytes, abort_after: bool = False) -> None:
+        if not self.closing:
+            self.queue.put_nowait((raw, abort_after))
+
+    def put_output(self, raw: bytes, *, duplicate: bool, reorder: bool, abort_after: bool) -> None:
+        if reorder and self.held is None:
+            self.held = (raw, abort_after)
+            self._held_handle = asyncio.get_running_loop().call_later(REORDER_HOLD_SECONDS, self.release_held)
+            return
+        self.put(raw, abort_after and self.held is None)
+        if duplicate:
+            self.put(raw)
+        self.release_held()
+
+    def release_held(self) -> None:
+        if self._held_handle is not None:
+            self._held_handle.cancel()
+            self._held_handle = None
+        if self.held is not None:
+            raw, abort_after = self.held
+            self.held = None
+            self.put(raw, abort_after)
+
+    def put_close(self) -> None:
+        if not self.closing:
+            self.release_held()
+            self.queue.put_nowait(None)
+            self.closing = True
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a close frame."""
+        self.aborted = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self.task), timeout)
+
+    async def _writer(self) -> None:
+        session = self.session
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                if not self.aborted:
+                    try:
+                        await asyncio.wait_for(self.ws.close(), 1.5)
+                    except Exception:
+                        self.abort()
+                return
+            raw, abort_after = item
+            delay = session.faults.delay_seconds(session.id)
+            if delay:
+                await asyncio.sleep(delay)
+            if self.aborted or self.ws.closed:
+                continue
+            try:
+                await self.ws.send_bytes(raw)
+            except Exception:
+                self.abort()
+                continue
+            session.stats["frames_sent"] += 1
+            if abort_after:
+                session.stats["faults_dropped_sockets"] += 1
+                self.abort()
+
+
+class AgentSession:
+    """The agent (and MGS) for one session: reliability state + the shell. Lives on the server's loop."""
+
+    def __init__(self, record: SessionRecord, server: DataChannelServer) -> None:
+        self.record = record
+        self.id = record.session_id
+        self.server = server
+        self.faults = server.faults
+        self.loop = asyncio.get_running_loop()
+        self.settings = record.settings
+        self.out_seq = 0
+        self.unacked: OrderedDict[int, Outgoing] = OrderedDict()
+        self.rtt, self.rttv, self.rto = INITIAL_RTT, 0.0, INITIAL_RTO
+        self.expected = 0
+        self.inbuf: dict[int, ClientMessage] = {}
+        self.attachment: Attachment | None = None
+        self.phase = "new"  # new, handshake, starting, running, exiting, closed
+        self.shell: ShellProcess | None = None
+        self.carry: dict[str, bytes] = {}
+        self.eof: set[str] = set()
+        self.readers_active = False
+        self.paused = False
+        self.pending_input = bytearray()
+        self.requested_actions: list[str] = []
+        self.handshake_started = 0.0
+        self.exit_code: int | None = None
+        self.done = asyncio.Event()
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("connects", "frames_sent", "output_frames", "resent", "acks_sent", "acks_received", "acks_withheld",
+             "inputs", "duplicates", "not_ready", "dropped_during_handshake", "bad_frames", "reader_pauses",
+             "faults_dropped_frames", "faults_dropped_sockets"), 0)
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resend_task = self.loop.create_task(self._resend_loop())
+        self._arm("grace", self.settings.grace_seconds, self._grace_expired)
+
+    # --- small helpers ---------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _arm(self, name: str, delay: float, fn: Callable[[], None]) -> None:
+        self._cancel(name)
+        self._timers[name] = self.loop.call_later(delay, fn)
+
+    def _cancel(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "connected": 1 if self.attachment is not None else 0,
+            "out_seq": self.out_seq,
+            "expected": self.expected,
+            "unacked": len(self.unacked),
+            "reader_paused": bool(self.shell is not None and not self.readers_active and self.phase == "running"),
+            "rto_ms": round(self.rto * 1000, 1),
+            "pid": self.shell.pid if self.shell else None,
+            "exit_code": self.exit_code,
+            **self.stats,
+        }
+
+    # --- sockets -----------------------------------------------------------------------------------
+
+    def attach(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> Attachment:
+        old = self.attachment
+        if old is not None:
+            old.abort()  # one socket at a time: the new one replaces it
+        att = Attachment(ws, transport, self)
+        self.attachment = att
+        self.stats["connects"] += 1
+        self._cancel("grace")
+        self.record.status = "Connected"
+        if self.phase == "new":
+            self._begin()
+        return att
+
+    def detach(self, att: Attachment) -> None:
+        if self.attachment is att:
+            self.attachment = None
+            if self.phase != "closed":
+                self.record.status = "Disconnected"
+                self._arm("grace", self.settings.grace_seconds, self._grace_expired)
+        att.put_close()
+
+    def _grace_expired(self) -> None:
+        self._end("", "Terminated", details="No client connected within the grace period")
+
+    # --- sending -----------------------------------------------------------------------------------
+
+    def send_stream(self, ptype: int, payload: bytes) -> None:
+        """Queue one output_stream_data message (kept until acked; sent now if a socket is attached)."""
+        if not payload or self.phase == "closed":
+            return
+        seq = self.out_seq
+        msg = ClientMessage(codec.OUTPUT, sequence_number=seq, flags=codec.FLAG_SYN if seq == 0 else 0,
+                            payload_type=ptype, payload=payload)
+        raw = msg.encode()
+        self.out_seq += 1
+        if len(self.unacked) < OUTGOING_BUFFER:
+            self.unacked[seq] = Outgoing(seq, raw, time.monotonic())
+        self.stats["output_frames"] += 1
+        att = self.attachment
+        if att is None or self.paused:
+            return  # the resend scheduler delivers it once a socket is attached
+        actions = self.faults.on_output(self.id)
+        if actions.drop:
+            self.stats["faults_dropped_frames"] += 1
+            if actions.abort_after:
+                att.abort()
+            return
+        wire = _corrupt_digest(raw) if actions.bad_digest else raw
+        att.put_output(wire, duplicate=actions.duplicate, reorder=actions.reorder, abort_after=actions.abort_after)
+
+    def _send_control(self, message_type: str) -> None:
+        if self.attachment is not None:
+            self.attachment.put(ClientMessage(message_type).encode())
+
+    def _ack(self, msg: ClientMessage) -> None:
+        if self.faults.take_withhold_ack(self.id):
+            self.stats["acks_withheld"] += 1
+            return
+        if self.attachment is not None:
+            self.attachment.put(codec.ack_for(msg).encode())
+            self.stats["acks_sent"] += 1
+
+    async def _resend_loop(self) -> None:
+        while self.phase != "closed":
+            await asyncio.sleep(RESEND_INTERVAL)
+            att = self.attachment
+            if att is None or self.paused or not self.unacked:
+                continue
+            front = next(iter(self.unacked.values()))
+            now = time.monotonic()
+            if now - front.last_sent > self.rto:
+                front.last_sent = now
+                front.attempts += 1
+                self.stats["resent"] += 1
+                att.put(front.raw)
+
+    async def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.unacked and time.monotonic() < deadline and self.phase != "closed":
+            await asyncio.sleep(0.02)
+
+    # --- receiving ---------------------------------------------------------------------------------
+
+    def on_binary(self, data: bytes) -> None:
+        try:
+            msg = codec.decode(data, verify=False)  # the agent does not check digests (section 3.2)
+        except codec.DecodeError:
+            self.stats["bad_frames"] += 1
+            return
+        if msg.message_type == codec.ACK:
+            self._on_ack(msg)
+        elif msg.message_type == codec.INPUT:
+            self._on_input(msg)
+        # start/pause_publication, channel_closed and unknown types from a client: ignored
+
+    def _on_ack(self, msg: ClientMessage) -> None:
+        seq = codec.acked_sequence(msg)
+        out = self.unacked.pop(seq, None) if seq is not None else None
+        if out is None:
+            return
+        self.stats["acks_received"] += 1
+        sample = time.monotonic() - out.last_sent
+        self.rttv = 0.75 * self.rttv + 0.25 * abs(self.rtt - sample)
+        self.rtt = 0.875 * self.rtt + 0.125 * sample
+        self.rto = min(self.rtt + max(CLOCK_GRANULARITY, 4 * self.rttv), MAX_RTO)
+        if self.phase == "running" and not self.readers_active and len(self.unacked) < self.settings.window:
+            self._add_readers()
+
+    def _on_input(self, msg: ClientMessage) -> None:
+        seq = msg.sequence_number
+        if seq < self.expected:
+            self.stats["duplicates"] += 1
+            self._ack(msg)  # re-ack: the first ack may have been lost
+            return
+        if seq > self.expected:
+            if len(self.inbuf) < INCOMING_BUFFER:
+                self._ack(msg)
+                self.inbuf[seq] = msg
+            return
+        if not self._handle_input(msg):
+            self.stats["not_ready"] += 1
+            return  # no ack, expected unchanged: the client's retransmission covers it
+        self._ack(msg)
+        self.expected += 1
+        while self.expected in self.inbuf:
+            nxt = self.inbuf.pop(self.expected)
+            if not self._handle_input(nxt):
+                self.inbuf[self.expected] = nxt
+                break
+            self.expected += 1
+
+    def _handle_input(self, msg: ClientMessage) -> bool:
+        """Process one in-order input frame; False = handler not ready."""
+        if self.phase == "handshake":
+            if msg.payload_type == PayloadType.HANDSHAKE_RESPONSE:
+                self._on_handshake_response(msg)
+            else:
+                self.stats["dropped_during_handshake"] += 1
+            return True
+        if self.phase in ("new", "starting"):
+            return False
+        self.stats["inputs"] += 1
+        if self.phase != "running" or self.shell is None:
+            return True  # exiting/closed: acked and dropped
+        if msg.payload_type == PayloadType.OUTPUT:
+            self._write_input(msg.payload)
+        elif msg.payload_type == PayloadType.SIZE:
+            try:
+                size = json.loads(msg.payload)
+                cols, rows = int(size["cols"]), int(size["rows"])
+            except (ValueError, KeyError, TypeError):
+                return True
+            if 0 < cols < 10_000 and 0 < rows < 10_000:
+                with contextlib.suppress(OSError):
+                    self.shell.resize(cols, rows)
+        # Flag (10) and anything else: ignored by a shell session
+        return True
+
+    def _write_input(self, data: bytes) -> None:
+        assert self.shell is not None
+        if not self.shell.pty_mode:
+            return  # NonInteractiveCommands: stdin is /dev/null
+        self.pending_input += data
+        self._flush_input()
+
+    def _flush_input(self) -> None:
+        shell = self.shell
+        if shell is None or "out" not in shell.fds:
+            self.pending_input.clear()
+            return
+        fd = shell.fds["out"]
+        try:
+            n = shell.write(bytes(self.pending_input))
+        except OSError:
+            n = len(self.pending_input)
+        del self.pending_input[:n]
+        if self.pending_input:
+            self.loop.add_writer(fd, self._on_writable)
+        else:
+            self.loop.remove_writer(fd)
+
+    def _on_writable(self) -> None:
+        self._flush_input()
+
+    # --- start -------------------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        settings = self.settings
+        if not (settings.handshake or settings.kms):
+            self._start_shell()
+            return
+        self.phase = "handshake"
+        rec = self.record
+        actions: list[dict[str, Any]] = [{"ActionType": "SessionType", "ActionParameters": {
+            "SessionType": rec.session_type, "Properties": None}}]
+        if settings.kms:
+            key = uuid.uuid5(uuid.NAMESPACE_URL, rec.session_id)
+            actions.append({"ActionType": "KMSEncryption", "ActionParameters": {
+                "KMSKeyId": f"arn:aws:kms:{rec.region}:{rec.account_id}:key/{key}",
+                "Challenge": base64.b64encode(os.urandom(32)).decode()}})
+        self.requested_actions = [a["ActionType"] for a in actions]
+        self.handshake_started = time.monotonic()
+        body = {"AgentVersion": AGENT_VERSION, "RequestedClientActions": actions}
+        self.send_stream(PayloadType.HANDSHAKE_REQUEST, json.dumps(body, separators=(",", ":")).encode())
+        self._arm("handshake", settings.handshake_timeout, lambda: self._end(
+            "Handshake timed out. Please ensure that you have the latest version of the session manager plugin.",
+            "Failed"))
+
+    def _on_handshake_response(self, msg: ClientMessage) -> None:
+        self._cancel("handshake")
+        try:
+            processed = json.loads(msg.payload)["ProcessedClientActions"]
+            by_type = {p["ActionType"]: p for p in processed}
+        except (ValueError, KeyError, TypeError):
+            self._end_soon("Handshake failed: malformed HandshakeResponse", "Failed")
+            return
+        problems = []
+        for action in self.requested_actions:
+            entry = by_type.get(action)
+            if entry is None:
+                problems.append(f"{action}: no response")
+            elif entry.get("ActionStatus") != 1:
+                problems.append(f"{action}: {entry.get('Error') or 'status ' + str(entry.get('ActionStatus'))}")
+        if problems:
+            self._end_soon("Handshake failed: " + "; ".join(problems), "Failed")
+            return
+        if "KMSEncryption" in self.requested_actions:
+            self._end_soon("KMS encryption is not supported by the opstui sandbox agent", "Failed")
+            return
+        elapsed_ns = int((time.monotonic() - self.handshake_started) * 1e9)
+        body = {"HandshakeTimeToComplete": elapsed_ns, "CustomerMessage": ""}
+        self.send_stream(PayloadType.HANDSHAKE_COMPLETE, json.dumps(body, separators=(",", ":")).encode())
+        self._start_shell()
+
+    def _start_shell(self) -> None:
+        self.phase = "starting"
+        rec = self.record
+        try:
+            home = node_home(self.server.state_dir, rec.target)
+            env = shell_env(home=home, node_id=rec.target, node_name=rec.node_name, region=rec.region,
+                            session_id=rec.session_id)
+            bash = shutil.which("bash") or "/bin/bash"
+            argv = [bash, "-l"] if rec.command is None else [bash, "-lc", rec.command]
+            self.shell = ShellProcess(argv, env=env, cwd=home, pty_mode=rec.session_type != "NonInteractiveCommands")
+            self.shell.start()
+        except OSError as exc:
+            self.shell = None
+            self._end(f"Unable to start the shell: {exc.strerror or exc}", "Failed")
+            return
+        self.carry = dict.fromkeys(self.shell.fds, b"")
+        self.phase = "running"
+        self._add_readers()
+
+    # --- the shell's output ------------------------------------------------------------------------
+
+    def _add_readers(self) -> None:
+        assert self.shell is not None
+        for name, fd in self.shell.fds.items():
+            if name not in self.eof:
+                self.loop.add_reader(fd, self._on_readable, name)
+        self.readers_active = True
+
+    def _remove_readers(self) -> None:
+        if self.shell is not None:
+            for fd in self.shell.fds.values():
+                self.loop.remove_reader(fd)
+        self.readers_active = False
+
+    def _on_readable(self, name: str) -> None:
+        shell = self.shell
+        if shell is None or name not in shell.fds:
+            return
+        fd = shell.fds[name]
+        carry = self.carry.get(name, b"")
+        try:
+            data = os.read(fd, max(1, self.settings.chunk_size - len(carry)))
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""  # EIO: every holder of the PTY slave is gone
+        ptype = _STREAM_PTYPE[name]
+        if not data:
+            self.loop.remove_reader(fd)
+            self.eof.add(name)
+            if carry:
+                self.send_stream(ptype, carry)
+                self.carry[name] = b""
+            if self.eof >= set(shell.fds) and self.phase == "running":
+                self.phase = "exiting"
+                self._spawn(self._on_exit())
+            return
+        complete, tail = split_utf8(carry + data)
+        self.carry[name] = tail
+        if complete:
+            self.send_stream(ptype, complete)
+        if len(self.unacked) >= self.settings.window and self.readers_active:
+            self._remove_readers()
+            self.stats["reader_pauses"] += 1
+
+    async def _on_exit(self) -> None:
+        shell = self.shell
+        assert shell is not None
+        code = None
+        for _ in range(250):  # the PTY reports EOF as the last holder closes; the exit status follows
+            code = shell.poll()
+            if code is not None:
+                break
+            await asyncio.sleep(0.02)
+        if code is None:
+            shell.signal(signal.SIGKILL)
+            await asyncio.sleep(0.1)
+            code = shell.poll()
+        self.exit_code = 255 if code is None else code
+        self.record.exit_code = self.exit_code
+        await self._drain(EXIT_DRAIN_SECONDS)
+        if self.phase == "closed":
+            return
+        self.send_stream(PayloadType.EXIT_CODE, f"EXIT_CODE: {self.exit_code}".encode())
+        await self._drain(1.0)
+        self._end("", "Terminated")
+
+    # --- end ---------------------------------------------------------------------------------------
+
+    def _end_soon(self, output: str, status: str) -> None:
+        self.loop.call_soon(self._end, output, status)
+
+    def _end(self, output: str, status: str, *, hl112: bool = False, details: str | None = None) -> None:
+        """End the session: channel_closed to the client, close the socket, kill the shell."""
+        if self.phase == "closed":
+            return
+        self.phase = "closed"
+        for name in list(self._timers):
+            self._cancel(name)
+        self._resend_task.cancel()
+        rec = self.record
+        att = self.attachment
+        if att is not None:
+            att.release_held()
+            att.put(channel_closed_frame(rec.session_id, rec.target, output, hl112=hl112))
+            att.put_close()
+        rec.finish(status, details if details is not None else output)
+        self._spawn(self._reap())
+
+    async def _reap(self) -> None:
+        shell = self.shell
+        if shell is not None:
+            self._remove_readers()
+            if "out" in shell.fds:
+                self.loop.remove_writer(shell.fds["out"])
+            shell.signal(signal.SIGHUP)
+            shell.signal(signal.SIGCONT)
+            for _ in range(50):
+                if shell.poll() is not None:
+                    break
+                await asyncio.sleep(0.02)
+            shell.signal(signal.SIGKILL)  # whatever is left in its process group
+            for _ in range(50):
+                if shell.poll() is not None:
+                    break
+                await asyncio.sleep(0.02)
+            shell.close_fds()
+        if self.attachment is not None:
+            await self.attachment.wait(2.0)
+        self.done.set()
+
+    # --- faults that act now -------------------------------------------------------------------------
+
+    def apply_immediate(self, rule: SessionFault) -> bool:
+        if self.phase == "closed" or self.attachment is None:
+            return False
+        if rule.kind == "drop":
+            self.stats["faults_dropped_sockets"] += 1
+            self.attachment.abort()
+        elif rule.kind == "channel_closed_112":
+            self._end("closed by the sandbox", "Terminated", hl112=True)
+        elif rule.kind == "pause":
+            self._send_control(codec.PAUSE_PUBLICATION)
+            self.paused = True
+            self._arm("pause", float(rule.params["ms"]) / 1000.0, self._unpause)
+        return True
+
+    def _unpause(self) -> None:
+        self.paused = False
+        self._send_control(codec.START_PUBLICATION)
+
+
+class DataChannelServer:
+    """aiohttp websocket server in its own thread and loop; owns every AgentSession."""
+
+    def __init__(self, host: str, state_dir: Path, faults: SessionFaults,
+                 lookup: Callable[[str], SessionRecord | None]) -> None:
+        self.host = host
+        self.state_dir = Path(state_dir)
+        self.faults = faults
+        self.lookup = lookup
+        self.port: int | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.agents: dict[str, AgentSession] = {}
+        self.refused_invalid_token = 0
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self.loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._setup())
+            except BaseException as exc:
+                errors.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="opstui-sandbox-datachannel", daemon=True)
+        self._thread.start()
+        ready.wait(15)
+        if errors or self.port is None:
+            self._thread.join(1)
+            self._thread = None
+            self.loop = None
+            raise RuntimeError(f"data-channel server failed to start: {errors[0] if errors else 'timeout'}")
+
+    async def _setup(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/data-channel/{session_id}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    def stop(self) -> None:
+        """End every session (killing its shell), stop the server and the thread. Idempotent."""
+        loop, thread = self.loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(15)
+        except Exception:
+            log.exception("data-channel shutdown")
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._thread = None
+        self.loop = None
+        self.port = None
+
+    async def _shutdown(self) -> None:
+        for agent in list(self.agents.values()):
+            agent._end("The sandbox is shutting down", "Terminated")
+        dones = [agent.done.wait() for agent in self.agents.values()]
+        if dones:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*dones), 5)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        current = asyncio.current_task()
+        rest = [t for t in asyncio.all_tasks() if t is not current]
+        for task in rest:
+            task.cancel()
+        if rest:
+            await asyncio.gather(*rest, return_exceptions=True)
+
+    # --- cross-thread calls ------------------------------------------------------------------------
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10.0) -> Any:
+        """Run ``fn(*args)`` on the server's loop and return its result (directly if already there)."""
+        loop = self.loop
+        if loop is None:
+            raise RuntimeError("data-channel server not running")
+        if threading.current_thread() is self._thread:
+            return fn(*args)
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return fut.result(timeout)
+
+    def create_agent(self, record: SessionRecord) -> None:
+        def make() -> None:
+            self.agents[record.session_id] = AgentSession(record, self)
+
+        self.call(make)
+
+    def terminate(self, session_id: str, output: str = "") -> None:
+        def end() -> None:
+            agent = self.agents.get(session_id)
+            if agent is not None:
+                agent._end(output, "Terminated")
+
+        self.call(end)
+
+    def apply_immediate(self, rule: SessionFault) -> int:
+        def apply() -> int:
+            return sum(1 for sid, agent in list(self.agents.items())
+                       if rule.matches(sid) and agent.apply_immediate(rule))
+
+        return self.call(apply)
+
+    def snapshot(self, session_id: str) -> dict[str, Any] | None:
+        agent = self.agents.get(session_id)
+        return agent.snapshot() if agent is not None else None
+
+    # --- the websocket -----------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        session_id = request.match_info["session_id"]
+        ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=1 << 20, timeout=1.0)
+        await ws.prepare(request)
+        try:
+            first = await ws.receive(timeout=30)
+        except TimeoutError:
+            await ws.close()
+            return ws
+        token: Any = None
+        if first.type == WSMsgType.TEXT:
+            with contextlib.suppress(ValueError, AttributeError):
+                token = json.loads(first.data).get("TokenValue")
+        record = self.lookup(session_id)
+        agent = self.agents.get(session_id)
+        if record is None or agent is None or not isinstance(token, str) or not record.token_ok(token):
+            self.refused_invalid_token += 1
+            if record is not None:
+                record.invalid_tokens += 1
+            log.info("data channel %s: refused an open with an invalid token", session_id)
+            await self._refuse(ws, session_id, record.target if record else "", "invalid token")
+            return ws
+        if agent.phase == "closed":
+            await self._refuse(ws, session_id, record.target, f"Session {session_id} has ended")
+            return ws
+        att = agent.attach(ws, request.transport)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    agent.on_binary(msg.data)
+        except Exception:
+            log.debug("data channel %s: socket error", session_id, exc_info=True)
+        finally:
+            agent.detach(att)
+            await att.wait(2.0)
+        return ws
+
+    async def _refuse(self, ws: web.WebSocketResponse, session_id: str, target: str, output: str) -> None:
+        with contextlib.suppress(Exception):
+            await ws.send_bytes(channel_closed_frame(session_id, target, output))
+            await asyncio.wait_for(ws.close(), 1.5)
