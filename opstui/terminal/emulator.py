@@ -251,10 +251,7 @@ class Terminal:
 
         After a scroll every row has moved, so all rows are reported, but only rows whose `Line.cache`
         is None need re-rendering: the rows that moved keep their cache."""
-        if self._all_dirty:
-            rows = set(range(self.rows))
-        else:
-            rows = self._dirty
+        rows = set(range(self.rows)) if self._all_dirty else self._dirty
         if clear:
             self._dirty = set()
             self._all_dirty = False
@@ -278,10 +275,7 @@ class Terminal:
     # ------------------------------------------------------------------ input
     def feed(self, data: bytes | str) -> None:
         """Parse a chunk of output from the remote side (bytes are decoded as UTF-8 incrementally)."""
-        if isinstance(data, bytes | bytearray | memoryview):
-            s = self._decoder.decode(data)
-        else:
-            s = data
+        s = self._decoder.decode(data) if isinstance(data, bytes | bytearray | memoryview) else data
         if self._pending:
             s = self._pending + s
             self._pending = ""
