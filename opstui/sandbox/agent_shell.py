@@ -187,6 +187,31 @@ class ShellProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, sig)
 
+    def kill_session(self) -> int:
+        """SIGKILL every process still in the shell's session (disowned/nohup jobs too); Linux /proc only."""
+        if self.proc is None:
+            return 0
+        sid, killed = self.proc.pid, 0
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return 0
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    stat = fh.read()
+                # fields after the parenthesised command: state ppid pgrp session ...
+                session = int(stat[stat.rindex(b")") + 2 :].split()[3])
+            except (OSError, ValueError, IndexError):
+                continue
+            if session == sid:
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry), signal.SIGKILL)
+                    killed += 1
+        return killed
+
     def poll(self) -> int | None:
         """The exit status as a shell reports it (128+N for a signal), or None while running."""
         if self.proc is None:

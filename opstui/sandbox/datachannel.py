@@ -624,6 +624,7 @@ class AgentSession:
                     break
                 await asyncio.sleep(0.02)
             shell.signal(signal.SIGKILL)  # whatever is left in its process group
+            shell.kill_session()  # and in its session (jobs with their own process group, disowned ones)
             for _ in range(50):
                 if shell.poll() is not None:
                     break

@@ -164,8 +164,7 @@ class SessionManager:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.server.start()
+        self.server.start()  # node homes under state_dir are created on demand
 
     def stop(self) -> None:
         self.server.stop()

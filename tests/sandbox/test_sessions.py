@@ -7,6 +7,7 @@ import json
 import os
 import re
 import time
+import urllib.error
 import urllib.request
 
 import aiohttp
@@ -35,7 +36,8 @@ def sb(tmp_path_factory):
 def _reset(sb):
     yield
     sb.session_faults.clear()
-    sb.sessions.configure(handshake=False, kms=False, chunk_size=1024, window=512, grace_seconds=120.0)
+    sb.sessions.configure(handshake=False, kms=False, chunk_size=1024, window=512, grace_seconds=120.0,
+                          handshake_timeout=15.0)
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +256,8 @@ async def test_handshake_start(sb, ssm):
     async with aiohttp.ClientSession() as http:
         resp, client = await open_session(sb, ssm, http)
         await client.read_until(lambda c: c.delivered)
+        early = await client.keys("echo too-early\r")  # before HandshakeComplete: acked and dropped
+        await client.read_until(lambda c: early in c.acks_received)
         req = client.delivered[0]
         assert (req.sequence_number, req.payload_type) == (0, PayloadType.HANDSHAKE_REQUEST)
         body = req.json()
@@ -270,6 +274,8 @@ async def test_handshake_start(sb, ssm):
         await client.size(90, 20)
         await client.keys("stty size\r")
         await client.read_text("20 90\n")
+        assert "too-early" not in client.clean
+        assert agent_state(sb, resp["SessionId"])["dropped_during_handshake"] == 1
         ssm.terminate_session(SessionId=resp["SessionId"])
         await client.read_closed()
 
@@ -422,3 +428,61 @@ async def test_drop_after_frames_and_withhold_acks(sb, ssm):
         await client.read_until(lambda c: seq in c.acks_received)
         assert client.clean.count("\nx\n") == 1
         ssm.terminate_session(SessionId=sid)
+
+
+async def test_handshake_timeout_fails_session(sb, ssm):
+    sb.sessions.configure(handshake=True, handshake_timeout=0.3)
+    async with aiohttp.ClientSession() as http:
+        resp, client = await open_session(sb, ssm, http)
+        closed = await client.read_closed(timeout=5)
+        assert closed["Output"].startswith("Handshake timed out")
+    assert agent_state(sb, resp["SessionId"])["status"] == "Failed"
+
+
+async def test_grace_period_ends_a_disconnected_session(sb, ssm):
+    sb.sessions.configure(grace_seconds=0.5)
+    async with aiohttp.ClientSession() as http:
+        resp, client = await shell(sb, ssm, http)
+        sid = resp["SessionId"]
+        pid = agent_state(sb, sid)["pid"]
+        sb.session_faults.add("drop", session_id=sid)
+        await wait_for(lambda: agent_state(sb, sid)["status"] == "Disconnected", timeout=3)
+        await wait_for(lambda: agent_state(sb, sid)["status"] == "Terminated", timeout=3)
+        await wait_for(lambda: not os.path.exists(f"/proc/{pid}"), timeout=3)
+        with pytest.raises(ClientError) as err:
+            ssm.resume_session(SessionId=sid)
+        assert err.value.response["Error"]["Code"] == "DoesNotExistException"
+        # a socket for an ended session is refused even with a valid token
+        client = await RawSession().attach(http, resp["StreamUrl"], resp["TokenValue"])
+        closed = await client.read_closed()
+        assert "ended" in closed["Output"]
+
+
+async def test_delay_fault_slows_frames(sb, ssm):
+    async with aiohttp.ClientSession() as http:
+        resp, client = await shell(sb, ssm, http)
+        sb.session_faults.add("delay", session_id=resp["SessionId"], ms=150, count=2)
+        began = time.monotonic()
+        await client.keys("echo slow\r")
+        await client.read_text("slow\n" + "[ssm-user")
+        assert time.monotonic() - began >= 0.3
+        assert sb.session_faults.rules == []
+        ssm.terminate_session(SessionId=resp["SessionId"])
+
+
+def test_session_mode_and_fault_endpoints_validate(sb):
+    mode = control(sb, "POST", "session-mode", {"handshake": True, "kms": False})["mode"]
+    assert mode["handshake"] is True and mode["window"] == 512
+    for bad in ({"handshake": "yes"}, {"window": 0}, {"chunk_size": 4096}, {"nope": 1}):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            control(sb, "POST", "session-mode", bad)
+        assert err.value.code == 400
+    with pytest.raises(urllib.error.HTTPError):
+        control(sb, "POST", "session-faults", {"kind": "explode"})
+    rule = control(sb, "POST", "session-faults", {"kind": "drop_frames", "count": 2})["added"]
+    assert rule["kind"] == "drop_frames" and rule["remaining"] == 2 and rule["session_id"] is None
+    assert control(sb, "GET", "session-faults")["rules"] == [rule]
+    control(sb, "DELETE", "session-faults")
+    assert control(sb, "GET", "session-faults")["rules"] == []
+    listing = control(sb, "GET", "sessions")
+    assert listing["stream_port"] == sb.stream_port and isinstance(listing["sessions"], list)
