@@ -228,3 +228,32 @@ def test_paste() -> None:
     evil = "a\x1b[201~; rm -rf /\x1b[20\x1b[201~1~"
     out = paste(evil, bracketed=True)
     assert out.count(b"\x1b[201~") == 1 and out.endswith(b"\x1b[201~")
+
+
+def test_random_bytes_never_crash_and_cells_stay_printable() -> None:
+    import random
+
+    rng = random.Random(7)
+    pieces = [b"\x1b[", b"\x1b]", b"\x1bP", b"\x07", b"\x1b\\", b";", b"1", b"9999", b"?", b"m", b"H", b"J",
+              b"\r\n", b"\xe4\xb8\xad", b"\xf0\x9f", b"\x1b[?1049h", b"\x1b[?1049l", b"\x1b(0", b"\x1b(B"]
+    data = b"".join(
+        rng.choice(pieces) if rng.random() < 0.5 else bytes([rng.randrange(256)]) for _ in range(40_000)
+    )
+    term = Terminal(30, 8, scrollback=100)
+    for i in range(0, len(data), 97):
+        term.feed(data[i : i + 97])
+        term.take_replies()
+    for y in range(term.rows):
+        assert len(term.display[y]) <= term.cols
+        for text, _attr in term.row(y):
+            assert all(ch.isprintable() for ch in text), repr(text)
+    for y in range(term.rows):
+        for x in range(term.cols):
+            ch = term.cell(x, y)[0]
+            assert ch == "" or ch.isprintable()
+
+
+def test_dec_special_graphics_charset() -> None:
+    term = Terminal(10, 2)
+    term.feed(b"\x1b(0lqqk\x1b(B lq")
+    assert term.display[0].startswith("┌──┐ lq")

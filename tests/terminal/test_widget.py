@@ -181,3 +181,33 @@ async def test_big_feed_does_not_block_the_app() -> None:
         assert text_of(view.render_line(22)).startswith("ok some plain text")
         # painted at most ~60 times a second while feeding
         assert view.paint_count <= 60 * (elapsed + 0.2) + 2
+
+
+async def test_synchronized_output_defers_painting() -> None:
+    app = TermApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        view = app.query_one(TerminalView)
+        await settle(pilot)
+        before = view.paint_count
+        view.feed(b"\x1b[?2026hhalf a frame")
+        await asyncio.sleep(0.04)
+        assert view.paint_count == before  # the remote is mid-frame
+        view.feed(b" ... done\x1b[?2026l")
+        await settle(pilot)
+        assert view.paint_count == before + 1
+        # a remote that never ends its frame is painted after the safety timeout
+        view.feed(b"\x1b[?2026hstuck")
+        await asyncio.sleep(0.2)
+        await pilot.pause()
+        assert view.paint_count == before + 2
+
+
+async def test_hostile_output_never_puts_control_characters_in_segments() -> None:
+    app = TermApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        view = app.query_one(TerminalView)
+        view.feed(bytes(range(256)) * 4 + b"\x1b]0;\x1b[31mtitle\x07\x1bP1$r\x1b\\\x9b31m\xc2\x9b2J")
+        await settle(pilot)
+        for y in range(10):
+            for segment in view.render_line(y):
+                assert all(ch.isprintable() for ch in segment.text), repr(segment.text)
