@@ -967,7 +967,9 @@ class Terminal:
             if rows < len(lines):
                 # drop blank rows below the cursor first, then push rows from the top
                 excess = len(lines) - rows
-                cursor_y = self.y if is_current else len(lines) - 1
+                slot = lines is self.alt_lines  # the screen's DECSC slot (1049 saves the main cursor)
+                saved = self._saved.get(slot)
+                cursor_y = self.y if is_current else saved[1] if saved else len(lines) - 1
                 below = len(lines) - 1 - cursor_y
                 cut_bottom = min(excess, below)
                 if cut_bottom:
@@ -980,6 +982,8 @@ class Terminal:
                     del lines[:cut_top]
                     if is_current:
                         self.y -= cut_top
+                    if saved:
+                        self._saved[slot] = (saved[0], max(0, saved[1] - cut_top), *saved[2:])
             elif rows > len(lines):
                 lines.extend(Line(cols) for _ in range(rows - len(lines)))
         self.cols, self.rows = cols, rows

@@ -257,3 +257,12 @@ def test_dec_special_graphics_charset() -> None:
     term = Terminal(10, 2)
     term.feed(b"\x1b(0lqqk\x1b(B lq")
     assert term.display[0].startswith("┌──┐ lq")
+
+
+def test_resize_inside_the_alternate_screen_keeps_the_shell_cursor_row() -> None:
+    term = Terminal(20, 10)
+    term.feed(b"\r\n".join(b"row %d" % i for i in range(10)) + b"\x1b[?1049h\x1b[Hvim")
+    term.resize(20, 5)
+    term.feed(b"\x1b[?1049l")
+    assert term.display[-1].rstrip() == "row 9"
+    assert term.cursor[:2] == (5, 4)
