@@ -162,6 +162,7 @@ class TerminalView(Widget, can_focus=True):
         self._full_refresh = True
         self._sized = False
         self._title = ""
+        self._base_style: Style | None = None
 
     # ------------------------------------------------------------------ output from the remote side
     def feed(self, data: bytes) -> None:
@@ -242,10 +243,18 @@ class TerminalView(Widget, can_focus=True):
             style = self._styles[attr] = rich_style(attr)
         return style
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # one (15 us) style computation per repaint instead of one per row
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         term = self.terminal
         width = self.size.width
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         if y >= term.rows:
             return Strip.blank(width, base)
         line = term.line(y, self._offset)
