@@ -266,3 +266,12 @@ def test_resize_inside_the_alternate_screen_keeps_the_shell_cursor_row() -> None
     term.feed(b"\x1b[?1049l")
     assert term.display[-1].rstrip() == "row 9"
     assert term.cursor[:2] == (5, 4)
+
+
+def test_emulator_modules_do_not_import_textual() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, opstui.terminal.emulator, opstui.terminal.keys; print(any(m.startswith('textual') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
