@@ -11,6 +11,9 @@ Modules, one concern each:
 * ``ec2_fast``  -- indexed instance lookup, O(1) tag reads, lean DescribeInstances.
 * ``scenarios`` -- scenario data (default, --nodes N, hostile); ``seed`` puts it into moto.
 * ``living``    -- background churn; ``main`` -- the ``opstui sandbox`` command.
+* ``ssm_sessions`` -- Start/Resume/Terminate/DescribeSessions (missing in moto) and the SessionManager;
+  ``datachannel`` -- the aiohttp websocket server playing MGS + SSM agent (reliability layer, handshake,
+  ``session_faults``); ``agent_shell`` -- real PTY shells with a home directory per node.
 
 Measured (2-core machine, busy with other work; boto3 client and server in one process,
 Python 3.11; "ready" = ``Sandbox.start()`` returning, after ~1.3 s of importing moto):

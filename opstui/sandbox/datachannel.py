@@ -77,6 +77,9 @@ INCOMING_BUFFER = 10_000
 OUTGOING_BUFFER = 100_000
 EXIT_DRAIN_SECONDS = 2.0
 REORDER_HOLD_SECONDS = 0.05
+#: after channel_closed, how long the client gets to hang up itself before the server closes the socket
+#: (the plugin drops the connection on channel_closed; closing at once would race the client's last acks)
+CLOSE_LINGER_SECONDS = 0.5
 
 _STREAM_PTYPE = {"out": PayloadType.OUTPUT, "err": PayloadType.STDERR}
 
@@ -131,6 +134,7 @@ class Attachment:
         self._held_handle: asyncio.TimerHandle | None = None
         self.aborted = False
         self.closing = False
+        self.reader_done = asyncio.Event()  # set when the handler stops reading this socket
         self.task = asyncio.get_running_loop().create_task(self._writer())
 
     def put(self, raw: bytes, abort_after: bool = False) -> None:
@@ -178,6 +182,8 @@ class Attachment:
             item = await self.queue.get()
             if item is None:
                 if not self.aborted:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self.reader_done.wait(), CLOSE_LINGER_SECONDS)
                     try:
                         await asyncio.wait_for(self.ws.close(), 1.5)
                     except Exception:
@@ -827,11 +833,17 @@ class DataChannelServer:
         except Exception:
             log.debug("data channel %s: socket error", session_id, exc_info=True)
         finally:
+            att.reader_done.set()
             agent.detach(att)
-            await att.wait(2.0)
+            await att.wait(3.0)
         return ws
 
     async def _refuse(self, ws: web.WebSocketResponse, session_id: str, target: str, output: str) -> None:
         with contextlib.suppress(Exception):
             await ws.send_bytes(channel_closed_frame(session_id, target, output))
+            deadline = time.monotonic() + CLOSE_LINGER_SECONDS
+            while not ws.closed and (left := deadline - time.monotonic()) > 0:
+                msg = await ws.receive(timeout=left)
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    break
             await asyncio.wait_for(ws.close(), 1.5)

@@ -59,6 +59,7 @@ class RawSession:
             if m.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR,
                           aiohttp.WSMsgType.CLOSING):
                 self.socket_closed = True
+                self.close_info = (m.type, m.data, m.extra, self.ws.exception())
             return None
         try:
             msg = codec.decode(m.data)
@@ -102,7 +103,7 @@ class RawSession:
             if left <= 0:
                 raise AssertionError(f"timed out; text so far: {self.clean[-500:]!r}")
             if self.socket_closed and self.closed is None:
-                raise AssertionError(f"socket closed; text so far: {self.text[-500:]!r}")
+                raise AssertionError(f"socket closed ({self.close_info}); text so far: {self.clean[-300:]!r}")
             await self.recv_one(min(left, 0.5))
             if self.socket_closed and pred(self):
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
@@ -16,6 +17,7 @@ from .session_client import RawSession
 
 
 async def test_stop_kills_shells_and_threads(tmp_path):
+    a, b = random.randrange(100_000, 200_000), random.randrange(200_000, 300_000)  # unique to this run
     sb = Sandbox(port=0, live=False, state_dir=tmp_path).start()
     try:
         assert sb.stream_port
@@ -25,7 +27,7 @@ async def test_stop_kills_shells_and_threads(tmp_path):
         async with aiohttp.ClientSession() as http:
             client = await RawSession().attach(http, resp["StreamUrl"], resp["TokenValue"])
             await client.read_text("]$ ")
-            await client.keys("sleep 300 & disown; (trap '' HUP; sleep 301) & echo started-$((1+1))\r")
+            await client.keys(f"sleep {a} & disown; (trap '' HUP; sleep {b}) & echo started-$((1+1))\r")
             await client.read_text("started-2\n")
             pid = next(s for s in sb.sessions.snapshot() if s["id"] == resp["SessionId"])["pid"]
             sb.stop()
@@ -42,7 +44,7 @@ async def test_stop_kills_shells_and_threads(tmp_path):
     assert not os.path.exists(f"/proc/{pid}")
     # background jobs (own process group, disowned, ignoring SIGHUP) are gone too
     leftovers = [p for p in os.listdir("/proc")
-                 if p.isdigit() and _cmdline(p) in ("sleep\x00300\x00", "sleep\x00301\x00")]
+                 if p.isdigit() and _cmdline(p) in (f"sleep\x00{a}\x00", f"sleep\x00{b}\x00")]
     assert leftovers == []
     assert (tmp_path / "nodes" / target / "home" / ".bash_profile").is_file()
 
