@@ -285,6 +285,14 @@ class AgentSession:
         self.record.status = "Connected"
         if self.phase == "new":
             self._begin()
+        elif self.unacked and not self.paused:
+            # a re-attach after a drop: MGS replays what the client has not acknowledged, in order, at once
+            # (the front-only RTO scheduler alone would trickle a full window out at ~10 frames a second)
+            now = time.monotonic()
+            for entry in self.unacked.values():
+                entry.last_sent = now
+                att.put(entry.raw)
+                self.stats["resent"] += 1
         return att
 
     def detach(self, att: Attachment) -> None:

@@ -65,8 +65,8 @@ async def test_echo_round_trip(aws, shell_target):
 
 async def test_prompt_and_environment_name_the_node(aws, shell_target):
     async with open_shell(aws, R1, shell_target.instance_id) as s:
-        await s.send(b"echo id=$OPSTUI_NODE_ID home=$HOME\r")
-        out = await read_until(s, b"home=")
+        await s.send(b"echo id=$OPSTUI_NODE_ID home=$HOME END$((1+1))\r")
+        out = await read_until(s, b"END2")
         assert f"id={shell_target.instance_id}".encode() in out
         assert b"prod-web-01" in out  # the prompt shows the node's Name
         assert shell_target.instance_id.encode() in out
@@ -156,7 +156,7 @@ def _seq_digest(n: int) -> str:
 
 
 def _slice_seq(out: bytes, n: int) -> bytes:
-    start = out.index(b"\r\n1\r\n2\r\n3\r\n") + 2
+    start = out.index(b"1\r\n2\r\n3\r\n4\r\n")  # the first occurrence is the start of seq's output
     end = out.index(b"\r\n%d\r\n" % n, start) + len(b"\r\n%d\r\n" % n)
     return out[start:end]
 
@@ -166,28 +166,30 @@ async def test_dropped_socket_mid_stream_loses_and_duplicates_nothing(aws, sandb
     n = 300_000
     async with open_shell(aws, R1, shell_target.instance_id) as s:
         await read_until(s, b"$ ")
+        # no tty echo, so a line typed during the stream cannot interleave with seq's output
+        await s.send(b"stty -echo; echo READY-$((3+4))\r")
+        await read_until(s, b"READY-7")
         sandbox.add_session_fault("drop", session_id=s.session_id, after_frames=300)
         # the ResumeSession call is throttled twice, so the outage lasts long enough to type into it
         sandbox.add_fault("Throttling", service="ssm", action="ResumeSession", count=2)
         await s.send(b"seq 1 %d; echo DONE-$((6*7))\r" % n)
         out = b""
         typed = False
-        while b"DONE-42" not in out:
+        while b"ONCE-2" not in out:
             chunk = await asyncio.wait_for(s.read(), 60)
             assert chunk is not None, s.close_reason
             out += chunk
-            if not typed and s.state == "reconnecting":
-                await s.send(b"echo ONCE-$((1+1))\r")  # typed during the outage
+            if not typed and (s.state == "reconnecting" or b"DONE-42" in out):
+                await s.send(b"echo ONCE-$((1+1))\r")  # typed during the outage (or, failing that, after)
+                typed_during_outage = s.state == "reconnecting"
                 typed = True
-        assert s.reconnects == 1
-        if not typed:
-            await s.send(b"echo ONCE-$((1+1))\r")
-        out += await read_until(s, b"ONCE-2")
         await asyncio.sleep(0.5)
         out += s.read_nowait() or b""
-        assert hashlib.sha256(_slice_seq(out, n)).hexdigest() == _seq_digest(n)
+        assert s.reconnects == 1
+        got = _slice_seq(out, n)
+        assert hashlib.sha256(got).hexdigest() == _seq_digest(n)
         assert out.count(b"ONCE-2") == 1
-    assert typed, "the outage ended before input could be typed into it"
+    assert typed_during_outage, "the outage ended before input could be typed into it"
 
 
 @pytest.mark.parametrize("kind,params", [
