@@ -7,6 +7,7 @@ account that are still in flight are dropped instead of shown.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import replace
 from datetime import datetime
@@ -24,11 +25,12 @@ from opstui.aws.clients import AwsClients, StaticCredentials
 from opstui.aws.errors import OpsError
 from opstui.aws.runner import AwsLoop
 from opstui.aws.sts import caller_identity
-from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS
+from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, SHELL_COMMANDS
 from opstui.config import Settings
 from opstui.safe import clean
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.help import HelpScreen
+from opstui.views.shells import ShellsView
 
 COMMON_REGIONS = (
     "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1",
@@ -50,11 +52,17 @@ class OpsCommands(Provider):
     def _commands(self) -> list[tuple[str, object, str]]:
         app: OpsApp = self.app  # type: ignore[assignment]
         cmds: list[tuple[str, object, str]] = []
-        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS):
-            cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
+        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS):
+            if cmd.action:
+                cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
         for col in FLEET_COLUMNS:
             cmds.append((f"Fleet: sort by {col.label}", partial(app.fleet_sort, col.key), "Sort the fleet table"))
         cmds.append(("Tab: Fleet", partial(app.show_tab, "fleet"), "Go to the Fleet tab"))
+        cmds.append(("Tab: Shells", partial(app.show_tab, "shells"), "Go to the Shells tab"))
+        online = [n for n in app.fleet_view.table.rows if n.ping_status == "Online"][:2000]
+        for node in online:
+            title = f"Shell: {clean(node.name or node.instance_id, 60)} ({node.instance_id}, {node.region})"
+            cmds.append((title, partial(app.open_shells, [node]), "Open a Session Manager shell"))
         for profile in app.available_profiles():
             cmds.append(
                 (f"Switch profile: {clean(profile, 60)}", partial(app.switch, profile=profile), "Use this AWS profile")
@@ -123,8 +131,11 @@ class OpsApp(App[None]):
     # -- layout -----------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
-        with TabbedContent(id="tabs"), TabPane("Fleet", id="fleet"):
-            yield FleetView(id="fleet-view")
+        with TabbedContent(id="tabs"):
+            with TabPane("Fleet", id="fleet"):
+                yield FleetView(id="fleet-view")
+            with TabPane("Shells", id="shells"):
+                yield ShellsView(id="shells-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -199,6 +210,36 @@ class OpsApp(App[None]):
     def action_jump(self) -> None:
         self.action_command_palette()
 
+    @property
+    def shells_view(self) -> ShellsView:
+        return self.query_one(ShellsView)
+
+    def open_shells(self, nodes: list) -> None:
+        """One shell tab per node (the Fleet's `s`, the palette's "Shell: <name>")."""
+        self.show_tab("shells")
+
+        async def open_all() -> None:
+            for node in nodes:
+                await self.shells_view.open_shell(node)
+
+        self.run_worker(open_all(), group="open-shells", exit_on_error=False)
+
+    def action_shells(self, name: str) -> None:
+        self.show_tab("shells")
+        result = getattr(self.shells_view, f"action_{name}")()
+        if asyncio.iscoroutine(result):
+            self.run_worker(result, exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.shells_view.close_all(), 5)
+
+    async def action_quit(self) -> None:
+        """Terminate open sessions (so none is left running on the nodes), then exit."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.shells_view.close_all(), 5)
+        self.exit()
+
     def action_fleet(self, name: str) -> None:
         self.show_tab("fleet")
         getattr(self.fleet_view, f"action_{name}")()
@@ -208,7 +249,24 @@ class OpsApp(App[None]):
         self.fleet_view.table.sort_by(column)
 
     def show_tab(self, tab_id: str) -> None:
-        self.query_one(TabbedContent).active = tab_id
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tabs.active != tab_id:
+            tabs.active = tab_id
+        else:
+            self._focus_tab(tab_id)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "tabs" and event.pane.id:
+            self._focus_tab(event.pane.id)
+
+    def _focus_tab(self, tab_id: str) -> None:
+        """Put the keyboard where the tab's work is: the fleet table, or the active shell's terminal."""
+        if tab_id == "fleet":
+            self.fleet_view.table.focus()
+        elif tab_id == "shells":
+            session = self.shells_view.active
+            if session is not None:
+                session.terminal.focus()
 
     def available_profiles(self) -> list[str]:
         if self.settings.demo:

@@ -34,9 +34,25 @@ FLEET_COMMANDS: tuple[AppCommand, ...] = (
                "Close the filter box, the detail pane, the selection, then the filter"),
     AppCommand("fleet-detail", "Fleet: details of the node", "enter", "fleet('toggle_detail')",
                "Show every SSM field, EC2 field and tag of the node under the cursor"),
-    AppCommand("fleet-sort", "Fleet: sort by next column", "s", "fleet('sort_next')",
-               "Sort by the next column (or click a header)"),
-    AppCommand("fleet-sort-reverse", "Fleet: reverse sort", "S", "fleet('sort_reverse')", "Reverse the sort"),
+    AppCommand("fleet-shell", "Fleet: open shells", "s", "fleet('shell')",
+               "Open a Session Manager shell on each selected node (or the node under the cursor)"),
+    AppCommand("fleet-sort", "Fleet: sort by next column", "o", "fleet('sort_next')",
+               "Order by the next column (or click a header)"),
+    AppCommand("fleet-sort-reverse", "Fleet: reverse sort", "O", "fleet('sort_reverse')", "Reverse the sort"),
+)
+
+# Keys of the Shells tab (bound on ShellsView / the terminal).
+SHELL_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("shell-escape", "Shells: back to the app", "ctrl+right_square_bracket", "",
+               "Inside a terminal every key goes to the node; ctrl+] returns focus to the app", show=False),
+    AppCommand("shell-close", "Shells: close session", "w", "shells('close_session')",
+               "Terminate the session (TerminateSession); on a closed session, close its tab"),
+    AppCommand("shell-reconnect", "Shells: reconnect", "R", "shells('reconnect')",
+               "Start a new session to the same node"),
+    AppCommand("shell-focus", "Shells: type into the terminal", "i", "shells('focus_terminal')",
+               "Give the keyboard back to the terminal"),
+    AppCommand("shell-scrollback", "Shells: scrollback", "shift+pageup", "",
+               "shift+PgUp / shift+PgDn or the mouse wheel scroll back; any key snaps back", show=False),
 )
 
 NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
@@ -50,4 +66,5 @@ NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
 
 
 def key_label(key: str) -> str:
-    return {"question_mark": "?", "colon": ":", "slash": "/", "space": "space", "escape": "esc"}.get(key, key)
+    return {"question_mark": "?", "colon": ":", "slash": "/", "space": "space", "escape": "esc",
+            "ctrl+right_square_bracket": "ctrl+]", "shift+pageup": "shift+PgUp/PgDn"}.get(key, key)

@@ -137,8 +137,9 @@ class FleetView(Vertical):
         Binding("a", "select_visible", "Select all", tooltip="Select every visible node"),
         Binding("escape", "escape", "Clear", show=False),
         Binding("enter", "toggle_detail", "Details"),
-        Binding("s", "sort_next", "Sort", tooltip="Sort by the next column (S reverses)"),
-        Binding("S", "sort_reverse", "Reverse sort", show=False),
+        Binding("s", "shell", "Shell", tooltip="Open a Session Manager shell on the selected nodes (or this one)"),
+        Binding("o", "sort_next", "Sort", tooltip="Order by the next column (O reverses)"),
+        Binding("O", "sort_reverse", "Reverse sort", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -365,6 +366,11 @@ class FleetView(Vertical):
         detail.toggle_class("-shown")
         if detail.has_class("-shown"):
             detail.show(self.table.cursor_row)
+
+    def action_shell(self) -> None:
+        nodes = self.table.selected_rows() or ([self.table.cursor_row] if self.table.cursor_row else [])
+        if nodes:
+            self.app.open_shells(nodes)  # type: ignore[attr-defined]
 
     def action_sort_next(self) -> None:
         keys = [c.key for c in FLEET_COLUMNS]

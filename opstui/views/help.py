@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, NAVIGATION_HELP, key_label
+from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, NAVIGATION_HELP, SHELL_COMMANDS, key_label
 
 
 class HelpScreen(ModalScreen[None]):
@@ -29,6 +29,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("", "")
         table.add_row("[b]Fleet[/b]", "")
         for cmd in FLEET_COMMANDS:
+            table.add_row(key_label(cmd.key), cmd.help)
+        table.add_row("", "")
+        table.add_row("[b]Shells[/b]", "")
+        for cmd in SHELL_COMMANDS:
             table.add_row(key_label(cmd.key), cmd.help)
         table.add_row("", "")
         table.add_row("[b]Tables[/b]", "")

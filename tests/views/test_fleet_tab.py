@@ -87,10 +87,10 @@ async def test_sort_by_column_and_reverse(sandbox):
         view.table.sort_by("name")
         names = [n.name.lower() for n in view.table.visible_rows()]
         assert names == sorted(names)
-        await pilot.press("S")
+        await pilot.press("O")
         names = [n.name.lower() for n in view.table.visible_rows()]
         assert names == sorted(names, reverse=True)
-        await pilot.press("s")  # next column: instance id
+        await pilot.press("o")  # next column: instance id
         assert view.table.sort_column == "id"
     app.close_aws()
 

@@ -1,0 +1,312 @@
+"""The Shells tab: Session Manager shells in sub-tabs, each an embedded terminal.
+
+Each `ShellSession` owns one data channel. StartSession / ResumeSession / TerminateSession run on the AWS
+loop (through the aws layer, so --read-only refuses them); the websocket runs on the UI loop, and a pump
+feeds the emulator within a time budget per frame. When the pump falls behind it simply stops reading, the
+channel stops acknowledging, and the agent stops reading its pty: a flood slows the remote shell down instead
+of freezing the UI. Keystrokes never wait for the pump.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Static, TabbedContent, TabPane
+
+from opstui.aws import ssm
+from opstui.aws.errors import OpsError
+from opstui.aws.models import FleetNode
+from opstui.safe import clean
+from opstui.session.channel import DataChannel, SessionError
+from opstui.terminal.widget import TerminalView
+
+PUMP_BUDGET = 0.008  # seconds of parsing per turn before the pump lets the UI paint and take keys
+# Output queued ahead of the emulator. Small on purpose: after Ctrl-C everything already queued must still be
+# parsed before the prompt shows, so this bounds how long a flood outlives Ctrl-C.
+OUTPUT_LIMIT = 128 * 1024
+_ids = itertools.count(1)
+
+STATE_STYLES = {"connecting": "yellow", "connected": "green", "reconnecting": "yellow", "closed": "red"}
+
+
+class ShellSession(Vertical):
+    """One node's shell: the terminal and a status line."""
+
+    DEFAULT_CSS = """
+    ShellSession { height: 1fr; }
+    ShellSession TerminalView { height: 1fr; }
+    ShellSession .shell-status { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self, node: FleetNode, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.node = node
+        self.channel: DataChannel | None = None
+        self.state = "connecting"
+        self.reason = ""
+        self.exit_code: int | None = None
+        self._typed: list[bytes] = []  # keys typed before the channel exists: sent, in order, once it does
+        self._closing = False
+        self.session_id = ""
+
+    def compose(self) -> ComposeResult:
+        yield TerminalView(id="term")
+        yield Static(classes="shell-status")
+
+    @property
+    def terminal(self) -> TerminalView:
+        return self.query_one(TerminalView)
+
+    @property
+    def label(self) -> Content:
+        name = clean(self.node.name or self.node.instance_id, 28)
+        state = self.state
+        if self.state == "closed" and self.exit_code is not None:
+            state = f"closed ({self.exit_code})"
+        return Content(f"{name} · {state}")
+
+    def on_mount(self) -> None:
+        self.set_interval(0.25, self._poll_state)
+        self._render_status()
+        self.connect()
+
+    # -- state ------------------------------------------------------------------------------------------
+    def _set_state(self, state: str, reason: str = "") -> None:
+        changed = (state, reason) != (self.state, self.reason)
+        self.state, self.reason = state, reason
+        if changed:
+            self._render_status()
+            self.post_message(ShellsView.SessionChanged(self))
+
+    def _poll_state(self) -> None:
+        channel = self.channel
+        if channel is not None and channel.state in ("reconnecting", "connected") and channel.state != self.state:
+            self._set_state(channel.state)
+
+    def _render_status(self) -> None:
+        text = Text()
+        text.append(f" {self.state} ", style=f"bold black on {STATE_STYLES.get(self.state, 'white')}")
+        text.append(f"  {clean(self.node.name, 40)} {self.node.instance_id} {self.node.region}")
+        if self.reason:
+            text.append(f"  {clean(self.reason, 160)}", style="bold")
+        text.append("   ctrl+] back to the app", style="dim")
+        if self.state == "closed":
+            text.append(" · R reconnect · w close tab", style="dim")
+        else:
+            text.append(" · w close session", style="dim")
+        with contextlib.suppress(Exception):
+            self.query_one(".shell-status", Static).update(text)
+
+    # -- connect and pump -----------------------------------------------------------------------------------
+    @work(exit_on_error=False, group="shell")
+    async def connect(self) -> None:
+        app = self.app
+        aws, loop = app.aws, app.aws_loop  # type: ignore[attr-defined]
+        region, target = self.node.region, self.node.instance_id
+        self.exit_code = None
+        self._set_state("connecting")
+        try:
+            started = await loop.run(ssm.start_session(aws, region, target))
+        except OpsError as err:
+            self._set_state("closed", str(err))
+            return
+        self.session_id = started.session_id
+
+        async def resume() -> str:
+            return await loop.run(ssm.resume_session(aws, region, started.session_id))
+
+        async def terminate() -> None:
+            await loop.run(ssm.terminate_session(aws, region, started.session_id))
+
+        channel = DataChannel(stream_url=started.stream_url, token=started.token, session_id=started.session_id,
+                              resume=resume, terminate=terminate, output_limit=OUTPUT_LIMIT)
+        term = self.terminal.terminal
+        channel.resize(term.cols, term.rows)
+        self.channel = channel
+        typed, self._typed = self._typed, []
+        for data in typed:
+            await channel.send(data)  # held by the channel until the shell is ready
+        try:
+            await channel.start()
+        except SessionError as err:
+            self._set_state("closed", str(err))
+            return
+        self._set_state("connected")
+        await self._pump(channel)
+
+    async def _pump(self, channel: DataChannel) -> None:
+        view = self.terminal
+        turn_started = time.perf_counter()
+        while True:
+            chunk = channel.read_nowait()
+            if chunk == b"":
+                chunk = await channel.read()
+                turn_started = time.perf_counter()
+            if chunk is None:
+                break
+            view.feed(chunk)
+            if time.perf_counter() - turn_started > PUMP_BUDGET:
+                await asyncio.sleep(0.004)  # let the UI paint and take keys; unread output stays queued
+                turn_started = time.perf_counter()
+        self.exit_code = channel.exit_code
+        reason = channel.close_reason
+        if channel.error is not None:
+            reason = str(channel.error)
+        elif channel.exit_code is not None:
+            reason = f"the shell exited with code {channel.exit_code}"
+        self._set_state("closed", reason)
+
+    # -- input --------------------------------------------------------------------------------------------
+    @on(TerminalView.Input)
+    def _input(self, event: TerminalView.Input) -> None:
+        event.stop()
+        channel = self.channel
+        if channel is None:
+            if self.state == "connecting":
+                self._typed.append(event.data)
+            return
+        if channel.state == "closed":
+            self.app.notify("This session is closed: press R to reconnect.", severity="warning", markup=False)
+            return
+        # tasks start in creation order and the channel numbers a message before its first await: order kept
+        asyncio.create_task(self._send(channel, event.data))
+
+    async def _send(self, channel: DataChannel, data: bytes) -> None:
+        with contextlib.suppress(SessionError):
+            await channel.send(data)
+
+    @on(TerminalView.Resized)
+    def _resized(self, event: TerminalView.Resized) -> None:
+        event.stop()
+        if self.channel is not None:
+            self.channel.resize(event.cols, event.rows)
+
+    @on(TerminalView.Escape)
+    def _escape(self, event: TerminalView.Escape) -> None:
+        event.stop()
+        with contextlib.suppress(Exception):
+            self.screen.query_one("#shell-tabs Tabs").focus()
+
+    # -- close / reconnect -----------------------------------------------------------------------------------
+    async def close_session(self) -> None:
+        """TerminateSession (the sandbox/AWS then closes the channel)."""
+        channel = self.channel
+        if channel is not None and channel.state != "closed":
+            await channel.close(terminate=True)
+        if self.state != "closed":
+            self._set_state("closed", "closed by you")
+
+    async def on_unmount(self) -> None:
+        """Leaving (tab closed or app quitting): terminate the session so nothing keeps running on the node."""
+        channel = self.channel
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(channel.close(terminate=channel.state != "closed"), 4)
+
+    def reconnect(self) -> None:
+        if self.state != "closed":
+            return
+        self.channel = None
+        self.reason = ""
+        self.connect()
+
+
+class ShellsView(Vertical):
+    """The Shells tab."""
+
+    BINDINGS = [
+        Binding("w", "close_session", "Close session", tooltip="Terminate the session (TerminateSession)"),
+        Binding("R", "reconnect", "Reconnect", tooltip="Start a new session to the same node"),
+        Binding("i", "focus_terminal", "Type", tooltip="Back into the terminal"),
+    ]
+
+    DEFAULT_CSS = """
+    ShellsView { height: 1fr; }
+    ShellsView #shells-empty { padding: 1 2; color: $text-muted; }
+    ShellsView #shell-tabs { height: 1fr; }
+    """
+
+    class SessionChanged(Message):
+        def __init__(self, session: ShellSession) -> None:
+            super().__init__()
+            self.session = session
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            Text(
+                "No shells open.\n\nIn the Fleet tab press s on a node (or select several with space, then s) "
+                "to open a Session Manager shell, or use the palette (ctrl+p): Shell: <name>.\n"
+                "Inside a shell every key goes to the node; ctrl+] brings you back to the app."
+            ),
+            id="shells-empty",
+        )
+        yield TabbedContent(id="shell-tabs")
+
+    def sessions(self) -> list[ShellSession]:
+        return list(self.query(ShellSession))
+
+    @property
+    def active(self) -> ShellSession | None:
+        tabs = self.query_one("#shell-tabs", TabbedContent)
+        pane = tabs.active_pane
+        if pane is None:
+            return None
+        found = pane.query(ShellSession)
+        return found.first() if found else None
+
+    async def open_shell(self, node: FleetNode) -> ShellSession:
+        tabs = self.query_one("#shell-tabs", TabbedContent)
+        session = ShellSession(node)
+        pane_id = f"shell-{next(_ids)}"
+        await tabs.add_pane(TabPane(session.label, session, id=pane_id))
+        tabs.active = pane_id
+        self.query_one("#shells-empty").display = False
+        session.terminal.focus()
+        return session
+
+    @on(SessionChanged)
+    def _session_changed(self, event: SessionChanged) -> None:
+        tabs = self.query_one("#shell-tabs", TabbedContent)
+        for pane in tabs.query(TabPane):
+            if event.session in pane.query(ShellSession):
+                with contextlib.suppress(Exception):
+                    tabs.get_tab(pane.id or "").label = event.session.label
+                break
+
+    async def action_close_session(self) -> None:
+        session = self.active
+        if session is None:
+            return
+        if session.state == "closed":
+            tabs = self.query_one("#shell-tabs", TabbedContent)
+            pane = tabs.active_pane
+            if pane is not None and pane.id:
+                await tabs.remove_pane(pane.id)
+            if not self.sessions():
+                self.query_one("#shells-empty").display = True
+            return
+        await session.close_session()
+
+    def action_reconnect(self) -> None:
+        session = self.active
+        if session is not None:
+            session.reconnect()
+            session.terminal.focus()
+
+    def action_focus_terminal(self) -> None:
+        session = self.active
+        if session is not None:
+            session.terminal.focus()
+
+    async def close_all(self) -> None:
+        await asyncio.gather(*(s.close_session() for s in self.sessions()), return_exceptions=True)

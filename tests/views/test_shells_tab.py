@@ -1,0 +1,152 @@
+"""Pilot tests of the Shells tab against the sandbox: real websocket, real PTY, the real emulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+from opstui.aws import ssm
+from opstui.views.shells import ShellSession
+from tests.views.test_fleet_tab import loaded, make_app, wait_for
+
+
+def screen_text(session: ShellSession) -> str:
+    return "\n".join(session.terminal.terminal.display)
+
+
+async def type_text(pilot, text: str) -> None:
+    keys = []
+    for ch in text:
+        keys.append({" ": "space", "\r": "enter", "|": "vertical_line", ";": "semicolon", "$": "dollar_sign",
+                     "(": "left_parenthesis", ")": "right_parenthesis", "+": "plus", "*": "asterisk",
+                     ">": "greater_than_sign", "-": "minus", ".": "full_stop", "/": "slash"}.get(ch, ch))
+    await pilot.press(*keys)
+
+
+async def open_from_fleet(pilot, app, name: str) -> ShellSession:
+    view = app.fleet_view
+    view.set_filter(f"name:{name}")
+    await pilot.pause()
+    before = len(app.shells_view.sessions())
+    await pilot.press("s")
+    await wait_for(pilot, lambda: len(app.shells_view.sessions()) > before)
+    session = app.shells_view.sessions()[-1]
+    await wait_for(pilot, lambda: session.state == "connected", timeout=20)
+    await wait_for(pilot, lambda: "$" in screen_text(session))
+    return session
+
+
+async def test_open_a_shell_from_the_fleet_and_run_a_command(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        assert app.query_one("#tabs").active == "shells"
+        assert session.terminal.has_focus
+        await type_text(pilot, "echo hi$((1+1))\r")
+        await wait_for(pilot, lambda: "hi2" in screen_text(session).replace("echo hi$((1+1))", ""))
+        assert "prod-web-01" in str(session.label) and "connected" in str(session.label)
+    app.close_aws()
+
+
+async def test_stty_size_follows_the_widget_when_the_app_is_resized(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        term = session.terminal.terminal
+        await pilot.resize_terminal(150, 45)
+        await wait_for(pilot, lambda: term.cols > 140)
+        await asyncio.sleep(0.4)  # the Size message is debounced
+        await type_text(pilot, "stty size\r")
+        expected = f"{term.rows} {term.cols}"
+        await wait_for(pilot, lambda: expected in screen_text(session))
+    app.close_aws()
+
+
+async def test_a_full_screen_program_draws_and_restores_the_shell_screen(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        term = session.terminal.terminal
+        await type_text(pilot, "seq 1 500 > f.txt; echo before-less\r")
+        await wait_for(pilot, lambda: "before-less" in screen_text(session).replace("echo before-less", ""))
+        await type_text(pilot, "less f.txt\r")
+        await wait_for(pilot, lambda: term.alt_active and "f.txt" in screen_text(session))
+        assert term.display[0].strip() == "1"
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not term.alt_active)
+        assert "before-less" in screen_text(session)
+    app.close_aws()
+
+
+async def test_a_flood_does_not_freeze_the_ui_and_ctrl_c_stops_it(sandbox):
+    app = make_app(sandbox)
+    ticks = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        app.set_interval(0.05, lambda: ticks.append(asyncio.get_running_loop().time()))
+        await type_text(pilot, "yes flood\r")
+        await wait_for(pilot, lambda: screen_text(session).count("flood") > 10)
+        await asyncio.sleep(1.5)
+        gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+        assert gaps and max(gaps) < 0.5, f"the UI stalled for {max(gaps):.2f}s"
+        await pilot.press("ctrl+c")
+        started = asyncio.get_running_loop().time()
+        await wait_for(pilot, lambda: screen_text(session).rstrip().endswith("$"), timeout=10)
+        assert asyncio.get_running_loop().time() - started < 5
+    app.close_aws()
+
+
+async def test_two_sessions_keep_their_own_screens(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        first = await open_from_fleet(pilot, app, "prod-web-01")
+        await type_text(pilot, "echo first-$((1+1))\r")
+        await wait_for(pilot, lambda: "first-2" in screen_text(first).replace("first-$((1+1))", ""))
+        await pilot.press("ctrl+right_square_bracket")
+        app.show_tab("fleet")
+        second = await open_from_fleet(pilot, app, "prod-web-02")
+        await type_text(pilot, "echo second-$((2+2))\r")
+        await wait_for(pilot, lambda: "second-4" in screen_text(second).replace("second-$((2+2))", ""))
+        assert "second" not in screen_text(first)
+        assert "first" not in screen_text(second)
+        assert len(app.shells_view.sessions()) == 2
+    app.close_aws()
+
+
+async def test_closing_a_session_terminates_it_in_the_sandbox(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        await pilot.press("ctrl+right_square_bracket")
+        assert not session.terminal.has_focus
+        await pilot.press("w")
+        await wait_for(pilot, lambda: session.state == "closed")
+        history = await app.aws_loop.run(ssm.describe_sessions(app.aws, "ap-northeast-1", "History"))
+        assert any(h["SessionId"] == session.session_id for h in history)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: session.state == "connected", timeout=20)
+    app.close_aws()
+
+
+async def test_exit_shows_the_exit_code_and_a_lost_node_says_why(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        await type_text(pilot, "exit 3\r")
+        await wait_for(pilot, lambda: session.state == "closed")
+        assert session.exit_code == 3 and "closed (3)" in str(session.label)
+        app.show_tab("fleet")
+        app.fleet_view.set_filter("name:prod-web-03")  # ConnectionLost in the scenario
+        await pilot.pause()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: len(app.shells_view.sessions()) == 2)
+        lost = app.shells_view.sessions()[-1]
+        await wait_for(pilot, lambda: lost.state == "closed")
+        assert "TargetNotConnected" in lost.reason
+    app.close_aws()
