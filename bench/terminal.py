@@ -10,7 +10,8 @@ Emulator part (this file): parse throughput in MB/s of `opstui.terminal.Terminal
            CJK text), like an interactive session.
 Targets (2-core machine): >= 10 MB/s plain, >= 3 MB/s mixed.
 
-End-to-end part (session channel -> widget): see `measure_end_to_end` below, a stub to be filled in.
+End-to-end part: a sandbox shell in the headless app, `cat` of a large file into the painted TerminalView,
+and keystroke-to-echo latency while `yes` floods it. Targets: echo p99 <= 50 ms during a flood.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Result:
     note: str = ""
 
     def line(self) -> str:
+        if not self.ours_mbps:
+            return f"{self.name:<28} {self.note}"
         s = f"{self.name:<28} {self.ours_mbps:8.2f} MB/s"
         if self.pyte_mbps:
             s += f"   pyte {self.pyte_mbps:6.2f} MB/s   x{self.ours_mbps / self.pyte_mbps:5.1f}"
@@ -151,11 +154,94 @@ def measure_emulator(mb: float, cols: int, rows: int) -> list[Result]:
 
 
 def measure_end_to_end(mb: float, cols: int, rows: int) -> list[Result]:
-    """TODO(end-to-end, to be filled in by the session/Shells-tab side): bytes through the Session Manager
-    channel (bench/session.py's sandbox) into a mounted TerminalView in a headless app; report MB/s
-    painted, paints per second, keystroke-to-echo latency with the view attached, and the longest event
-    loop stall while a big `cat` is running. Return Result rows; an empty list means "not measured"."""
-    return []
+    """A sandbox shell in the real app (headless): `cat` of a large file through the Session Manager channel
+    into the painted TerminalView, and keystroke-to-echo latency while `yes` floods the same terminal."""
+    import asyncio
+    import statistics
+    import tempfile
+
+    from textual import events
+
+    from opstui.app import OpsApp
+    from opstui.aws.clients import StaticCredentials
+    from opstui.config import Settings
+    from opstui.demo import SandboxProcess
+
+    results: list[Result] = []
+
+    async def run() -> None:
+        with SandboxProcess(live=False, state_dir=tempfile.mkdtemp(prefix="opstui-bench-")) as sandbox:
+            settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600,
+                                demo=True)
+            app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+            async with app.run_test(size=(cols, rows + 8)) as pilot:
+                while app.fleet_view.refreshes < 1:
+                    await asyncio.sleep(0.05)
+                node = next(n for n in app.fleet_view.table.rows if n.name == "prod-web-01")
+                app.open_shells([node])
+                while not app.shells_view.sessions() or app.shells_view.sessions()[0].state != "connected":
+                    await asyncio.sleep(0.05)
+                session = app.shells_view.sessions()[0]
+                view = session.terminal
+                seen: dict[bytes, float] = {}
+                original_feed = view.feed
+
+                def feed(data: bytes) -> None:
+                    original_feed(data)
+                    for marker in (b"END-4", b"MADE-2", b"Z"):
+                        if marker not in seen and marker in data:
+                            seen[marker] = time.perf_counter()
+
+                view.feed = feed  # type: ignore[method-assign]
+
+                async def send(text: bytes) -> None:
+                    session.post_message(view.Input(view, text))
+
+                size = int(mb * 1024 * 1024)
+                await send(b"head -c %d /dev/urandom | base64 -w 100 > big.txt; echo MADE-$((1+1))\r" % (size * 3 // 4))
+                while b"MADE-2" not in seen:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.3)
+                paints0, parsed0 = view.paint_count, view.bytes_parsed
+                t0 = time.perf_counter()
+                await send(b"cat big.txt; echo END-$((2*2))\r")
+                while b"END-4" not in seen:
+                    await asyncio.sleep(0.01)
+                seconds = seen[b"END-4"] - t0
+                await pilot.pause(0.1)
+                painted_mb = (view.bytes_parsed - parsed0) / 1e6
+                results.append(Result("end-to-end cat -> widget", painted_mb / seconds,
+                                      note=f"{painted_mb:.1f} MB in {seconds:.2f} s, "
+                                           f"{(view.paint_count - paints0) / seconds:.0f} paints/s"))
+                # keystroke-to-echo while `yes` floods the terminal (the tty echoes typed keys at once)
+                await send(b"yes flood\r")
+                await asyncio.sleep(1.0)
+                latencies = []
+                backlog = []
+                for _ in range(40):
+                    seen.pop(b"Z", None)
+                    t = time.perf_counter()
+                    parsed_at_key = view.bytes_parsed
+                    view.post_message(events.Key("Z", "Z"))  # as the terminal delivers a key (pilot.press
+                    # would also wait for the app to go idle, which it never is during a flood)
+                    while b"Z" not in seen and time.perf_counter() - t < 5:
+                        await asyncio.sleep(0.001)
+                    if b"Z" in seen:
+                        latencies.append((seen[b"Z"] - t) * 1000)
+                        backlog.append(view.bytes_parsed - parsed_at_key)
+                    await asyncio.sleep(0.05)
+                await pilot.press("ctrl+c")
+                latencies.sort()
+                if latencies:
+                    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+                    results.append(Result("keystroke echo during flood", 0.0,
+                                          note=f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms "
+                                               f"(n={len(latencies)}; median {statistics.median(backlog) / 1024:.0f} KB "
+                                               "parsed between the key and its echo)"))
+            app.close_aws()
+
+    asyncio.run(run())
+    return results
 
 
 MEASUREMENTS: list[Callable[[float, int, int], list[Result]]] = [measure_emulator, measure_end_to_end]

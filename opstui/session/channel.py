@@ -114,7 +114,12 @@ class DataChannel:
         self._size: tuple[int, int] | None = None
         self._size_sent: tuple[int, int] | None = None
         self._size_task: asyncio.Task[None] | None = None
-        self._output: asyncio.Queue[bytes | None] = asyncio.Queue()
+        # (chunk, the message to acknowledge once the chunk is consumed) or None at the end
+        self._output: asyncio.Queue[tuple[bytes, ClientMessage | None] | None] = asyncio.Queue()
+        self._unconsumed: set[int] = set()  # sequence numbers delivered but not yet read (ack pending)
+        self._acks_due: list[ClientMessage] = []
+        self._ack_flush_scheduled = False
+        self._ack_tasks: set[asyncio.Task[None]] = set()
         self._output_bytes = 0
         self._output_space = asyncio.Event()
         self._output_space.set()
@@ -286,28 +291,47 @@ class DataChannel:
     # -- output --------------------------------------------------------------------------------------------
     async def read(self) -> bytes | None:
         """The next chunk of terminal output, or None once the session is over."""
-        chunk = await self._output.get()
-        if chunk is None:
-            self._output.put_nowait(None)  # keep returning None
-            return None
-        self._output_bytes -= len(chunk)
-        if self._output_bytes <= self.output_limit:
-            self._output_space.set()
-        return chunk
+        return self._consumed(await self._output.get())
 
     def read_nowait(self) -> bytes | None:
         """A chunk if one is queued, else b"" (None once the session is over)."""
         try:
-            chunk = self._output.get_nowait()
+            item = self._output.get_nowait()
         except asyncio.QueueEmpty:
             return b""
-        if chunk is None:
-            self._output.put_nowait(None)
+        return self._consumed(item)
+
+    def _consumed(self, item: tuple[bytes, ClientMessage | None] | None) -> bytes | None:
+        if item is None:
+            self._output.put_nowait(None)  # keep returning None
             return None
+        chunk, ack = item
         self._output_bytes -= len(chunk)
         if self._output_bytes <= self.output_limit:
             self._output_space.set()
+        if ack is not None:
+            # Flow control: a frame is acknowledged when its bytes are taken, not when they arrive. The agent
+            # keeps a bounded number of unacknowledged frames in flight, so a reader that falls behind (the
+            # terminal widget during a flood) slows the remote shell down, and the backlog between a key's echo
+            # and the screen stays one agent window, not whatever the socket buffers hold.
+            self._unconsumed.discard(ack.sequence_number)
+            self._acks_due.append(ack)
+            if not self._ack_flush_scheduled:
+                self._ack_flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush_acks)
         return chunk
+
+    def _flush_acks(self) -> None:
+        self._ack_flush_scheduled = False
+        due, self._acks_due = self._acks_due, []
+        if due and self.state != "closed":
+            task = asyncio.create_task(self._send_acks(due))
+            self._ack_tasks.add(task)
+            task.add_done_callback(self._ack_tasks.discard)
+
+    async def _send_acks(self, due: list[ClientMessage]) -> None:
+        for message in due:
+            await self._ack(message)
 
     def __aiter__(self) -> DataChannel:
         return self
@@ -322,8 +346,10 @@ class DataChannel:
     def buffered_output(self) -> int:
         return self._output_bytes
 
-    async def _deliver(self, data: bytes) -> None:
+    async def _deliver(self, data: bytes, ack: ClientMessage | None = None) -> None:
         if not data:
+            if ack is not None:
+                await self._ack(ack)
             return
         # Flow control: while the reader of this channel is behind, stop here. Frames then stay unread on the
         # socket and unacked, so the agent's window fills and it stops reading its pty: the producer slows
@@ -332,7 +358,9 @@ class DataChannel:
             self._output_space.clear()
             await self._output_space.wait()
         self._output_bytes += len(data)
-        self._output.put_nowait(data)
+        if ack is not None:
+            self._unconsumed.add(ack.sequence_number)
+        self._output.put_nowait((data, ack))
 
     # -- the reader ------------------------------------------------------------------------------------------
     async def _reader(self) -> None:
@@ -386,6 +414,8 @@ class DataChannel:
                                         PayloadType.ENC_CHALLENGE_REQUEST):
                 await self._ack(message)
                 await self._handle(message)
+            elif message.payload_type in (PayloadType.OUTPUT, PayloadType.STDERR):
+                await self._handle(message, ack_when_read=True)  # acked when the reader takes the bytes
             else:
                 await self._handle(message)
                 await self._ack(message)
@@ -397,13 +427,14 @@ class DataChannel:
             if len(self._incoming) < INCOMING_BUFFER:
                 await self._ack(message)
                 self._incoming[seq] = message
-        else:
+        elif seq not in self._unconsumed:
             await self._ack(message)  # a duplicate: re-ack so the agent stops resending it
+        # (a duplicate of a frame still waiting to be read is acked when it is read)
 
-    async def _handle(self, message: ClientMessage) -> None:
+    async def _handle(self, message: ClientMessage, *, ack_when_read: bool = False) -> None:
         ptype = message.payload_type
         if ptype in (PayloadType.OUTPUT, PayloadType.STDERR):
-            await self._deliver(message.payload)
+            await self._deliver(message.payload, message if ack_when_read else None)
             if not self.ready and ptype == PayloadType.OUTPUT:
                 await self._become_ready()  # no-handshake path: first output means the shell is up
         elif ptype == PayloadType.EXIT_CODE:
