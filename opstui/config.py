@@ -34,6 +34,7 @@ class Settings:
     refresh: float = DEFAULT_REFRESH
     theme: str | None = None
     demo: bool = False
+    record_sessions: bool = False  # asciicast v2 files of every shell, for audit (config file only)
     # Explicit credentials, only for the demo sandbox (dummy keys). Hidden from repr.
     demo_credentials: bool = field(default=False, repr=False)
 
@@ -57,7 +58,7 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
 def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
     """Merge the file's values and the command line's (command line wins; None means 'not given')."""
     s = Settings()
-    known = {"profile", "regions", "region", "refresh", "theme", "endpoint_url", "read_only"}
+    known = {"profile", "regions", "region", "refresh", "theme", "endpoint_url", "read_only", "record_sessions"}
     unknown = set(file_data) - known
     if unknown:
         raise ConfigError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))}")
@@ -72,6 +73,7 @@ def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
         theme=file_data.get("theme"),
         endpoint_url=file_data.get("endpoint_url"),
         read_only=bool(file_data.get("read_only", False)),
+        record_sessions=bool(file_data.get("record_sessions", False)),
     )
     overrides = {k: v for k, v in cli.items() if v is not None}
     if "regions" in overrides:

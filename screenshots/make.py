@@ -41,8 +41,30 @@ async def shoot() -> list[Path]:
             await pilot.press("escape", "question_mark")
             await pilot.pause(0.3)
             made.append(Path(app.save_screenshot("help.svg", str(HERE))))
+            await pilot.press("escape")
+            made.append(await shell_shot(app, pilot))
         app.close_aws()
     return made
+
+
+async def shell_shot(app: OpsApp, pilot) -> Path:
+    """A Shells tab with coloured output: `ls --color` and a top-like screen."""
+    node = next(n for n in app.fleet_view.table.rows if n.name == "prod-web-01")
+    app.open_shells([node])
+    while not app.shells_view.sessions() or app.shells_view.sessions()[0].state != "connected":
+        await asyncio.sleep(0.05)
+    session = app.shells_view.sessions()[0]
+    view = session.terminal
+    script = (
+        "clear; mkdir -p demo/logs demo/bin && touch demo/bin/deploy.sh demo/app.tar.gz && chmod +x demo/bin/deploy.sh; "
+        "ls --color=always -l /etc | head -12; ls --color=always -F demo demo/bin; "
+        "printf '\\e[1;32m  OK  \\e[0m nginx.service   \\e[1;31mFAIL\\e[0m backup.timer   "
+        "\\e[33mWARN\\e[0m disk /var 83%%\\n'; uptime\r"
+    )
+    session.post_message(view.Input(view, script.encode()))
+    await asyncio.sleep(1.5)
+    await pilot.pause(0.3)
+    return Path(app.save_screenshot("shell.svg", str(HERE)))
 
 
 if __name__ == "__main__":

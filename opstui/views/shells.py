@@ -28,6 +28,7 @@ from opstui.aws.errors import OpsError
 from opstui.aws.models import FleetNode
 from opstui.safe import clean
 from opstui.session.channel import DataChannel, SessionError
+from opstui.terminal.recording import AsciicastWriter
 from opstui.terminal.widget import TerminalView
 
 PUMP_BUDGET = 0.008  # seconds of parsing per turn before the pump lets the UI paint and take keys
@@ -58,6 +59,7 @@ class ShellSession(Vertical):
         self._typed: list[bytes] = []  # keys typed before the channel exists: sent, in order, once it does
         self._closing = False
         self.session_id = ""
+        self.recording: AsciicastWriter | None = None
 
     def compose(self) -> ComposeResult:
         yield TerminalView(id="term")
@@ -142,7 +144,17 @@ class ShellSession(Vertical):
             self._set_state("closed", str(err))
             return
         self._set_state("connected")
-        await self._pump(channel)
+        if app.settings.record_sessions:  # type: ignore[attr-defined]
+            try:
+                self.recording = AsciicastWriter.for_session(self.node.name or target, started.session_id,
+                                                             term.cols, term.rows)
+            except OSError as exc:
+                app.notify(f"Cannot record this session: {clean(exc, 200)}", severity="warning", markup=False)
+        try:
+            await self._pump(channel)
+        finally:
+            if self.recording is not None:
+                self.recording.close()
 
     async def _pump(self, channel: DataChannel) -> None:
         view = self.terminal
@@ -155,6 +167,8 @@ class ShellSession(Vertical):
             if chunk is None:
                 break
             view.feed(chunk)
+            if self.recording is not None:
+                self.recording.output(chunk)
             if time.perf_counter() - turn_started > PUMP_BUDGET:
                 await asyncio.sleep(0.004)  # let the UI paint and take keys; unread output stays queued
                 turn_started = time.perf_counter()
@@ -190,6 +204,8 @@ class ShellSession(Vertical):
         event.stop()
         if self.channel is not None:
             self.channel.resize(event.cols, event.rows)
+        if self.recording is not None:
+            self.recording.resize(event.cols, event.rows)
 
     @on(TerminalView.Escape)
     def _escape(self, event: TerminalView.Escape) -> None:

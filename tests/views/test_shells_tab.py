@@ -150,3 +150,23 @@ async def test_exit_shows_the_exit_code_and_a_lost_node_says_why(sandbox):
         await wait_for(pilot, lambda: lost.state == "closed")
         assert "TargetNotConnected" in lost.reason
     app.close_aws()
+
+
+async def test_sessions_can_be_recorded_as_asciicast(sandbox, tmp_path, monkeypatch):
+    import dataclasses
+    import json
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    app = make_app(sandbox)
+    app.settings = dataclasses.replace(app.settings, record_sessions=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        await type_text(pilot, "echo rec$((3*3))\r")
+        await wait_for(pilot, lambda: "rec9" in screen_text(session).replace("rec$((3*3))", ""))
+        path = session.recording.path
+    app.close_aws()
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["version"] == 2 and header["width"] > 0
+    assert "rec9" in "".join(json.loads(line)[2] for line in lines[1:] if json.loads(line)[1] == "o")
