@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import struct
 import time
 import uuid
@@ -174,8 +175,17 @@ def ack_for(message: ClientMessage, *, message_id: uuid.UUID | None = None, crea
     )
 
 
+_ACK_SEQ = re.compile(rb'"AcknowledgedMessageSequenceNumber":\s*(-?\d+)\s*[,}]')
+
+
 def acked_sequence(message: ClientMessage) -> int | None:
-    """The sequence number an acknowledge refers to (None if the payload is not an ack)."""
+    """The sequence number an acknowledge refers to (None if the payload is not an ack).
+
+    One ack arrives per output frame, so the common compact form is read with a regex; anything else goes
+    through the JSON parser."""
+    match = _ACK_SEQ.search(message.payload)
+    if match is not None:
+        return int(match.group(1))
     try:
         value = json.loads(message.payload)["AcknowledgedMessageSequenceNumber"]
     except (ValueError, KeyError, TypeError):

@@ -227,3 +227,28 @@ async def test_pause_and_start_publication_are_harmless(aws, sandbox, shell_targ
         sandbox.add_session_fault("pause", session_id=s.session_id, ms=300)
         await s.send(b"echo still-$((2+2))\r")
         await read_until(s, b"still-4")
+
+
+async def test_resume_gives_up_after_a_bounded_time_and_terminates(aws, sandbox, shell_target):
+    started = await ssm.start_session(aws, R1, shell_target.instance_id)
+    terminated = []
+
+    async def resume() -> str:
+        raise OpsError("the ssm endpoint is unreachable", kind="unreachable", region=R1)
+
+    async def terminate() -> None:
+        terminated.append(True)
+        await ssm.terminate_session(aws, R1, started.session_id)
+
+    channel = DataChannel(stream_url=started.stream_url, token=started.token, session_id=started.session_id,
+                          resume=resume, terminate=terminate, resume_timeout=1.5)
+    await channel.start()
+    try:
+        sandbox.add_session_fault("drop", session_id=started.session_id)
+        await asyncio.wait_for(channel.wait_closed(), 10)
+    finally:
+        await channel.close(terminate=False)
+    assert channel.error is not None and channel.error.kind == "resume-failed"
+    assert "could not be resumed within 2s" in str(channel.error) and "unreachable" in str(channel.error)
+    assert terminated == [True]
+    assert started.token not in str(channel.error) and started.token not in repr(channel)
