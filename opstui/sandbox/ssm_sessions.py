@@ -64,7 +64,7 @@ class SessionSettings:
     handshake: bool = False
     kms: bool = False
     chunk_size: int = 1024
-    window: int = 32  # unacked output frames in flight (the agent stops reading its pty beyond this)
+    window: int = 16  # unacked output frames in flight (the agent stops reading its pty beyond this)
     grace_seconds: float = 120.0
     handshake_timeout: float = 15.0
 

@@ -36,7 +36,7 @@ def sb(tmp_path_factory):
 def _reset(sb):
     yield
     sb.session_faults.clear()
-    sb.sessions.configure(handshake=False, kms=False, chunk_size=1024, window=32, grace_seconds=120.0,
+    sb.sessions.configure(handshake=False, kms=False, chunk_size=1024, window=16, grace_seconds=120.0,
                           handshake_timeout=15.0)
 
 
@@ -472,7 +472,7 @@ async def test_delay_fault_slows_frames(sb, ssm):
 
 def test_session_mode_and_fault_endpoints_validate(sb):
     mode = control(sb, "POST", "session-mode", {"handshake": True, "kms": False})["mode"]
-    assert mode["handshake"] is True and mode["window"] == 32
+    assert mode["handshake"] is True and mode["window"] == 16
     for bad in ({"handshake": "yes"}, {"window": 0}, {"chunk_size": 4096}, {"nope": 1}):
         with pytest.raises(urllib.error.HTTPError) as err:
             control(sb, "POST", "session-mode", bad)
