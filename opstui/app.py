@@ -19,6 +19,8 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from opstui import __version__
@@ -83,14 +85,26 @@ class OpsCommands(Provider):
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(Content(title), callback, text=title, help=help_text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, callback, help_text in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, literal_highlight(matcher, title), callback, text=title,  # type: ignore[arg-type]
+                          help=help_text)
+
+
+def literal_highlight(matcher: Matcher, title: str) -> Content:
+    """Like `Matcher.highlight`, but the title stays literal text: node names are untrusted, and
+    Matcher.highlight parses its argument as markup (a tag named `[link=…]` would become a link)."""
+    content = Content(title)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    for offset in offsets:
+        if not title[offset].isspace():
+            content = content.stylize("bold underline", offset, offset + 1)
+    return content
 
 
 class OpsApp(App[None]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,6 @@ class Settings:
     theme: str | None = None
     demo: bool = False
     record_sessions: bool = False  # asciicast v2 files of every shell, for audit (config file only)
-    # Explicit credentials, only for the demo sandbox (dummy keys). Hidden from repr.
-    demo_credentials: bool = field(default=False, repr=False)
 
 
 class ConfigError(ValueError):

@@ -158,11 +158,10 @@ def main(argv: list[str]) -> int:
 
     try:
         code = asyncio.run(go())
-    except OpsError as err:
-        print(f"\r\nopstui shell: {err}", file=sys.stderr)
-        return EXIT_FAILED
-    except SessionError as err:
-        print(f"\r\nopstui shell: {err}", file=sys.stderr)
+    except (OpsError, SessionError) as err:
+        # the reason can carry text from the service (channel_closed Output): no escape bytes to the terminal
+        message = "\n".join(clean(line, 400) for line in str(err).splitlines())
+        print(f"\r\nopstui shell: {message}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -26,8 +26,6 @@ from opstui.safe import clean
 
 R = TypeVar("R")
 
-CellStyle = Callable[[Any], Style | None]
-
 
 @dataclass(frozen=True)
 class Column(Generic[R]):
@@ -317,7 +315,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
     def _row_strip(self, position: int) -> Strip:
         index = self.order_shown[position]
         row = self.rows[index]
-        is_cursor = position == self.cursor and self.has_focus_within_table
+        is_cursor = position == self.cursor
         selected = self.row_key(row) in self.selected
         cache_key = (position, is_cursor, selected)
         strip = self._strips.get(cache_key)
@@ -335,10 +333,6 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
             self._strips[cache_key] = strip
         return strip
 
-    @property
-    def has_focus_within_table(self) -> bool:
-        return True
-
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x = round(self.scroll_x)
@@ -353,6 +347,3 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)

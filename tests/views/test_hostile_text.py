@@ -66,3 +66,25 @@ async def test_long_values_do_not_break_the_layout(hostile_sandbox):
         assert max(view.table.widths) <= 40
         assert all(cell_len(c) <= 40 * 4 + 20 for cells in view.table.cells for c in cells)
     app.close_aws()
+
+
+async def test_palette_shows_hostile_node_names_literally(hostile_sandbox):
+    from textual.command import CommandPalette
+    from textual.widgets import OptionList
+
+    app = make_app(hostile_sandbox)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Shell")
+        await pilot.pause(0.8)
+        assert isinstance(app.screen, CommandPalette)
+        options = app.screen.query_one(OptionList)
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        joined = "\n".join(prompts)
+        assert "[red]x[/red]" in joined  # shown as typed on the node, not turned into red text
+        assert "[link=https://evil.example]" in joined
+        assert not any(CONTROL.search(line) for line in joined.splitlines())
+        assert app.is_running
+    app.close_aws()
