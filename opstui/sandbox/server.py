@@ -35,7 +35,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import ssm_sessions
+from . import documents, run_command, ssm_sessions
 from .faults import FaultRegistry
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
@@ -285,6 +285,8 @@ class Sandbox:
             REGISTRY.clear()
             seed(self._scenario, REGISTRY, self.seed)
             ssm_sessions.install()
+            documents.install()
+            run_command.install()
             self.sessions.start()
             ssm_sessions.activate(self.sessions)
             moto_app = DomainDispatcherApplication(create_backend_app)
