@@ -43,6 +43,18 @@ THROTTLE_CODES = frozenset(
         "ProvisionedThroughputExceededException",
     }
 )
+#: request errors the user can fix, with what to do about them
+INVALID_HINTS = {
+    "InvalidDocument": "check the document name (ListDocuments) and the region",
+    "InvalidDocumentVersion": "check the document version",
+    "InvalidParameters": "check the document's parameters (names, required values)",
+    "InvalidOutputFolder": "check the S3 bucket name and prefix",
+    "InvalidCommandId": "the command id is unknown in this region",
+    "DuplicateInstanceId": "an instance id is listed twice",
+    "InvalidNotificationConfig": "check the notification settings",
+    "UnsupportedPlatformType": "the document does not run on this node's platform",
+    "ValidationException": "check the values entered",
+}
 UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "Unavailable", "InternalError", "InternalFailure"})
 
 
@@ -154,6 +166,10 @@ def map_error(
                 hint="check the id and the region",
                 code=code,
                 **ctx,
+            )
+        if code in INVALID_HINTS:
+            return OpsError(
+                f"{code} calling{op}: {_first_line(msg)}", kind="invalid", hint=INVALID_HINTS[code], code=code, **ctx
             )
         return OpsError(f"{code or 'error'} calling{op}: {_first_line(msg)}", kind="error", code=code, **ctx)
 

@@ -120,3 +120,151 @@ class CallerIdentity:
     account: str
     arn: str
     user_id: str
+
+
+# -- Run Command ------------------------------------------------------------------------------------------
+
+#: invocation statuses after which nothing changes any more
+TERMINAL_STATUSES = frozenset({"Success", "Failed", "TimedOut", "Cancelled", "Undeliverable", "DeliveryTimedOut",
+                               "Terminated", "InvalidPlatform", "AccessDenied", "ExecutionTimedOut"})
+#: terminal statuses that count as errors (everything terminal but Success)
+ERROR_STATUSES = TERMINAL_STATUSES - {"Success"}
+
+
+def invocation_outcome(status: str, details: str) -> str:
+    """The one word an operator wants: AWS puts Undeliverable/DeliveryTimedOut/ExecutionTimedOut in
+    StatusDetails while Status says Failed/TimedOut, so the more specific of the two wins."""
+    if details in ("Undeliverable", "DeliveryTimedOut", "ExecutionTimedOut", "Terminated", "InvalidPlatform",
+                   "AccessDenied", "Delayed", "Cancelling"):
+        return details
+    return status
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSummary:
+    """One entry of SSM ListDocuments."""
+
+    name: str
+    owner: str
+    document_type: str
+    platform_types: tuple[str, ...]
+    version: str
+    schema_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentParameter:
+    """One parameter of a document's schema (DescribeDocument's Parameters)."""
+
+    name: str
+    type: str  # String | StringList | Boolean | Integer | MapList | StringMap
+    description: str
+    default: str | None  # as DescribeDocument gives it (a string); None: required
+    allowed_values: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDetail:
+    name: str
+    description: str
+    document_type: str
+    platform_types: tuple[str, ...]
+    parameters: tuple[DocumentParameter, ...]
+    schema_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """What SendCommand needs; one request is sent per region (and per 50 instance ids)."""
+
+    document: str
+    parameters: dict[str, list[str]]
+    instance_ids: tuple[str, ...] = ()
+    targets: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (Key, Values): tag:Role, tag-key, resource-groups:Name
+    max_concurrency: str = "50"
+    max_errors: str = "0"
+    timeout_seconds: int | None = None  # delivery timeout
+    comment: str = ""
+    cloudwatch_output: bool = True
+    cloudwatch_group: str = ""  # "" = /aws/ssm/<document>
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSummary:
+    """One entry of SSM ListCommands (or SendCommand's answer)."""
+
+    command_id: str
+    region: str
+    document: str
+    comment: str
+    status: str
+    status_details: str
+    requested: datetime | None
+    target_count: int
+    completed_count: int
+    error_count: int
+    delivery_timed_out_count: int
+    max_concurrency: str
+    max_errors: str
+    instance_ids: tuple[str, ...]
+    targets: tuple[tuple[str, tuple[str, ...]], ...]
+    parameters: dict[str, list[str]]
+    cloudwatch_output: bool
+    cloudwatch_group: str
+    s3_bucket: str
+    s3_prefix: str
+
+    @property
+    def log_group(self) -> str:
+        return self.cloudwatch_group or f"/aws/ssm/{self.document}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("Success", "Failed", "TimedOut", "Cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One node's part of a command (ListCommandInvocations); `output` is the first 2,500 characters."""
+
+    command_id: str
+    region: str
+    instance_id: str
+    instance_name: str
+    status: str
+    status_details: str
+    response_code: int | None
+    output: str
+    plugins: tuple[str, ...]
+    requested: datetime | None
+    started: datetime | None
+    finished: datetime | None
+    stdout_url: str
+    stderr_url: str
+
+    @property
+    def outcome(self) -> str:
+        return invocation_outcome(self.status, self.status_details)
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationOutput:
+    """GetCommandInvocation: stdout up to 24,000 and stderr up to 8,000 characters."""
+
+    stdout: str
+    stderr: str
+    response_code: int | None
+    status: str
+    status_details: str
+    stdout_url: str
+    stderr_url: str

@@ -1,4 +1,4 @@
-"""SSM calls: managed nodes (DescribeInstanceInformation). Later issues add commands, sessions, inventory."""
+"""SSM calls: managed nodes, Session Manager, documents and Run Command. Later issues add inventory."""
 
 from __future__ import annotations
 
@@ -8,7 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from opstui.aws.clients import AwsClients
-from opstui.aws.models import ManagedNode, short, utc
+from opstui.aws.errors import OpsError
+from opstui.aws.models import (
+    CommandRequest,
+    CommandSummary,
+    DocumentDetail,
+    DocumentParameter,
+    DocumentSummary,
+    Invocation,
+    InvocationOutput,
+    ManagedNode,
+    short,
+    utc,
+)
 
 PAGE_SIZE = 50  # DescribeInstanceInformation's maximum
 
@@ -100,3 +112,212 @@ async def describe_sessions(aws: AwsClients, region: str, state: str = "Active")
     async for page in aws.paginate("ssm", region, "describe_sessions", "Sessions", State=state):
         sessions.extend(page)
     return sessions
+
+
+# -- Documents ---------------------------------------------------------------------------------------------
+
+
+async def list_documents(
+    aws: AwsClients, region: str, *, document_type: str = "Command", owner: str | None = None
+) -> list[DocumentSummary]:
+    """Documents of one type (all owners unless `owner` is given: Amazon, Self, ...), paged by botocore."""
+    filters: list[dict[str, Any]] = [{"Key": "DocumentType", "Values": [document_type]}]
+    if owner:
+        filters.append({"Key": "Owner", "Values": [owner]})
+    docs: list[DocumentSummary] = []
+    async for page in aws.paginate("ssm", region, "list_documents", "DocumentIdentifiers", Filters=filters,
+                                   PaginationConfig={"PageSize": 50}):
+        for item in page:
+            docs.append(DocumentSummary(
+                name=item.get("Name", ""),
+                owner=short(item.get("Owner", "")),
+                document_type=short(item.get("DocumentType", "")),
+                platform_types=tuple(item.get("PlatformTypes", ())),
+                version=short(item.get("DocumentVersion", "")),
+                schema_version=short(item.get("SchemaVersion", "")),
+            ))
+    docs.sort(key=lambda d: d.name.lower())
+    return docs
+
+
+async def describe_document(aws: AwsClients, region: str, name: str) -> DocumentDetail:
+    """A document's parameter schema, from which the Run Command form is generated."""
+    doc = (await aws.call("ssm", region, "describe_document", Name=name)).get("Document", {})
+    params = []
+    for p in doc.get("Parameters", ()):
+        allowed = p.get("AllowedValues") or ()
+        params.append(DocumentParameter(
+            name=p.get("Name", ""),
+            type=p.get("Type", "String"),
+            description=p.get("Description", ""),
+            default=p.get("DefaultValue"),
+            allowed_values=tuple(str(v) for v in allowed),
+        ))
+    return DocumentDetail(
+        name=doc.get("Name", name),
+        description=doc.get("Description", ""),
+        document_type=doc.get("DocumentType", ""),
+        platform_types=tuple(doc.get("PlatformTypes", ())),
+        parameters=tuple(params),
+        schema_version=doc.get("SchemaVersion", ""),
+    )
+
+
+# -- Run Command -------------------------------------------------------------------------------------------
+
+MAX_IDS_PER_COMMAND = 50  # SendCommand takes at most 50 InstanceIds
+
+
+def _targets(raw: list[dict[str, Any]] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((t.get("Key", ""), tuple(t.get("Values", ()))) for t in raw or ())
+
+
+def command_from_api(item: dict[str, Any], region: str) -> CommandSummary:
+    cw = item.get("CloudWatchOutputConfig") or {}
+    return CommandSummary(
+        command_id=item.get("CommandId", ""),
+        region=region,
+        document=item.get("DocumentName", ""),
+        comment=item.get("Comment", ""),
+        status=short(item.get("Status", "")),
+        status_details=short(item.get("StatusDetails", "")),
+        requested=utc(item.get("RequestedDateTime")),
+        target_count=int(item.get("TargetCount", 0) or 0),
+        completed_count=int(item.get("CompletedCount", 0) or 0),
+        error_count=int(item.get("ErrorCount", 0) or 0),
+        delivery_timed_out_count=int(item.get("DeliveryTimedOutCount", 0) or 0),
+        max_concurrency=str(item.get("MaxConcurrency", "")),
+        max_errors=str(item.get("MaxErrors", "")),
+        instance_ids=tuple(item.get("InstanceIds", ())),
+        targets=_targets(item.get("Targets")),
+        parameters={k: list(v) for k, v in (item.get("Parameters") or {}).items()},
+        cloudwatch_output=bool(cw.get("CloudWatchOutputEnabled")),
+        cloudwatch_group=cw.get("CloudWatchLogGroupName", "") or "",
+        s3_bucket=item.get("OutputS3BucketName", "") or "",
+        s3_prefix=item.get("OutputS3KeyPrefix", "") or "",
+    )
+
+
+def send_command_params(request: CommandRequest, instance_ids: tuple[str, ...] = ()) -> dict[str, Any]:
+    """SendCommand's parameters for one request (and at most 50 of its instance ids)."""
+    params: dict[str, Any] = {
+        "DocumentName": request.document,
+        "Parameters": request.parameters,
+        "MaxConcurrency": request.max_concurrency,
+        "MaxErrors": request.max_errors,
+    }
+    if instance_ids:
+        params["InstanceIds"] = list(instance_ids)
+    else:
+        params["Targets"] = [{"Key": k, "Values": list(v)} for k, v in request.targets]
+    if request.timeout_seconds:
+        params["TimeoutSeconds"] = request.timeout_seconds
+    if request.comment:
+        params["Comment"] = request.comment[:100]  # the API's limit
+    if request.cloudwatch_output:
+        cw: dict[str, Any] = {"CloudWatchOutputEnabled": True}
+        if request.cloudwatch_group:
+            cw["CloudWatchLogGroupName"] = request.cloudwatch_group
+        params["CloudWatchOutputConfig"] = cw
+    if request.s3_bucket:
+        params["OutputS3BucketName"] = request.s3_bucket
+        if request.s3_prefix:
+            params["OutputS3KeyPrefix"] = request.s3_prefix
+    return params
+
+
+async def send_command(aws: AwsClients, region: str, request: CommandRequest) -> list[CommandSummary]:
+    """Send a command to one region. Explicit instance ids go 50 per SendCommand (the API's limit), so a
+    selection of 120 nodes becomes three commands; targets by tag or resource group are one command."""
+    if request.instance_ids:
+        ids = request.instance_ids
+        chunks = [ids[i:i + MAX_IDS_PER_COMMAND] for i in range(0, len(ids), MAX_IDS_PER_COMMAND)]
+    else:
+        chunks = [()]
+    sent: list[CommandSummary] = []
+    for chunk in chunks:
+        resp = await aws.call("ssm", region, "send_command", **send_command_params(request, chunk))
+        sent.append(command_from_api(resp.get("Command", {}), region))
+    return sent
+
+
+async def get_command(aws: AwsClients, region: str, command_id: str) -> CommandSummary:
+    """The command's counters and status: one call, whatever the number of nodes."""
+    resp = await aws.call("ssm", region, "list_commands", CommandId=command_id)
+    items = resp.get("Commands") or []
+    if not items:
+        raise OpsError(f"command {command_id} not found", kind="not-found", service="ssm", region=region,
+                       operation="ListCommands")
+    return command_from_api(items[0], region)
+
+
+async def list_commands(aws: AwsClients, region: str, *, limit: int = 200) -> list[CommandSummary]:
+    """Recent commands of a region, newest first, at most `limit` (history view)."""
+    found: list[CommandSummary] = []
+    async for page in aws.paginate("ssm", region, "list_commands", "Commands",
+                                   PaginationConfig={"PageSize": 50, "MaxItems": limit}):
+        found.extend(command_from_api(item, region) for item in page)
+    return found
+
+
+def invocation_from_api(item: dict[str, Any], region: str) -> Invocation:
+    plugins = item.get("CommandPlugins") or []
+    output = "".join(p.get("Output", "") or "" for p in plugins)
+    codes = [p.get("ResponseCode") for p in plugins if p.get("ResponseCode") is not None]
+    code = next((c for c in codes if c != 0), codes[-1] if codes else None)
+    return Invocation(
+        command_id=item.get("CommandId", ""),
+        region=region,
+        instance_id=item.get("InstanceId", ""),
+        instance_name=item.get("InstanceName", "") or "",
+        status=short(item.get("Status", "")),
+        status_details=short(item.get("StatusDetails", "")),
+        response_code=code,
+        output=output,
+        plugins=tuple(short(p.get("Name", "")) for p in plugins),
+        requested=utc(item.get("RequestedDateTime")),
+        started=utc(plugins[0].get("ResponseStartDateTime")) if plugins else None,
+        finished=utc(plugins[-1].get("ResponseFinishDateTime")) if plugins else None,
+        stdout_url=item.get("StandardOutputUrl", "") or "",
+        stderr_url=item.get("StandardErrorUrl", "") or "",
+    )
+
+
+async def list_invocations(
+    aws: AwsClients, region: str, command_id: str, *, details: bool = False
+) -> list[Invocation]:
+    """Every node's invocation of a command: 50 per page, so the cost grows with pages, not nodes."""
+    found: list[Invocation] = []
+    async for page in aws.paginate("ssm", region, "list_command_invocations", "CommandInvocations",
+                                   CommandId=command_id, Details=details, PaginationConfig={"PageSize": 50}):
+        found.extend(invocation_from_api(item, region) for item in page)
+    return found
+
+
+async def get_invocation_output(
+    aws: AwsClients, region: str, command_id: str, instance_id: str, plugin: str | None = None
+) -> InvocationOutput:
+    """One node's output (stdout truncated by the service at 24,000 characters, stderr at 8,000)."""
+    params: dict[str, Any] = {"CommandId": command_id, "InstanceId": instance_id}
+    if plugin:
+        params["PluginName"] = plugin
+    resp = await aws.call("ssm", region, "get_command_invocation", **params)
+    code = resp.get("ResponseCode")
+    return InvocationOutput(
+        stdout=resp.get("StandardOutputContent", "") or "",
+        stderr=resp.get("StandardErrorContent", "") or "",
+        response_code=code,
+        status=short(resp.get("Status", "")),
+        status_details=short(resp.get("StatusDetails", "")),
+        stdout_url=resp.get("StandardOutputUrl", "") or "",
+        stderr_url=resp.get("StandardErrorUrl", "") or "",
+    )
+
+
+async def cancel_command(
+    aws: AwsClients, region: str, command_id: str, instance_ids: list[str] | None = None
+) -> None:
+    params: dict[str, Any] = {"CommandId": command_id}
+    if instance_ids:
+        params["InstanceIds"] = instance_ids
+    await aws.call("ssm", region, "cancel_command", **params)
