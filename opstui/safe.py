@@ -31,3 +31,41 @@ def clean(value: object, limit: int | None = 256) -> str:
         text = text[:limit]
         return _CONTROL.sub(_escape, text) + f"… (+{extra} chars)"
     return _CONTROL.sub(_escape, text)
+
+
+_CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    """One visible character per control character, so text spans keep their offsets."""
+    code = ord(match.group(0))
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ ... ␟ (␛ for ESC)
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return "\ufffd"
+
+
+def clean_block(value: object) -> str:
+    """Multi-line untrusted text (command output): newlines and tabs kept, every other control character
+    (ESC, BEL, CR, C1, bidi overrides) shown as a visible symbol of the same length."""
+    text = "" if value is None else str(value)
+    return _CONTROL_KEEP_LINES.sub(_picture, text.replace("\r\n", "\n"))
+
+
+def ansi_text(value: str):  # -> rich.text.Text (imported lazily: the CLI path does not need rich)
+    """Command output with its SGR colours kept, parsed by Rich's ANSI decoder, and nothing else: cursor
+    moves, OSC titles and other sequences are dropped by the decoder, hyperlinks are removed (an untrusted
+    link is a phishing vector), and any control character left is made visible by `clean_block`."""
+    from rich.text import Text
+
+    decoded = Text.from_ansi(value.replace("\r\n", "\n"))
+    plain = decoded.plain
+    scrubbed = clean_block(plain)
+    text = Text(scrubbed, end="")
+    for span in decoded.spans:
+        style = span.style
+        if not isinstance(style, str) and style.link:
+            style = style.update_link(None)
+        text.stylize(style, span.start, span.end)
+    return text

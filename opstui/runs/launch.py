@@ -1,0 +1,71 @@
+"""Check a run request and send it: one SendCommand per region (and per 50 instance ids)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from opstui.aws import ssm
+from opstui.aws.clients import AwsClients
+from opstui.aws.errors import OpsError
+from opstui.aws.models import CommandRequest, CommandSummary, DocumentDetail
+from opstui.runs.targets import Plan
+
+_CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
+_ERRORS = re.compile(r"^([1-9][0-9]*|0|[1-9][0-9]%|[0-9]%|100%)$")
+TIMEOUT_RANGE = (30, 2_592_000)  # SendCommand TimeoutSeconds
+
+
+def request_problems(request: CommandRequest, doc: DocumentDetail | None = None) -> list[str]:
+    """Everything wrong with a request, as messages for the user (empty: fine). Checked before sending
+    so that a typo costs no API call and nothing typed is lost."""
+    problems: list[str] = []
+    if not request.document.strip():
+        problems.append("no document: pick one (e.g. AWS-RunShellScript)")
+    if not _CONCURRENCY.match(request.max_concurrency):
+        problems.append(f"max concurrency {request.max_concurrency!r}: a number (1, 10) or a percentage (10%)")
+    if not _ERRORS.match(request.max_errors):
+        problems.append(f"max errors {request.max_errors!r}: a number (0, 5) or a percentage (10%)")
+    if request.timeout_seconds is not None and not TIMEOUT_RANGE[0] <= request.timeout_seconds <= TIMEOUT_RANGE[1]:
+        problems.append(f"delivery timeout must be {TIMEOUT_RANGE[0]}..{TIMEOUT_RANGE[1]} seconds")
+    if doc is not None:
+        known = {p.name for p in doc.parameters}
+        for p in doc.parameters:
+            values = request.parameters.get(p.name)
+            if p.required and not any(v.strip() for v in values or ()):
+                what = "empty command: type at least one command" if p.name == "commands" else \
+                    f"parameter {p.name} is required"
+                problems.append(what)
+            elif p.allowed_values and values and any(v not in p.allowed_values for v in values):
+                problems.append(f"parameter {p.name}: one of {', '.join(p.allowed_values)}")
+        for name in request.parameters:
+            if name not in known:
+                problems.append(f"{doc.name} has no parameter {name!r}")
+        empty = "empty command: type at least one command"
+        commands = request.parameters.get("commands", ())
+        if "commands" in known and not any(v.strip() for v in commands) and empty not in problems:
+            problems.append(empty)
+    return problems
+
+
+@dataclass(frozen=True)
+class SendResult:
+    commands: tuple[CommandSummary, ...]
+    errors: tuple[OpsError, ...]  # regions that refused (the others were sent)
+
+
+async def send_plan(aws: AwsClients, plan: Plan, request: CommandRequest) -> SendResult:
+    """Send `request` to every region of the plan. A refused region does not stop the others, except
+    read-only mode and invalid requests, which would fail the same everywhere."""
+    sent: list[CommandSummary] = []
+    errors: list[OpsError] = []
+    for region in plan.regions:
+        ids = plan.ids_by_region.get(region, ())
+        req = replace(request, instance_ids=ids, targets=() if ids else plan.spec.send_targets())
+        try:
+            sent.extend(await ssm.send_command(aws, region, req))
+        except OpsError as err:
+            if err.kind in ("read-only", "invalid", "expired") and not sent:
+                raise
+            errors.append(err)
+    return SendResult(tuple(sent), tuple(errors))

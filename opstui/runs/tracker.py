@@ -1,0 +1,410 @@
+"""Follow a sent command to the end: statuses, counters and every node's output, as it is produced.
+
+One run can be several SSM commands (one per region, and per 50 explicit instance ids). Each poll costs,
+per command: one ListCommands (the counters), ListCommandInvocations pages (50 nodes a page, only when the
+counters moved or every few seconds, for Pending -> InProgress), and FilterLogEvents pages for the output
+(one paged call for all nodes; see `opstui.aws.logs.LogCursor`). A node's GetCommandInvocation is fetched
+once, when it finishes, and only when its output is not in CloudWatch Logs. So the cost grows with pages,
+never with a call per node per poll.
+
+All methods run on the AWS loop (`AwsLoop.run`); what they return is immutable, so the UI can keep it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from opstui.aws import s3, ssm
+from opstui.aws.clients import AwsClients
+from opstui.aws.errors import OpsError
+from opstui.aws.logs import LogCursor, split_stream
+from opstui.aws.models import CommandSummary, Invocation, invocation_outcome
+from opstui.runs.grouping import NodeResult, OutputGroup, group_results
+
+OUTPUT_CAP = 256 * 1024  # characters of stdout (and of stderr) kept per node; more is counted and digested
+SERVICE_STDOUT_LIMIT = 24_000  # GetCommandInvocation truncates here ...
+SERVICE_STDERR_LIMIT = 8_000  # ... and here
+INVOCATIONS_EVERY = 4.0  # seconds between invocation listings when the counters did not move
+FETCH_PARALLEL = 8
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """A node's row in the run view (immutable snapshot)."""
+
+    key: str
+    region: str
+    instance_id: str
+    name: str
+    command_id: str
+    status: str
+    details: str
+    exit_code: int | None
+    started: datetime | None
+    finished: datetime | None
+    stdout_chars: int
+    stderr_chars: int
+    clipped: bool  # opstui kept only the first OUTPUT_CAP characters
+    truncated: bool  # the service truncated the output and it was not in CloudWatch Logs
+
+    @property
+    def outcome(self) -> str:
+        return invocation_outcome(self.status, self.details)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("Success", "Failed", "TimedOut", "Cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    total: int
+    done: int
+    by_outcome: tuple[tuple[str, int], ...]
+    elapsed: float
+
+    @property
+    def failed(self) -> int:
+        return sum(c for o, c in self.by_outcome if o not in ("Success", "Pending", "InProgress", "Delayed"))
+
+
+@dataclass(frozen=True)
+class RunUpdate:
+    """What changed since the previous poll."""
+
+    changed: tuple[NodeState, ...]
+    appended: tuple[tuple[str, str, str], ...]  # (node key, "stdout"|"stderr", new text), in order
+    progress: Progress
+    finished: bool
+    errors: tuple[str, ...] = ()
+
+
+class NodeRun:
+    """Mutable per-node state, owned by the tracker."""
+
+    __slots__ = ("region", "instance_id", "name", "command_id", "status", "details", "exit_code", "started",
+                 "finished", "_out", "_err", "out_chars", "err_chars", "_digest", "clipped", "truncated",
+                 "log_events", "final", "stdout_url", "stderr_url", "plugin_output", "terminal_at_poll")
+
+    def __init__(self, region: str, instance_id: str, name: str, command_id: str) -> None:
+        self.region, self.instance_id, self.name, self.command_id = region, instance_id, name, command_id
+        self.status, self.details = "Pending", ""
+        self.exit_code: int | None = None
+        self.started: datetime | None = None
+        self.finished: datetime | None = None
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self.out_chars = self.err_chars = 0
+        self._digest = hashlib.blake2b(digest_size=16)
+        self.clipped = self.truncated = False
+        self.log_events = 0
+        self.final = False
+        self.stdout_url = self.stderr_url = ""
+        self.plugin_output = ""
+        self.terminal_at_poll = -1  # poll number at which the node was first seen terminal
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}/{self.instance_id}"
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("Success", "Failed", "TimedOut", "Cancelled")
+
+    def add(self, stream: str, text: str) -> str:
+        """Append output; returns what was kept (possibly clipped)."""
+        if stream == "stderr":
+            room = OUTPUT_CAP - self.err_chars
+            kept = text[:max(room, 0)]
+            self.err_chars += len(text)
+            if kept:
+                self._err.append(kept)
+        else:
+            self._digest.update(text.encode("utf-8", "surrogatepass"))
+            room = OUTPUT_CAP - self.out_chars
+            kept = text[:max(room, 0)]
+            self.out_chars += len(text)
+            if kept:
+                self._out.append(kept)
+        if len(kept) < len(text):
+            self.clipped = True
+        return kept
+
+    def replace_output(self, stdout: str, stderr: str) -> None:
+        self._out, self._err = [], []
+        self.out_chars = self.err_chars = 0
+        self._digest = hashlib.blake2b(digest_size=16)
+        self.clipped = False
+        self.add("stdout", stdout)
+        self.add("stderr", stderr)
+
+    @property
+    def stdout(self) -> str:
+        if len(self._out) > 1:
+            self._out = ["".join(self._out)]
+        return self._out[0] if self._out else ""
+
+    @property
+    def stderr(self) -> str:
+        if len(self._err) > 1:
+            self._err = ["".join(self._err)]
+        return self._err[0] if self._err else ""
+
+    @property
+    def digest(self) -> str:
+        return self._digest.hexdigest()
+
+    def snapshot(self) -> NodeState:
+        return NodeState(self.key, self.region, self.instance_id, self.name, self.command_id, self.status,
+                         self.details, self.exit_code, self.started, self.finished, self.out_chars,
+                         self.err_chars, self.clipped, self.truncated)
+
+    def result(self) -> NodeResult:
+        return NodeResult(self.key, self.name or self.instance_id, invocation_outcome(self.status, self.details),
+                          self.exit_code, self.stdout, self.digest, self.stderr)
+
+
+@dataclass
+class _Command:
+    summary: CommandSummary
+    cursor: LogCursor | None
+    last_completed: int = -1
+    last_listed: float = 0.0
+    error: str = ""
+    polls_after_finish: int = 0
+
+
+@dataclass
+class RunTracker:
+    """Tracks the commands of one run. Create with the commands SendCommand returned."""
+
+    aws: AwsClients
+    commands: list[CommandSummary]
+    names: dict[str, str] = field(default_factory=dict)  # instance id -> Name tag
+    invocations_every: float = INVOCATIONS_EVERY
+
+    def __post_init__(self) -> None:
+        self.began = time.monotonic()
+        self.nodes: dict[str, NodeRun] = {}
+        self._cmds = [self._track(c) for c in self.commands]
+        self._poll_no = 0
+        self.finished = False
+        self.calls_at_start = sum(self.aws.calls.values())
+
+    def _track(self, c: CommandSummary) -> _Command:
+        cursor = None
+        if c.cloudwatch_output:
+            start_ms = int(c.requested.timestamp() * 1000) - 60_000 if c.requested else 0
+            cursor = LogCursor(c.log_group, f"{c.command_id}/", start_ms=max(start_ms, 0))
+        for iid in c.instance_ids:
+            self._node(c.region, iid, c.command_id)
+        return _Command(c, cursor)
+
+    def _node(self, region: str, instance_id: str, command_id: str, instance_name: str = "") -> NodeRun:
+        key = f"{region}/{instance_id}"
+        node = self.nodes.get(key)
+        if node is None:
+            name = self.names.get(instance_id) or instance_name or instance_id
+            node = self.nodes[key] = NodeRun(region, instance_id, name, command_id)
+        return node
+
+    @property
+    def command_ids(self) -> list[tuple[str, str]]:
+        return [(c.summary.region, c.summary.command_id) for c in self._cmds]
+
+    @property
+    def document(self) -> str:
+        return self.commands[0].document if self.commands else ""
+
+    # -- polling ------------------------------------------------------------------------------------------
+    async def poll(self) -> RunUpdate:
+        self._poll_no += 1
+        changed: dict[str, NodeRun] = {}
+        appended: list[tuple[str, str, str]] = []
+        results = await asyncio.gather(*(self._poll_command(c, changed, appended) for c in self._cmds),
+                                       return_exceptions=True)
+        errors = []
+        for cmd, res in zip(self._cmds, results, strict=True):
+            if isinstance(res, BaseException):
+                if isinstance(res, asyncio.CancelledError):
+                    raise res
+                cmd.error = str(res) if isinstance(res, OpsError) else f"{type(res).__name__}: {res}"
+                errors.append(f"{cmd.summary.region} {cmd.summary.command_id}: {cmd.error}")
+            else:
+                cmd.error = ""
+        await self._fetch_finished(changed, appended)
+        self.finished = all(c.summary.finished and c.polls_after_finish >= 1 for c in self._cmds) and all(
+            n.final for n in self.nodes.values())
+        return RunUpdate(tuple(n.snapshot() for n in changed.values()), tuple(appended), self.progress(),
+                         self.finished, tuple(errors))
+
+    async def _poll_command(self, cmd: _Command, changed: dict[str, NodeRun],
+                            appended: list[tuple[str, str, str]]) -> None:
+        s = cmd.summary
+        was_finished = s.finished
+        cmd.summary = s = await ssm.get_command(self.aws, s.region, s.command_id)
+        now = time.monotonic()
+        if s.completed_count != cmd.last_completed or now - cmd.last_listed >= self.invocations_every \
+                or (s.finished and not was_finished):
+            cmd.last_completed, cmd.last_listed = s.completed_count, now
+            for inv in await ssm.list_invocations(self.aws, s.region, s.command_id, details=True):
+                self._apply(inv, changed)
+        if cmd.cursor is not None:
+            for ev in await cmd.cursor.poll(self.aws, s.region):
+                _, iid, _, stream = split_stream(ev.stream)
+                node = self._node(s.region, iid, s.command_id)
+                node.log_events += 1
+                kept = node.add(stream, ev.message)
+                if kept:
+                    appended.append((node.key, stream, kept))
+                changed[node.key] = node
+        if s.finished and was_finished:
+            cmd.polls_after_finish += 1
+
+    def _apply(self, inv: Invocation, changed: dict[str, NodeRun]) -> None:
+        node = self._node(inv.region, inv.instance_id, inv.command_id, inv.instance_name)
+        before = (node.status, node.details, node.exit_code, node.started, node.finished)
+        node.status, node.details = inv.status, inv.status_details
+        node.exit_code = inv.response_code if inv.response_code is not None else node.exit_code
+        node.started, node.finished = inv.started or node.started, inv.finished or node.finished
+        node.stdout_url, node.stderr_url = inv.stdout_url or node.stdout_url, inv.stderr_url or node.stderr_url
+        node.plugin_output = inv.output
+        if node.done and node.terminal_at_poll < 0:
+            node.terminal_at_poll = self._poll_no
+        if before != (node.status, node.details, node.exit_code, node.started, node.finished):
+            changed[node.key] = node
+
+    async def _fetch_finished(self, changed: dict[str, NodeRun], appended: list[tuple[str, str, str]]) -> None:
+        """GetCommandInvocation, once, for finished nodes whose output did not come through the logs."""
+        by_id = {c.summary.command_id: c for c in self._cmds}
+        todo = []
+        for node in self.nodes.values():
+            if not node.done or node.final or node.terminal_at_poll < 0:
+                continue
+            cmd = by_id.get(node.command_id)
+            logs_on = cmd is not None and cmd.cursor is not None and not cmd.cursor.group_missing
+            if logs_on and (node.log_events or not node.plugin_output.strip()):
+                # Its output is in the logs: final once the logs were read in a later poll (real AWS can
+                # show the status before the last events; one poll of slack covers that).
+                if self._poll_no > node.terminal_at_poll:
+                    node.final = True
+                    changed[node.key] = node
+                continue
+            todo.append(node)
+        sem = asyncio.Semaphore(FETCH_PARALLEL)
+
+        async def fetch(node: NodeRun) -> None:
+            async with sem:
+                try:
+                    out = await ssm.get_invocation_output(self.aws, node.region, node.command_id, node.instance_id)
+                except OpsError:
+                    out = None
+            if out is None:
+                node.replace_output(node.plugin_output, "")
+            else:
+                node.replace_output(out.stdout, out.stderr)
+                node.truncated = len(out.stdout) >= SERVICE_STDOUT_LIMIT or len(out.stderr) >= SERVICE_STDERR_LIMIT
+                node.stdout_url, node.stderr_url = out.stdout_url or node.stdout_url, out.stderr_url or node.stderr_url
+                if out.response_code is not None:
+                    node.exit_code = out.response_code
+            node.final = True
+            if node.stdout:
+                appended.append((node.key, "stdout", node.stdout))
+            if node.stderr:
+                appended.append((node.key, "stderr", node.stderr))
+            changed[node.key] = node
+
+        await asyncio.gather(*(fetch(n) for n in todo))
+
+    # -- views of the state -------------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        total = max(sum(max(c.summary.target_count, 0) for c in self._cmds), len(self.nodes))
+        outcomes = Counter(invocation_outcome(n.status, n.details) for n in self.nodes.values())
+        done = sum(1 for n in self.nodes.values() if n.done)
+        order = ("Success", "Failed", "TimedOut", "ExecutionTimedOut", "DeliveryTimedOut", "Undeliverable",
+                 "Cancelled", "InProgress", "Delayed", "Pending", "Cancelling")
+        by = sorted(outcomes.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
+        return Progress(total, done, tuple(by), time.monotonic() - self.began)
+
+    def states(self) -> list[NodeState]:
+        return [n.snapshot() for n in self.nodes.values()]
+
+    def groups(self) -> list[OutputGroup]:
+        return group_results(n.result() for n in self.nodes.values() if n.done)
+
+    def output(self, key: str) -> tuple[str, str]:
+        node = self.nodes.get(key)
+        return (node.stdout, node.stderr) if node else ("", "")
+
+    def failed_keys(self) -> list[str]:
+        return [k for k, n in self.nodes.items()
+                if n.done and not (n.status == "Success" and n.exit_code in (0, None))]
+
+    async def full_output(self, key: str) -> str:
+        """A node's whole stdout: from S3 when the service truncated it, else what we have."""
+        node = self.nodes.get(key)
+        if node is None:
+            return ""
+        loc = s3.parse_s3_url(node.stdout_url)
+        if node.truncated and loc:
+            text = await s3.get_object_text(self.aws, node.region, *loc)
+            node.replace_output(text, node.stderr)
+            node.truncated = False
+        return node.stdout
+
+    async def cancel(self) -> list[str]:
+        """CancelCommand for every unfinished command; returns the ids cancelled."""
+        cancelled = []
+        for c in self._cmds:
+            if not c.summary.finished:
+                await ssm.cancel_command(self.aws, c.summary.region, c.summary.command_id)
+                cancelled.append(c.summary.command_id)
+        return cancelled
+
+    def api_calls(self) -> int:
+        return sum(self.aws.calls.values()) - self.calls_at_start
+
+    # -- export -------------------------------------------------------------------------------------------
+    def export(self) -> dict[str, object]:
+        """The run as plain data (JSON export, `opstui run --json`)."""
+        return {
+            "commands": [{"region": c.summary.region, "command_id": c.summary.command_id,
+                          "document": c.summary.document, "status": c.summary.status,
+                          "parameters": c.summary.parameters, "comment": c.summary.comment,
+                          "targets": [[k, list(v)] for k, v in c.summary.targets],
+                          "requested": c.summary.requested.isoformat() if c.summary.requested else None}
+                         for c in self._cmds],
+            "nodes": [{"region": n.region, "instance_id": n.instance_id, "name": n.name,
+                       "status": n.status, "status_details": n.details, "exit_code": n.exit_code,
+                       "stdout": n.stdout, "stderr": n.stderr, "clipped": n.clipped, "truncated": n.truncated}
+                      for n in sorted(self.nodes.values(), key=lambda n: (n.region, n.name))],
+            "groups": [{"nodes": g.label, "count": g.size, "exit_code": g.exit_code, "outcome": g.outcome,
+                        "stdout": g.stdout} for g in self.groups()],
+        }
+
+    def export_json(self) -> str:
+        return json.dumps(self.export(), indent=2, ensure_ascii=False)
+
+    def export_text(self) -> str:
+        return render_groups_text(self.groups(), self.progress())
+
+
+def render_groups_text(groups: Iterable[OutputGroup], progress: Progress | None = None) -> str:
+    """Plain-text grouped output (for `opstui run` and the text export)."""
+    out: list[str] = []
+    for g in groups:
+        code = "-" if g.exit_code is None else str(g.exit_code)
+        out.append(f"=== {g.label} ({g.size} node{'s' if g.size != 1 else ''}, {g.outcome}, exit {code}) ===")
+        out.append(g.stdout.rstrip("\n") if g.stdout else "(no output)")
+        out.append("")
+    if progress is not None:
+        out.append(", ".join(f"{o} {c}" for o, c in progress.by_outcome) + f" — {progress.done}/{progress.total}"
+                   f" done in {progress.elapsed:.1f} s")
+    return "\n".join(out) + "\n"
