@@ -43,7 +43,9 @@ def fold_names(names: Iterable[str]) -> str:
             else:
                 runs.append([num])
         body = ",".join(r[0] if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
-        parts.append((len(ordered), f"{prefix}[{body}]{suffix}", prefix + suffix))
+        folded = f"{prefix}[{body}]{suffix}"
+        listed = ",".join(prefix + n + suffix for n in ordered)
+        parts.append((len(ordered), folded if len(folded) <= len(listed) else listed, prefix + suffix))
     parts.sort(key=lambda p: (-p[0], p[2].lower(), p[1]))
     return ",".join(p[1] for p in parts)
 
