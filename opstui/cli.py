@@ -14,6 +14,9 @@ EPILOG = """\
 other commands:
   opstui shell TARGET [--region R] [--profile P] [--endpoint-url URL] [--document D] [--parameters JSON]
                  a Session Manager shell on one node (instance id, Name tag or tag:K=V); no plugin needed
+  opstui run --targets T [--document D] [--max-concurrency N|N%] [--max-errors N|N%] [--yes] [--json] -- COMMAND
+                 Run Command on the nodes T names (ids, Name tags, tag:K=V, tag-key:K, resource-groups:NAME);
+                 live progress on stderr, grouped output on stdout; exit 1 if any node failed
   opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME]
                  run the local AWS sandbox in the foreground (Ctrl-C stops it)
 
@@ -85,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from opstui.sandbox.main import main as sandbox_main
 
         return sandbox_main(argv[1:])
+    if argv and argv[0] == "run":
+        from opstui.run_cli import main as run_main
+
+        return run_main(argv[1:])
     if argv and argv[0] == "shell":
         from opstui.shell_cli import main as shell_main
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,9 +144,18 @@ async def list_documents(
 async def describe_document(aws: AwsClients, region: str, name: str) -> DocumentDetail:
     """A document's parameter schema, from which the Run Command form is generated."""
     doc = (await aws.call("ssm", region, "describe_document", Name=name)).get("Document", {})
+    # DescribeDocument has no allowed values or display hints: those live in the content (GetDocument).
+    content: dict[str, Any] = {}
+    if doc.get("DocumentFormat", "JSON") == "JSON":
+        try:
+            raw = (await aws.call("ssm", region, "get_document", Name=name)).get("Content", "")
+            content = json.loads(raw).get("parameters", {}) or {}
+        except (OpsError, ValueError, AttributeError):
+            content = {}
     params = []
     for p in doc.get("Parameters", ()):
-        allowed = p.get("AllowedValues") or ()
+        spec = content.get(p.get("Name", "")) if isinstance(content, dict) else None
+        allowed = (spec or {}).get("allowedValues") or ()
         params.append(DocumentParameter(
             name=p.get("Name", ""),
             type=p.get("Type", "String"),
