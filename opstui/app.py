@@ -28,11 +28,12 @@ from opstui.aws.clients import AwsClients, StaticCredentials
 from opstui.aws.errors import OpsError
 from opstui.aws.runner import AwsLoop
 from opstui.aws.sts import caller_identity
-from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, SHELL_COMMANDS
+from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, RUN_COMMANDS, SHELL_COMMANDS
 from opstui.config import Settings
 from opstui.safe import clean
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.help import HelpScreen
+from opstui.views.runcommand import RunCommandView
 from opstui.views.shells import ShellsView
 
 COMMON_REGIONS = (
@@ -55,13 +56,14 @@ class OpsCommands(Provider):
     def _commands(self) -> list[tuple[str, object, str]]:
         app: OpsApp = self.app  # type: ignore[assignment]
         cmds: list[tuple[str, object, str]] = []
-        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS):
+        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS, *RUN_COMMANDS):
             if cmd.action:
                 cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
         for col in FLEET_COLUMNS:
             cmds.append((f"Fleet: sort by {col.label}", partial(app.fleet_sort, col.key), "Sort the fleet table"))
         cmds.append(("Tab: Fleet", partial(app.show_tab, "fleet"), "Go to the Fleet tab"))
         cmds.append(("Tab: Shells", partial(app.show_tab, "shells"), "Go to the Shells tab"))
+        cmds.append(("Tab: Run Command", partial(app.show_tab, "run"), "Go to the Run Command tab"))
         online = [n for n in app.fleet_view.table.rows if n.ping_status == "Online"][:2000]
         for node in online:
             title = f"Shell: {clean(node.name or node.instance_id, 60)} ({node.instance_id}, {node.region})"
@@ -152,6 +154,8 @@ class OpsApp(App[None]):
                 yield FleetView(id="fleet-view")
             with TabPane("Shells", id="shells"):
                 yield ShellsView(id="shells-view")
+            with TabPane("Run Command", id="run"):
+                yield RunCommandView(id="run-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -263,6 +267,21 @@ class OpsApp(App[None]):
             await asyncio.wait_for(self.shells_view.close_all(), 5)
         self.exit()
 
+    @property
+    def run_view(self) -> RunCommandView:
+        return self.query_one(RunCommandView)
+
+    def open_run_command(self, nodes: list) -> None:
+        """The Run Command tab with these nodes as the target (the Fleet's `c`)."""
+        self.run_view.use_fleet_nodes(nodes)
+        self.show_tab("run")
+
+    def action_run(self, name: str) -> None:
+        self.show_tab("run")
+        result = getattr(self.run_view, f"action_{name}")()
+        if asyncio.iscoroutine(result):
+            self.run_worker(result, exit_on_error=False)
+
     def action_fleet(self, name: str) -> None:
         self.show_tab("fleet")
         getattr(self.fleet_view, f"action_{name}")()
@@ -290,6 +309,9 @@ class OpsApp(App[None]):
             session = self.shells_view.active
             if session is not None:
                 session.terminal.focus()
+        elif tab_id == "run":
+            self.run_view.sync_fleet_selection()
+            self.run_view.focus_current()
 
     def available_profiles(self) -> list[str]:
         if self.settings.demo:
@@ -316,6 +338,7 @@ class OpsApp(App[None]):
         self._render_status()
         self.run_worker(self.aws_loop.run(old.close()), group="close-clients", exit_on_error=False)
         self.fleet_view.reset(self.generation)
+        self.run_view.reload_documents()
         self._load_identity(self.generation)
         self.notify(
             f"Now showing profile {self.settings.profile or 'default'} in {', '.join(self.settings.regions)}",

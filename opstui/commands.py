@@ -36,6 +36,8 @@ FLEET_COMMANDS: tuple[AppCommand, ...] = (
                "Show every SSM field, EC2 field and tag of the node under the cursor"),
     AppCommand("fleet-shell", "Fleet: open shells", "s", "fleet('shell')",
                "Open a Session Manager shell on each selected node (or the node under the cursor)"),
+    AppCommand("fleet-run", "Fleet: run a command", "c", "fleet('run_command')",
+               "Open Run Command with the selected nodes (or the node under the cursor) as the target"),
     AppCommand("fleet-sort", "Fleet: sort by next column", "o", "fleet('sort_next')",
                "Order by the next column (or click a header)"),
     AppCommand("fleet-sort-reverse", "Fleet: reverse sort", "O", "fleet('sort_reverse')", "Reverse the sort"),
@@ -53,6 +55,26 @@ SHELL_COMMANDS: tuple[AppCommand, ...] = (
                "Give the keyboard back to the terminal"),
     AppCommand("shell-scrollback", "Shells: scrollback", "shift+pageup", "",
                "shift+PgUp / shift+PgDn or the mouse wheel scroll back; any key snaps back", show=False),
+)
+
+# Keys of the Run Command tab (bound on RunCommandView; the form's fields take letters while typing).
+RUN_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("run-send", "Run: send the command", "ctrl+s", "run('send')",
+               "Check the form, show the blast radius, send once confirmed (disabled in read-only mode)"),
+    AppCommand("run-new", "Run: new command", "n", "run('new')", "Back to the form, as you left it"),
+    AppCommand("run-group", "Run: grouped / per-node view", "g", "run('toggle_grouped')",
+               "Fold nodes with identical output and exit code into groups, largest first"),
+    AppCommand("run-diff", "Run: diff group against the largest", "d", "run('diff')",
+               "Unified diff of the group under the cursor against the largest group"),
+    AppCommand("run-full", "Run: full output from S3", "f", "run('full_output')",
+               "Fetch the whole output of a truncated node (✂) from the run's S3 bucket"),
+    AppCommand("run-cancel", "Run: cancel", "x", "run('cancel')", "CancelCommand on the nodes still running (asks first)"),
+    AppCommand("run-rerun", "Run: re-run on failed nodes", "R", "run('rerun_failed')",
+               "The same command on the failed nodes only (confirmation again)"),
+    AppCommand("run-history", "Run: history", "h", "run('history')",
+               "Earlier commands of the loaded regions (ListCommands); enter reopens one, esc goes back"),
+    AppCommand("run-export", "Run: export", "e", "run('export')",
+               "Write the run as JSON and plain text into ~/opstui-runs/"),
 )
 
 NAVIGATION_HELP: tuple[tuple[str, str], ...] = (

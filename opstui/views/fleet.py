@@ -138,6 +138,8 @@ class FleetView(Vertical):
         Binding("escape", "escape", "Clear", show=False),
         Binding("enter", "toggle_detail", "Details"),
         Binding("s", "shell", "Shell", tooltip="Open a Session Manager shell on the selected nodes (or this one)"),
+        Binding("c", "run_command", "Run command",
+                tooltip="Run Command on the selected nodes (or this one)"),
         Binding("o", "sort_next", "Sort", tooltip="Order by the next column (O reverses)"),
         Binding("O", "sort_reverse", "Reverse sort", show=False),
     ]
@@ -371,6 +373,10 @@ class FleetView(Vertical):
         nodes = self.table.selected_rows() or ([self.table.cursor_row] if self.table.cursor_row else [])
         if nodes:
             self.app.open_shells(nodes)  # type: ignore[attr-defined]
+
+    def action_run_command(self) -> None:
+        nodes = self.table.selected_rows() or ([self.table.cursor_row] if self.table.cursor_row else [])
+        self.app.open_run_command(nodes)  # type: ignore[attr-defined]
 
     def action_sort_next(self) -> None:
         keys = [c.key for c in FLEET_COLUMNS]

@@ -9,7 +9,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, NAVIGATION_HELP, SHELL_COMMANDS, key_label
+from opstui.commands import (
+    FLEET_COMMANDS,
+    GLOBAL_COMMANDS,
+    NAVIGATION_HELP,
+    RUN_COMMANDS,
+    SHELL_COMMANDS,
+    key_label,
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -33,6 +40,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("", "")
         table.add_row("[b]Shells[/b]", "")
         for cmd in SHELL_COMMANDS:
+            table.add_row(key_label(cmd.key), cmd.help)
+        table.add_row("", "")
+        table.add_row("[b]Run Command[/b]", "")
+        for cmd in RUN_COMMANDS:
             table.add_row(key_label(cmd.key), cmd.help)
         table.add_row("", "")
         table.add_row("[b]Tables[/b]", "")

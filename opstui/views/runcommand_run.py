@@ -1,0 +1,229 @@
+"""The live run view of the Run Command tab: progress header, per-node (or per-group) table, output pane.
+Also the history table. Widgets only: polling and actions live in `opstui.views.runcommand`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import ContentSwitcher, Static
+
+from opstui.aws.models import CommandSummary
+from opstui.runs.grouping import OutputGroup
+from opstui.runs.tracker import NodeState, Progress
+from opstui.safe import clean
+from opstui.views.node_table import Column, NodeTable
+from opstui.views.runcommand_output import OutputLog
+
+OUTCOME_STYLES = {
+    "Success": Style(color="green"),
+    "InProgress": Style(color="yellow"),
+    "Pending": Style(dim=True),
+    "Delayed": Style(color="yellow", dim=True),
+    "Cancelling": Style(color="magenta"),
+    "Cancelled": Style(color="magenta"),
+}
+FAILED_STYLE = Style(color="red", bold=True)
+
+
+def outcome_style(outcome: str) -> Style:
+    return OUTCOME_STYLES.get(outcome, FAILED_STYLE)
+
+
+def human_size(chars: int) -> str:
+    if chars < 1000:
+        return str(chars)
+    if chars < 1_000_000:
+        return f"{chars / 1000:.1f}K"
+    return f"{chars / 1_000_000:.1f}M"
+
+
+def duration(state: NodeState, now: datetime | None = None) -> str:
+    if state.started is None:
+        return ""
+    end = state.finished if state.finished is not None else (now or datetime.now(UTC))
+    seconds = max((end - state.started).total_seconds(), 0.0)
+    return f"{seconds:.1f}s" if seconds < 600 else f"{seconds / 60:.0f}m"
+
+
+def _exit(code: int | None) -> str:
+    return "" if code is None else str(code)
+
+
+def _output_cell(s: NodeState) -> str:
+    size = human_size(s.stdout_chars + s.stderr_chars)
+    if s.truncated:
+        size += " ✂"  # truncated by the service: f fetches the full output from S3
+    elif s.clipped:
+        size += " +"
+    return size
+
+
+NODE_COLUMNS: list[Column[NodeState]] = [
+    Column("name", "Name", lambda s: s.name, max_width=30),
+    Column("id", "Instance", lambda s: s.instance_id, max_width=20),
+    Column("region", "Region", lambda s: s.region, max_width=15),
+    Column("status", "Status", lambda s: s.outcome, max_width=17, style=lambda s: outcome_style(s.outcome)),
+    Column("exit", "Exit", lambda s: _exit(s.exit_code), max_width=5,
+           style=lambda s: FAILED_STYLE if s.exit_code not in (None, 0) else None),
+    Column("time", "Time", duration, max_width=7),
+    Column("output", "Output", _output_cell, max_width=9),
+]
+
+
+def _group_key(g: OutputGroup) -> str:
+    return f"{g.members[0].digest}/{g.exit_code}/{g.outcome}" if g.members else g.label
+
+
+GROUP_COLUMNS: list[Column[OutputGroup]] = [
+    Column("count", "Nodes", lambda g: str(g.size), max_width=6),
+    Column("status", "Status", lambda g: g.outcome, max_width=17, style=lambda g: outcome_style(g.outcome)),
+    Column("exit", "Exit", lambda g: _exit(g.exit_code), max_width=5,
+           style=lambda g: FAILED_STYLE if g.exit_code not in (None, 0) else None),
+    Column("lines", "Lines", lambda g: str(g.stdout.count("\n") + (1 if g.stdout and not g.stdout.endswith("\n")
+                                                                   else 0)), max_width=7),
+    Column("label", "Node set", lambda g: g.label, max_width=120),
+]
+
+
+def _when(c: CommandSummary) -> str:
+    return c.requested.astimezone().strftime("%m-%d %H:%M:%S") if c.requested else ""
+
+
+HISTORY_COLUMNS: list[Column[CommandSummary]] = [
+    Column("when", "Requested", _when, max_width=14, sort_key=lambda c: -(c.requested.timestamp())
+           if c.requested else 0),
+    Column("region", "Region", lambda c: c.region, max_width=15),
+    Column("document", "Document", lambda c: c.document, max_width=30),
+    Column("status", "Status", lambda c: c.status, max_width=12, style=lambda c: outcome_style(c.status)),
+    Column("targets", "Nodes", lambda c: f"{c.completed_count}/{c.target_count}", max_width=9),
+    Column("errors", "Errors", lambda c: str(c.error_count) if c.error_count else "", max_width=6,
+           style=lambda c: FAILED_STYLE if c.error_count else None),
+    Column("comment", "Comment", lambda c: c.comment, max_width=40),
+    Column("parameters", "Commands", lambda c: " ⏎ ".join(c.parameters.get("commands", ()))
+           or ", ".join(f"{k}={v}" for k, v in c.parameters.items()), max_width=60),
+    Column("id", "Command id", lambda c: c.command_id, max_width=36),
+]
+
+
+class RunTable(NodeTable, inherit_bindings=False):
+    """A NodeTable without its g/G bindings: in the run view g toggles the grouped view (home/end remain)."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "Top", show=False),
+        Binding("end", "jump(-1)", "Bottom", show=False),
+        Binding("left", "scroll_left", "Left", show=False),
+        Binding("right", "scroll_right", "Right", show=False),
+    ]
+
+
+def render_header(document: str, title: str, progress: Progress | None, finished: bool, grouped: bool,
+                  command_ids: list[tuple[str, str]]) -> Text:
+    """Two lines: what runs where, then the progress bar and counts by outcome."""
+    text = Text()
+    text.append(clean(document, 60), style="bold")
+    if title:
+        text.append("  ")
+        text.append(clean(title, 90))
+    ids = ", ".join(f"{cid} ({region})" for region, cid in command_ids[:3])
+    if len(command_ids) > 3:
+        ids += f" +{len(command_ids) - 3}"
+    text.append(f"   {ids}", style="dim")
+    text.append("\n")
+    if progress is None:
+        text.append("sending…", style="yellow")
+        return text
+    total = max(progress.total, 1)
+    width = 30
+    filled = round(width * progress.done / total)
+    text.append("█" * filled, style="green" if not progress.failed else "yellow")
+    text.append("░" * (width - filled), style="dim")
+    text.append(f" {progress.done}/{progress.total} done  ")
+    for outcome, count in progress.by_outcome:
+        text.append(f"{outcome} {count}", style=outcome_style(outcome))
+        text.append("  ")
+    text.append(f"{progress.elapsed:.1f} s  ")
+    text.append("finished" if finished else "running", style="bold green" if finished else "bold yellow")
+    text.append("  · grouped view" if grouped else "  · per node", style="dim")
+    return text
+
+
+class RunPanel(Vertical):
+    """Progress header, node or group table, and the output of the row under the cursor."""
+
+    DEFAULT_CSS = """
+    RunPanel { height: 1fr; }
+    RunPanel #run-header { height: 2; padding: 0 1; background: $boost; }
+    RunPanel #run-banner { height: auto; max-height: 4; color: $warning; padding: 0 1; display: none; }
+    RunPanel #run-banner.-shown { display: block; }
+    RunPanel #run-tables { height: 2fr; }
+    RunPanel RunTable { border: round $primary-darken-1; border-title-align: left; height: 1fr; }
+    RunPanel RunTable:focus { border: round $accent; }
+    RunPanel OutputLog { height: 3fr; border: round $primary-darken-1; border-title-align: left; }
+    RunPanel OutputLog:focus { border: round $accent; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("No run yet: compose one (n) or open one from the history (h)."), id="run-header")
+        yield Static("", id="run-banner")
+        with ContentSwitcher(initial="run-nodes", id="run-tables"):
+            yield RunTable(NODE_COLUMNS, key=lambda s: s.key, id="run-nodes")
+            yield RunTable(GROUP_COLUMNS, key=_group_key, id="run-groups")
+        yield OutputLog(id="run-output")
+
+    @property
+    def nodes_table(self) -> RunTable:
+        return self.query_one("#run-nodes", RunTable)
+
+    @property
+    def groups_table(self) -> RunTable:
+        return self.query_one("#run-groups", RunTable)
+
+    @property
+    def output(self) -> OutputLog:
+        return self.query_one(OutputLog)
+
+    @property
+    def grouped(self) -> bool:
+        return self.query_one("#run-tables", ContentSwitcher).current == "run-groups"
+
+    def set_grouped(self, grouped: bool) -> None:
+        self.query_one("#run-tables", ContentSwitcher).current = "run-groups" if grouped else "run-nodes"
+        (self.groups_table if grouped else self.nodes_table).focus()
+
+    def set_banner(self, lines: list[str]) -> None:
+        banner = self.query_one("#run-banner", Static)
+        banner.set_class(bool(lines), "-shown")
+        banner.update(Content("\n".join(f"⚠ {clean(line, 300)}" for line in lines[-3:])))
+
+    def set_header(self, text: Text) -> None:
+        self.query_one("#run-header", Static).update(text)
+
+
+class HistoryPanel(Vertical):
+    """Earlier commands of the loaded regions (ListCommands), newest first; enter opens one."""
+
+    DEFAULT_CSS = """
+    HistoryPanel { height: 1fr; }
+    HistoryPanel #history-note { height: 1; padding: 0 1; color: $text-muted; }
+    HistoryPanel RunTable { border: round $primary-darken-1; border-title-align: left; }
+    HistoryPanel RunTable:focus { border: round $accent; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("enter: open the command · esc: back · r: reload", id="history-note")
+        yield RunTable(HISTORY_COLUMNS, key=lambda c: f"{c.region}/{c.command_id}", id="history-table")
+
+    @property
+    def table(self) -> RunTable:
+        return self.query_one("#history-table", RunTable)
