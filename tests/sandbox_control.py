@@ -42,3 +42,12 @@ class SandboxControl:
 
     def sessions(self) -> Any:
         return self._send("GET", "sessions")
+
+    # -- Run Command knobs ----------------------------------------------------------------------------------
+    def run_command_stats(self) -> Any:
+        """``{"peak_concurrency": {command_id: n}, "executions": n, "running_processes": n, "settings": {...}}``."""
+        return self._send("GET", "run-command")
+
+    def run_command_configure(self, **knobs: Any) -> Any:
+        """E.g. ``delivery_timeout_scale=0.01`` (a 30 s delivery timeout takes 0.3 s), ``delivery_delay=0``."""
+        return self._send("POST", "run-command", knobs)["settings"]

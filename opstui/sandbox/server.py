@@ -35,7 +35,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import documents, run_command, ssm_sessions
+from . import documents, resource_groups, run_command, ssm_sessions
 from .faults import FaultRegistry
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
@@ -122,6 +122,12 @@ class SandboxMiddleware:
                 reason = {400: "Bad Request", 403: "Forbidden", 503: "Service Unavailable"}.get(resp.status, "Error")
                 start_response(f"{resp.status} {reason}", [*resp.headers, ("Content-Length", str(len(resp.body)))])
                 return [resp.body]
+        if path == "/list-group-resources" and environ.get("REQUEST_METHOD") == "POST":
+            # moto has no route for it (HTML 404): answered here, see resource_groups.py
+            info = request_info(environ)
+            if info.service == "resource-groups":
+                return resource_groups.handle_list_group_resources(environ, start_response, self.sandbox.account_id,
+                                                                   info.region or "us-east-1")
         return self.app(environ, start_response)
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, name: str) -> Iterable[bytes]:
@@ -170,6 +176,10 @@ class SandboxMiddleware:
                 return _json_response(start_response, 200, {"mode": sb.sessions.configure(**payload)})
             if name == "session-mode" and method == "GET":
                 return _json_response(start_response, 200, {"mode": sb.sessions.settings.as_dict()})
+            if name == "run-command" and method == "GET":
+                return _json_response(start_response, 200, run_command.control_snapshot())
+            if name == "run-command" and method == "POST":
+                return _json_response(start_response, 200, {"settings": run_command.configure(**payload)})
             if name == "sessions" and method == "GET":
                 return _json_response(start_response, 200, {
                     "stream_port": sb.stream_port,
@@ -287,6 +297,7 @@ class Sandbox:
             ssm_sessions.install()
             documents.install()
             run_command.install()
+            run_command.activate(self.state_dir)
             self.sessions.start()
             ssm_sessions.activate(self.sessions)
             moto_app = DomainDispatcherApplication(create_backend_app)
@@ -322,6 +333,7 @@ class Sandbox:
             self._thread.join(timeout=5)
             self._thread = None
         ssm_sessions.activate(None)
+        run_command.shutdown()
         self.sessions.stop()
         with Sandbox._active_lock:
             if Sandbox._active is self:

@@ -13,9 +13,6 @@ Consistency rules, chosen to match what AWS shows:
   stopped pinging), whatever the registry says; a terminated instance's node disappears.
 * Hybrid (``mi-``) nodes keep their tags in moto's SSM resource-tag store, so
   AddTagsToResource / ListTagsForResource with ResourceType ManagedInstance work.
-
-Also fixes moto's SendCommand bug where a command with InstanceIds and no Targets was sent to
-every instance in the region.
 """
 
 from __future__ import annotations
@@ -316,14 +313,4 @@ def install() -> None:
             return original_validate(self, resource_type, resource_id)
 
         ssm_models.SimpleSystemManagerBackend._validate_resource_type_and_id = _validate_resource_type_and_id  # type: ignore[method-assign]
-
-        original_targets = ssm_models.Command._get_instance_ids_from_targets
-
-        def _get_instance_ids_from_targets(self: Any) -> list[str]:
-            # moto turns "no targets" into "no EC2 filter" and so targets every instance.
-            if not self.targets:
-                return []
-            return original_targets(self)
-
-        ssm_models.Command._get_instance_ids_from_targets = _get_instance_ids_from_targets  # type: ignore[method-assign]
         _installed = True
