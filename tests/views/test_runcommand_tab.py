@@ -9,7 +9,7 @@ import pytest
 
 from opstui.views import runcommand
 from opstui.views.runcommand import RunCommandView
-from opstui.views.runcommand_confirm import ConfirmRunScreen
+from opstui.views.runcommand_confirm import ConfirmRunScreen, YesNoScreen
 from tests.views.test_fleet_tab import loaded, make_app, wait_for
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -65,26 +65,92 @@ async def finished(pilot, view: RunCommandView, timeout: float = 20) -> None:
     await pilot.pause()
 
 
-@pytest.mark.skip(reason="waits for the sandbox's real Run Command executor (helper S2)")
-async def test_fleet_selection_send_confirm_output_and_groups(sandbox):
+async def test_fleet_selection_send_confirm_output_groups_diff_and_rerun_failed(sandbox):
     app = make_app(sandbox)
     async with app.run_test(size=(170, 44)) as pilot:
         view = await ready(pilot, app)
-        select_nodes(app, ["stg-web-01", "stg-app-01", "stg-db-01"])
+        nodes = select_nodes(app, ["stg-web-01", "stg-app-01", "stg-db-01"])
+        odd = next(n for n in nodes if n.name == "stg-db-01")
         app.show_tab("run")
         await pilot.pause()
         assert view.form.target_mode == "fleet" and "3 nodes" in str(view.form.query_one("#rc-t-fleet").label)
-        await compose(pilot, view, 'echo "hello from $(hostname)"\necho same')
+        await compose(pilot, view, f'if [ "$AWS_SSM_INSTANCE_ID" = {odd.instance_id} ]; then echo odd; exit 3; fi\n'
+                                   "echo same")
         await send_and_confirm(pilot, app, view)
         assert view.current == "rc-run"
         await finished(pilot, view)
         states = view.run.states
-        assert len(states) == 3 and {s.outcome for s in states.values()} == {"Success"}
-        assert app.aws.calls["ssm:SendCommand"] == 1
-        await wait_for(pilot, lambda: "same" in output_text(view))
+        assert len(states) == 3 and app.aws.calls["ssm:SendCommand"] == 1
+        assert {s.name: (s.outcome, s.exit_code) for s in states.values()} == {
+            "stg-web-01": ("Success", 0), "stg-app-01": ("Success", 0), "stg-db-01": ("Failed", 3)}
+        await wait_for(pilot, lambda: output_text(view).strip() in ("same", "odd"))
+        # grouped: the two identical answers in one block, the odd one apart, largest first
         await pilot.press("g")
-        await wait_for(pilot, lambda: len(view.panel.groups_table.rows) >= 1)
-        assert view.panel.grouped
+        groups = view.panel.groups_table
+        await wait_for(pilot, lambda: len(groups.rows) == 2)
+        assert [(g.label, g.size, g.exit_code) for g in groups.rows] == [
+            ("stg-app-01,stg-web-01", 2, 0), ("stg-db-01", 1, 3)]
+        assert output_text(view).strip() == "same"
+        assert "stg-app-01,stg-web-01" in str(view.panel.output.border_title)
+        await pilot.press("down", "d")
+        await wait_for(pilot, lambda: view.panel.output.diff is not None)
+        diff = output_text(view)
+        assert "-same" in diff and "+odd" in diff and "exit code 0 -> 3" in diff
+        # re-run on the failed node only: the same command, confirmation again, one node
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        assert app.screen.radius.count == 1 and app.screen.radius.nodes[0].name == "stg-db-01"
+        first = view.run
+        await pilot.click("#confirm-run")
+        await wait_for(pilot, lambda: view.run is not first)
+        await finished(pilot, view)
+        assert [s.name for s in view.run.states.values()] == ["stg-db-01"]
+        assert view.run.request.parameters == first.request.parameters
+        assert app.aws.calls["ssm:SendCommand"] == 2
+    app.close_aws()
+
+
+async def test_streaming_output_shows_before_the_end_then_cancel(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        app.show_tab("run")
+        await compose(pilot, view, "echo first; sleep 30; echo never", "stg-web-01")
+        await send_and_confirm(pilot, app, view)
+        await wait_for(pilot, lambda: "first" in output_text(view), timeout=10)
+        assert not view.run.finished
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, YesNoScreen))
+        await pilot.press("y")
+        await finished(pilot, view, timeout=15)
+        state = next(iter(view.run.states.values()))
+        assert state.outcome in ("Cancelled", "Cancelling") or state.status == "Cancelled"
+        assert "never" not in output_text(view)
+        assert app.aws.calls["ssm:CancelCommand"] == 1
+    app.close_aws()
+
+
+async def test_hostile_command_output_is_shown_literally(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        app.show_tab("run")
+        script = ("printf '\\033]0;pwned\\007\\033[31mred\\033[0m [bold]x[/bold] [link=https://e.x]l[/link]\\n'\n"
+                  "printf '\\033[2J\\033[Hclear\\r\\n\\033]8;;https://e.x\\007click\\033]8;;\\007\\n'\n"
+                  "head -c 300000 /dev/zero | tr '\\0' 'z'; echo; echo err >&2")
+        await compose(pilot, view, script, "stg-web-01")
+        await send_and_confirm(pilot, app, view)
+        await finished(pilot, view)
+        await wait_for(pilot, lambda: "[bold]x[/bold]" in output_text(view))
+        pane = view.panel.output
+        lines = ["".join(seg.text for seg in pane.render_line(y)) for y in range(pane.size.height)]
+        for line in lines:
+            assert not CONTROL.search(line), repr(line)
+        assert any("[link=https://e.x]l[/link]" in line for line in lines)
+        assert not any(seg.style and seg.style.link for y in range(pane.size.height) for seg in pane.render_line(y))
+        await pilot.press("g")
+        await wait_for(pilot, lambda: len(view.panel.groups_table.rows) == 1)
+        assert "[bold]x[/bold]" in output_text(view)
     app.close_aws()
 
 
@@ -231,4 +297,70 @@ async def test_history_reopens_a_command_and_export_writes_files(sandbox, tmp_pa
         assert next(tmp_path.glob("*.txt")).read_text()
         await pilot.press("h", "escape")
         assert view.current == "rc-run"
+    app.close_aws()
+
+
+HOSTILE = ("\x1b]0;pwned\x07\x1b[31mred\x1b[0m [bold]not markup[/bold] [link=https://evil.example]x[/link]\r\n"
+           "\x1b[2J\x1b[H\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \u202eevil\u202c tab\there \x00\x7f\x9b\n")
+
+
+async def test_output_pane_renders_hostile_and_huge_output_literally_and_fast():
+    """The pane alone (no sandbox): 1 MB of output with escape sequences, one 200 KB line, markup-looking text."""
+    import time
+
+    from textual.app import App
+
+    from opstui.views.runcommand_output import MAX_LINES, OutputLog
+
+    class PaneApp(App):
+        def compose(self):
+            yield OutputLog()
+
+    app = PaneApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        pane = app.query_one(OutputLog)
+        pane.show(HOSTILE * 3, "stderr \x1b[1mbold\x1b[0m\n")
+        await pilot.pause()
+        lines = ["".join(seg.text for seg in pane.render_line(y)) for y in range(pane.size.height)]
+        joined = "\n".join(lines)
+        assert "[bold]not markup[/bold]" in joined and "[link=https://evil.example]" in joined
+        assert "── stderr ──" in joined
+        for line in lines:
+            assert not CONTROL.search(line), repr(line)
+        styles = [seg.style for y in range(3) for seg in pane.render_line(y) if seg.style]
+        assert not any(s.link for s in styles)  # hyperlinks removed
+        assert any(s.color and s.color.number == 1 for s in styles)  # colours kept
+        started = time.perf_counter()
+        chunk = ("x" * 99 + "\n") * 2_600  # ~260 KB per append, 4 appends ~ 1 MB, plus one 200 KB line
+        for _ in range(4):
+            pane.append("stdout", chunk)
+        pane.append("stdout", "y" * 200_000 + "\n")
+        await pilot.pause()
+        pane.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        for y in range(pane.size.height):
+            pane.render_line(y)
+        assert time.perf_counter() - started < 1.0
+        assert pane.out.rows() <= MAX_LINES + 1
+        row = pane.plain_lines().index("y" * 200_000)
+        drawn = pane._strip(row).text
+        assert drawn.endswith("(+198000 chars)") and len(drawn) < 2100  # cut for drawing, and says so
+
+
+async def test_hostile_names_in_the_confirmation_are_literal(hostile_sandbox):
+    app = make_app(hostile_sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        app.fleet_view.table.select_visible()
+        app.show_tab("run")
+        await pilot.pause()
+        await compose(pilot, view, "uptime")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        screen = app.screen
+        text = str(screen.query_one("#confirm-radius").render())
+        assert "[red]x[/red]" in text or "[link=" in text
+        assert not CONTROL.search(text.replace("\n", ""))
+        await pilot.press("escape")
+        assert app.aws.calls["ssm:SendCommand"] == 0
     app.close_aws()
