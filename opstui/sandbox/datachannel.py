@@ -48,7 +48,7 @@ import struct
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +82,20 @@ REORDER_HOLD_SECONDS = 0.05
 CLOSE_LINGER_SECONDS = 0.5
 
 _STREAM_PTYPE = {"out": PayloadType.OUTPUT, "err": PayloadType.STDERR}
+_OUTPUT_TYPE = codec.OUTPUT.encode().ljust(32, b" ")
+#: at most this much is read from the shell per wake-up (then cut into ``chunk_size`` frames)
+READ_MAX = 64 * 1024
+#: while more than this is waiting in the socket's send buffer, the writer waits (backpressure)
+WRITE_HIGH_WATER = 1024 * 1024
+
+
+def _ws_binary_header(n: int) -> bytes:
+    """The header of an unmasked, final, binary websocket frame of ``n`` bytes (RFC 6455 5.2; server side)."""
+    if n < 126:
+        return bytes((0x82, n))
+    if n < 65536:
+        return struct.pack(">BBH", 0x82, 126, n)
+    return struct.pack(">BBQ", 0x82, 127, n)
 
 
 def _iso_now() -> str:
@@ -113,7 +127,7 @@ def _corrupt_digest(raw: bytes) -> bytes:
     return raw[:80] + bytes([raw[80] ^ 0xFF]) + raw[81:]
 
 
-@dataclass
+@dataclass(slots=True)
 class Outgoing:
     seq: int
     raw: bytes
@@ -122,14 +136,20 @@ class Outgoing:
 
 
 class Attachment:
-    """One websocket attached to a session, with its own writer task (frames go out in queue order)."""
+    """One websocket attached to a session, with its own writer task (frames go out in queue order).
+
+    The writer takes everything queued since it last ran and sends it in one write to the transport (one
+    syscall for a window of output frames, not one per frame); the frames are built here, unmasked and
+    uncompressed as aiohttp's server writer would build them, and whole frames never interleave with the
+    control frames aiohttp writes itself (both write complete frames synchronously)."""
 
     def __init__(self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None,
                  session: AgentSession) -> None:
         self.ws = ws
         self.transport = transport
         self.session = session
-        self.queue: asyncio.Queue[tuple[bytes, bool] | None] = asyncio.Queue()
+        self.items: deque[tuple[bytes, bool] | None] = deque()
+        self._wake = asyncio.Event()
         self.held: tuple[bytes, bool] | None = None
         self._held_handle: asyncio.TimerHandle | None = None
         self.aborted = False
@@ -139,7 +159,8 @@ class Attachment:
 
     def put(self, raw: bytes, abort_after: bool = False) -> None:
         if not self.closing:
-            self.queue.put_nowait((raw, abort_after))
+            self.items.append((raw, abort_after))
+            self._wake.set()
 
     def put_output(self, raw: bytes, *, duplicate: bool, reorder: bool, abort_after: bool) -> None:
         if reorder and self.held is None:
@@ -163,7 +184,8 @@ class Attachment:
     def put_close(self) -> None:
         if not self.closing:
             self.release_held()
-            self.queue.put_nowait(None)
+            self.items.append(None)
+            self._wake.set()
             self.closing = True
 
     def abort(self) -> None:
@@ -178,9 +200,13 @@ class Attachment:
 
     async def _writer(self) -> None:
         session = self.session
+        items = self.items
         while True:
-            item = await self.queue.get()
-            if item is None:
+            if not items:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if items[0] is None:
                 if not self.aborted:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(self.reader_done.wait(), CLOSE_LINGER_SECONDS)
@@ -189,21 +215,42 @@ class Attachment:
                     except Exception:
                         self.abort()
                 return
-            raw, abort_after = item
             delay = session.faults.delay_seconds(session.id)
             if delay:
                 await asyncio.sleep(delay)
+            # everything up to the close marker, or up to and including a frame that drops the socket after it
+            batch: list[bytes] = []
+            abort_after = False
+            while items and items[0] is not None and not abort_after:
+                raw, abort_after = items.popleft()  # type: ignore[misc]
+                batch.append(raw)
+                if delay:
+                    break  # with a delay fault, each frame waits its own delay
             if self.aborted or self.ws.closed:
                 continue
             try:
-                await self.ws.send_bytes(raw)
+                await self._send(batch)
             except Exception:
                 self.abort()
                 continue
-            session.stats["frames_sent"] += 1
+            session.stats["frames_sent"] += len(batch)
             if abort_after:
                 session.stats["faults_dropped_sockets"] += 1
                 self.abort()
+
+    async def _send(self, batch: list[bytes]) -> None:
+        transport = self.transport
+        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+            for raw in batch:
+                await self.ws.send_bytes(raw)
+            return
+        parts = []
+        for raw in batch:
+            parts.append(_ws_binary_header(len(raw)))
+            parts.append(raw)
+        transport.write(b"".join(parts))
+        while transport.get_write_buffer_size() > WRITE_HIGH_WATER and not transport.is_closing():
+            await asyncio.sleep(0.005)
 
 
 class AgentSession:
@@ -217,6 +264,7 @@ class AgentSession:
         self.loop = asyncio.get_running_loop()
         self.settings = record.settings
         self.out_seq = 0
+        self.ids = codec.IdSource()
         self.unacked: OrderedDict[int, Outgoing] = OrderedDict()
         self.rtt, self.rttv, self.rto = INITIAL_RTT, 0.0, INITIAL_RTO
         self.expected = 0
@@ -313,9 +361,8 @@ class AgentSession:
         if not payload or self.phase == "closed":
             return
         seq = self.out_seq
-        msg = ClientMessage(codec.OUTPUT, sequence_number=seq, flags=codec.FLAG_SYN if seq == 0 else 0,
-                            payload_type=ptype, payload=payload)
-        raw = msg.encode()
+        raw = codec.encode_frame(_OUTPUT_TYPE, seq, codec.FLAG_SYN if seq == 0 else 0, self.ids.wire(), ptype,
+                                 payload, codec.now_ms())
         self.out_seq += 1
         if len(self.unacked) < OUTGOING_BUFFER:
             self.unacked[seq] = Outgoing(seq, raw, time.monotonic())
@@ -366,6 +413,10 @@ class AgentSession:
     # --- receiving ---------------------------------------------------------------------------------
 
     def on_binary(self, data: bytes) -> None:
+        seq = codec.ack_sequence_fast(data)  # one ack per output frame: the common case, without a decode
+        if seq is not None:
+            self._on_ack_seq(seq)
+            return
         try:
             msg = codec.decode(data, verify=False)  # the agent does not check digests (section 3.2)
         except codec.DecodeError:
@@ -379,7 +430,11 @@ class AgentSession:
 
     def _on_ack(self, msg: ClientMessage) -> None:
         seq = codec.acked_sequence(msg)
-        out = self.unacked.pop(seq, None) if seq is not None else None
+        if seq is not None:
+            self._on_ack_seq(seq)
+
+    def _on_ack_seq(self, seq: int) -> None:
+        out = self.unacked.pop(seq, None)
         if out is None:
             return
         self.stats["acks_received"] += 1
@@ -556,8 +611,12 @@ class AgentSession:
             return
         fd = shell.fds[name]
         carry = self.carry.get(name, b"")
+        chunk = self.settings.chunk_size
+        # Read what the window allows (several frames' worth) in one go, and frame it all in this pass: one
+        # wake-up, one read and one socket write per window instead of per 1 KB. Frames stay <= chunk_size.
+        room = max(1, self.settings.window - len(self.unacked))
         try:
-            data = os.read(fd, max(1, self.settings.chunk_size - len(carry)))
+            data = os.read(fd, max(1, min(READ_MAX, room * chunk) - len(carry)))
         except BlockingIOError:
             return
         except OSError:
@@ -573,7 +632,13 @@ class AgentSession:
                 self.phase = "exiting"
                 self._spawn(self._on_exit())
             return
-        complete, tail = split_utf8(carry + data)
+        buf = carry + data if carry else data
+        pos, end = 0, len(buf)
+        while end - pos > chunk:
+            complete, _tail = split_utf8(buf[pos : pos + chunk])  # a cut UTF-8 sequence goes to the next frame
+            self.send_stream(ptype, complete)
+            pos += len(complete)
+        complete, tail = split_utf8(buf[pos:] if pos else buf)
         self.carry[name] = tail
         if complete:
             self.send_stream(ptype, complete)

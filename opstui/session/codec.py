@@ -65,6 +65,9 @@ def _wire_id(message_id: uuid.UUID) -> bytes:
     return b[8:16] + b[0:8]
 
 
+wire_id_of = _wire_id  # a message id in wire order (the 8-byte halves swapped)
+
+
 def _uuid_from_wire(raw: bytes) -> uuid.UUID:
     return uuid.UUID(bytes=raw[8:16] + raw[0:8])
 
@@ -90,19 +93,8 @@ class ClientMessage:
         mtype = self.message_type.encode("ascii")
         if len(mtype) > 32:
             raise ValueError(f"message type too long: {self.message_type!r}")
-        header = HEADER.pack(
-            HEADER_LENGTH,
-            mtype.ljust(32, b" "),
-            self.schema_version,
-            self.created_date,
-            self.sequence_number,
-            self.flags,
-            _wire_id(self.message_id),
-            hashlib.sha256(self.payload).digest(),
-            int(self.payload_type),
-            len(self.payload),
-        )
-        return header + self.payload
+        return encode_frame(mtype.ljust(32, b" "), self.sequence_number, self.flags, _wire_id(self.message_id),
+                            int(self.payload_type), self.payload, self.created_date, self.schema_version)
 
     @property
     def text(self) -> str:
@@ -110,6 +102,64 @@ class ClientMessage:
 
     def json(self) -> dict:
         return json.loads(self.payload or b"{}")
+
+
+def encode_frame(mtype: bytes, seq: int, flags: int, wire_id: bytes, ptype: int, payload: bytes,
+                 created: int, schema: int = 1) -> bytes:
+    """One frame from its parts (``mtype`` already space-padded to 32 bytes, ``wire_id`` in wire order).
+
+    The hot path of both ends (one call per 1 KB of output and per ack): no dataclass, no UUID object."""
+    return HEADER.pack(HEADER_LENGTH, mtype, schema, created, seq, flags, wire_id, _sha256(payload).digest(),
+                       ptype, len(payload)) + payload
+
+
+_sha256 = hashlib.sha256
+_OUTPUT_TYPE = OUTPUT.encode().ljust(32, b" ")
+_HL116 = HEADER_LENGTH.to_bytes(4, "big")
+_OUTPUT_FIELDS = struct.Struct(">QqQ16s32sII")  # created, seq, flags, id, digest, payload type, length (at 40)
+
+
+def decode_output(data: bytes) -> tuple[int, int, bytes, bytes] | None:
+    """Fast path for the common frame, an HL-116 output_stream_data: (seq, payload type, payload, wire id).
+
+    None when the frame is anything else (the caller then uses :func:`decode`, which handles every form);
+    DecodeError exactly where :func:`decode` would raise one (bad digest, bad lengths, no created date)."""
+    if data[4:36] != _OUTPUT_TYPE or data[:4] != _HL116:
+        return None
+    if len(data) < 120:
+        raise DecodeError(f"frame too short ({len(data)} bytes)")
+    created, seq, _flags, wire_id, digest, ptype, plen = _OUTPUT_FIELDS.unpack_from(data, 40)
+    payload = data[120 : 120 + plen]
+    if len(payload) != plen:
+        raise DecodeError(f"payload length {plen} but {len(payload)} bytes present")
+    if created == 0:
+        raise DecodeError("missing message type or created date")
+    if plen and _sha256(payload).digest() != digest:
+        raise DecodeError("payload digest mismatch")
+    return seq, ptype, payload, wire_id
+
+
+def uuid_text(wire_id: bytes) -> str:
+    """The canonical text of a message id given in wire order (== str(UUID)), without a UUID object."""
+    h = (wire_id[8:16] + wire_id[0:8]).hex()
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+class IdSource:
+    """Message ids for the hot path: a random 128-bit base plus a counter, in wire order (no os.urandom per
+    message). Ids only have to be unique within a session; they are echoed back in acks, never interpreted."""
+
+    __slots__ = ("_next",)
+
+    def __init__(self) -> None:
+        self._next = itertools.count(int.from_bytes(os.urandom(12), "big") << 32).__next__
+
+    def wire(self) -> bytes:
+        b = (self._next() & _MASK128).to_bytes(16, "big")
+        return b[8:16] + b[0:8]
+
+
+_MASK128 = (1 << 128) - 1
 
 
 def decode(data: bytes, *, verify: bool = True) -> ClientMessage:
@@ -153,26 +203,43 @@ _ACK_JSON = (
     '"AcknowledgedMessageSequenceNumber":%d,"IsSequentialMessage":true}'
 )
 _ACK_TYPE = ACK.encode().ljust(32, b" ")
-_ack_ids = itertools.count(int.from_bytes(os.urandom(12), "big") << 32)
+_ack_ids = IdSource()
 
 
 def ack_for(message: ClientMessage, *, message_id: uuid.UUID | None = None, created_date: int | None = None) -> ClientMessage:
-    """The acknowledge for a stream message: seq 0, flags SYN|FIN, payload type 0, compact JSON.
-
-    On the hot path (one per 1 KB of output): the JSON is formatted directly (same bytes as json.dumps with
-    compact separators; the type and id are ASCII by construction) and ids come from a random base plus a
-    counter instead of os.urandom per ack.
-    """
+    """The acknowledge for a stream message: seq 0, flags SYN|FIN, payload type 0, compact JSON."""
     payload = (_ACK_JSON % (message.message_type, message.message_id, message.sequence_number)).encode()
     return ClientMessage(
         message_type=ACK,
         sequence_number=0,
         flags=FLAG_SYN | FLAG_FIN,
-        message_id=message_id or uuid.UUID(int=next(_ack_ids) & ((1 << 128) - 1)),
+        message_id=message_id or _uuid_from_wire(_ack_ids.wire()),
         payload_type=PayloadType.NONE,
         payload=payload,
         created_date=created_date if created_date is not None else now_ms(),
     )
+
+
+def ack_frame(message_type: str, message_id: str, sequence_number: int, created_date: int) -> bytes:
+    """The encoded acknowledge for a stream message given by its type, id text and sequence number: the same
+    bytes as ``ack_for(message).encode()`` (the JSON is formatted directly, the same bytes as json.dumps with
+    compact separators; type and id are ASCII by construction), without building any object. On the hot
+    path: one per 1 KB of output."""
+    payload = (_ACK_JSON % (message_type, message_id, sequence_number)).encode()
+    return encode_frame(_ACK_TYPE, 0, FLAG_SYN | FLAG_FIN, _ack_ids.wire(), 0, payload, created_date)
+
+
+def ack_sequence_fast(data: bytes) -> int | None:
+    """The acknowledged sequence number of a well-formed HL-116 acknowledge in the compact form, else None
+    (the caller then decodes the frame fully). No digest check: for the agent, which does not verify them
+    (section 3.2)."""
+    if data[4:36] != _ACK_TYPE or data[:4] != _HL116 or len(data) < 120:
+        return None
+    created, _seq, _flags, _id, _digest, _ptype, plen = _OUTPUT_FIELDS.unpack_from(data, 40)
+    if created == 0 or len(data) != 120 + plen:
+        return None
+    match = _ACK_SEQ.search(data, 120)
+    return int(match.group(1)) if match is not None else None
 
 
 _ACK_SEQ = re.compile(rb'"AcknowledgedMessageSequenceNumber":\s*(-?\d+)\s*[,}]')
