@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 import uuid
 from collections import OrderedDict
@@ -28,7 +29,15 @@ import aiohttp
 from opstui.session import codec
 from opstui.session.codec import ClientMessage, DecodeError, PayloadType
 
+try:  # aiohttp's C masking routine (used by its own writer); a pure-Python fallback keeps us independent of it
+    from aiohttp._websocket.helpers import websocket_mask as _ws_mask_inplace
+except Exception:  # pragma: no cover
+    _ws_mask_inplace = None
+
 log = logging.getLogger(__name__)
+
+_STREAM_PTYPES = (PayloadType.OUTPUT, PayloadType.STDERR)
+Ack = tuple[bytes, int]  # (message id in wire order, sequence number) of an output_stream_data to acknowledge
 
 CLIENT_VERSION = "1.2.650.0"
 RESEND_TICK = 0.05
@@ -114,11 +123,15 @@ class DataChannel:
         self._size: tuple[int, int] | None = None
         self._size_sent: tuple[int, int] | None = None
         self._size_task: asyncio.Task[None] | None = None
-        # (chunk, the message to acknowledge once the chunk is consumed) or None at the end
-        self._output: asyncio.Queue[tuple[bytes, ClientMessage | None] | None] = asyncio.Queue()
+        # (chunk, the messages to acknowledge once the chunk is consumed) or None at the end
+        self._output: asyncio.Queue[tuple[bytes, list[Ack] | None] | None] = asyncio.Queue()
         self._unconsumed: set[int] = set()  # sequence numbers delivered but not yet read (ack pending)
-        self._acks_due: list[ClientMessage] = []
+        self._acks_due: list[Ack] = []
         self._ack_flush_scheduled = False
+        # in-order output taken off the socket in one pass of the reader, queued as one chunk when it yields
+        self._batch: list[bytes] = []
+        self._batch_acks: list[Ack] = []
+        self._batch_scheduled = False
         self._ack_tasks: set[asyncio.Task[None]] = set()
         self._output_bytes = 0
         self._output_space = asyncio.Event()
@@ -211,6 +224,7 @@ class DataChannel:
     def _finish(self, reason: str) -> None:
         if self.state == "closed":
             return
+        self._flush_batch()
         self.state = "closed"
         self.close_reason = reason
         self._closed_event.set()
@@ -301,37 +315,76 @@ class DataChannel:
             return b""
         return self._consumed(item)
 
-    def _consumed(self, item: tuple[bytes, ClientMessage | None] | None) -> bytes | None:
+    def _consumed(self, item: tuple[bytes, list[Ack] | None] | None) -> bytes | None:
         if item is None:
             self._output.put_nowait(None)  # keep returning None
             return None
-        chunk, ack = item
+        chunk, acks = item
         self._output_bytes -= len(chunk)
         if self._output_bytes <= self.output_limit:
             self._output_space.set()
-        if ack is not None:
+        if acks:
             # Flow control: a frame is acknowledged when its bytes are taken, not when they arrive. The agent
             # keeps a bounded number of unacknowledged frames in flight, so a reader that falls behind (the
             # terminal widget during a flood) slows the remote shell down, and the backlog between a key's echo
             # and the screen stays one agent window, not whatever the socket buffers hold.
-            self._unconsumed.discard(ack.sequence_number)
-            self._acks_due.append(ack)
+            for _wire_id, seq in acks:
+                self._unconsumed.discard(seq)
+            self._acks_due.extend(acks)
             if not self._ack_flush_scheduled:
                 self._ack_flush_scheduled = True
                 asyncio.get_running_loop().call_soon(self._flush_acks)
         return chunk
 
     def _flush_acks(self) -> None:
+        """Send every ack due, in one write to the socket (one syscall for a window of output)."""
         self._ack_flush_scheduled = False
         due, self._acks_due = self._acks_due, []
-        if due and self.state != "closed":
-            task = asyncio.create_task(self._send_acks(due))
-            self._ack_tasks.add(task)
-            task.add_done_callback(self._ack_tasks.discard)
+        if not due or self.state == "closed":
+            return
+        created = codec.now_ms()
+        frames = [codec.ack_frame(codec.OUTPUT, codec.uuid_text(wid), seq, created) for wid, seq in due]
+        if self._write_now(frames):
+            self.stats["acks_out"] += len(frames)
+            return
+        task = asyncio.create_task(self._send_frames(frames))
+        self._ack_tasks.add(task)
+        task.add_done_callback(self._ack_tasks.discard)
 
-    async def _send_acks(self, due: list[ClientMessage]) -> None:
-        for message in due:
-            await self._ack(message)
+    async def _send_frames(self, frames: list[bytes]) -> None:
+        for raw in frames:
+            if await self._write(raw):
+                self.stats["acks_out"] += 1
+
+    def _write_now(self, frames: list[bytes]) -> bool:
+        """Write whole websocket frames straight to the transport, in one write; False if that cannot be done
+        here (no socket, or not aiohttp's usual writer), and the caller sends them one by one instead.
+
+        The frames are built as aiohttp's client writer builds them (final, binary, masked, uncompressed;
+        the session is dialled with compress=0) and always whole, so they never interleave with the frames
+        aiohttp writes itself; the data is small (acks), so no drain is needed."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            return False
+        transport = getattr(getattr(ws, "_writer", None), "transport", None)
+        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+            return False
+        keys = os.urandom(4 * len(frames))
+        parts = []
+        for i, raw in enumerate(frames):
+            n = len(raw)
+            header = bytes((0x82, 0x80 | n)) if n < 126 else (
+                bytes((0x82, 0xFE)) + n.to_bytes(2, "big") if n < 65536 else bytes((0x82, 0xFF)) + n.to_bytes(8, "big"))
+            key = keys[4 * i : 4 * i + 4]
+            parts.append(header)
+            parts.append(key)
+            parts.append(_masked(key, raw))
+        try:
+            transport.write(b"".join(parts))
+        except Exception:
+            return False
+        self.stats["frames_out"] += len(frames)
+        return True
 
     def __aiter__(self) -> DataChannel:
         return self
@@ -346,10 +399,11 @@ class DataChannel:
     def buffered_output(self) -> int:
         return self._output_bytes
 
-    async def _deliver(self, data: bytes, ack: ClientMessage | None = None) -> None:
+    async def _deliver(self, data: bytes, ack: Ack | None = None) -> None:
+        self._flush_batch()  # keep order with output taken on the fast path
         if not data:
             if ack is not None:
-                await self._ack(ack)
+                await self._write_ack(*ack)
             return
         # Flow control: while the reader of this channel is behind, stop here. Frames then stay unread on the
         # socket and unacked, so the agent's window fills and it stops reading its pty: the producer slows
@@ -359,11 +413,34 @@ class DataChannel:
             await self._output_space.wait()
         self._output_bytes += len(data)
         if ack is not None:
-            self._unconsumed.add(ack.sequence_number)
-        self._output.put_nowait((data, ack))
+            self._unconsumed.add(ack[1])
+        self._output.put_nowait((data, [ack] if ack is not None else None))
+
+    def _take_output(self, seq: int, payload: bytes, wid: bytes) -> None:
+        """The fast path: the next in-order, non-empty output frame while ready and not behind. No await: the
+        reader goes on with the next frame already received, and everything taken in this pass becomes one
+        queued chunk (and, once read, one write of acks) when the reader waits for the socket again."""
+        self.stats["frames_in"] += 1
+        self._expected = seq + 1
+        self._unconsumed.add(seq)
+        self._output_bytes += len(payload)
+        self._batch.append(payload)
+        self._batch_acks.append((wid, seq))
+        if not self._batch_scheduled:
+            self._batch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_batch)
+
+    def _flush_batch(self) -> None:
+        self._batch_scheduled = False
+        if not self._batch:
+            return
+        batch, acks = self._batch, self._batch_acks
+        self._batch, self._batch_acks = [], []
+        self._output.put_nowait((batch[0] if len(batch) == 1 else b"".join(batch), acks))
 
     # -- the reader ------------------------------------------------------------------------------------------
     async def _reader(self) -> None:
+        binary = aiohttp.WSMsgType.BINARY
         while self.state != "closed":
             ws = self._ws
             if ws is None:
@@ -374,10 +451,27 @@ class DataChannel:
                 raise
             except Exception:
                 msg = None
-            if msg is not None and msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                data = msg.data if isinstance(msg.data, bytes) else msg.data.encode()
+            if msg is not None and msg.type is binary:
+                data = msg.data
+                if self.ready and not self._incoming and self._output_bytes <= self.output_limit:
+                    try:
+                        fast = codec.decode_output(data)
+                    except DecodeError:
+                        self.stats["dropped_bad"] += 1  # dropped unacked; the agent's retransmission repairs it
+                        continue
+                    if fast is not None:
+                        seq, ptype, payload, wid = fast
+                        if seq == self._expected and payload and ptype in _STREAM_PTYPES:
+                            self._take_output(seq, payload, wid)
+                            continue
+                self._flush_batch()
                 await self._on_frame(data)
                 continue
+            if msg is not None and msg.type == aiohttp.WSMsgType.TEXT:
+                self._flush_batch()
+                await self._on_frame(msg.data.encode())
+                continue
+            self._flush_batch()
             # the socket is gone (error, close frame, or abort)
             if self.state == "closed" or self._local_close:
                 break
@@ -404,7 +498,10 @@ class DataChannel:
             log.debug("ignoring unknown message type %r", mtype)
 
     async def _ack(self, message: ClientMessage) -> None:
-        if await self._write(codec.ack_for(message).encode()):
+        await self._write_ack(codec.wire_id_of(message.message_id), message.sequence_number, message.message_type)
+
+    async def _write_ack(self, wid: bytes, seq: int, message_type: str = codec.OUTPUT) -> None:
+        if await self._write(codec.ack_frame(message_type, codec.uuid_text(wid), seq, codec.now_ms())):
             self.stats["acks_out"] += 1
 
     async def _on_output(self, message: ClientMessage) -> None:
@@ -434,7 +531,8 @@ class DataChannel:
     async def _handle(self, message: ClientMessage, *, ack_when_read: bool = False) -> None:
         ptype = message.payload_type
         if ptype in (PayloadType.OUTPUT, PayloadType.STDERR):
-            await self._deliver(message.payload, message if ack_when_read else None)
+            ack = (codec.wire_id_of(message.message_id), message.sequence_number) if ack_when_read else None
+            await self._deliver(message.payload, ack)
             if not self.ready and ptype == PayloadType.OUTPUT:
                 await self._become_ready()  # no-handshake path: first output means the shell is up
         elif ptype == PayloadType.EXIT_CODE:
@@ -561,6 +659,17 @@ class DataChannel:
             + (f" ({last_error})" if last_error else "") + "; the session was terminated",
             kind="resume-failed"), terminate=True)
         return False
+
+
+def _masked(key: bytes, data: bytes) -> bytes | bytearray:
+    """``data`` XOR the 4-byte websocket masking ``key`` (RFC 6455 5.3)."""
+    if _ws_mask_inplace is not None:
+        buf = bytearray(data)
+        _ws_mask_inplace(key, buf)
+        return buf
+    n = len(data)
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
 
 
 def _parse_exit_code(payload: bytes) -> int | None:

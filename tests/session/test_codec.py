@@ -118,3 +118,55 @@ def test_open_frame_carries_all_five_fields():
     frame = json.loads(codec.open_frame("tok", client_id="c", request_id="r", client_version="1.2.650.0"))
     assert frame == {"MessageSchemaVersion": "1.0", "RequestId": "r", "TokenValue": "tok", "ClientId": "c",
                      "ClientVersion": "1.2.650.0"}
+
+
+# --- the hot-path helpers give the same bytes and the same verdicts as the general codec ---------------------
+
+def test_decode_output_agrees_with_decode():
+    msg = ClientMessage(codec.OUTPUT, 7, 0, B, PayloadType.STDERR, b"out\xe2\x82", CREATED)
+    raw = msg.encode()
+    seq, ptype, payload, wid = codec.decode_output(raw)
+    full = codec.decode(raw)
+    assert (seq, ptype, payload) == (full.sequence_number, full.payload_type, full.payload)
+    assert codec.uuid_text(wid) == str(full.message_id) == str(B)
+    assert codec.decode_output(EX1) is None  # input_stream_data: not this fast path
+    assert codec.decode_output(EX3) is None
+    bad = bytearray(raw)
+    bad[-1] ^= 0xFF
+    with pytest.raises(DecodeError):
+        codec.decode_output(bytes(bad))
+    with pytest.raises(DecodeError):
+        codec.decode_output(raw[:-1])
+    undated = ClientMessage(codec.OUTPUT, 7, 0, B, PayloadType.OUTPUT, b"x", created_date=0).encode()
+    with pytest.raises(DecodeError):
+        codec.decode_output(undated)
+
+
+def test_encode_frame_and_ack_frame_match_the_dataclass():
+    msg = ClientMessage(codec.OUTPUT, 3, codec.FLAG_SYN, A, PayloadType.OUTPUT, b"hello", CREATED)
+    raw = codec.encode_frame(codec.OUTPUT.encode().ljust(32, b" "), 3, codec.FLAG_SYN, codec.wire_id_of(A), 1,
+                             b"hello", CREATED)
+    assert raw == msg.encode()
+    acked = ClientMessage(codec.OUTPUT, 5, 0, A, PayloadType.OUTPUT, b"x", CREATED)
+    fast = codec.ack_frame(codec.OUTPUT, str(A), 5, CREATED)
+    slow = codec.ack_for(acked, created_date=CREATED).encode()
+    assert fast[:64] == slow[:64] and fast[80:] == slow[80:]  # all but the (fresh) ack id
+    assert fast[80:] == EX3[80:] and codec.decode(fast).payload == EX3_ACK_JSON
+
+
+def test_ack_sequence_fast():
+    assert codec.ack_sequence_fast(EX3) == 5
+    assert codec.ack_sequence_fast(EX1) is None  # not an ack
+    assert codec.ack_sequence_fast(EX3[:-1]) is None  # truncated: left to the full decoder
+    ids = codec.IdSource()
+    assert len({ids.wire() for _ in range(1000)}) == 1000
+
+
+def test_client_websocket_masking_round_trips():
+    from opstui.session.channel import _masked
+
+    data = bytes(range(256)) * 3 + b"tail"
+    key = b"\x01\x82\x7f\xff"
+    once = bytes(_masked(key, data))
+    assert once != data and bytes(_masked(key, once)) == data
+    assert once[:4] == bytes(d ^ k for d, k in zip(data[:4], key, strict=True))
