@@ -43,6 +43,7 @@ async def shoot() -> list[Path]:
             made.append(Path(app.save_screenshot("help.svg", str(HERE))))
             await pilot.press("escape")
             made.append(await shell_shot(app, pilot))
+            made.append(await run_shot(app, pilot, sandbox.endpoint))
         app.close_aws()
     return made
 
@@ -65,6 +66,41 @@ async def shell_shot(app: OpsApp, pilot) -> Path:
     await asyncio.sleep(1.5)
     await pilot.pause(0.3)
     return Path(app.save_screenshot("shell.svg", str(HERE)))
+
+
+async def run_shot(app: OpsApp, pilot, endpoint: str) -> Path:
+    """Run Command, grouped: one command on the app nodes of both regions; the Windows node refuses a shell
+    script and the ConnectionLost node times out, so the result reads as a few blocks."""
+    import json
+    import urllib.request
+
+    # a 30 s delivery timeout takes 0.3 s in the sandbox, so the ConnectionLost node ends without a wait
+    req = urllib.request.Request(f"{endpoint}/_opstui/run-command", method="POST",
+                                 data=json.dumps({"delivery_timeout_scale": 0.01}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).close()
+    view = app.run_view
+    app.fleet_view.table.clear_selection()  # target by tag, not the nodes selected for the Fleet shots
+    app.show_tab("run")
+    while view.form.commands_area() is None:
+        await asyncio.sleep(0.05)
+    await pilot.pause(0.2)
+    view.form.commands_area().text = 'echo "checkout $(uname -sm) in $AWS_SSM_REGION_NAME"\necho "config: ok"'
+    view.form.query_one("#rc-target").value = "tag:Role=app"
+    view.form.query_one("#rc-timeout").value = "30"
+    view.form.query_one("#rc-comment").value = "pre-release check"
+    await pilot.pause(0.2)
+    await pilot.press("ctrl+s")
+    while not hasattr(app.screen, "radius"):
+        await asyncio.sleep(0.05)
+    await pilot.press(*app.screen.radius.confirmation_word, "enter")
+    while view.run is None or not view.run.finished:
+        await asyncio.sleep(0.1)
+    await pilot.press("g")
+    await pilot.pause(0.5)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    return Path(app.save_screenshot("runcommand.svg", str(HERE)))
 
 
 if __name__ == "__main__":

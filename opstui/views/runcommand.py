@@ -381,6 +381,7 @@ class RunCommandView(Vertical):
         panel = self.panel
         panel.nodes_table.set_rows([])
         panel.groups_table.set_rows([])
+        panel.fit_tables()
         panel.output.clear("waiting for output…")
         panel.output.border_title = Content("Output")
         panel.set_banner([])
@@ -435,6 +436,7 @@ class RunCommandView(Vertical):
             for state in update.changed:
                 run.states[state.key] = state
             panel.nodes_table.set_rows(list(run.states.values()))
+            panel.fit_tables()
             if self.shown_key in {s.key for s in update.changed}:
                 self._title_node(run.states[self.shown_key])  # type: ignore[index]
         if self.shown_key is not None and not panel.grouped:
@@ -516,6 +518,7 @@ class RunCommandView(Vertical):
         table = self.panel.groups_table
         before = table.cursor_row
         table.set_rows(run.groups)
+        self.panel.fit_tables()
         if table.cursor_row is not None and (before is None or table.cursor_row is not before):
             self._show_group(table.cursor_row)
 

@@ -214,7 +214,8 @@ class OutputLog(ScrollView, can_focus=True):
         width = self.size.width
         if row >= self._rows():
             return Strip.blank(width, self.rich_style)
-        return self._strip(row).crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        style = self.rich_style
+        return self._strip(row).apply_style(style).crop_extend(scroll_x, scroll_x + width, style)
 
     def on_resize(self) -> None:
         self._cache.clear()

@@ -129,19 +129,19 @@ class RunTable(NodeTable, inherit_bindings=False):
 
 def render_header(document: str, title: str, progress: Progress | None, finished: bool, grouped: bool,
                   command_ids: list[tuple[str, str]]) -> Text:
-    """Two lines: what runs where, then the progress bar and counts by outcome."""
-    text = Text()
+    """Three lines: what runs, the progress bar with counts by outcome, the command ids."""
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(clean(document, 60), style="bold")
     if title:
         text.append("  ")
-        text.append(clean(title, 90))
-    ids = ", ".join(f"{cid} ({region})" for region, cid in command_ids[:3])
-    if len(command_ids) > 3:
-        ids += f" +{len(command_ids) - 3}"
-    text.append(f"   {ids}", style="dim")
+        text.append(clean(title, 160))
     text.append("\n")
+    ids = ", ".join(f"{cid} ({region})" for region, cid in command_ids[:4])
+    if len(command_ids) > 4:
+        ids += f" +{len(command_ids) - 4} more"
     if progress is None:
         text.append("sending…", style="yellow")
+        text.append("\n" + ids, style="dim")
         return text
     total = max(progress.total, 1)
     width = 30
@@ -155,6 +155,7 @@ def render_header(document: str, title: str, progress: Progress | None, finished
     text.append(f"{progress.elapsed:.1f} s  ")
     text.append("finished" if finished else "running", style="bold green" if finished else "bold yellow")
     text.append("  · grouped view" if grouped else "  · per node", style="dim")
+    text.append("\n" + ids, style="dim")
     return text
 
 
@@ -163,13 +164,13 @@ class RunPanel(Vertical):
 
     DEFAULT_CSS = """
     RunPanel { height: 1fr; }
-    RunPanel #run-header { height: 2; padding: 0 1; background: $boost; }
+    RunPanel #run-header { height: 3; padding: 0 1; background: $boost; }
     RunPanel #run-banner { height: auto; max-height: 4; color: $warning; padding: 0 1; display: none; }
     RunPanel #run-banner.-shown { display: block; }
-    RunPanel #run-tables { height: 2fr; }
+    RunPanel #run-tables { height: 12; }
     RunPanel RunTable { border: round $primary-darken-1; border-title-align: left; height: 1fr; }
     RunPanel RunTable:focus { border: round $accent; }
-    RunPanel OutputLog { height: 3fr; border: round $primary-darken-1; border-title-align: left; }
+    RunPanel OutputLog { height: 1fr; border: round $primary-darken-1; border-title-align: left; }
     RunPanel OutputLog:focus { border: round $accent; }
     """
 
@@ -200,6 +201,16 @@ class RunPanel(Vertical):
     def set_grouped(self, grouped: bool) -> None:
         self.query_one("#run-tables", ContentSwitcher).current = "run-groups" if grouped else "run-nodes"
         (self.groups_table if grouped else self.nodes_table).focus()
+        self.fit_tables()
+
+    def fit_tables(self) -> None:
+        """The table as tall as its rows (at most 45% of the panel): the output gets the rest."""
+        rows = len((self.groups_table if self.grouped else self.nodes_table).order_shown)
+        limit = max(int(self.size.height * 0.45), 6)
+        self.query_one("#run-tables").styles.height = max(min(rows + 3, limit), 5)
+
+    def on_resize(self) -> None:
+        self.fit_tables()
 
     def set_banner(self, lines: list[str]) -> None:
         banner = self.query_one("#run-banner", Static)
