@@ -173,6 +173,10 @@ async def run(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...
     if problems:
         raise Refused("; ".join(problems))
     plan = await make_plan(aws, regions, args.targets, err)
+    try:
+        plan = plan.for_platforms(doc.platform_types)
+    except TargetError as exc:
+        raise Refused(str(exc)) from None
     confirm(plan, request.document, err, args.yes)
     sent = await send_plan(aws, plan, request)
     for failed in sent.errors:

@@ -22,7 +22,11 @@ CREDS = StaticCredentials("testing", "testing")
 def _start(scenario: str = "default", nodes: int | None = None):
     state_dir = tempfile.mkdtemp(prefix="opstui-test-state-")
     proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120, state_dir=state_dir).start()
-    return proc, SandboxControl(proc.endpoint, proc.regions)
+    control = SandboxControl(proc.endpoint, proc.regions)
+    # Run Command's delivery timeout (30 s at least, per the API) takes 0.6 s here: ConnectionLost nodes
+    # end DeliveryTimedOut without the suite waiting for them.
+    control.run_command_configure(delivery_timeout_scale=0.02)
+    return proc, control
 
 
 @pytest.fixture(scope="session")

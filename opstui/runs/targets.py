@@ -88,6 +88,14 @@ def parse_target(text: str) -> TargetSpec:
     return TargetSpec("names", values=items)
 
 
+def platform_type(node: FleetNode) -> str:
+    """Linux | Windows | MacOS, as SSM reports it (documents list the platform types they run on)."""
+    for key, value in node.ssm_fields:
+        if key == "PlatformType":
+            return value
+    return "Windows" if "windows" in node.platform.lower() else "Linux"
+
+
 def env_of(node: FleetNode) -> str:
     for key in ENV_TAGS:
         value = node.tag(key)
@@ -122,6 +130,7 @@ class BlastRadius:
     by_env: dict[str, int]
     not_online: tuple[FleetNode, ...]
     unknown: tuple[str, ...] = ()  # ids or names given that are not in the fleet
+    skipped: tuple[FleetNode, ...] = ()  # left out: the document does not run on their platform
 
     @property
     def count(self) -> int:
@@ -156,6 +165,9 @@ class BlastRadius:
                          + fold_names(n.name or n.instance_id for n in self.not_online))
         if self.unknown:
             lines.append("not in the fleet: " + ", ".join(self.unknown))
+        if self.skipped:
+            lines.append(f"{len(self.skipped)} left out (the document does not run on their platform): "
+                         + fold_names(n.name or n.instance_id for n in self.skipped))
         return lines
 
 
@@ -178,6 +190,27 @@ class Plan:
     @property
     def regions(self) -> tuple[str, ...]:
         return tuple(sorted(set(self.ids_by_region) | set(self.targets_regions)))
+
+    def for_platforms(self, platform_types: tuple[str, ...] | list[str]) -> Plan:
+        """Leave out explicitly listed nodes the document cannot run on: SendCommand refuses the whole
+        request (UnsupportedPlatformType) if one of its instance ids is, say, Windows for a shell script.
+        Tag and group targets are expanded by AWS, which fails just those invocations."""
+        if not platform_types or not self.ids_by_region:
+            return self
+        wanted = set(platform_types)
+        keep = [n for n in self.radius.nodes if platform_type(n) in wanted]
+        skipped = tuple(n for n in self.radius.nodes if platform_type(n) not in wanted)
+        if not skipped:
+            return self
+        if not keep:
+            raise TargetError(f"the document runs on {', '.join(sorted(wanted))} only; none of the "
+                              f"{len(skipped)} target node(s) is")
+        ids: dict[str, list[str]] = {}
+        for n in keep:
+            ids.setdefault(n.region, []).append(n.instance_id)
+        radius = blast_radius(keep, self.radius.unknown)
+        radius = BlastRadius(radius.nodes, radius.by_region, radius.by_env, radius.not_online, radius.unknown, skipped)
+        return Plan(self.spec, {r: tuple(v) for r, v in ids.items()}, self.targets_regions, radius)
 
 
 def plan_for_nodes(nodes: list[FleetNode] | tuple[FleetNode, ...]) -> Plan:

@@ -1,0 +1,79 @@
+"""`opstui run`: targeting and confirmation like the tab, progress on stderr, grouped output on stdout."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from opstui.run_cli import main
+
+R1 = "ap-northeast-1"
+
+
+@pytest.fixture(autouse=True)
+def _creds(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("OPSTUI_CONFIG", os.devnull)
+
+
+def run(sandbox, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--endpoint-url", sandbox.endpoint, "--region", R1, *args], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_grouped_output_on_stdout_and_exit_zero(sandbox):
+    code, out, err = run(sandbox, "--targets", "tag:Role=db", "--yes", "--", "echo", "hello")
+    assert code == 0, err
+    assert "hello" in out and out.startswith("=== ")
+    assert "nodes in ap-northeast-1" in err and "sent ap-northeast-1" in err
+
+
+def test_a_failing_node_makes_the_exit_code_one_and_json_says_why(sandbox):
+    code, out, err = run(sandbox, "--targets", "tag:Role=db", "--yes", "--json", "--", "echo oops >&2; exit 4")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert {n["exit_code"] for n in doc["nodes"] if n["status"] != "Cancelled"} >= {4}
+    assert any("oops" in n["stderr"] for n in doc["nodes"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--targets", "tag:Role=db", "--yes", "--", " "], "empty command"),
+    (["--targets", "", "--yes", "--", "true"], "no targets"),
+    (["--targets", "tag:Role=nope", "--yes", "--", "true"], "matches no managed node"),
+    (["--targets", "i-0000000000000dead", "--yes", "--", "true"], "unknown instance id i-0000000000000dead"),
+    (["--targets", "tag:Role=db", "--max-errors", "lots", "--yes", "--", "true"], "max errors"),
+])
+def test_bad_input_is_a_clear_message_and_exit_two(sandbox, args, message):
+    code, out, err = run(sandbox, *args)
+    assert code == 2 and message in err and out == ""
+
+
+def test_unknown_document_is_refused_by_the_service_with_its_name(sandbox):
+    code, _, err = run(sandbox, "--targets", "tag:Role=db", "--document", "No-Such-Doc", "--yes", "--", "true")
+    assert code == 3 and "No-Such-Doc" in err
+
+
+def test_read_only_refuses_and_sends_nothing(sandbox):
+    code, out, err = run(sandbox, "--read-only", "--targets", "tag:Role=db", "--yes", "--", "true")
+    assert code == 3 and "read-only" in err and out == ""
+
+
+def test_without_yes_and_without_a_terminal_nothing_is_sent(sandbox):
+    code, _, err = run(sandbox, "--targets", "tag:Role=db", "--", "true")
+    assert code == 2 and "pass --yes" in err
+
+
+def test_the_console_script_end_to_end(sandbox):
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "OPSTUI_CONFIG": os.devnull}
+    proc = subprocess.run(
+        [sys.executable, "-m", "opstui", "run", "--endpoint-url", sandbox.endpoint, "--region", R1,
+         "--targets", "tag:Role=db", "--yes", "--", "printf '\\033[31mred\\033[0m\\n'"],
+        capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[31mred" in proc.stdout  # a pipe gets the bytes as printed; a terminal would see ␛
