@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from opstui.runs.fold import fold_names
 
@@ -34,7 +35,7 @@ class OutputGroup:
     exit_code: int | None
     outcome: str
 
-    @property
+    @cached_property
     def label(self) -> str:
         return fold_names(m.name for m in self.members)
 

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from opstui.aws import s3, ssm
 from opstui.aws.clients import AwsClients
@@ -228,10 +228,13 @@ class RunTracker:
         self._poll_no += 1
         changed: dict[str, NodeRun] = {}
         appended: list[tuple[str, str, str]] = []
-        results = await asyncio.gather(*(self._poll_command(c, changed, appended) for c in self._cmds),
-                                       return_exceptions=True)
-        errors = []
-        for cmd, res in zip(self._cmds, results, strict=True):
+        active = [c for c in self._cmds if not self._complete(c)]
+        summaries, errors = await self._summaries(active)
+        live = [c for c in active if c.summary.command_id in summaries]
+        results = await asyncio.gather(
+            *(self._poll_command(c, summaries[c.summary.command_id], changed, appended) for c in live),
+            return_exceptions=True)
+        for cmd, res in zip(live, results, strict=True):
             if isinstance(res, BaseException):
                 if isinstance(res, asyncio.CancelledError):
                     raise res
@@ -240,16 +243,54 @@ class RunTracker:
             else:
                 cmd.error = ""
         await self._fetch_finished(changed, appended)
-        self.finished = all(c.summary.finished and c.polls_after_finish >= 1 for c in self._cmds) and all(
-            n.final for n in self.nodes.values())
+        self.finished = all(self._complete(c) for c in self._cmds)
         return RunUpdate(tuple(n.snapshot() for n in changed.values()), tuple(appended), self.progress(),
                          self.finished, tuple(errors))
 
-    async def _poll_command(self, cmd: _Command, changed: dict[str, NodeRun],
+    def _complete(self, cmd: _Command) -> bool:
+        """Nothing more to learn about this command: finished, read once more after that, all output final."""
+        if not (cmd.summary.finished and cmd.polls_after_finish >= 1):
+            return False
+        cid = cmd.summary.command_id
+        return all(n.final for n in self.nodes.values() if n.command_id == cid)
+
+    async def _summaries(self, active: list[_Command]) -> tuple[dict[str, CommandSummary], list[str]]:
+        """Fresh counters of the active commands: one ListCommands per region (paged, InvokedAfter the
+        oldest one) when a region has several, else ListCommands by id."""
+        by_region: dict[str, list[_Command]] = {}
+        for c in active:
+            by_region.setdefault(c.summary.region, []).append(c)
+
+        async def region_summaries(region: str, cmds: list[_Command]) -> list[CommandSummary]:
+            if len(cmds) == 1:
+                return [await ssm.get_command(self.aws, region, cmds[0].summary.command_id)]
+            oldest = min((c.summary.requested for c in cmds if c.summary.requested), default=None)
+            if oldest is None:
+                return [await ssm.get_command(self.aws, region, c.summary.command_id) for c in cmds]
+            return await ssm.list_commands_since(self.aws, region, oldest - timedelta(seconds=2))
+
+        regions = list(by_region)
+        results = await asyncio.gather(*(region_summaries(r, by_region[r]) for r in regions),
+                                       return_exceptions=True)
+        found: dict[str, CommandSummary] = {}
+        errors: list[str] = []
+        for region, res in zip(regions, results, strict=True):
+            if isinstance(res, BaseException):
+                if isinstance(res, asyncio.CancelledError):
+                    raise res
+                message = str(res) if isinstance(res, OpsError) else f"{type(res).__name__}: {res}"
+                for c in by_region[region]:
+                    c.error = message
+                errors.append(f"{region}: {message}")
+                continue
+            wanted = {c.summary.command_id for c in by_region[region]}
+            found.update((s.command_id, s) for s in res if s.command_id in wanted)
+        return found, errors
+
+    async def _poll_command(self, cmd: _Command, fresh: CommandSummary, changed: dict[str, NodeRun],
                             appended: list[tuple[str, str, str]]) -> None:
-        s = cmd.summary
-        was_finished = s.finished
-        cmd.summary = s = await ssm.get_command(self.aws, s.region, s.command_id)
+        was_finished = cmd.summary.finished
+        cmd.summary = s = fresh
         now = time.monotonic()
         if s.completed_count != cmd.last_completed or now - cmd.last_listed >= self.invocations_every \
                 or (s.finished and not was_finished):
