@@ -268,3 +268,181 @@ class InvocationOutput:
     status_details: str
     stdout_url: str
     stderr_url: str
+
+
+# -- Inventory and State Manager ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryFilter:
+    """One GetInventory / ListInventoryEntries filter: `AWS:Application.Name` Equal ["openssl"]."""
+
+    key: str
+    values: tuple[str, ...]
+    op: str = "Equal"  # Equal | NotEqual | BeginWith | LessThan | GreaterThan | Exists
+
+    def to_api(self) -> dict[str, object]:
+        return {"Key": self.key, "Values": list(self.values), "Type": self.op}
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryItem:
+    """One inventory type of one node in a GetInventory answer (its rows, as AWS gives them: strings)."""
+
+    type_name: str
+    schema_version: str
+    capture_time: datetime | None
+    content: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryEntity:
+    """One node in a GetInventory answer: its id and the types asked for (ResultAttributes)."""
+
+    instance_id: str
+    region: str
+    items: tuple[InventoryItem, ...] = ()
+
+    def item(self, type_name: str) -> InventoryItem | None:
+        return next((i for i in self.items if i.type_name == type_name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryNode:
+    """A node that has inventory, from its AWS:InstanceInformation row (the Inventory tab's node list)."""
+
+    instance_id: str
+    region: str
+    computer_name: str
+    platform_name: str
+    platform_version: str
+    platform_type: str
+    agent_version: str
+    ip_address: str
+    capture_time: datetime | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}/{self.instance_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryEntries:
+    """ListInventoryEntries of one type on one node (every page, or up to a limit)."""
+
+    instance_id: str
+    region: str
+    type_name: str
+    schema_version: str
+    capture_time: datetime | None
+    entries: tuple[dict[str, str], ...]
+    complete: bool = True  # False when a limit stopped the paging before the last page
+    pages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryTypeInfo:
+    """One type on one node: whether it was reported and when (first ListInventoryEntries page)."""
+
+    type_name: str
+    capture_time: datetime | None
+    schema_version: str
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InventorySchema:
+    """GetInventorySchema: a type and its attributes (name, string|number)."""
+
+    type_name: str
+    version: str
+    display_name: str
+    attributes: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryCount:
+    """One row of an aggregation: how many nodes have `value` for the aggregated attribute."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationMatch:
+    """One node having the application searched for (one row per matching version on that node)."""
+
+    instance_id: str
+    region: str
+    name: str
+    version: str
+    publisher: str
+    capture_time: datetime | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}/{self.instance_id}/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationSearch:
+    """The answer of one region to "which nodes have application X (version op V)"."""
+
+    region: str
+    name: str
+    op: str | None
+    version: str | None
+    matches: tuple[ApplicationMatch, ...] = ()
+    by_version: tuple[InventoryCount, ...] = ()  # from the AWS:Application.Version aggregator
+    counts_source: str = "aggregator"  # aggregator | derived (the aggregator call failed; counted here)
+    error: Exception | None = None
+    seconds: float = 0.0
+    pages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InventorySummary:
+    """Counts by platform, OS version and agent version of one region (GetInventory aggregators)."""
+
+    region: str
+    by_platform: tuple[InventoryCount, ...] = ()
+    by_os_version: tuple[InventoryCount, ...] = ()
+    by_agent: tuple[InventoryCount, ...] = ()
+    error: Exception | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    """A State Manager association (ListAssociations / DescribeAssociation)."""
+
+    association_id: str
+    region: str
+    document: str
+    name: str  # AssociationName ("" when none was given)
+    version: str
+    targets: tuple[tuple[str, tuple[str, ...]], ...]
+    schedule: str
+    status: str  # Overview.Status (Success | Failed | Pending ...)
+    detailed_status: str
+    status_counts: tuple[tuple[str, int], ...]  # Overview.AssociationStatusAggregatedCount
+    last_execution: datetime | None
+    last_success: datetime | None = None
+    created: datetime | None = None
+    parameters: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def targets_all_nodes(self) -> bool:
+        """"All managed instances in this account": Targets InstanceIds=["*"]."""
+        return any(k == "InstanceIds" and "*" in v for k, v in self.targets)
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationExecution:
+    """One run of an association (DescribeAssociationExecutions)."""
+
+    association_id: str
+    execution_id: str
+    status: str
+    detailed_status: str
+    created: datetime | None
+    resource_counts: str  # ResourceCountByStatus, e.g. '{Success=12,Failed=1}'

@@ -1,0 +1,625 @@
+"""SSM Inventory and State Manager calls: what is installed where, and the association that keeps it fresh.
+
+A module of its own (not a section of ssm.py) because ssm.py would pass ~600 lines with it.
+
+Inventory answers come from GetInventory (filters on `Type.Attribute` keys, one ResultAttributes type,
+Aggregators for counts; 50 entities a page, paged by botocore's paginator) and ListInventoryEntries (one
+type on one node; botocore has no paginator for it, so `list_inventory_entries` follows NextToken itself).
+Every value in an inventory row is a string the node reported: untrusted, shown only through `safe.clean`.
+
+Schedules are checked here before anything is sent (`schedule_problem`), with the rule AWS applies to
+AWS-GatherSoftwareInventory (no more often than every 30 minutes), so the form can say what is wrong at once;
+the service checks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opstui.aws.clients import AwsClients
+from opstui.aws.errors import OpsError
+from opstui.aws.models import (
+    ApplicationMatch,
+    ApplicationSearch,
+    Association,
+    AssociationExecution,
+    InventoryCount,
+    InventoryEntity,
+    InventoryEntries,
+    InventoryFilter,
+    InventoryItem,
+    InventoryNode,
+    InventorySchema,
+    InventorySummary,
+    InventoryTypeInfo,
+    short,
+    utc,
+)
+
+INVENTORY_DOCUMENT = "AWS-GatherSoftwareInventory"
+ALL_NODES_TARGET: tuple[tuple[str, tuple[str, ...]], ...] = (("InstanceIds", ("*",)),)
+DEFAULT_ASSOCIATION_NAME = "opstui-inventory-all-managed-nodes"
+DEFAULT_SCHEDULE = "rate(30 minutes)"
+MIN_INVENTORY_PERIOD = timedelta(minutes=30)
+PAGE = 50  # GetInventory / ListInventoryEntries / ListAssociations maximum
+#: the types the SSM agent gathers (GetInventorySchema adds custom ones)
+AWS_TYPES = ("AWS:InstanceInformation", "AWS:Application", "AWS:Network", "AWS:Service",
+             "AWS:InstanceDetailedInformation", "AWS:WindowsUpdate", "AWS:AWSComponent", "AWS:File",
+             "AWS:WindowsRole", "AWS:WindowsRegistry", "AWS:Tag", "AWS:ComplianceItem", "AWS:ResourceGroup")
+VERSION_OPS = ("Equal", "NotEqual", "LessThan", "GreaterThan", "BeginWith")
+
+
+def capture_time(value: object) -> datetime | None:
+    """CaptureTime is a string in the API ("2024-05-01T10:00:00Z"); a datetime if botocore parsed it."""
+    if isinstance(value, datetime):
+        return utc(value)
+    if not value:
+        return None
+    text = str(value).strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _rows(raw: object) -> tuple[dict[str, str], ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple({str(k): "" if v is None else str(v) for k, v in row.items()} for row in raw if isinstance(row, dict))
+
+
+def entity_from_api(item: dict[str, Any], region: str) -> InventoryEntity:
+    items = []
+    for type_name, data in (item.get("Data") or {}).items():
+        data = data or {}
+        items.append(InventoryItem(
+            type_name=short(data.get("TypeName") or type_name),
+            schema_version=short(data.get("SchemaVersion", "")),
+            capture_time=capture_time(data.get("CaptureTime")),
+            content=_rows(data.get("Content")),
+        ))
+    return InventoryEntity(instance_id=str(item.get("Id", "")), region=region, items=tuple(items))
+
+
+# -- GetInventory ------------------------------------------------------------------------------------------
+
+
+async def get_inventory(
+    aws: AwsClients,
+    region: str,
+    *,
+    filters: list[InventoryFilter] | None = None,
+    result_type: str | None = None,
+    max_nodes: int | None = None,
+) -> tuple[list[InventoryEntity], int]:
+    """Nodes matching the filters with the data of `result_type` (GetInventory takes one ResultAttributes
+    type), 50 a page. Returns (entities, pages)."""
+    params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE, **({"MaxItems": max_nodes} if max_nodes else {})}}
+    if filters:
+        params["Filters"] = [f.to_api() for f in filters]
+    if result_type:
+        params["ResultAttributes"] = [{"TypeName": result_type}]
+    entities: list[InventoryEntity] = []
+    pages = 0
+    async for page in aws.paginate("ssm", region, "get_inventory", "Entities", **params):
+        pages += 1
+        entities.extend(entity_from_api(item, region) for item in page)
+    return entities, pages
+
+
+def counts_from_aggregation(entities: list[InventoryEntity], type_name: str, attribute: str,
+                            *, where: dict[str, str] | None = None) -> tuple[InventoryCount, ...]:
+    """The rows of an aggregated answer (`{"Count": "7", "PlatformName": "Ubuntu"}`), summed by value,
+    largest first. `where` keeps only rows whose other attributes match (when the service returns them)."""
+    counts: Counter[str] = Counter()
+    for entity in entities:
+        for item in entity.items:
+            if item.type_name != type_name:
+                continue
+            for row in item.content:
+                if attribute not in row:
+                    continue
+                if where and any(k in row and row[k] != v for k, v in where.items()):
+                    continue
+                try:
+                    n = int(row.get("Count", "0") or 0)
+                except ValueError:
+                    continue
+                counts[row[attribute]] += n
+    return tuple(InventoryCount(v, n) for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+async def aggregate(aws: AwsClients, region: str, expression: str,
+                    filters: list[InventoryFilter] | None = None,
+                    *, where: dict[str, str] | None = None) -> tuple[InventoryCount, ...]:
+    """Counts by one attribute (`AWS:InstanceInformation.PlatformName`) with a GetInventory aggregator."""
+    type_name, _, attribute = expression.rpartition(".")
+    params: dict[str, Any] = {"Aggregators": [{"Expression": expression}]}
+    if filters:
+        params["Filters"] = [f.to_api() for f in filters]
+    entities: list[InventoryEntity] = []
+    async for page in aws.paginate("ssm", region, "get_inventory", "Entities", **params):
+        entities.extend(entity_from_api(item, region) for item in page)
+    return counts_from_aggregation(entities, type_name, attribute, where=where)
+
+
+async def list_inventory_nodes(aws: AwsClients, region: str) -> list[InventoryNode]:
+    """Every node of the region that has inventory, from its AWS:InstanceInformation row."""
+    entities, _ = await get_inventory(aws, region, result_type="AWS:InstanceInformation")
+    nodes = []
+    for e in entities:
+        item = e.item("AWS:InstanceInformation")
+        row = item.content[0] if item and item.content else {}
+        nodes.append(InventoryNode(
+            instance_id=e.instance_id or row.get("InstanceId", ""),
+            region=region,
+            computer_name=row.get("ComputerName", ""),
+            platform_name=short(row.get("PlatformName", "")),
+            platform_version=short(row.get("PlatformVersion", "")),
+            platform_type=short(row.get("PlatformType", "")),
+            agent_version=short(row.get("AgentVersion", "")),
+            ip_address=row.get("IpAddress", ""),
+            capture_time=item.capture_time if item else None,
+        ))
+    return nodes
+
+
+async def inventory_summary(aws: AwsClients, region: str) -> InventorySummary:
+    """Counts by platform, OS version and agent version: three aggregator calls (one page each), whatever
+    the number of nodes. Chosen over counting the Fleet's nodes because it covers every node that ever
+    reported inventory (stopped ones too) and costs three calls a region."""
+    base = "AWS:InstanceInformation."
+    try:
+        platform, version, agent = await asyncio.gather(
+            aggregate(aws, region, base + "PlatformName"),
+            aggregate(aws, region, base + "PlatformVersion"),
+            aggregate(aws, region, base + "AgentVersion"),
+        )
+    except OpsError as err:
+        return InventorySummary(region=region, error=err)
+    return InventorySummary(region=region, by_platform=platform, by_os_version=version, by_agent=agent)
+
+
+# -- application search ------------------------------------------------------------------------------------
+
+_VERSION_PART = re.compile(r"\d+|[A-Za-z]+")
+
+
+def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """"3.0.2" < "3.0.13" (numbers compare as numbers, words as words, numbers after words)."""
+    return tuple((1, int(p)) if p.isdigit() else (0, p.lower()) for p in _VERSION_PART.findall(version))
+
+
+def version_matches(value: str, op: str | None, wanted: str | None) -> bool:
+    if not op or wanted is None:
+        return True
+    if op == "Equal":
+        return value == wanted
+    if op == "NotEqual":
+        return value != wanted
+    if op == "BeginWith":
+        return value.startswith(wanted)
+    if op == "LessThan":
+        return version_key(value) < version_key(wanted)
+    if op == "GreaterThan":
+        return version_key(value) > version_key(wanted)
+    return True
+
+
+def application_filters(name: str, op: str | None = None, version: str | None = None) -> list[InventoryFilter]:
+    """`openssl` -> Name Equal; `openssl*` -> Name BeginWith; plus Version <op> when both are given."""
+    name = name.strip()
+    if not name or name == "*":
+        raise OpsError("type an application name (a trailing * matches a prefix)", kind="invalid", service="ssm")
+    filters = [InventoryFilter("AWS:Application.Name", (name[:-1],), "BeginWith") if name.endswith("*")
+               else InventoryFilter("AWS:Application.Name", (name,), "Equal")]
+    if op and version:
+        if op not in VERSION_OPS:
+            raise OpsError(f"unknown version operator {op!r}", kind="invalid", service="ssm",
+                           hint="use one of " + ", ".join(VERSION_OPS))
+        filters.append(InventoryFilter("AWS:Application.Version", (version.strip(),), op))
+    return filters
+
+
+def _name_matches(value: str, name: str) -> bool:
+    return value.startswith(name[:-1]) if name.endswith("*") else value == name
+
+
+async def find_application(
+    aws: AwsClients, region: str, name: str, op: str | None = None, version: str | None = None
+) -> ApplicationSearch:
+    """Which nodes of a region have application `name` (optionally with version `op` `version`).
+
+    Two GetInventory queries run together: the matching nodes with their AWS:Application rows, and the
+    counts by version (aggregator `AWS:Application.Version`). Only the rows of the application searched for
+    are kept per node. If the aggregator call fails the counts are derived from the rows (`counts_source`).
+    Errors are returned in the result (never raised), so one failing region does not hide the others.
+    """
+    started = time.perf_counter()
+    version = version or None
+    op = op if version else None
+    try:
+        filters = application_filters(name, op, version)
+    except OpsError as err:
+        err.region = region
+        return ApplicationSearch(region, name, op, version, error=err)
+    rows_task = asyncio.ensure_future(get_inventory(aws, region, filters=filters, result_type="AWS:Application"))
+    where = {} if name.endswith("*") else {"Name": name}
+    counts_task = asyncio.ensure_future(
+        aggregate(aws, region, "AWS:Application.Version", filters, where=where))
+    try:
+        entities, pages = await rows_task
+    except OpsError as err:
+        counts_task.cancel()
+        return ApplicationSearch(region, name, op, version, error=err, seconds=time.perf_counter() - started)
+    matches: list[ApplicationMatch] = []
+    for e in entities:
+        item = e.item("AWS:Application")
+        if item is None:
+            continue
+        named = [r for r in item.content if _name_matches(r.get("Name", ""), name)]
+        # the service decided this node matches; our version test only narrows which rows are shown
+        rows = [r for r in named if version_matches(r.get("Version", ""), op, version)] or named
+        for r in rows:
+            matches.append(ApplicationMatch(
+                instance_id=e.instance_id, region=region, name=r.get("Name", ""), version=r.get("Version", ""),
+                publisher=r.get("Publisher", ""), capture_time=item.capture_time,
+            ))
+    source = "aggregator"
+    try:
+        by_version = await counts_task
+    except OpsError:
+        by_version = ()
+    if not by_version and matches:
+        source = "derived"
+        nodes_per_version: dict[str, set[str]] = {}
+        for m in matches:
+            nodes_per_version.setdefault(m.version, set()).add(m.instance_id)
+        by_version = tuple(InventoryCount(v, len(ids)) for v, ids in
+                           sorted(nodes_per_version.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+    return ApplicationSearch(region, name, op, version, matches=tuple(matches), by_version=by_version,
+                             counts_source=source, seconds=time.perf_counter() - started, pages=pages)
+
+
+async def find_application_everywhere(
+    aws: AwsClients, regions: list[str] | tuple[str, ...], name: str, op: str | None = None,
+    version: str | None = None,
+) -> list[ApplicationSearch]:
+    """`find_application` in every region at once; each region's answer carries its own error."""
+    return list(await asyncio.gather(*(find_application(aws, r, name, op, version) for r in regions)))
+
+
+def merge_counts(*groups: tuple[InventoryCount, ...]) -> tuple[InventoryCount, ...]:
+    total: Counter[str] = Counter()
+    for group in groups:
+        for c in group:
+            total[c.value] += c.count
+    return tuple(InventoryCount(v, n) for v, n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# -- ListInventoryEntries and GetInventorySchema -----------------------------------------------------------
+
+
+async def list_inventory_entries(
+    aws: AwsClients,
+    region: str,
+    instance_id: str,
+    type_name: str,
+    *,
+    filters: list[InventoryFilter] | None = None,
+    limit: int | None = None,
+) -> InventoryEntries:
+    """One type's rows on one node, 50 a page (botocore has no paginator for ListInventoryEntries, so the
+    NextToken loop is here). `limit` stops after that many rows (`complete` says whether all came)."""
+    params: dict[str, Any] = {"InstanceId": instance_id, "TypeName": type_name, "MaxResults": PAGE}
+    if filters:
+        params["Filters"] = [f.to_api() for f in filters]
+    entries: list[dict[str, str]] = []
+    schema_version, captured, pages = "", None, 0
+    while True:
+        if limit is not None:
+            params["MaxResults"] = max(1, min(PAGE, limit - len(entries)))
+        resp = await aws.call("ssm", region, "list_inventory_entries", **params)
+        pages += 1
+        entries.extend(_rows(resp.get("Entries")))
+        schema_version = resp.get("SchemaVersion", schema_version) or schema_version
+        captured = capture_time(resp.get("CaptureTime")) or captured
+        token = resp.get("NextToken")
+        if not token:
+            complete = True
+            break
+        if limit is not None and len(entries) >= limit:
+            complete = False
+            break
+        params["NextToken"] = token
+    return InventoryEntries(instance_id=instance_id, region=region, type_name=type_name,
+                            schema_version=short(schema_version), capture_time=captured, entries=tuple(entries),
+                            complete=complete, pages=pages)
+
+
+async def get_inventory_schema(aws: AwsClients, region: str, type_name: str | None = None) -> list[InventorySchema]:
+    """Every inventory type of the account (AWS:* and custom) with its attributes."""
+    params: dict[str, Any] = {"PaginationConfig": {"PageSize": 200}}
+    if type_name:
+        params["TypeName"] = type_name
+    found: list[InventorySchema] = []
+    async for page in aws.paginate("ssm", region, "get_inventory_schema", "Schemas", **params):
+        for s in page:
+            found.append(InventorySchema(
+                type_name=s.get("TypeName", ""),
+                version=str(s.get("Version", "") or ""),
+                display_name=str(s.get("DisplayName", "") or ""),
+                attributes=tuple((a.get("Name", ""), a.get("DataType", "string")) for a in s.get("Attributes", ())),
+            ))
+    return found
+
+
+async def node_inventory_types(
+    aws: AwsClients, region: str, instance_id: str, type_names: list[str] | tuple[str, ...]
+) -> list[InventoryTypeInfo]:
+    """Which of these types the node reported and when: one one-row ListInventoryEntries per type, at once."""
+
+    async def one(type_name: str) -> InventoryTypeInfo:
+        resp = await aws.call("ssm", region, "list_inventory_entries", InstanceId=instance_id,
+                              TypeName=type_name, MaxResults=1)
+        captured = capture_time(resp.get("CaptureTime"))
+        present = bool(resp.get("Entries")) or captured is not None
+        return InventoryTypeInfo(type_name, captured, str(resp.get("SchemaVersion", "") or ""), present)
+
+    infos = await asyncio.gather(*(one(t) for t in type_names))
+    return [i for i in infos if i.present]
+
+
+# -- schedules ---------------------------------------------------------------------------------------------
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
+_CRON = re.compile(r"^(cron|at)\((.*)\)$", re.IGNORECASE)
+_UNIT = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _field_values(field: str, low: int, high: int) -> list[int] | None:
+    """The values of one cron field (`*`, `5`, `1-5`, `*/10`, `0,30`, `10-50/20`); None for names/`?`/L/W."""
+    values: set[int] = set()
+    for part in field.split(","):
+        step = 1
+        if "/" in part:
+            part, _, step_text = part.partition("/")
+            if not step_text.isdigit() or int(step_text) == 0:
+                return None
+            step = int(step_text)
+        if part in ("*", "?"):
+            start, end = low, high
+        elif "-" in part:
+            a, _, b = part.partition("-")
+            if not (a.isdigit() and b.isdigit()):
+                return None
+            start, end = int(a), int(b)
+        elif part.isdigit():
+            start = int(part)
+            end = high if step > 1 else start
+        else:
+            return None
+        if start < low or end > high or start > end:
+            return None
+        values.update(range(start, end + 1, step))
+    return sorted(values)
+
+
+def _min_gap(values: list[int], span: int, wraps: bool) -> int | None:
+    if len(values) < 2:
+        return span if wraps and values else None
+    gaps = [b - a for a, b in zip(values, values[1:], strict=False)]
+    if wraps:
+        gaps.append(span - values[-1] + values[0])
+    return min(gaps)
+
+
+def schedule_period(expression: str) -> timedelta | None:
+    """How often a schedule fires: exact for `rate(...)`, the shortest gap for `cron(...)` (from its minute
+    and hour fields), None when unknown (at(...), names in fields) or invalid."""
+    text = (expression or "").strip()
+    m = _RATE.match(text)
+    if m:
+        unit = m.group(2).lower().rstrip("s")
+        return timedelta(seconds=int(m.group(1)) * _UNIT[unit])
+    m = _CRON.match(text)
+    if not m or m.group(1).lower() != "cron":
+        return None
+    fields = m.group(2).split()
+    if len(fields) not in (5, 6):
+        return None
+    minutes = _field_values(fields[0], 0, 59)
+    hours = _field_values(fields[1], 0, 23)
+    if minutes is None or hours is None:
+        return None
+    every_hour = len(hours) == 24
+    gap = _min_gap(minutes, 60, every_hour)
+    if gap is not None and (len(minutes) > 1 or every_hour):
+        return timedelta(minutes=gap)
+    hour_gap = _min_gap(hours, 24, True)
+    return timedelta(hours=hour_gap or 24)
+
+
+def schedule_problem(expression: str, *, minimum: timedelta | None = MIN_INVENTORY_PERIOD) -> str | None:
+    """Why a State Manager schedule would be refused (None: fine). Checked before sending, with the
+    service's own rule for the inventory document: not more often than every 30 minutes."""
+    text = (expression or "").strip()
+    if not text:
+        return "the schedule is empty: type rate(30 minutes), rate(1 hour), rate(1 day) or cron(0 */2 * * ? *)"
+    m = _RATE.match(text)
+    if m is None and not _CRON.match(text):
+        return (f"{text[:60]!r} is not a schedule: use rate(N minutes|hours|days) or cron(...) "
+                "(e.g. rate(30 minutes), cron(0 2 ? * * *))")
+    if m is not None:
+        n, unit = int(m.group(1)), m.group(2).lower()
+        if n < 1:
+            return "a rate must be at least 1"
+        if n == 1 and unit.endswith("s") or n > 1 and not unit.endswith("s"):
+            return f"write rate({n} {unit.rstrip('s') + ('s' if n > 1 else '')}) (AWS requires the unit to agree)"
+    elif _CRON.match(text).group(1).lower() == "cron":  # type: ignore[union-attr]
+        fields = _CRON.match(text).group(2).split()  # type: ignore[union-attr]
+        if len(fields) not in (5, 6):
+            return f"a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
+    period = schedule_period(text)
+    if minimum is not None and period is not None and period < minimum:
+        return (f"{text} runs every {_human(period)}: inventory may be gathered at most every "
+                f"{_human(minimum)} (AWS rejects a shorter schedule for {INVENTORY_DOCUMENT})")
+    return None
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        n, unit = seconds // 86400, "day"
+    elif seconds % 3600 == 0:
+        n, unit = seconds // 3600, "hour"
+    else:
+        n, unit = seconds // 60, "minute"
+    return f"{n} {unit}{'s' if n != 1 else ''}"
+
+
+# -- State Manager associations ----------------------------------------------------------------------------
+
+
+def _targets(raw: list[dict[str, Any]] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((t.get("Key", ""), tuple(t.get("Values", ()))) for t in raw or ())
+
+
+def association_from_api(item: dict[str, Any], region: str) -> Association:
+    overview = item.get("Overview") or {}
+    status = item.get("Status") or {}
+    counts = overview.get("AssociationStatusAggregatedCount") or {}
+    return Association(
+        association_id=item.get("AssociationId", ""),
+        region=region,
+        document=item.get("Name", ""),
+        name=item.get("AssociationName", "") or "",
+        version=str(item.get("AssociationVersion", "") or ""),
+        targets=_targets(item.get("Targets")),
+        schedule=item.get("ScheduleExpression", "") or "",
+        status=short(overview.get("Status") or status.get("Name") or ""),
+        detailed_status=short(overview.get("DetailedStatus") or ""),
+        status_counts=tuple(sorted((str(k), int(v)) for k, v in counts.items())),
+        last_execution=utc(item.get("LastExecutionDate")),
+        last_success=utc(item.get("LastSuccessfulExecutionDate")),
+        created=utc(item.get("Date")),
+        parameters={k: list(v) for k, v in (item.get("Parameters") or {}).items()},
+    )
+
+
+async def list_associations(aws: AwsClients, region: str, *, document: str | None = None) -> list[Association]:
+    params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE}}
+    if document:
+        params["AssociationFilterList"] = [{"key": "Name", "value": document}]
+    found: list[Association] = []
+    async for page in aws.paginate("ssm", region, "list_associations", "Associations", **params):
+        found.extend(association_from_api(item, region) for item in page)
+    return found
+
+
+async def describe_association(aws: AwsClients, region: str, association_id: str) -> Association:
+    resp = await aws.call("ssm", region, "describe_association", AssociationId=association_id)
+    return association_from_api(resp.get("AssociationDescription") or {}, region)
+
+
+def _check_schedule(schedule: str, document: str, region: str, operation: str) -> None:
+    problem = schedule_problem(schedule, minimum=MIN_INVENTORY_PERIOD if document == INVENTORY_DOCUMENT else None)
+    if problem:
+        raise OpsError(problem, kind="invalid", service="ssm", region=region, operation=operation,
+                       hint="e.g. rate(30 minutes), rate(12 hours), cron(0 */2 * * ? *)")
+
+
+async def create_association(
+    aws: AwsClients,
+    region: str,
+    *,
+    document: str = INVENTORY_DOCUMENT,
+    targets: tuple[tuple[str, tuple[str, ...]], ...] = ALL_NODES_TARGET,
+    schedule: str = DEFAULT_SCHEDULE,
+    name: str | None = DEFAULT_ASSOCIATION_NAME,
+    parameters: dict[str, list[str]] | None = None,
+) -> Association:
+    """CreateAssociation (refused by the read-only guard in read-only mode; the schedule is checked first)."""
+    _check_schedule(schedule, document, region, "CreateAssociation")
+    params: dict[str, Any] = {
+        "Name": document,
+        "Targets": [{"Key": k, "Values": list(v)} for k, v in targets],
+        "ScheduleExpression": schedule.strip(),
+    }
+    if name:
+        params["AssociationName"] = name
+    if parameters:
+        params["Parameters"] = parameters
+    resp = await aws.call("ssm", region, "create_association", **params)
+    return association_from_api(resp.get("AssociationDescription") or {}, region)
+
+
+async def update_association(
+    aws: AwsClients, region: str, association_id: str, *, schedule: str | None = None, name: str | None = None,
+) -> Association:
+    """UpdateAssociation. AWS resets the optional fields a request leaves out, so the current document,
+    targets, parameters and name are sent back along with the change."""
+    current = await describe_association(aws, region, association_id)
+    new_schedule = (schedule if schedule is not None else current.schedule).strip()
+    _check_schedule(new_schedule, current.document, region, "UpdateAssociation")
+    params: dict[str, Any] = {"AssociationId": association_id, "Name": current.document}
+    if current.targets:
+        params["Targets"] = [{"Key": k, "Values": list(v)} for k, v in current.targets]
+    if new_schedule:
+        params["ScheduleExpression"] = new_schedule
+    if current.parameters:
+        params["Parameters"] = current.parameters
+    if name or current.name:
+        params["AssociationName"] = name or current.name
+    resp = await aws.call("ssm", region, "update_association", **params)
+    return association_from_api(resp.get("AssociationDescription") or {}, region)
+
+
+async def describe_association_executions(
+    aws: AwsClients, region: str, association_id: str, *, limit: int = 10
+) -> list[AssociationExecution]:
+    """The latest runs of an association, newest first (at most `limit`)."""
+    found: list[AssociationExecution] = []
+    async for page in aws.paginate("ssm", region, "describe_association_executions", "AssociationExecutions",
+                                   AssociationId=association_id,
+                                   PaginationConfig={"PageSize": min(PAGE, max(limit, 1)), "MaxItems": limit}):
+        for e in page:
+            found.append(AssociationExecution(
+                association_id=e.get("AssociationId", association_id),
+                execution_id=e.get("ExecutionId", ""),
+                status=short(e.get("Status", "")),
+                detailed_status=short(e.get("DetailedStatus", "")),
+                created=utc(e.get("CreatedTime")),
+                resource_counts=str(e.get("ResourceCountByStatus", "") or ""),
+            ))
+    found.sort(key=lambda x: x.created or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return found[:limit]
+
+
+async def find_inventory_association(aws: AwsClients, region: str) -> Association | None:
+    """The association that gathers inventory on every managed node of the region (Targets InstanceIds=*),
+    or else any AWS-GatherSoftwareInventory association; described in full. None when there is none."""
+    found = await list_associations(aws, region, document=INVENTORY_DOCUMENT)
+    found = [a for a in found if a.document.endswith(INVENTORY_DOCUMENT)]
+    if not found:
+        return None
+    best = next((a for a in found if a.targets_all_nodes), found[0])
+    return await describe_association(aws, region, best.association_id)
+
+
+async def ensure_inventory_association(aws: AwsClients, region: str, schedule: str) -> tuple[Association, str]:
+    """Create the all-nodes inventory association, or set the schedule of the one there. Returns
+    (association, "created" | "updated" | "unchanged")."""
+    _check_schedule(schedule, INVENTORY_DOCUMENT, region, "CreateAssociation")
+    current = await find_inventory_association(aws, region)
+    if current is None:
+        return await create_association(aws, region, schedule=schedule), "created"
+    if current.schedule.strip() == schedule.strip():
+        return current, "unchanged"
+    return await update_association(aws, region, current.association_id, schedule=schedule), "updated"
