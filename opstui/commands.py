@@ -63,7 +63,8 @@ RUN_COMMANDS: tuple[AppCommand, ...] = (
                "Check the form, show the blast radius, send once confirmed (disabled in read-only mode)"),
     AppCommand("run-new", "Run: new command", "n", "run('new')", "Back to the form, as you left it"),
     AppCommand("run-group", "Run: grouped / per-node view", "g", "run('toggle_grouped')",
-               "Fold nodes with identical output and exit code into groups, largest first"),
+               "Fold nodes with identical output and exit code into groups, largest first "
+               "(in the run tables home/end go to the first/last row)"),
     AppCommand("run-diff", "Run: diff group against the largest", "d", "run('diff')",
                "Unified diff of the group under the cursor against the largest group"),
     AppCommand("run-full", "Run: full output from S3", "f", "run('full_output')",

@@ -38,7 +38,7 @@ from opstui.safe import clean
 from opstui.views.node_table import NodeTable
 from opstui.views.runcommand_confirm import ConfirmRunScreen, RunConfirmation, YesNoScreen
 from opstui.views.runcommand_form import DEFAULT_DOCUMENT, FormValues, RunForm
-from opstui.views.runcommand_run import HistoryPanel, RunPanel, render_header
+from opstui.views.runcommand_run import HistoryPanel, RunPanel, group_key, render_header
 
 POLL_INTERVAL = 1.0  # seconds between tracker polls (each poll costs pages, not calls per node)
 EXPORT_DIR = Path.home() / "opstui-runs"
@@ -90,8 +90,9 @@ class RunCommandView(Vertical):
         Binding("e", "export", "Export", id="run-export", tooltip="Write the run as JSON and text"),
         Binding("n", "new", "New command", id="run-new", tooltip="Back to the form (kept as typed)"),
         Binding("h", "history", "History", id="run-history", tooltip="Earlier commands (ListCommands)"),
-        Binding("enter", "open_history", "Open", show=False),
-        Binding("escape", "back", "Back", show=False),
+        Binding("enter", "open_history", "Open"),
+        Binding("r", "reload_history", "Reload"),
+        Binding("escape", "back", "Back"),
     ]
 
     DEFAULT_CSS = """
@@ -162,7 +163,7 @@ class RunCommandView(Vertical):
                 return None
         if action == "new":
             return self.current != "rc-form"
-        if action in ("open_history", "back"):
+        if action in ("open_history", "back", "reload_history"):
             return self.current == "rc-history"
         if action == "send":
             return self.current == "rc-form"
@@ -379,6 +380,7 @@ class RunCommandView(Vertical):
         self.shown_key = None
         self._notified_errors.clear()
         panel = self.panel
+        panel.nodes_table.sort_column = "name"
         panel.nodes_table.set_rows([])
         panel.groups_table.set_rows([])
         panel.fit_tables()
@@ -502,13 +504,15 @@ class RunCommandView(Vertical):
         if group is not None:
             self._show_group(group)
 
-    def _show_group(self, group: OutputGroup) -> None:
+    def _title_group(self, group: OutputGroup) -> None:
         code = "" if group.exit_code is None else f" · exit {group.exit_code}"
-        output = self.panel.output
-        output.border_title = Content(
+        self.panel.output.border_title = Content(
             f"{clean(group.label, 100)} · {group.size} node{'s' if group.size != 1 else ''} · {group.outcome}{code}")
+
+    def _show_group(self, group: OutputGroup) -> None:
+        self._title_group(group)
         stderr = group.members[0].stderr if group.members else ""
-        output.show(group.stdout, stderr)
+        self.panel.output.show(group.stdout, stderr)
 
     async def _refresh_groups(self, run: ActiveRun) -> None:
         async def read() -> list[OutputGroup]:
@@ -519,8 +523,13 @@ class RunCommandView(Vertical):
         before = table.cursor_row
         table.set_rows(run.groups)
         self.panel.fit_tables()
-        if table.cursor_row is not None and (before is None or table.cursor_row is not before):
-            self._show_group(table.cursor_row)
+        after = table.cursor_row
+        if after is None:
+            return
+        if before is None or group_key(after) != group_key(before):
+            self._show_group(after)
+        elif after.size != before.size and self.panel.output.diff is None:
+            self._title_group(after)  # same output, more nodes: the pane keeps its scroll position
 
     # -- actions on a run ---------------------------------------------------------------------------------
     def _need_run(self) -> ActiveRun | None:
@@ -690,6 +699,9 @@ class RunCommandView(Vertical):
         if self.current != "rc-history":
             self._before_history = self.current
         self._switch("rc-history")
+        self._load_history()
+
+    def action_reload_history(self) -> None:
         self._load_history()
 
     def action_back(self) -> None:

@@ -70,14 +70,14 @@ NODE_COLUMNS: list[Column[NodeState]] = [
     Column("id", "Instance", lambda s: s.instance_id, max_width=20),
     Column("region", "Region", lambda s: s.region, max_width=15),
     Column("status", "Status", lambda s: s.outcome, max_width=17, style=lambda s: outcome_style(s.outcome)),
-    Column("exit", "Exit", lambda s: _exit(s.exit_code), max_width=5,
-           style=lambda s: FAILED_STYLE if s.exit_code not in (None, 0) else None),
+    Column("exit", "Exit", lambda s: _exit(s.exit_code) if s.done else "", max_width=5,
+           style=lambda s: FAILED_STYLE if s.done and s.exit_code not in (None, 0) else None),
     Column("time", "Time", duration, max_width=7),
     Column("output", "Output", _output_cell, max_width=9),
 ]
 
 
-def _group_key(g: OutputGroup) -> str:
+def group_key(g: OutputGroup) -> str:
     return f"{g.members[0].digest}/{g.exit_code}/{g.outcome}" if g.members else g.label
 
 
@@ -179,7 +179,7 @@ class RunPanel(Vertical):
         yield Static("", id="run-banner")
         with ContentSwitcher(initial="run-nodes", id="run-tables"):
             yield RunTable(NODE_COLUMNS, key=lambda s: s.key, id="run-nodes")
-            yield RunTable(GROUP_COLUMNS, key=_group_key, id="run-groups")
+            yield RunTable(GROUP_COLUMNS, key=group_key, id="run-groups")
         yield OutputLog(id="run-output")
 
     @property
@@ -232,7 +232,7 @@ class HistoryPanel(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static("enter: open the command · esc: back · r: reload", id="history-note")
+        yield Static("enter: open the command (its nodes and output) · esc: back · r: reload", id="history-note")
         yield RunTable(HISTORY_COLUMNS, key=lambda c: f"{c.region}/{c.command_id}", id="history-table")
 
     @property
