@@ -28,11 +28,12 @@ from opstui.aws.clients import AwsClients, StaticCredentials
 from opstui.aws.errors import OpsError
 from opstui.aws.runner import AwsLoop
 from opstui.aws.sts import caller_identity
-from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, RUN_COMMANDS, SHELL_COMMANDS
+from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, INVENTORY_COMMANDS, RUN_COMMANDS, SHELL_COMMANDS
 from opstui.config import Settings
 from opstui.safe import clean
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.help import HelpScreen
+from opstui.views.inventory import InventoryView
 from opstui.views.runcommand import RunCommandView
 from opstui.views.shells import ShellsView
 
@@ -56,7 +57,7 @@ class OpsCommands(Provider):
     def _commands(self) -> list[tuple[str, object, str]]:
         app: OpsApp = self.app  # type: ignore[assignment]
         cmds: list[tuple[str, object, str]] = []
-        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS, *RUN_COMMANDS):
+        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS, *RUN_COMMANDS, *INVENTORY_COMMANDS):
             if cmd.action:
                 cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
         for col in FLEET_COLUMNS:
@@ -64,6 +65,7 @@ class OpsCommands(Provider):
         cmds.append(("Tab: Fleet", partial(app.show_tab, "fleet"), "Go to the Fleet tab"))
         cmds.append(("Tab: Shells", partial(app.show_tab, "shells"), "Go to the Shells tab"))
         cmds.append(("Tab: Run Command", partial(app.show_tab, "run"), "Go to the Run Command tab"))
+        cmds.append(("Tab: Inventory", partial(app.show_tab, "inventory"), "Go to the Inventory tab"))
         online = [n for n in app.fleet_view.table.rows if n.ping_status == "Online"][:2000]
         for node in online:
             title = f"Shell: {clean(node.name or node.instance_id, 60)} ({node.instance_id}, {node.region})"
@@ -156,6 +158,8 @@ class OpsApp(App[None]):
                 yield ShellsView(id="shells-view")
             with TabPane("Run Command", id="run"):
                 yield RunCommandView(id="run-view")
+            with TabPane("Inventory", id="inventory"):
+                yield InventoryView(id="inventory-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -229,6 +233,9 @@ class OpsApp(App[None]):
 
     # -- actions ----------------------------------------------------------------------------------------
     def action_refresh(self) -> None:
+        if self.query_one("#tabs", TabbedContent).active == "inventory":
+            self.inventory_view.reload()
+            return
         self.fleet_view.refresh_now()
 
     def action_help(self) -> None:
@@ -286,6 +293,14 @@ class OpsApp(App[None]):
         self.show_tab("fleet")
         getattr(self.fleet_view, f"action_{name}")()
 
+    @property
+    def inventory_view(self) -> InventoryView:
+        return self.query_one(InventoryView)
+
+    def action_inventory(self, name: str) -> None:
+        self.show_tab("inventory")
+        getattr(self.inventory_view, f"action_{name}")()
+
     def fleet_sort(self, column: str) -> None:
         self.show_tab("fleet")
         self.fleet_view.table.sort_by(column)
@@ -312,6 +327,8 @@ class OpsApp(App[None]):
         elif tab_id == "run":
             self.run_view.sync_fleet_selection()
             self.run_view.focus_current()
+        elif tab_id == "inventory":
+            self.inventory_view.on_shown()
 
     def available_profiles(self) -> list[str]:
         if self.settings.demo:
@@ -339,6 +356,7 @@ class OpsApp(App[None]):
         self.run_worker(self.aws_loop.run(old.close()), group="close-clients", exit_on_error=False)
         self.fleet_view.reset(self.generation)
         self.run_view.reload_documents()
+        self.inventory_view.reset(self.generation)
         self._load_identity(self.generation)
         self.notify(
             f"Now showing profile {self.settings.profile or 'default'} in {', '.join(self.settings.regions)}",

@@ -78,6 +78,34 @@ RUN_COMMANDS: tuple[AppCommand, ...] = (
                "Write the run as JSON and plain text into ~/opstui-runs/"),
 )
 
+# Keys of the Inventory tab (bound on InventoryView; the search and schedule fields take letters while typing).
+INVENTORY_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("inventory-browse", "Inventory: browse nodes", "b", "inventory('browse')",
+               "Nodes with inventory -> their types -> the entries (enter drills down, esc goes back)"),
+    AppCommand("inventory-find", "Inventory: find application", "f", "inventory('find')",
+               "Which nodes have application X (optionally version =, ≠, <, >, begins with V): counts by version "
+               "and the nodes; enter shows a node in the Fleet"),
+    AppCommand("inventory-summary", "Inventory: summary", "u", "inventory('summary')",
+               "Counts by platform, OS version and agent version (GetInventory aggregators)"),
+    AppCommand("inventory-setup", "Inventory: set-up", "a", "inventory('setup')",
+               "The inventory association of every region (all managed nodes): status, last executions, schedule"),
+    AppCommand("inventory-apply", "Inventory: create / update the association", "ctrl+s", "inventory('apply')",
+               "Create the association for all managed nodes, or set its schedule (>= 30 minutes; "
+               "disabled in read-only mode)"),
+    AppCommand("inventory-filter", "Inventory: filter", "slash", "inventory('filter')",
+               "Filter the table in front of you (words that must all appear)"),
+    AppCommand("inventory-sort", "Inventory: sort by next column", "o", "inventory('sort_next')",
+               "Order the table by the next column (versions sort as versions)"),
+    AppCommand("inventory-sort-reverse", "Inventory: reverse sort", "O", "inventory('sort_reverse')",
+               "Reverse the sort", show=False),
+    AppCommand("inventory-select", "Inventory: toggle selection", "space", "inventory('toggle_select')",
+               "Select / unselect the node under the cursor (found nodes, browse nodes)", show=False),
+    AppCommand("inventory-run", "Inventory: run a command on these nodes", "c", "inventory('run_command')",
+               "Select the found nodes (or the selected ones) in the Fleet and open Run Command with them"),
+    AppCommand("inventory-export", "Inventory: export CSV", "e", "inventory('export')",
+               "Write the table in front of you (filter and sort applied) as CSV into ~/opstui-exports/"),
+)
+
 NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
     ("↑ ↓ / j k", "Move the cursor"),
     ("PgUp PgDn / ctrl+b ctrl+f", "Page"),

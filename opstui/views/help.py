@@ -12,6 +12,7 @@ from textual.widgets import Static
 from opstui.commands import (
     FLEET_COMMANDS,
     GLOBAL_COMMANDS,
+    INVENTORY_COMMANDS,
     NAVIGATION_HELP,
     RUN_COMMANDS,
     SHELL_COMMANDS,
@@ -44,6 +45,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("", "")
         table.add_row("[b]Run Command[/b]", "")
         for cmd in RUN_COMMANDS:
+            table.add_row(key_label(cmd.key), cmd.help)
+        table.add_row("", "")
+        table.add_row("[b]Inventory[/b]", "")
+        for cmd in INVENTORY_COMMANDS:
             table.add_row(key_label(cmd.key), cmd.help)
         table.add_row("", "")
         table.add_row("[b]Tables[/b]", "")
