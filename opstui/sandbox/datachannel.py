@@ -15,7 +15,10 @@ Agent side (section 5.5/12.3), one :class:`AgentSession` per session, surviving 
   scheduler that resends only the front message when ``now - last_sent > RTO`` (RTO 200 ms initially, RTT
   and RTTV per section 5.4, no attempt limit), paused while no socket is attached or while paused by the
   ``pause`` fault. Output chunks are at most ``chunk_size`` bytes, cut at UTF-8 boundaries; empty payloads
-  are never sent. Flow control: the PTY reader stops while ``len(unacked) >= window``.
+  are never sent. Flow control: the PTY reader stops while ``len(unacked) >= window``; the window is
+  ``settings.window`` while acks return promptly and shrinks (to 4 frames) while they return more than 2 ms
+  later than the fastest seen, i.e. while the client's reader is behind: what is in flight is ahead of a
+  keystroke's echo. Each wake-up reads what the window allows and sends those frames in one socket write.
 * incoming: expected counter, out-of-order buffer, ack every in-order or future frame, re-ack duplicates.
   Until the shell is started, in-order input is "not ready": no ack, expected unchanged. During a
   handshake, stream data other than the HandshakeResponse is acked and dropped.
@@ -85,6 +88,10 @@ _STREAM_PTYPE = {"out": PayloadType.OUTPUT, "err": PayloadType.STDERR}
 _OUTPUT_TYPE = codec.OUTPUT.encode().ljust(32, b" ")
 #: at most this much is read from the shell per wake-up (then cut into ``chunk_size`` frames)
 READ_MAX = 64 * 1024
+#: delay-based window (see AgentSession.window): acks later than this beyond the fastest seen mean the
+#: client's reader is behind, and the window shrinks (never below MIN_WINDOW frames); on-time acks grow it back
+QUEUE_DELAY_TARGET = 0.002
+MIN_WINDOW = 4
 #: while more than this is waiting in the socket's send buffer, the writer waits (backpressure)
 WRITE_HIGH_WATER = 1024 * 1024
 
@@ -267,6 +274,8 @@ class AgentSession:
         self.ids = codec.IdSource()
         self.unacked: OrderedDict[int, Outgoing] = OrderedDict()
         self.rtt, self.rttv, self.rto = INITIAL_RTT, 0.0, INITIAL_RTO
+        self.cwnd = float(self.settings.window)
+        self.base_rtt = float("inf")
         self.expected = 0
         self.inbuf: dict[int, ClientMessage] = {}
         self.attachment: Attachment | None = None
@@ -306,6 +315,14 @@ class AgentSession:
         if handle is not None:
             handle.cancel()
 
+    @property
+    def window(self) -> int:
+        """Unacked output frames allowed in flight now: ``settings.window`` while acks come back promptly,
+        down to MIN_WINDOW while they come back late (the client's reader is behind, e.g. a terminal widget
+        during a flood). Whatever is in flight is ahead of a keystroke's echo, so a slow reader gets a small
+        window and a fast one (a bulk `cat` into a sink) the whole of it."""
+        return min(self.settings.window, int(self.cwnd))
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "phase": self.phase,
@@ -315,6 +332,7 @@ class AgentSession:
             "unacked": len(self.unacked),
             "reader_paused": bool(self.shell is not None and not self.readers_active and self.phase == "running"),
             "rto_ms": round(self.rto * 1000, 1),
+            "window": self.window,
             "pid": self.shell.pid if self.shell else None,
             "exit_code": self.exit_code,
             **self.stats,
@@ -439,10 +457,17 @@ class AgentSession:
             return
         self.stats["acks_received"] += 1
         sample = time.monotonic() - out.last_sent
+        if sample < self.base_rtt:
+            self.base_rtt = sample
+        limit = self.settings.window
+        if sample - self.base_rtt > QUEUE_DELAY_TARGET:
+            self.cwnd = max(min(MIN_WINDOW, limit), self.cwnd - 0.25)
+        elif self.cwnd < limit:
+            self.cwnd = min(limit, self.cwnd + 0.25)
         self.rttv = 0.75 * self.rttv + 0.25 * abs(self.rtt - sample)
         self.rtt = 0.875 * self.rtt + 0.125 * sample
         self.rto = min(self.rtt + max(CLOCK_GRANULARITY, 4 * self.rttv), MAX_RTO)
-        if self.phase == "running" and not self.readers_active and len(self.unacked) < self.settings.window:
+        if self.phase == "running" and not self.readers_active and len(self.unacked) < self.window:
             self._add_readers()
 
     def _on_input(self, msg: ClientMessage) -> None:
@@ -614,7 +639,7 @@ class AgentSession:
         chunk = self.settings.chunk_size
         # Read what the window allows (several frames' worth) in one go, and frame it all in this pass: one
         # wake-up, one read and one socket write per window instead of per 1 KB. Frames stay <= chunk_size.
-        room = max(1, self.settings.window - len(self.unacked))
+        room = max(1, self.window - len(self.unacked))
         try:
             data = os.read(fd, max(1, min(READ_MAX, room * chunk) - len(carry)))
         except BlockingIOError:
@@ -642,7 +667,7 @@ class AgentSession:
         self.carry[name] = tail
         if complete:
             self.send_stream(ptype, complete)
-        if len(self.unacked) >= self.settings.window and self.readers_active:
+        if len(self.unacked) >= self.window and self.readers_active:
             self._remove_readers()
             self.stats["reader_pauses"] += 1
 
