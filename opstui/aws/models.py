@@ -376,7 +376,7 @@ class ApplicationMatch:
     region: str
     name: str
     version: str
-    publisher: str
+    computer_name: str
     capture_time: datetime | None
 
     @property

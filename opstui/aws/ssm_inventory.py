@@ -227,8 +227,15 @@ def application_filters(name: str, op: str | None = None, version: str | None = 
     return filters
 
 
-def _name_matches(value: str, name: str) -> bool:
-    return value.startswith(name[:-1]) if name.endswith("*") else value == name
+SEARCH_CONCURRENCY = 8  # per-version GetInventory queries in flight per region
+MAX_VERSION_QUERIES = 60  # beyond this many (name, version) pairs, nodes are listed without their version
+
+
+def _node_fields(entity: InventoryEntity) -> tuple[str, str, datetime | None]:
+    item = entity.item("AWS:InstanceInformation")
+    row = item.content[0] if item and item.content else {}
+    platform = f"{row.get('PlatformName', '')} {row.get('PlatformVersion', '')}".strip()
+    return row.get("ComputerName", ""), platform, item.capture_time if item else None
 
 
 async def find_application(
@@ -236,9 +243,15 @@ async def find_application(
 ) -> ApplicationSearch:
     """Which nodes of a region have application `name` (optionally with version `op` `version`).
 
-    Two GetInventory queries run together: the matching nodes with their AWS:Application rows, and the
-    counts by version (aggregator `AWS:Application.Version`). Only the rows of the application searched for
-    are kept per node. If the aggregator call fails the counts are derived from the rows (`counts_source`).
+    GetInventory returns only AWS:InstanceInformation per node (AWS accepts no other ResultAttributes but
+    AWS:PatchSummary), so the versions come from aggregators, and the nodes per version from filters:
+
+    1. one aggregated GetInventory (`AWS:Application.Name` -> nested `AWS:Application.Version`, with the
+       search's filters): the (name, version) pairs and how many nodes have each; AWS counts only the entries
+       that pass the filters, so these are the counts by version of the application searched for;
+    2. per pair, GetInventory filtered on Name Equal + Version Equal (the same entry must match both): the
+       nodes, 50 a page. Cost: one call + ceil(nodes/50) pages + one call per extra version.
+
     Errors are returned in the result (never raised), so one failing region does not hide the others.
     """
     started = time.perf_counter()
@@ -249,42 +262,73 @@ async def find_application(
     except OpsError as err:
         err.region = region
         return ApplicationSearch(region, name, op, version, error=err)
-    rows_task = asyncio.ensure_future(get_inventory(aws, region, filters=filters, result_type="AWS:Application"))
-    where = {} if name.endswith("*") else {"Name": name}
-    counts_task = asyncio.ensure_future(
-        aggregate(aws, region, "AWS:Application.Version", filters, where=where))
+    pages = 0
     try:
-        entities, pages = await rows_task
+        pairs = await _application_versions(aws, region, filters)
+        pages += 1
     except OpsError as err:
-        counts_task.cancel()
         return ApplicationSearch(region, name, op, version, error=err, seconds=time.perf_counter() - started)
     matches: list[ApplicationMatch] = []
-    for e in entities:
-        item = e.item("AWS:Application")
-        if item is None:
-            continue
-        named = [r for r in item.content if _name_matches(r.get("Name", ""), name)]
-        # the service decided this node matches; our version test only narrows which rows are shown
-        rows = [r for r in named if version_matches(r.get("Version", ""), op, version)] or named
-        for r in rows:
-            matches.append(ApplicationMatch(
-                instance_id=e.instance_id, region=region, name=r.get("Name", ""), version=r.get("Version", ""),
-                publisher=r.get("Publisher", ""), capture_time=item.capture_time,
-            ))
     source = "aggregator"
     try:
-        by_version = await counts_task
-    except OpsError:
-        by_version = ()
-    if not by_version and matches:
-        source = "derived"
-        nodes_per_version: dict[str, set[str]] = {}
-        for m in matches:
-            nodes_per_version.setdefault(m.version, set()).add(m.instance_id)
-        by_version = tuple(InventoryCount(v, len(ids)) for v, ids in
-                           sorted(nodes_per_version.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+        if len(pairs) <= MAX_VERSION_QUERIES:
+            gate = asyncio.Semaphore(SEARCH_CONCURRENCY)
+
+            async def nodes_of(app_name: str, app_version: str) -> tuple[str, str, list[InventoryEntity], int]:
+                async with gate:
+                    pair_filters = [InventoryFilter("AWS:Application.Name", (app_name,), "Equal"),
+                                    InventoryFilter("AWS:Application.Version", (app_version,), "Equal")]
+                    found, n = await get_inventory(aws, region, filters=pair_filters)
+                return app_name, app_version, found, n
+
+            answers = await asyncio.gather(*(nodes_of(n, v) for n, v, _ in pairs))
+            for app_name, app_version, found, n in answers:
+                pages += n
+                for e in found:
+                    computer, _platform, captured = _node_fields(e)
+                    matches.append(ApplicationMatch(e.instance_id, region, app_name, app_version, computer, captured))
+        else:  # a very broad prefix: list the nodes once, without their versions
+            found, n = await get_inventory(aws, region, filters=filters)
+            pages += n
+            source = "aggregator (too many versions to list per node)"
+            for e in found:
+                computer, _platform, captured = _node_fields(e)
+                matches.append(ApplicationMatch(e.instance_id, region, name, "", computer, captured))
+    except OpsError as err:
+        return ApplicationSearch(region, name, op, version, error=err, seconds=time.perf_counter() - started,
+                                 pages=pages)
+    counts: Counter[str] = Counter()
+    prefix = name.endswith("*")
+    for app_name, app_version, count in pairs:
+        counts[f"{app_name} {app_version}" if prefix else app_version] += count
+    by_version = tuple(InventoryCount(v, c) for v, c in
+                       sorted(counts.items(), key=lambda kv: (-kv[1], version_key(kv[0]))))
     return ApplicationSearch(region, name, op, version, matches=tuple(matches), by_version=by_version,
                              counts_source=source, seconds=time.perf_counter() - started, pages=pages)
+
+
+async def _application_versions(aws: AwsClients, region: str,
+                                filters: list[InventoryFilter]) -> list[tuple[str, str, int]]:
+    """(name, version, nodes) of the applications passing the filters: one aggregated GetInventory."""
+    params: dict[str, Any] = {
+        "Filters": [f.to_api() for f in filters],
+        "Aggregators": [{"Expression": "AWS:Application.Name",
+                         "Aggregators": [{"Expression": "AWS:Application.Version"}]}],
+    }
+    resp = await aws.call("ssm", region, "get_inventory", **params)
+    pairs: dict[tuple[str, str], int] = {}
+    for raw in resp.get("Entities") or []:
+        item = entity_from_api(raw, region).item("AWS:Application")
+        for row in item.content if item else ():
+            if "Name" not in row or "Version" not in row:
+                continue
+            try:
+                n = int(row.get("Count", "0") or 0)
+            except ValueError:
+                continue
+            key = (row["Name"], row["Version"])
+            pairs[key] = pairs.get(key, 0) + n
+    return [(n, v, c) for (n, v), c in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 async def find_application_everywhere(
@@ -420,6 +464,15 @@ def _min_gap(values: list[int], span: int, wraps: bool) -> int | None:
     return min(gaps)
 
 
+def _cron_fields(body: str) -> list[str] | None:
+    """The six fields (minutes hours day-of-month month day-of-week year); a leading seconds field of 0 is
+    dropped, as AWS allows it."""
+    fields = body.split()
+    if len(fields) == 7 and fields[0] == "0":
+        fields = fields[1:]
+    return fields if len(fields) == 6 else None
+
+
 def schedule_period(expression: str) -> timedelta | None:
     """How often a schedule fires: exact for `rate(...)`, the shortest gap for `cron(...)` (from its minute
     and hour fields), None when unknown (at(...), names in fields) or invalid."""
@@ -431,8 +484,8 @@ def schedule_period(expression: str) -> timedelta | None:
     m = _CRON.match(text)
     if not m or m.group(1).lower() != "cron":
         return None
-    fields = m.group(2).split()
-    if len(fields) not in (5, 6):
+    fields = _cron_fields(m.group(2))
+    if fields is None:
         return None
     minutes = _field_values(fields[0], 0, 59)
     hours = _field_values(fields[1], 0, 23)
@@ -462,18 +515,23 @@ def schedule_problem(expression: str, *, minimum: timedelta | None = MIN_INVENTO
             return "a rate must be at least 1"
         if n == 1 and unit.endswith("s") or n > 1 and not unit.endswith("s"):
             return f"write rate({n} {unit.rstrip('s') + ('s' if n > 1 else '')}) (AWS requires the unit to agree)"
+        if n * _UNIT[unit.rstrip("s")] >= 31 * 86400:
+            return f"{text} is too long: an association's rate must be under 31 days"
     elif _CRON.match(text).group(1).lower() == "cron":  # type: ignore[union-attr]
-        fields = _CRON.match(text).group(2).split()  # type: ignore[union-attr]
-        if len(fields) not in (5, 6):
-            return f"a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
+        fields = _cron_fields(_CRON.match(text).group(2))  # type: ignore[union-attr]
+        if fields is None:
+            return ("a cron expression has 6 fields: minutes hours day-of-month month day-of-week year, "
+                    "e.g. cron(0 2 ? * * *)")
+        if "?" not in (fields[2], fields[4]):
+            return "in cron(...) either day-of-month or day-of-week must be ?, e.g. cron(0 2 ? * * *)"
     period = schedule_period(text)
     if minimum is not None and period is not None and period < minimum:
-        return (f"{text} runs every {_human(period)}: inventory may be gathered at most every "
-                f"{_human(minimum)} (AWS rejects a shorter schedule for {INVENTORY_DOCUMENT})")
+        return (f"{text} runs every {human_duration(period)}: inventory may be gathered at most every "
+                f"{human_duration(minimum)} (AWS rejects a shorter schedule for {INVENTORY_DOCUMENT})")
     return None
 
 
-def _human(delta: timedelta) -> str:
+def human_duration(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds % 86400 == 0:
         n, unit = seconds // 86400, "day"

@@ -50,8 +50,7 @@ from opstui.views.inventory_panels import (
     SummaryPanel,
     TypeRow,
     entry_columns,
-    is_stale,
-    stale_limit,
+    staleness,
     write_csv,
 )
 from opstui.views.node_table import NodeTable, prepare_rows
@@ -113,8 +112,8 @@ class InventoryView(Vertical):
     InventoryView ContentSwitcher#inv-panels { height: 1fr; }
     InventoryView NodeTable { border: round $primary-darken-1; border-title-align: left; }
     InventoryView NodeTable:focus { border: round $accent; }
-    InventoryView #inv-left { width: 70; }
-    InventoryView #inv-types { height: 12; }
+    InventoryView #inv-left { width: 76; }
+    InventoryView #inv-types { height: 11; }
     InventoryView #inv-search-form { height: 3; }
     InventoryView #inv-app { width: 1fr; }
     InventoryView #inv-op { width: 26; }
@@ -376,7 +375,7 @@ class InventoryView(Vertical):
         for node in found:
             f = fleet.get(node.key)
             name = (f.name if f else "") or node.computer_name or node.instance_id
-            rows.append(NodeRow(node, name, is_stale(node.capture_time, self.periods.get(node.region))))
+            rows.append(NodeRow(node, name, staleness(node.capture_time, self.periods.get(node.region))))
         rows.sort(key=lambda r: (r.name.lower(), r.node.region))
         self.nodes = {r.key: r for r in rows}
         table = self.table("inv-nodes")
@@ -386,11 +385,14 @@ class InventoryView(Vertical):
     def _title_nodes(self) -> None:
         table = self.table("inv-nodes")
         rows = list(self.nodes.values())
-        stale = sum(1 for r in rows if r.stale)
+        stale = sum(1 for r in rows if r.stale == "stale")
+        late = sum(1 for r in rows if r.stale == "late")
         parts = [f"Nodes with inventory {len(table.order_shown)}/{len(rows)}" if self.filters.get("inv-nodes")
                  else f"Nodes with inventory {len(rows)}"]
         if stale:
-            parts.append(f"⚠ {stale} stale")
+            parts.append(f"⚠ {stale} stale (> 24 h)")
+        if late:
+            parts.append(f"{late} late (> 2 schedule periods)")
         if table.selected:
             parts.append(f"selected {len(table.selected)}")
         if self.node_errors:
@@ -427,7 +429,7 @@ class InventoryView(Vertical):
         if generation != app.generation:
             return
         period = self.periods.get(row.node.region)
-        rows = [TypeRow(i.type_name, i.capture_time, is_stale(i.capture_time, period)) for i in infos]
+        rows = [TypeRow(i.type_name, i.capture_time, staleness(i.capture_time, period)) for i in infos]
         types_table.set_rows(rows)
         types_table.border_title = Content(f"Types of {clean(row.name, 40)} ({len(rows)})")
         self.type_loads += 1
@@ -470,7 +472,7 @@ class InventoryView(Vertical):
             table.sort_column, table.sort_reverse = None, False
         table.set_prepared(prepared, self._visible_fn(table))
         captured = got.capture_time or type_row.captured
-        stale = is_stale(captured, self.periods.get(node.node.region))
+        stale = staleness(captured, self.periods.get(node.node.region))
         self.entries_info = (node, TypeRow(type_row.type_name, captured, stale), got.complete)
         self._title_entries()
         self.last_entries_render_seconds = time.perf_counter() - started
@@ -489,9 +491,12 @@ class InventoryView(Vertical):
             parts.append(f"first {total} only")
         if type_row.captured:
             parts.append(f"captured {type_row.captured.astimezone():%Y-%m-%d %H:%M} ({age(type_row.captured)} ago)")
-        if type_row.stale:
-            limit = stale_limit(self.periods.get(node.node.region))
-            parts.append(f"⚠ STALE (older than {int(limit.total_seconds() // 3600) or limit.total_seconds() / 3600}h)")
+        if type_row.stale == "stale":
+            parts.append("⚠ STALE: older than 24 h")
+        elif type_row.stale == "late":
+            period = self.periods.get(node.node.region)
+            parts.append(f"late: older than two schedule periods ({inv.human_duration(period)})" if period
+                         else "late")
         if self.filters.get("inv-entries"):
             parts.append(f"filter: {clean(self.filters['inv-entries'], 40)}")
         table.border_title = Content(" · ".join(parts))
@@ -700,7 +705,7 @@ class InventoryView(Vertical):
                 key = f"{m.region}/{m.instance_id}"
                 f = fleet.get(key)
                 n = self.nodes.get(key)
-                node_name = (f.name if f else "") or (n.node.computer_name if n else "") or m.instance_id
+                node_name = (f.name if f else "") or m.computer_name or m.instance_id
                 platform = (f.platform if f else "") or (
                     f"{n.node.platform_name} {n.node.platform_version}".strip() if n else "")
                 rows.append(MatchRow(m, node_name, platform))
@@ -724,7 +729,8 @@ class InventoryView(Vertical):
             return "Find: which nodes have an application (GetInventory filters AWS:Application.Name / .Version)"
         first = self.search_results[0]
         source = {r.counts_source for r in self.search_results if r.error is None}
-        how = ("counts by version from the AWS:Application.Version aggregator" if source <= {"aggregator"}
+        how = ("counts by version from a GetInventory aggregator (AWS:Application.Name → .Version)"
+               if source <= {"aggregator"}
                else "counts by version counted from the rows (the aggregator call failed)")
         pages = sum(r.pages for r in self.search_results)
         return (f"{clean(first.name, 60)}: answered in {self.last_search_seconds:.2f}s "

@@ -33,26 +33,31 @@ from opstui.views.fleet import age
 from opstui.views.node_table import Column, NodeTable
 
 STALE_AFTER = timedelta(hours=24)
-STALE_STYLE = Style(color="yellow", bold=True)
+STALE_STYLES = {"stale": Style(color="red", bold=True), "late": Style(color="yellow")}
 
 
-def stale_limit(period: timedelta | None) -> timedelta:
-    """Data is stale after 24 hours, or after two schedule periods when the schedule is shorter."""
-    return STALE_AFTER if period is None else min(STALE_AFTER, 2 * period)
-
-
-def is_stale(captured: datetime | None, period: timedelta | None = None, now: datetime | None = None) -> bool:
+def staleness(captured: datetime | None, period: timedelta | None = None, now: datetime | None = None) -> str:
+    """"stale": older than 24 hours (or never captured); "late": younger than that but older than two periods
+    of the region's inventory schedule (the node missed two runs: its agent or the association needs a
+    look); "": fresh. Two levels, so a 30-minute schedule does not paint a whole fleet red after an hour."""
     if captured is None:
-        return True
+        return "stale"
     now = now or datetime.now(UTC)
-    return now - captured > stale_limit(period)
+    old = now - captured
+    if old > STALE_AFTER:
+        return "stale"
+    if period is not None and old > 2 * period:
+        return "late"
+    return ""
 
 
-def captured_text(captured: datetime | None, stale: bool) -> str:
+def captured_text(captured: datetime | None, stale: str) -> str:
     if captured is None:
         return "never ⚠"
     text = f"{age(captured)} ago"
-    return f"{text} ⚠ stale" if stale else text
+    if stale == "stale":
+        return f"{text} ⚠ stale"
+    return f"{text} · late" if stale == "late" else text
 
 
 def _time_sort(when: datetime | None) -> float:
@@ -68,7 +73,7 @@ class NodeRow:
 
     node: InventoryNode
     name: str
-    stale: bool
+    stale: str  # "" | "late" | "stale"
 
     @property
     def key(self) -> str:
@@ -79,7 +84,7 @@ class NodeRow:
 class TypeRow:
     type_name: str
     captured: datetime | None
-    stale: bool
+    stale: str
 
     @property
     def key(self) -> str:
@@ -142,19 +147,19 @@ class ExecutionRow:
 
 
 NODE_COLUMNS: list[Column[NodeRow]] = [
-    Column("name", "Name", lambda r: r.name, max_width=26),
-    Column("id", "Instance", lambda r: r.node.instance_id, max_width=20),
-    Column("region", "Region", lambda r: r.node.region, max_width=15),
+    Column("name", "Name", lambda r: r.name, max_width=22),
+    Column("captured", "Captured", lambda r: captured_text(r.node.capture_time, r.stale), max_width=14,
+           style=lambda r: STALE_STYLES.get(r.stale), sort_key=lambda r: _time_sort(r.node.capture_time)),
+    Column("region", "Region", lambda r: r.node.region, max_width=14),
     Column("platform", "Platform", lambda r: f"{r.node.platform_name} {r.node.platform_version}".strip(),
            max_width=24),
-    Column("captured", "Captured", lambda r: captured_text(r.node.capture_time, r.stale), max_width=16,
-           style=lambda r: STALE_STYLE if r.stale else None, sort_key=lambda r: _time_sort(r.node.capture_time)),
+    Column("id", "Instance", lambda r: r.node.instance_id, max_width=20),
 ]
 
 TYPE_COLUMNS: list[Column[TypeRow]] = [
     Column("type", "Type", lambda r: r.type_name, max_width=34),
     Column("captured", "Captured", lambda r: captured_text(r.captured, r.stale), max_width=16,
-           style=lambda r: STALE_STYLE if r.stale else None, sort_key=lambda r: _time_sort(r.captured)),
+           style=lambda r: STALE_STYLES.get(r.stale), sort_key=lambda r: _time_sort(r.captured)),
 ]
 
 MATCH_COLUMNS: list[Column[MatchRow]] = [
@@ -165,7 +170,7 @@ MATCH_COLUMNS: list[Column[MatchRow]] = [
     Column("version", "Version", lambda r: r.match.version, max_width=24,
            sort_key=lambda r: version_key(r.match.version)),
     Column("platform", "Platform", lambda r: r.platform, max_width=22),
-    Column("captured", "Captured", lambda r: captured_text(r.match.capture_time, is_stale(r.match.capture_time)),
+    Column("captured", "Captured", lambda r: captured_text(r.match.capture_time, staleness(r.match.capture_time)),
            max_width=16, sort_key=lambda r: _time_sort(r.match.capture_time)),
 ]
 
@@ -232,7 +237,7 @@ def entry_columns(entries: Sequence[dict[str, str]], attributes: Sequence[tuple[
     columns: list[Column[EntryRow]] = []
     for k in order:
         sort_key: Callable[[EntryRow], Any] | None = None
-        if keys[k] == "number":
+        if keys[k].lower() == "number":
             sort_key = partial(_number_of, k)
         elif "version" in k.lower():
             sort_key = partial(_version_of, k)
