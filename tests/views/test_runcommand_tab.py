@@ -213,19 +213,6 @@ async def test_typed_confirmation_for_prod_and_esc_keeps_the_form(sandbox):
     app.close_aws()
 
 
-async def test_small_non_prod_target_needs_no_typing(sandbox):
-    app = make_app(sandbox)
-    async with app.run_test(size=(170, 44)) as pilot:
-        view = await ready(pilot, app)
-        app.show_tab("run")
-        await compose(pilot, view, "uptime", "stg-web-01,stg-db-01")
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
-        assert not app.screen.has_class("-typed") and not app.screen.query_one("#confirm-run").disabled
-        await pilot.press("escape")
-    app.close_aws()
-
-
 async def test_bad_input_messages_keep_what_was_typed(sandbox):
     app = make_app(sandbox)
     async with app.run_test(size=(170, 44)) as pilot:
@@ -237,6 +224,8 @@ async def test_bad_input_messages_keep_what_was_typed(sandbox):
         await press_send_expect_problem(pilot, app, view, "no targets")
         await compose(pilot, view, "uptime", "tag:Role=nothing-has-this")
         await press_send_expect_problem(pilot, app, view, "matches no managed node")
+        await compose(pilot, view, "uptime", "resource-groups:no-such-group")
+        await press_send_expect_problem(pilot, app, view, "resource group 'no-such-group' has no managed nodes")
         await compose(pilot, view, "uptime", "i-0123456789abcdef9")
         await press_send_expect_problem(pilot, app, view, "unknown instance id i-0123456789abcdef9")
         await compose(pilot, view, "uptime", "tag:Role=web")
@@ -257,17 +246,24 @@ async def test_bad_input_messages_keep_what_was_typed(sandbox):
     app.close_aws()
 
 
-async def test_fleet_c_opens_run_command_with_the_selection(sandbox):
+async def test_fleet_c_targets_the_selection_and_a_small_non_prod_run_needs_no_typing(sandbox):
     app = make_app(sandbox)
     async with app.run_test(size=(170, 44)) as pilot:
         view = await ready(pilot, app)
+        select_nodes(app, ["stg-web-01", "stg-db-01"])
         app.fleet_view.table.focus()
-        await pilot.press("space", "space", "c")
+        await pilot.press("c")
         await pilot.pause()
         assert app.query_one("#tabs").active == "run"
         assert view.form.target_mode == "fleet" and len(view.fleet_nodes) == 2
         assert "2 nodes" in str(view.form.query_one("#rc-t-fleet").label)
         assert "→ 2 nodes" in str(view.form.query_one("#rc-target-preview").render())
+        await compose(pilot, view, "uptime")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        assert not app.screen.has_class("-typed") and not app.screen.query_one("#confirm-run").disabled
+        await pilot.press("escape")
+        assert app.aws.calls["ssm:SendCommand"] == 0
     app.close_aws()
 
 
@@ -363,4 +359,27 @@ async def test_hostile_names_in_the_confirmation_are_literal(hostile_sandbox):
         assert not CONTROL.search(text.replace("\n", ""))
         await pilot.press("escape")
         assert app.aws.calls["ssm:SendCommand"] == 0
+    app.close_aws()
+
+
+async def test_truncated_output_is_fetched_whole_from_s3_with_f(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        region = sandbox.regions[0]
+        await app.aws_loop.run(app.aws.call("s3", region, "create_bucket", Bucket="opstui-tab-output",
+                                            CreateBucketConfiguration={"LocationConstraint": region}))
+        app.show_tab("run")
+        await compose(pilot, view, "head -c 30000 /dev/zero | tr '\\0' a; echo; echo tail-line", "stg-web-01")
+        view.form.query_one("#rc-cw").value = False  # output from GetCommandInvocation: truncated at 24,000
+        view.form.query_one("#rc-s3").value = "opstui-tab-output/runs"
+        await send_and_confirm(pilot, app, view)
+        await finished(pilot, view)
+        state = next(iter(view.run.states.values()))
+        assert state.truncated
+        await wait_for(pilot, lambda: output_text(view).startswith("a" * 100))
+        assert "tail-line" not in output_text(view)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: "tail-line" in output_text(view))
+        assert view.panel.output.plain_lines()[0] == "a" * 30000
     app.close_aws()
