@@ -97,10 +97,12 @@ async def get_inventory(
     filters: list[InventoryFilter] | None = None,
     result_type: str | None = None,
     max_nodes: int | None = None,
+    page_size: int = PAGE,
 ) -> tuple[list[InventoryEntity], int]:
-    """Nodes matching the filters with the data of `result_type` (GetInventory takes one ResultAttributes
-    type), 50 a page. Returns (entities, pages)."""
-    params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE, **({"MaxItems": max_nodes} if max_nodes else {})}}
+    """Nodes matching the filters with the data of `result_type` (AWS accepts AWS:InstanceInformation, the
+    default, or AWS:PatchSummary), `page_size` (at most 50) a page. Returns (entities, pages)."""
+    params: dict[str, Any] = {"PaginationConfig": {"PageSize": page_size,
+                                                   **({"MaxItems": max_nodes} if max_nodes else {})}}
     if filters:
         params["Filters"] = [f.to_api() for f in filters]
     if result_type:

@@ -731,7 +731,7 @@ class InventoryView(Vertical):
         source = {r.counts_source for r in self.search_results if r.error is None}
         how = ("counts by version from a GetInventory aggregator (AWS:Application.Name → .Version)"
                if source <= {"aggregator"}
-               else "counts by version counted from the rows (the aggregator call failed)")
+               else "counts by version from a GetInventory aggregator; too many versions to list them per node")
         pages = sum(r.pages for r in self.search_results)
         return (f"{clean(first.name, 60)}: answered in {self.last_search_seconds:.2f}s "
                 f"({pages} GetInventory page(s)); {how}. enter: show in Fleet · c: Run Command on these nodes · "
