@@ -274,7 +274,7 @@ class RunCommandView(Vertical):
                     members[region] = await app.aws_loop.run(  # type: ignore[attr-defined]
                         resource_groups.list_group_instances(app.aws, region, spec.key))  # type: ignore[attr-defined]
                 except OpsError as err:
-                    if err.kind != "not-found":
+                    if err.kind != "not-found" and err.code != "NotFoundException":  # no such group here
                         raise TargetError(f"resource group {spec.key!r} in {region}: {err}") from None
         return plan_for(spec, snapshot, members)
 
