@@ -640,12 +640,28 @@ class AgentSession:
         # Read what the window allows (several frames' worth) in one go, and frame it all in this pass: one
         # wake-up, one read and one socket write per window instead of per 1 KB. Frames stay <= chunk_size.
         room = max(1, self.window - len(self.unacked))
+        want = max(1, min(READ_MAX, room * chunk) - len(carry))
         try:
-            data = os.read(fd, max(1, min(READ_MAX, room * chunk) - len(carry)))
+            data = os.read(fd, want)
         except BlockingIOError:
             return
         except OSError:
             data = b""  # EIO: every holder of the PTY slave is gone
+        if data and len(data) < want:
+            # a PTY master returns at most 4095 bytes a read: read on until the window is covered or the PTY
+            # is empty, so the whole window goes out in one socket write (an error or EOF shows up next time)
+            parts = [data]
+            got = len(data)
+            while got < want:
+                try:
+                    more = os.read(fd, want - got)
+                except OSError:
+                    break
+                if not more:
+                    break
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
         ptype = _STREAM_PTYPE[name]
         if not data:
             self.loop.remove_reader(fd)
