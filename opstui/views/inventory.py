@@ -596,20 +596,24 @@ class InventoryView(Vertical):
             self.query_one(MAIN_TABLE[self.current], NodeTable).focus()
             return
         table = self.focused_table()
-        if table is not None and table.id == "inv-entries":
-            self.table("inv-types").focus()
-        elif table is not None and table.id == "inv-types":
-            self.table("inv-nodes").focus()
-        elif table is not None and table.id == "inv-matches" and self.version_pick is not None:
-            self.version_pick = None
-            self._refilter(table)
-        elif table is not None and table.selected:
+        if table is None:
+            return
+        table_id = table.id or ""
+        # like the Fleet: esc first clears what narrows the table (selection, filter, version), then goes back
+        if table.selected:
             table.clear_selection()
-            self._retitle(table.id or "")
-        elif table is not None and self.filters.get(table.id or ""):
-            self.filters[table.id or ""] = ""
+            self._retitle(table_id)
+        elif self.filters.get(table_id):
+            self.filters[table_id] = ""
             box.remove_class("-shown")
             self._refilter(table)
+        elif table_id == "inv-matches" and self.version_pick is not None:
+            self.version_pick = None
+            self._refilter(table)
+        elif table_id == "inv-entries":
+            self.table("inv-types").focus()
+        elif table_id == "inv-types":
+            self.table("inv-nodes").focus()
 
     def action_toggle_select(self) -> None:
         table = self.focused_table()
