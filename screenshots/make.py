@@ -44,6 +44,7 @@ async def shoot() -> list[Path]:
             await pilot.press("escape")
             made.append(await shell_shot(app, pilot))
             made.append(await run_shot(app, pilot, sandbox.endpoint))
+            made.append(await inventory_shot(app, pilot))
         app.close_aws()
     return made
 
@@ -103,6 +104,40 @@ async def run_shot(app: OpsApp, pilot, endpoint: str) -> Path:
     return Path(app.save_screenshot("runcommand.svg", str(HERE)))
 
 
+async def shoot_inventory() -> list[Path]:
+    """Only the Inventory tab (`make.py inventory`): a fleet-wide search for openssl, versions skewed."""
+    with SandboxProcess(live=False) as sandbox:
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        async with app.run_test(size=SIZE) as pilot:
+            path = await inventory_shot(app, pilot)
+        app.close_aws()
+    return [path]
+
+
+async def inventory_shot(app: OpsApp, pilot) -> Path:
+    while app.fleet_view.refreshes < 1:
+        await asyncio.sleep(0.05)
+    app.show_tab("inventory")
+    view = app.inventory_view
+    while view.node_loads < 1 or view.setup_loads < 1:
+        await asyncio.sleep(0.05)
+    await pilot.press("f")
+    view.start_search("openssl")
+    while view.searches < 1:
+        await asyncio.sleep(0.05)
+    await pilot.pause(0.2)
+    view.table("inv-versions").focus()
+    view.table("inv-versions").move_cursor(1)
+    await pilot.press("enter")
+    view.table("inv-matches").focus()
+    await pilot.pause(0.3)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    return Path(app.save_screenshot("inventory.svg", str(HERE)))
+
+
 if __name__ == "__main__":
-    for path in asyncio.run(shoot()):
+    only = sys.argv[1:]
+    for path in asyncio.run(shoot_inventory() if only == ["inventory"] else shoot()):
         print(path)
