@@ -51,3 +51,22 @@ class SandboxControl:
     def run_command_configure(self, **knobs: Any) -> Any:
         """E.g. ``delivery_timeout_scale=0.01`` (a 30 s delivery timeout takes 0.3 s), ``delivery_delay=0``."""
         return self._send("POST", "run-command", knobs)["settings"]
+
+    # -- sandbox clock, Inventory and State Manager knobs ---------------------------------------------------
+    def clock(self, speed: float | None = None, advance: float | None = None) -> Any:
+        """``{"now": iso, "speed": n}``; ``speed=600`` runs sandbox time 600x (a 30-minute schedule every 3 s),
+        ``advance=1800`` jumps it 30 minutes. With no argument, only reads."""
+        body = {k: v for k, v in (("speed", speed), ("advance", advance)) if v is not None}
+        return self._send("POST", "clock", body) if body else self._send("GET", "clock")
+
+    def inventory_configure(self, **knobs: Any) -> Any:
+        """E.g. ``apps_per_node=500``: every scenario node reports exactly 500 applications (``None`` restores)."""
+        return self._send("POST", "inventory", knobs)["settings"]
+
+    def inventory_stats(self) -> Any:
+        """``{"settings": ..., "nodes_with_inventory": n, "pending": n, "distinct_entries": {type: n}}``."""
+        return self._send("GET", "inventory")
+
+    def associations(self) -> Any:
+        """The associations the scheduler knows, with their next due time (sandbox clock)."""
+        return self._send("GET", "associations")

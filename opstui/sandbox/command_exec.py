@@ -1043,7 +1043,17 @@ def _configure_package(cmd: Command, inv: Invocation, plugin: PluginRun) -> int:
 
 
 def _software_inventory(cmd: Command, inv: Invocation, plugin: PluginRun) -> int:
+    """The agent's inventory gatherer: puts AWS:Application, AWS:Network, ... for the node (see inventory.gather)."""
+    from . import inventory  # late: inventory imports the registry and the clock, not the executor
+
+    assert plugin.out is not None and plugin.err is not None
+    try:
+        count = inventory.gather(cmd.account_id, cmd.region, inv.instance_id, plugin.inputs)
+    except inventory.GatherError as exc:
+        plugin.err.write_text(f"{exc}\n")
+        return 1
     node_state.mark_inventory(cmd.region, inv.instance_id)
+    plugin.out.write_text(f"Inventory gathered: {count} type(s) uploaded.\n")
     return 0
 
 

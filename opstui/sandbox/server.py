@@ -35,7 +35,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import documents, resource_groups, run_command, ssm_sessions
+from . import associations, clock, documents, inventory, metrics, resource_groups, run_command, ssm_sessions
 from .faults import FaultRegistry
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
@@ -180,6 +180,23 @@ class SandboxMiddleware:
                 return _json_response(start_response, 200, run_command.control_snapshot())
             if name == "run-command" and method == "POST":
                 return _json_response(start_response, 200, {"settings": run_command.configure(**payload)})
+            if name == "clock" and method == "GET":
+                return _json_response(start_response, 200, clock.snapshot())
+            if name == "clock" and method == "POST":
+                unknown = set(payload) - {"speed", "advance"}
+                if unknown:
+                    raise ValueError(f"unknown clock field(s) {sorted(unknown)}; known: ['advance', 'speed']")
+                if payload.get("speed") is not None:
+                    clock.set_speed(payload["speed"])
+                if payload.get("advance") is not None:
+                    clock.advance(payload["advance"])
+                return _json_response(start_response, 200, clock.snapshot())
+            if name == "inventory" and method == "GET":
+                return _json_response(start_response, 200, inventory.control_snapshot())
+            if name == "inventory" and method == "POST":
+                return _json_response(start_response, 200, {"settings": inventory.configure(**payload)})
+            if name == "associations" and method == "GET":
+                return _json_response(start_response, 200, associations.control_snapshot())
             if name == "sessions" and method == "GET":
                 return _json_response(start_response, 200, {
                     "stream_port": sb.stream_port,
@@ -293,7 +310,15 @@ class Sandbox:
             self._scenario = build_scenario(self.scenario, seed=self.seed, nodes=self.node_count)
             _reset_moto()
             REGISTRY.clear()
+            metrics.deactivate()
             seed(self._scenario, REGISTRY, self.seed)
+            metrics.install()
+            metrics.activate(self.seed)
+            clock.reset()
+            inventory.clear()
+            inventory.install()
+            inventory.seed(self._scenario)
+            associations.install()
             ssm_sessions.install()
             documents.install()
             run_command.install()
@@ -310,6 +335,8 @@ class Sandbox:
                                             daemon=True)
             self._thread.start()
             self._warm_up()
+            inventory.start_warmer()
+            associations.activate(self._scenario)
             if self.live:
                 self._living = LivingState(REGISTRY, self._scenario, seed=self.seed, interval=self.tick_seconds)
                 self._living.start()
@@ -333,6 +360,7 @@ class Sandbox:
             self._thread.join(timeout=5)
             self._thread = None
         ssm_sessions.activate(None)
+        associations.shutdown()  # first: its scheduler must not submit to the engine being stopped
         run_command.shutdown()
         self.sessions.stop()
         with Sandbox._active_lock:
