@@ -33,6 +33,7 @@ def clean(value: object, limit: int | None = 256) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+_OSC = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")  # titles, hyperlinks, clipboard writes: dropped
 _CONTROL_KEEP_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -59,7 +60,7 @@ def ansi_text(value: str):  # -> rich.text.Text (imported lazily: the CLI path d
     link is a phishing vector), and any control character left is made visible by `clean_block`."""
     from rich.text import Text
 
-    decoded = Text.from_ansi(value.replace("\r\n", "\n"))
+    decoded = Text.from_ansi(_OSC.sub("", value.replace("\r\n", "\n")))
     plain = decoded.plain
     scrubbed = clean_block(plain)
     text = Text(scrubbed, end="")

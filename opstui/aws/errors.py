@@ -159,6 +159,8 @@ def map_error(
                 code=code,
                 **ctx,
             )
+        if code in {"NotFoundException", "ResourceNotFoundException", "DoesNotExistException"}:
+            return OpsError(f"not found calling{op}: {_first_line(msg)}", kind="not-found", code=code, **ctx)
         if code.startswith("InvalidInstanceID") or code in {"InvalidInstanceId", "InvalidTarget"}:
             return OpsError(
                 f"unknown instance id: {_first_line(msg)}",

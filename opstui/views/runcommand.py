@@ -274,7 +274,7 @@ class RunCommandView(Vertical):
                     members[region] = await app.aws_loop.run(  # type: ignore[attr-defined]
                         resource_groups.list_group_instances(app.aws, region, spec.key))  # type: ignore[attr-defined]
                 except OpsError as err:
-                    if err.kind != "not-found" and err.code != "NotFoundException":  # no such group here
+                    if err.kind != "not-found":  # not-found: no such group in this region
                         raise TargetError(f"resource group {spec.key!r} in {region}: {err}") from None
         return plan_for(spec, snapshot, members)
 
@@ -328,6 +328,8 @@ class RunCommandView(Vertical):
         plan: Plan | None = None
         try:
             plan = await self._plan(values)
+            if detail is not None:
+                plan = plan.for_platforms(detail.platform_types)  # e.g. a shell script skips Windows nodes
         except TargetError as err:
             problems.append(str(err))
         if problems or plan is None:
