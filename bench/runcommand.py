@@ -105,6 +105,9 @@ async def measure(n: int) -> dict[str, object]:
                 result["UI key→frame during run, worst (ms)"] = round(max(latencies), 1)
                 result["UI keys measured"] = len(latencies)
             t = time.perf_counter()
+            tracker.groups()
+            result["grouping computed (ms)"] = round((time.perf_counter() - t) * 1000, 1)
+            t = time.perf_counter()
             await pilot.press("g")
             while not run.groups:
                 await asyncio.sleep(0.01)
