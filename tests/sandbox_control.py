@@ -70,3 +70,18 @@ class SandboxControl:
     def associations(self) -> Any:
         """The associations the scheduler knows, with their next due time (sandbox clock)."""
         return self._send("GET", "associations")
+
+    # -- Monitoring: the storefront web app and the canaries ------------------------------------------------
+    def webapp(self, health: str | None = None, latency: list[float] | None = None) -> Any:
+        """``{"url", "mode", "health", ...}``; ``health="down"`` (or ok/slow, auto = its live schedule) sets it,
+        ``latency=[lo, hi]`` the slow band in sandbox seconds."""
+        body = {k: v for k, v in (("health", health), ("latency", latency)) if v is not None}
+        return self._send("POST", "webapp", body) if body else self._send("GET", "webapp")
+
+    def canary_run(self, name: str, region: str = "ap-northeast-1") -> Any:
+        """Run a canary now (outside its schedule) and return the run as GetCanaryRuns shows it."""
+        return self._send("POST", "synthetics", {"run": name, "region": region})["run"]
+
+    def synthetics(self) -> Any:
+        """The canaries the scheduler knows: state, URLs, navigation timeout, run count, next due."""
+        return self._send("GET", "synthetics")

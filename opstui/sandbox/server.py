@@ -35,7 +35,18 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import associations, clock, documents, inventory, metrics, resource_groups, run_command, ssm_sessions
+from . import (
+    associations,
+    clock,
+    documents,
+    inventory,
+    metrics,
+    resource_groups,
+    run_command,
+    ssm_sessions,
+    synthetics,
+    webapp,
+)
 from .faults import FaultRegistry
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
@@ -197,6 +208,14 @@ class SandboxMiddleware:
                 return _json_response(start_response, 200, {"settings": inventory.configure(**payload)})
             if name == "associations" and method == "GET":
                 return _json_response(start_response, 200, associations.control_snapshot())
+            if name == "webapp" and method == "GET":
+                return _json_response(start_response, 200, webapp.control_snapshot())
+            if name == "webapp" and method == "POST":
+                return _json_response(start_response, 200, webapp.configure(**payload))
+            if name == "synthetics" and method == "GET":
+                return _json_response(start_response, 200, synthetics.control_snapshot())
+            if name == "synthetics" and method == "POST":
+                return _json_response(start_response, 200, synthetics.configure(**payload))
             if name == "sessions" and method == "GET":
                 return _json_response(start_response, 200, {
                     "stream_port": sb.stream_port,
@@ -322,6 +341,7 @@ class Sandbox:
             ssm_sessions.install()
             documents.install()
             run_command.install()
+            synthetics.install()
             run_command.activate(self.state_dir)
             self.sessions.start()
             ssm_sessions.activate(self.sessions)
@@ -335,6 +355,8 @@ class Sandbox:
                                             daemon=True)
             self._thread.start()
             self._warm_up()
+            webapp.activate(self.seed, self.live)
+            synthetics.activate(self._scenario, self.seed)
             inventory.start_warmer()
             associations.activate(self._scenario)
             if self.live:
@@ -360,6 +382,8 @@ class Sandbox:
             self._thread.join(timeout=5)
             self._thread = None
         ssm_sessions.activate(None)
+        synthetics.shutdown()
+        webapp.shutdown()
         associations.shutdown()  # first: its scheduler must not submit to the engine being stopped
         run_command.shutdown()
         self.sessions.stop()
