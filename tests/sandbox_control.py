@@ -85,3 +85,17 @@ class SandboxControl:
     def synthetics(self) -> Any:
         """The canaries the scheduler knows: state, URLs, navigation timeout, run count, next due."""
         return self._send("GET", "synthetics")
+
+    # -- AWS Backup knobs -----------------------------------------------------------------------------------
+    def backup_configure(self, **knobs: Any) -> Any:
+        """E.g. ``fail_rate=0``, ``outcomes={"i-...": "FAILED"}``, ``history_days=30, jobs=10000`` (replaces the
+        seeded job history of the ``daily-ec2`` plan), ``reset=True``."""
+        return self._send("POST", "backup", knobs)
+
+    def backup_stats(self) -> Any:
+        """Knobs, job counts by state, copy jobs, recovery points per vault and the rules' next due times."""
+        return self._send("GET", "backup")
+
+    def backup_run_scheduler(self) -> int:
+        """Fire every plan rule that is due now (sandbox clock); returns the number of jobs created."""
+        return self._send("POST", "backup/run-scheduler", {})["created"]

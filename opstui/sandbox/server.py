@@ -37,6 +37,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import (
     associations,
+    backup,
+    backup_seed,
     clock,
     documents,
     inventory,
@@ -206,6 +208,12 @@ class SandboxMiddleware:
                 return _json_response(start_response, 200, inventory.control_snapshot())
             if name == "inventory" and method == "POST":
                 return _json_response(start_response, 200, {"settings": inventory.configure(**payload)})
+            if name == "backup" and method == "GET":
+                return _json_response(start_response, 200, backup.control_snapshot())
+            if name == "backup" and method == "POST":
+                return _json_response(start_response, 200, _backup_control(sb, payload))
+            if name == "backup/run-scheduler" and method == "POST":
+                return _json_response(start_response, 200, {"created": backup.catch_up()})
             if name == "associations" and method == "GET":
                 return _json_response(start_response, 200, associations.control_snapshot())
             if name == "webapp" and method == "GET":
@@ -224,6 +232,15 @@ class SandboxMiddleware:
         except (KeyError, ValueError, TypeError) as exc:
             return _json_response(start_response, 400, {"error": str(exc)})
         return _json_response(start_response, 404, {"error": f"no control endpoint {method} /_opstui/{name}"})
+
+
+def _backup_control(sb: Sandbox, payload: dict[str, Any]) -> dict[str, Any]:
+    """``POST /_opstui/backup``: knobs (see ``backup.configure``) and/or ``history_days`` [+ ``jobs``]."""
+    days, jobs = payload.pop("history_days", None), payload.pop("jobs", None)
+    out: dict[str, Any] = {"settings": backup.configure(**payload)}
+    if days is not None:
+        out["history"] = backup_seed.history(sb.account_id, days, jobs)
+    return out
 
 
 def _fake_auth(region: str, service: str) -> str:
@@ -338,6 +355,9 @@ class Sandbox:
             inventory.install()
             inventory.seed(self._scenario)
             associations.install()
+            backup.install()
+            backup.clear(self.seed)
+            backup_seed.seed(self._scenario)
             ssm_sessions.install()
             documents.install()
             run_command.install()
