@@ -154,10 +154,6 @@ class MissingParameterValueException(JsonRESTError):
         super().__init__("MissingParameterValueException", msg)
 
 
-def _ts(when: dt.datetime) -> float:
-    return when.timestamp()
-
-
 def _now() -> float:
     return clock.now().timestamp()
 
@@ -1031,7 +1027,7 @@ def _selection(self: Any) -> Selection:
     return sel
 
 
-def get_backup_selection(self: Any) -> str:
+def get_backup_selection(self: Any) -> Any:
     with _lock:
         sel = _selection(self)
         return _dumps({"BackupSelection": sel.body, "SelectionId": sel.selection_id, "BackupPlanId": sel.plan_id,
@@ -1039,14 +1035,14 @@ def get_backup_selection(self: Any) -> str:
                        **({"CreatorRequestId": sel.creator_request_id} if sel.creator_request_id else {})})
 
 
-def delete_backup_selection(self: Any) -> str:
+def delete_backup_selection(self: Any) -> Any:
     with _lock:
         sel = _selection(self)
         del store(_account(self), self.region).selections[sel.plan_id][sel.selection_id]
     return ""
 
 
-def list_backup_selections(self: Any) -> str:
+def list_backup_selections(self: Any) -> Any:
     account, region = _account(self), self.region
     plan_id = _uri(self, "BackupPlanId")
     _plan(account, region, plan_id)
@@ -1065,6 +1061,14 @@ def list_backup_selections(self: Any) -> str:
 
 
 _moto_delete_backup_plan = BackupResponse.delete_backup_plan
+_moto_create_backup_plan = BackupResponse.create_backup_plan
+
+
+def create_backup_plan(self: Any) -> Any:
+    """moto's CreateBackupPlan, then the scheduler sees the new rules at once (due at their next cron time)."""
+    out = _moto_create_backup_plan(self)
+    catch_up()
+    return out
 
 
 def delete_backup_plan(self: Any) -> Any:
@@ -1423,7 +1427,7 @@ def start_restore_job(self: Any) -> Any:
     return _dumps({"RestoreJobId": job.job_id})
 
 
-def describe_restore_job(self: Any) -> str:
+def describe_restore_job(self: Any) -> Any:
     job_id = _uri(self, "RestoreJobId")
     now = _now()
     with _lock:
@@ -1595,7 +1599,7 @@ def install() -> None:
         for pattern in _PATHS:
             backup_urls.url_paths.setdefault(pattern, backup_urls.response.dispatch)
         cls = BackupResponse
-        for fn in (create_backup_selection, get_backup_selection, delete_backup_selection, list_backup_selections,
+        for fn in (create_backup_plan, create_backup_selection, get_backup_selection, delete_backup_selection, list_backup_selections,
                    delete_backup_plan, start_backup_job, describe_backup_job, stop_backup_job, list_backup_jobs,
                    list_copy_jobs, describe_copy_job, list_recovery_points_by_backup_vault,
                    list_recovery_points_by_resource, describe_recovery_point, delete_recovery_point,

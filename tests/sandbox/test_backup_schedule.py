@@ -112,7 +112,7 @@ def test_daily_rule_fires_for_the_selected_instances(client: Callable[..., Any],
         "SelectionName": "prod-web", "IamRoleArn": ROLE, "Resources": ["arn:aws:ec2:*:*:instance/*"],
         "Conditions": {"StringEquals": [{"ConditionKey": "aws:ResourceTag/Env", "ConditionValue": "prod"},
                                         {"ConditionKey": "aws:ResourceTag/Role", "ConditionValue": "web"}]}})
-    control.backup_run_scheduler()  # the rule is seen now: due at the next 01:30 UTC
+    # CreateBackupPlan makes the rule due at its next 01:30 UTC; no other backup request until the clock moved
     control.clock(advance=24 * HOUR)
     control.backup_run_scheduler()
     ours = [j for j in bk.list_backup_jobs()["BackupJobs"] if j.get("CreatedBy", {}).get("BackupPlanId") == plan_id]
