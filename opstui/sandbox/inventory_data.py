@@ -339,13 +339,20 @@ class _Catalog:
             if distro in ("al2023", "rhel9"):
                 rows = [r for r in rows if r[0] not in ("awscli",)]
             seen = {r[0] for r in rows}
-            for stem in _STEMS:
-                for prefix in _PREFIXES:
-                    name = f"{prefix}{stem}"
-                    if name not in seen:
-                        seen.add(name)
-                        rows.append((name, "System Environment/Libraries" if prefix == "lib" else
-                                     "Development/Languages", f"{stem} support for {prefix.rstrip('-') or 'C'}", ""))
+            # stems x prefixes give ~800 names; the -devel/-libs/... split packages extend it past 2,000
+            # (the bench browses a node with 2,000 entries)
+            for suffix in ("", "-devel", "-libs", "-doc", "-common", "-tools"):
+                for stem in _STEMS:
+                    for prefix in _PREFIXES:
+                        name = f"{prefix}{stem}{suffix}"
+                        if name not in seen:
+                            seen.add(name)
+                            rows.append((name, "System Environment/Libraries" if prefix == "lib" else
+                                         "Development/Languages",
+                                         f"{stem} support for {prefix.rstrip('-') or 'C'}{suffix.replace('-', ' ')}",
+                                         ""))
+                    if len(rows) >= max(count, 800):
+                        break
                 if len(rows) >= max(count, 800):
                     break
             self._names[distro] = rows
