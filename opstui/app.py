@@ -21,19 +21,29 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from opstui import __version__
 from opstui.aws.clients import AwsClients, StaticCredentials
 from opstui.aws.errors import OpsError
 from opstui.aws.runner import AwsLoop
 from opstui.aws.sts import caller_identity
-from opstui.commands import FLEET_COMMANDS, GLOBAL_COMMANDS, INVENTORY_COMMANDS, RUN_COMMANDS, SHELL_COMMANDS
+from opstui.commands import (
+    FLEET_COMMANDS,
+    GLOBAL_COMMANDS,
+    INVENTORY_COMMANDS,
+    MONITORING_COMMANDS,
+    OVERVIEW_COMMANDS,
+    RUN_COMMANDS,
+    SHELL_COMMANDS,
+)
 from opstui.config import Settings
 from opstui.safe import clean
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.help import HelpScreen
 from opstui.views.inventory import InventoryView
+from opstui.views.monitoring import MonitoringView
+from opstui.views.overview import OverviewView
 from opstui.views.runcommand import RunCommandView
 from opstui.views.shells import ShellsView
 
@@ -57,15 +67,18 @@ class OpsCommands(Provider):
     def _commands(self) -> list[tuple[str, object, str]]:
         app: OpsApp = self.app  # type: ignore[assignment]
         cmds: list[tuple[str, object, str]] = []
-        for cmd in (*GLOBAL_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS, *RUN_COMMANDS, *INVENTORY_COMMANDS):
+        for cmd in (*GLOBAL_COMMANDS, *OVERVIEW_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS, *RUN_COMMANDS,
+                    *INVENTORY_COMMANDS, *MONITORING_COMMANDS):
             if cmd.action:
                 cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
         for col in FLEET_COLUMNS:
             cmds.append((f"Fleet: sort by {col.label}", partial(app.fleet_sort, col.key), "Sort the fleet table"))
+        cmds.append(("Tab: Overview", partial(app.show_tab, "overview"), "Go to the Overview (is anything wrong?)"))
         cmds.append(("Tab: Fleet", partial(app.show_tab, "fleet"), "Go to the Fleet tab"))
         cmds.append(("Tab: Shells", partial(app.show_tab, "shells"), "Go to the Shells tab"))
         cmds.append(("Tab: Run Command", partial(app.show_tab, "run"), "Go to the Run Command tab"))
         cmds.append(("Tab: Inventory", partial(app.show_tab, "inventory"), "Go to the Inventory tab"))
+        cmds.append(("Tab: Monitoring", partial(app.show_tab, "monitoring"), "Go to the Monitoring tab"))
         online = [n for n in app.fleet_view.table.rows if n.ping_status == "Online"][:2000]
         for node in online:
             title = f"Shell: {clean(node.name or node.instance_id, 60)} ({node.instance_id}, {node.region})"
@@ -152,6 +165,8 @@ class OpsApp(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with TabbedContent(id="tabs"):
+            with TabPane("Overview", id="overview"):
+                yield OverviewView(id="overview-view")
             with TabPane("Fleet", id="fleet"):
                 yield FleetView(id="fleet-view")
             with TabPane("Shells", id="shells"):
@@ -160,6 +175,8 @@ class OpsApp(App[None]):
                 yield RunCommandView(id="run-view")
             with TabPane("Inventory", id="inventory"):
                 yield InventoryView(id="inventory-view")
+            with TabPane("Monitoring", id="monitoring"):
+                yield MonitoringView(id="monitoring-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -230,11 +247,16 @@ class OpsApp(App[None]):
         self.last_refresh = datetime.now()
         self.failing_regions = [r.region for r in message.snapshot.errors]
         self._render_status()
+        self.overview_view.refresh_now()  # the Overview follows the Fleet's refresh interval
+        self.monitoring_view.fleet_changed()
 
     # -- actions ----------------------------------------------------------------------------------------
     def action_refresh(self) -> None:
         if self.query_one("#tabs", TabbedContent).active == "inventory":
             self.inventory_view.reload()
+            return
+        if self.query_one("#tabs", TabbedContent).active == "monitoring":
+            self.monitoring_view.reload()
             return
         self.fleet_view.refresh_now()
 
@@ -301,6 +323,35 @@ class OpsApp(App[None]):
         self.show_tab("inventory")
         getattr(self.inventory_view, f"action_{name}")()
 
+    @property
+    def monitoring_view(self) -> MonitoringView:
+        return self.query_one(MonitoringView)
+
+    def action_monitoring(self, name: str) -> None:
+        self.show_tab("monitoring")
+        getattr(self.monitoring_view, f"action_{name}")()
+
+    @property
+    def overview_view(self) -> OverviewView:
+        return self.query_one(OverviewView)
+
+    def action_overview(self, name: str) -> None:
+        self.show_tab("overview")
+        getattr(self.overview_view, f"action_{name}")()
+
+    def jump_to(self, tab: str, filter_text: str = "", panel: str = "") -> None:
+        """The Overview's jumps: the tab that explains a line, filtered to it."""
+        if tab == "fleet":
+            self.show_tab("fleet")
+            box = self.fleet_view.query_one("#fleet-filter", Input)
+            box.value = filter_text
+            box.set_class(bool(filter_text), "-shown")
+            self.fleet_view.set_filter(filter_text)
+            self.fleet_view.table.focus()
+        elif tab == "monitoring":
+            self.show_tab("monitoring")
+            self.monitoring_view.show_panel(panel or "alarms", filter_text)
+
     def fleet_sort(self, column: str) -> None:
         self.show_tab("fleet")
         self.fleet_view.table.sort_by(column)
@@ -329,6 +380,10 @@ class OpsApp(App[None]):
             self.run_view.focus_current()
         elif tab_id == "inventory":
             self.inventory_view.on_shown()
+        elif tab_id == "monitoring":
+            self.monitoring_view.on_shown()
+        elif tab_id == "overview":
+            self.overview_view.focus_list()
 
     def available_profiles(self) -> list[str]:
         if self.settings.demo:
@@ -357,6 +412,8 @@ class OpsApp(App[None]):
         self.fleet_view.reset(self.generation)
         self.run_view.reload_documents()
         self.inventory_view.reset(self.generation)
+        self.monitoring_view.reset(self.generation)
+        self.overview_view.reset(self.generation)
         self._load_identity(self.generation)
         self.notify(
             f"Now showing profile {self.settings.profile or 'default'} in {', '.join(self.settings.regions)}",

@@ -106,6 +106,46 @@ INVENTORY_COMMANDS: tuple[AppCommand, ...] = (
                "Write the table in front of you (filter and sort applied) as CSV into ~/opstui-exports/"),
 )
 
+# Keys of the Monitoring tab (bound on MonitoringView; which ones apply depends on the panel in front of you).
+MONITORING_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("monitoring-alarms", "Monitoring: alarms", "1", "monitoring('alarms')",
+               "Every alarm, ALARM first; the detail charts the metric with the threshold and lists the history"),
+    AppCommand("monitoring-sns", "Monitoring: SNS topics", "2", "monitoring('sns')",
+               "Topics and their subscriptions"),
+    AppCommand("monitoring-canaries", "Monitoring: canaries", "3", "monitoring('canaries')",
+               "Synthetics canaries: last run, success rate and duration over 24 h, run history"),
+    AppCommand("monitoring-agent", "Monitoring: CloudWatch agent", "4", "monitoring('agent')",
+               "Which nodes publish CWAgent metrics (memory, disk); install the agent through Run Command"),
+    AppCommand("monitoring-new", "Monitoring: new alarm / topic / canary", "n", "monitoring('new')",
+               "Alarms: an alarm on the Fleet cursor node's CPU, memory or disk; SNS: a topic; canaries: a "
+               "heartbeat canary (disabled in read-only mode)"),
+    AppCommand("monitoring-edit", "Monitoring: edit alarm", "e", "monitoring('edit')",
+               "Threshold, periods, datapoints, statistic, SNS topic of the alarm under the cursor"),
+    AppCommand("monitoring-actions", "Monitoring: alarm actions on/off", "d", "monitoring('toggle_actions')",
+               "Disable or enable the notifications of the alarm under the cursor (it keeps being evaluated)"),
+    AppCommand("monitoring-delete", "Monitoring: delete alarm", "x", "monitoring('delete')",
+               "Delete the alarm under the cursor (asks first)"),
+    AppCommand("monitoring-subscribe", "Monitoring: subscribe to topic", "s", "monitoring('subscribe')",
+               "Subscribe an e-mail address, http(s) URL or phone number (SMS) to the topic under the cursor"),
+    AppCommand("monitoring-test", "Monitoring: send a test message", "t", "monitoring('test_message')",
+               "Publish a test message to the topic under the cursor"),
+    AppCommand("monitoring-start-stop", "Monitoring: start / stop canary", "p", "monitoring('start_stop')",
+               "Start the canary under the cursor, or stop it when it runs"),
+    AppCommand("monitoring-install", "Monitoring: install the CloudWatch agent", "i", "monitoring('install_agent')",
+               "AWS-ConfigureAWSPackage (AmazonCloudWatchAgent) then AmazonCloudWatch-ManageAgent (configure, "
+               "start) on the selected nodes (space here, or the Fleet selection), with progress per node"),
+    AppCommand("monitoring-filter", "Monitoring: filter", "slash", "monitoring('filter')",
+               "Filter the table in front of you: words, state:ALARM, region:…, !negate"),
+)
+
+# Keys of the Overview tab (the home screen).
+OVERVIEW_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("overview-open", "Overview: explain this line", "enter", "overview('open')",
+               "Jump to the tab that explains the line under the cursor, filtered to it"),
+    AppCommand("overview-bell", "Overview: bell on/off", "b", "overview('toggle_bell')",
+               "Ring the terminal bell when an alarm enters ALARM or a canary starts failing"),
+)
+
 NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
     ("↑ ↓ / j k", "Move the cursor"),
     ("PgUp PgDn / ctrl+b ctrl+f", "Page"),

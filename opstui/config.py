@@ -35,6 +35,7 @@ class Settings:
     theme: str | None = None
     demo: bool = False
     record_sessions: bool = False  # asciicast v2 files of every shell, for audit (config file only)
+    bell: bool = False  # ring the terminal bell when an alarm enters ALARM or a canary starts failing
 
 
 class ConfigError(ValueError):
@@ -56,7 +57,8 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
 def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
     """Merge the file's values and the command line's (command line wins; None means 'not given')."""
     s = Settings()
-    known = {"profile", "regions", "region", "refresh", "theme", "endpoint_url", "read_only", "record_sessions"}
+    known = {"profile", "regions", "region", "refresh", "theme", "endpoint_url", "read_only", "record_sessions",
+             "bell"}
     unknown = set(file_data) - known
     if unknown:
         raise ConfigError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))}")
@@ -72,6 +74,7 @@ def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
         endpoint_url=file_data.get("endpoint_url"),
         read_only=bool(file_data.get("read_only", False)),
         record_sessions=bool(file_data.get("record_sessions", False)),
+        bell=bool(file_data.get("bell", False)),
     )
     overrides = {k: v for k, v in cli.items() if v is not None}
     if "regions" in overrides:

@@ -71,6 +71,19 @@ def node_metric(kind: str, instance_id: str) -> MetricRef:
     return metric_ref(namespace, name, (("InstanceId", instance_id), *extra))
 
 
+async def resolve_node_metric(aws: AwsClients, region: str, kind: str, instance_id: str) -> MetricRef:
+    """The node metric with the dimensions the node really publishes: the agent appends device and fstype to
+    disk_used_percent (an alarm must name every dimension of the series), so CWAgent metrics are looked up
+    with ListMetrics; the root filesystem is preferred. Falls back to `node_metric` when none is found."""
+    base = node_metric(kind, instance_id)
+    if base.namespace != AGENT_NAMESPACE:
+        return base
+    found = await list_metrics(aws, region, base.namespace, name=base.name, dimensions={"InstanceId": instance_id})
+    if not found:
+        return base
+    return next((m for m in found if m.dimension("path") == "/"), found[0])
+
+
 # -- alarms ------------------------------------------------------------------------------------------------
 
 

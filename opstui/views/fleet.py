@@ -201,7 +201,8 @@ class FleetView(Vertical):
 
     def on_mount(self) -> None:
         self.table.border_title = Content("Fleet: loading…")
-        self.table.focus()
+        # no focus here: focusing a widget of a hidden pane makes TabbedContent show that pane, and the
+        # Overview is the home screen (the app focuses the table whenever the Fleet tab is shown)
 
     # -- loading ------------------------------------------------------------------------------------------
     def refresh_now(self) -> None:

@@ -13,7 +13,9 @@ from opstui.commands import (
     FLEET_COMMANDS,
     GLOBAL_COMMANDS,
     INVENTORY_COMMANDS,
+    MONITORING_COMMANDS,
     NAVIGATION_HELP,
+    OVERVIEW_COMMANDS,
     RUN_COMMANDS,
     SHELL_COMMANDS,
     key_label,
@@ -35,6 +37,10 @@ class HelpScreen(ModalScreen[None]):
         for cmd in GLOBAL_COMMANDS:
             table.add_row(key_label(cmd.key), cmd.help)
         table.add_row("", "")
+        table.add_row("[b]Overview[/b]", "")
+        for cmd in OVERVIEW_COMMANDS:
+            table.add_row(key_label(cmd.key), cmd.help)
+        table.add_row("", "")
         table.add_row("[b]Fleet[/b]", "")
         for cmd in FLEET_COMMANDS:
             table.add_row(key_label(cmd.key), cmd.help)
@@ -49,6 +55,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("", "")
         table.add_row("[b]Inventory[/b]", "")
         for cmd in INVENTORY_COMMANDS:
+            table.add_row(key_label(cmd.key), cmd.help)
+        table.add_row("", "")
+        table.add_row("[b]Monitoring[/b]", "")
+        for cmd in MONITORING_COMMANDS:
             table.add_row(key_label(cmd.key), cmd.help)
         table.add_row("", "")
         table.add_row("[b]Tables[/b]", "")

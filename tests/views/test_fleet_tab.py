@@ -30,6 +30,8 @@ async def wait_for(pilot, predicate, timeout=20.0):
 async def loaded(pilot, app: OpsApp, count: int = 1) -> FleetView:
     view = app.fleet_view
     await wait_for(pilot, lambda: view.snapshot is not None and app.last_refresh is not None and view.refreshes >= count)
+    if count == 1:  # the Overview is the home screen: the Fleet tests start on the Fleet tab
+        app.show_tab("fleet")
     await pilot.pause()
     return view
 

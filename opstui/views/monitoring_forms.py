@@ -1,0 +1,183 @@
+"""The Monitoring tab's dialogs: one generic form (alarm, topic, subscription, test message, heartbeat canary)
+and a yes/no confirmation.
+
+A form is a list of `Field`s plus two callables: `build(values)` checks the text and makes the request object
+(raising ValueError whose message, or `.problems`, is shown under the fields: nothing typed is lost), and
+`submit(obj)` sends it (awaited in a worker; an error keeps the form open with the message). So each dialog
+is configuration in `opstui.views.monitoring`, and every message is shown as literal text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from opstui.safe import clean
+
+
+@dataclass(frozen=True)
+class Field:
+    id: str
+    label: str
+    value: str = ""
+    options: tuple[tuple[str, str], ...] = ()  # (label, value): a Select instead of an Input
+    placeholder: str = ""
+    disabled: bool = False
+
+
+class FormScreen(ModalScreen[bool]):
+    """Fields, a problems line, Save (ctrl+s) and Cancel (esc). Dismisses True once `submit` succeeded."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    AUTO_FOCUS = "Input, Select"  # the first field that is not disabled
+    DEFAULT_CSS = """
+    FormScreen { align: center middle; }
+    FormScreen > Vertical { width: 96; max-width: 95%; height: auto; max-height: 95%;
+        border: thick $primary; background: $surface; padding: 0 1; }
+    FormScreen #form-note { color: $text-muted; height: auto; padding: 0 0 1 0; }
+    FormScreen #form-fields { height: auto; max-height: 30; }
+    FormScreen .form-row { height: 3; }
+    FormScreen .form-row Label { width: 24; padding: 1 1 0 0; }
+    FormScreen .form-row Input, FormScreen .form-row Select { width: 1fr; }
+    FormScreen #form-problems { color: $error; height: auto; padding: 1 0 0 0; }
+    FormScreen #form-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
+    FormScreen Button { margin-left: 2; }
+    """
+
+    def __init__(self, title: str, fields: Sequence[Field], build: Callable[[dict[str, str]], Any],
+                 submit: Callable[[Any], Awaitable[None]], *, note: str = "", submit_label: str = "Save") -> None:
+        super().__init__()
+        self.form_title = title
+        self.fields = list(fields)
+        self.build = build
+        self.submit = submit
+        self.note = note
+        self.submit_label = submit_label
+        self.problems: list[str] = []
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = clean(self.form_title, 80)
+            if self.note:
+                yield Static(Content(self.note), id="form-note")
+            with VerticalScroll(id="form-fields"):
+                for f in self.fields:
+                    with Horizontal(classes="form-row"):
+                        yield Label(Content(f.label))
+                        if f.options:
+                            values = [v for _, v in f.options]
+                            yield Select([(Content(clean(lbl, 80)), v) for lbl, v in f.options],
+                                         value=f.value if f.value in values else values[0], allow_blank=False,
+                                         id=f"f-{f.id}", disabled=f.disabled)
+                        else:
+                            yield Input(f.value, placeholder=f.placeholder, id=f"f-{f.id}", disabled=f.disabled)
+            yield Static(id="form-problems")
+            with Horizontal(id="form-buttons"):
+                yield Button("Cancel (esc)", id="form-cancel")
+                yield Button(f"{self.submit_label} (ctrl+s)", variant="primary", id="form-save")
+
+    def values(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in self.fields:
+            widget = self.query_one(f"#f-{f.id}")
+            if isinstance(widget, Select):
+                out[f.id] = "" if widget.value is Select.BLANK else str(widget.value)
+            else:
+                out[f.id] = widget.value  # type: ignore[attr-defined]
+        return out
+
+    def show_problems(self, problems: list[str]) -> None:
+        self.problems = problems
+        self.query_one("#form-problems", Static).update(Content("\n".join(f"✗ {clean(p, 400)}" for p in problems)))
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#form-save")
+    def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#form-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_save(self) -> None:
+        if self.busy:
+            return
+        try:
+            obj = self.build(self.values())
+        except ValueError as err:
+            self.show_problems(list(getattr(err, "problems", None) or [str(err)]))
+            return
+        self._send(obj)
+
+    @work(exclusive=True, group="form-submit", exit_on_error=False)
+    async def _send(self, obj: Any) -> None:
+        self.busy = True
+        self.query_one("#form-save", Button).disabled = True
+        self.show_problems([])
+        self.query_one("#form-problems", Static).update(Content("sending…"))
+        try:
+            await self.submit(obj)
+        except Exception as err:  # OpsError (refused by AWS or read-only), shown where the user is looking
+            self.show_problems([str(err)])
+            return
+        finally:
+            self.busy = False
+            self.query_one("#form-save", Button).disabled = False
+        self.dismiss(True)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question with literal lines under it; Yes / No (esc)."""
+
+    BINDINGS = [Binding("escape", "no", "No"), Binding("y", "yes", "Yes")]
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical { width: 90; max-width: 95%; height: auto; max-height: 90%;
+        border: thick $warning; background: $surface; padding: 0 1; }
+    ConfirmScreen.-danger > Vertical { border: thick $error; }
+    ConfirmScreen #confirm-question { text-style: bold; padding: 0 0 1 0; }
+    ConfirmScreen #confirm-lines { height: auto; max-height: 20; }
+    ConfirmScreen #confirm-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
+    ConfirmScreen Button { margin-left: 2; }
+    """
+
+    def __init__(self, question: str, lines: Sequence[str] = (), *, yes: str = "Yes", danger: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.lines = list(lines)
+        self.yes = yes
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Content(clean(self.question, 300)), id="confirm-question")
+            with VerticalScroll(id="confirm-lines"):
+                yield Static(Content("\n".join(clean(line, 300) for line in self.lines[:200])))
+            with Horizontal(id="confirm-buttons"):
+                yield Button("No (esc)", id="confirm-no")
+                yield Button(f"{self.yes} (y)", variant="error" if self.danger else "warning", id="confirm-yes")
+
+    def on_mount(self) -> None:
+        self.set_class(self.danger, "-danger")
+        self.query_one("#confirm-no", Button).focus()
+
+    @on(Button.Pressed, "#confirm-yes")
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#confirm-no")
+    def action_no(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,206 @@
+"""Pilot tests of the Monitoring tab against the real sandbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from opstui.aws import cloudwatch as cw
+from opstui.aws import sns
+from opstui.views.monitoring import MonitoringView
+from opstui.views.monitoring_forms import FormScreen
+from tests.views.test_fleet_tab import loaded, make_app, wait_for
+
+
+async def _monitoring(pilot, app, panel: str = "1") -> MonitoringView:
+    await loaded(pilot, app)
+    app.show_tab("monitoring")
+    view = app.monitoring_view
+    await pilot.press(panel)
+    await wait_for(pilot, lambda: view.alarm_loads >= 1)
+    return view
+
+
+async def _form_open(pilot, app) -> None:
+    await wait_for(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.query("#form-save"))
+    await pilot.pause()
+
+
+async def _put_alarm(app, name: str, iid: str, region: str, threshold: str = "80") -> None:
+    spec = cw.alarm_spec(name=name, region=region, metric=cw.node_metric("cpu", iid), threshold=threshold)
+    await app.aws_loop.run(cw.put_metric_alarm(app.aws, spec))
+
+
+async def test_alarms_board_alarm_first_with_chart_and_history(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        fleet = await loaded(pilot, app)
+        node = next(n for n in fleet.snapshot.nodes if n.ec2_state == "running" and n.instance_id.startswith("i-"))
+        tag = uuid.uuid4().hex[:6]
+        quiet, firing = f"aa-quiet-{tag}", f"zz-firing-{tag}"
+        await _put_alarm(app, quiet, node.instance_id, node.region, threshold="1000")
+        await _put_alarm(app, firing, node.instance_id, node.region, threshold="0")
+        await app.aws_loop.run(cw.set_alarm_state(app.aws, node.region, firing, "ALARM",
+                                                  "Threshold Crossed: [test] <b>[bold]not markup[/bold]"))
+        view = await _monitoring(pilot, app)
+        await pilot.press("slash", *tag, "enter")
+        table = view.table("mon-alarms")
+        rows = table.visible_rows()
+        assert [a.name for a in rows][0] == firing  # ALARM first, whatever the names
+        assert rows[0].state == "ALARM" and quiet in [a.name for a in rows]
+        assert "ALARM" in str(view.query_one("#mon-header").render())
+        await wait_for(pilot, lambda: view.detail_loads >= 1 and view.detail_key == rows[0].key)
+        chart = str(view.query_one("#mon-chart").render())
+        assert "CPUUtilization > 0" in chart and any("\u2800" < ch <= "\u28ff" for ch in chart)  # braille plot
+        # filter to ALARM only, as the Overview's jump does
+        view.show_panel("alarms", f"state:ALARM {tag}")
+        assert [a.name for a in table.visible_rows()] == [firing]
+        cells = " ".join(table.cells[table.order_shown[0]])
+        assert "[bold]not markup[/bold]" in cells  # literal
+    app.close_aws()
+
+
+async def test_create_alarm_from_the_fleet_cursor_node_with_bad_input_first(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        fleet = await loaded(pilot, app)
+        fleet.set_filter("prod-web-01")
+        node = fleet.table.cursor_row
+        assert node is not None and node.name == "prod-web-01"
+        view = await _monitoring(pilot, app)
+        await pilot.press("n")
+        await _form_open(pilot, app)
+        form = app.screen
+        values = form.values()
+        assert values["instance"] == node.instance_id and values["metric"] == "cpu" and values["threshold"] == "80"
+        name = f"prod-web-01-cpu-{uuid.uuid4().hex[:6]}"
+        form.query_one("#f-name").value = name
+        form.query_one("#f-threshold").value = "ninety"
+        form.query_one("#f-points").value = "5"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)  # kept open, nothing sent
+        assert any("threshold: 'ninety' is not a number" in p for p in form.problems)
+        assert any("datapoints to alarm: at most the evaluation periods (3)" in p for p in form.problems)
+        form.query_one("#f-threshold").value = "90"
+        form.query_one("#f-points").value = "2"
+        loads = view.alarm_loads
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen) and view.alarm_loads > loads)
+        alarm = next(a for a in view.alarms if a.name == name)
+        assert alarm.threshold == 90 and alarm.datapoints_to_alarm == 2 and alarm.instance_id == node.instance_id
+        # disable the actions, then delete (confirmation)
+        view.show_panel("alarms", name)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: not next(a for a in view.alarms if a.name == name).actions_enabled)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: all(a.name != name for a in view.alarms))
+    app.close_aws()
+
+
+async def test_read_only_disables_changes_with_a_visible_reason(sandbox):
+    app = make_app(sandbox, read_only=True)
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app)
+        assert "READ-ONLY" in str(view.query_one("#mon-header").render())
+        for action in ("new", "edit", "delete", "toggle_actions"):
+            assert view.check_action(action, ()) is None  # shown greyed
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, FormScreen)
+        await pilot.press("2")
+        assert view.check_action("subscribe", ()) is None and view.check_action("test_message", ()) is None
+        await pilot.press("3")
+        assert view.check_action("start_stop", ()) is None
+    app.close_aws()
+
+
+async def test_sns_topic_subscribe_and_test_message(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app, "2")
+        await wait_for(pilot, lambda: view.sns_loads >= 1)
+        topic = f"ops-{uuid.uuid4().hex[:6]}"
+        await pilot.press("n")
+        await _form_open(pilot, app)
+        app.screen.query_one("#f-name").value = "bad name!"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("topic name" in p for p in app.screen.problems)
+        app.screen.query_one("#f-name").value = topic
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any(t.topic.name == topic for t in view.topics))
+        view.show_panel("sns", topic)
+        await pilot.pause()
+        assert view.table("mon-topics").cursor_row.topic.name == topic
+        await pilot.press("s")
+        await _form_open(pilot, app)
+        app.screen.query_one("#f-endpoint").value = "oncall-at-example"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("is not an e-mail address" in p for p in app.screen.problems)
+        app.screen.query_one("#f-endpoint").value = "oncall@example.com"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any(s.endpoint == "oncall@example.com" and s.topic_name == topic
+                                          for s in view.subscriptions))
+        await pilot.press("t")
+        await _form_open(pilot, app)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
+        region = sandbox.regions[0]
+        arn = next(t.topic.arn for t in view.topics if t.topic.name == topic)
+        assert await app.aws_loop.run(sns.list_subscriptions(app.aws, region, arn))
+    app.close_aws()
+
+
+async def test_canaries_failing_first_with_sparklines_runs_and_heartbeat_form(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app, "3")
+        await wait_for(pilot, lambda: view.canary_loads >= 1)
+        rows = view.table("mon-canaries").visible_rows()
+        names = [r.canary.name for r in rows]
+        assert "storefront-heartbeat" in names and names[0] == "legacy-api-heartbeat"  # failing first
+        legacy = rows[0]
+        assert legacy.canary.failing and legacy.success and any(v is not None for v in legacy.success)
+        cells = view.table("mon-canaries").cells[view.table("mon-canaries").order_shown[0]]
+        assert any(set(c) & set("▁▂▃▄▅▆▇█") for c in cells)  # the sparklines
+        runs = view.table("mon-runs")
+        await wait_for(pilot, lambda: len(runs.rows) > 10)
+        assert "legacy-api-heartbeat" in str(runs.border_title)
+        await pilot.press("n")
+        await _form_open(pilot, app)
+        form = app.screen
+        form.query_one("#f-name").value = "shop-heartbeat"
+        form.query_one("#f-url").value = "shop.example.com"
+        form.query_one("#f-schedule").value = "rate(0 minutes)"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("is not an http:// or https:// URL" in p for p in form.problems)
+        assert any("at least rate(1 minute)" in p for p in form.problems)
+        await pilot.press("escape")
+    app.close_aws()
+
+
+async def test_agent_panel_and_install_through_run_command(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        fleet = await loaded(pilot, app)
+        view = await _monitoring(pilot, app, "4")
+        await wait_for(pilot, lambda: view.agent_loads >= 1)
+        agents = view.table("mon-agents")
+        target = next(r for r in agents.rows if r.node.name == "stg-web-01")
+        assert target.metrics == ()  # no agent yet
+        view.show_panel("agent", "stg-web-01")
+        await pilot.press("space", "i")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: view.install_running)
+        await wait_for(pilot, lambda: not view.install_running, timeout=30)
+        status = str(view.query_one("#mon-install-status").render())
+        assert "installed and started on 1 node" in status, status
+        steps = {r[0] for r in view.table("mon-install").rows}
+        assert steps == {"1/2 AWS-ConfigureAWSPackage", "2/2 AmazonCloudWatch-ManageAgent"}
+        assert fleet.snapshot is not None
+    app.close_aws()
