@@ -302,6 +302,8 @@ class Canary:
     success_retention: int
     failure_retention: int
     target: Target
+    script: str | None = None  # kept so an UpdateCanary of the environment re-reads the URLs
+    missing_handler: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # VpcConfig, ArtifactConfig, ... echoed back
     state: str = "CREATING"
@@ -680,6 +682,7 @@ def create_canary(self: Any) -> str:
                    artifact_s3_location=f["artifacts"], schedule=f["schedule"], duration_in_seconds=f["duration"],
                    run_config=f["run_config"], env=f["env"], success_retention=f["success"],
                    failure_retention=f["failure"], target=find_target(f["script"], f["env"], f["missing"]),
+                   script=f["script"], missing_handler=f["missing"],
                    tags={str(k): str(v) for k, v in tags.items()}, extra=_extra(params), created=now, modified=now)
         c.pending = (now + dt.timedelta(seconds=TRANSITION_SECONDS), "READY")
         _canaries[c.key] = c
@@ -708,12 +711,9 @@ def update_canary(self: Any) -> str:
             c.run_config, c.env = f["run_config"], f["env"]
         c.success_retention = f.get("success") or c.success_retention
         c.failure_retention = f.get("failure") or c.failure_retention
-        if "script" in f or "env" in f:
-            script = f.get("script")
-            if "script" not in f:  # new environment, same script: re-read the URLs from the env only
-                c.target = Target(c.target.urls, c.target.nav_timeout_ms, c.target.missing_handler)
-            else:
-                c.target = find_target(script, c.env, f.get("missing"))
+        if "script" in f:
+            c.script, c.missing_handler = f["script"], f["missing"]
+        c.target = find_target(c.script, c.env, c.missing_handler)
         c.extra.update(_extra(params))
         c.modified = clock.now()
         _wake.set()
@@ -912,7 +912,7 @@ def _seed_canary(account: str, region: str, name: str, url: str, expression: str
                schedule=schedule, duration_in_seconds=0,
                run_config={"TimeoutInSeconds": min(schedule.period_seconds or 60, 60), "MemoryInMB": 1000,
                            "ActiveTracing": False},
-               env={}, success_retention=31, failure_retention=31, target=find_target(script, {}),
+               env={}, success_retention=31, failure_retention=31, target=find_target(script, {}), script=script,
                tags={"blueprint": "heartbeat", "Env": "prod"}, state="RUNNING", state_reason=None,
                state_reason_code=None, created=now - dt.timedelta(days=40), modified=now - dt.timedelta(days=40),
                last_started=now - dt.timedelta(days=30))

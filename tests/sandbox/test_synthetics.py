@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import time
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from opstui.sandbox import webapp
 from opstui.sandbox.server import Sandbox
 from tests.sandbox_control import SandboxControl
 
@@ -266,6 +270,14 @@ def test_rate_zero_runs_once_and_url_from_environment(syn: Any, ctl: SandboxCont
     started(syn, "once-env", ctl)
     wait_for(lambda: state(syn, "once-env") == "STOPPED")
     assert [r["Status"]["State"] for r in runs(syn, "once-env")] == ["PASSED"]
+    # UpdateCanary: a new environment points the same script elsewhere (a page the storefront does not have)
+    missing_page = ctl.webapp()["url"] + "no-such-page"
+    syn.update_canary(Name="once-env", RunConfig={"TimeoutInSeconds": 30,
+                                                  "EnvironmentVariables": {"TARGET_URL": missing_page}})
+    started(syn, "once-env", ctl)
+    wait_for(lambda: state(syn, "once-env") == "STOPPED")
+    assert runs(syn, "once-env")[0]["Status"]["StateReason"] == (
+        f"Error: Failed to load url: {missing_page} 404 Not Found")
 
     # code from S3 (the handler file found in the zip), a URL that is not valid, a host off this machine
     s3 = client("s3", REGION)
@@ -353,3 +365,33 @@ def test_good_schedules_accepted(syn: Any) -> None:
                               "cron(0/10 * * * ? *)", "cron(0 9 ? * MON-FRI *)"]):
         got = create(syn, f"sched-{i}", url="http://127.0.0.1:9/", schedule=expr)
         assert got["Schedule"]["Expression"] == expr
+
+
+# -- the storefront web app ------------------------------------------------------------------------------------
+
+
+def test_storefront_health_knob_and_live_schedule(ctl: SandboxControl) -> None:
+    url = ctl.webapp()["url"]
+    with urllib.request.urlopen(url + "health", timeout=5) as resp:
+        assert resp.status == 200 and json.load(resp) == {"status": "ok", "service": "storefront"}
+    ctl.webapp(health="down")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(url, timeout=5)
+    assert err.value.code == 503
+    ctl.clock(speed=50)
+    ctl.webapp(health="slow", latency=[2.0, 2.0])  # 2 sandbox seconds = 40 ms at 50x
+    began = time.monotonic()
+    with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5) as resp:
+        assert resp.status == 200
+    assert 0.035 <= time.monotonic() - began < 1.0
+    with pytest.raises(urllib.error.HTTPError) as err:
+        ctl.webapp(health="sideways")
+    assert err.value.code == 400
+    assert ctl.webapp(health="auto")["mode"] == "auto"
+
+    # left to itself (live mode): mostly ok, slow spells of 1-3 minutes, now and then a 1-minute outage
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    days = [webapp.scheduled_health(start + dt.timedelta(minutes=m), 42) for m in range(3 * 24 * 60)]
+    assert days.count("ok") / len(days) > 0.85
+    assert days.count("slow") >= 60 and 0 < days.count("down") <= 60
+    assert webapp.WebApp(auto=True).mode == "auto" and webapp.WebApp(auto=False).mode == "ok"
