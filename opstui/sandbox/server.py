@@ -41,6 +41,7 @@ from . import (
     backup_seed,
     clock,
     documents,
+    incident,
     inventory,
     metrics,
     resource_groups,
@@ -124,6 +125,8 @@ class SandboxMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path == "/_opstui/sns-inbox" and environ.get("REQUEST_METHOD") == "POST":
+            return _json_response(start_response, 200, incident.receive_inbox(environ))
         if path.startswith(_CONTROL_PREFIX):
             return self._control(environ, start_response, path[len(_CONTROL_PREFIX):].strip("/"))
         faults = self.sandbox.faults
@@ -224,6 +227,9 @@ class SandboxMiddleware:
                 return _json_response(start_response, 200, synthetics.control_snapshot())
             if name == "synthetics" and method == "POST":
                 return _json_response(start_response, 200, synthetics.configure(**payload))
+            monitoring = incident.control(name, method, payload, parse_qs(environ.get("QUERY_STRING", "")))
+            if monitoring is not None:
+                return _json_response(start_response, 200, monitoring)
             if name == "sessions" and method == "GET":
                 return _json_response(start_response, 200, {
                     "stream_port": sb.stream_port,
@@ -350,6 +356,7 @@ class Sandbox:
             seed(self._scenario, REGISTRY, self.seed)
             metrics.install()
             metrics.activate(self.seed)
+            incident.install()
             clock.reset()
             inventory.clear()
             inventory.install()
@@ -375,6 +382,7 @@ class Sandbox:
                                             daemon=True)
             self._thread.start()
             self._warm_up()
+            incident.activate(self._scenario, self.endpoint, self.live)
             webapp.activate(self.seed, self.live)
             synthetics.activate(self._scenario, self.seed)
             inventory.start_warmer()
@@ -402,6 +410,7 @@ class Sandbox:
             self._thread.join(timeout=5)
             self._thread = None
         ssm_sessions.activate(None)
+        incident.shutdown()
         synthetics.shutdown()
         webapp.shutdown()
         associations.shutdown()  # first: its scheduler must not submit to the engine being stopped

@@ -1,0 +1,292 @@
+"""SNS deliveries for the sandbox: http(s) on loopback in the background, email/SMS into an outbox.
+
+Why: moto posts to http subscribers inside Publish, synchronously, so a slow subscriber slows Publish and an
+unreachable one makes Publish fail with a 500 (real SNS accepts the message and retries delivery on its own).
+It also signs each message with a freshly built certificate (milliseconds per message). Here:
+
+* **http/https**: Publish enqueues; one delivery thread POSTs AWS's JSON envelope (``Type: Notification``,
+  ``MessageId``, ``TopicArn``, ``Subject`` when given, ``Message``, ``Timestamp``, ``SignatureVersion`` "1",
+  ``Signature`` (a placeholder: nothing here can be verified against a real AWS certificate),
+  ``SigningCertURL``, ``UnsubscribeURL``, ``MessageAttributes`` when given) with SNS's headers
+  (``x-amz-sns-message-type``, ``x-amz-sns-message-id``, ``x-amz-sns-topic-arn``,
+  ``x-amz-sns-subscription-arn``, ``Content-Type: text/plain; charset=UTF-8``); ``RawMessageDelivery`` posts the
+  message itself. Only loopback hosts are contacted (the sandbox never reaches the network): another host is
+  recorded as failed. A failed attempt (connection refused, timeout, non-2xx) is retried 3 times with backoff
+  (1, 2, 4 s x ``retry_scale``), like SNS's default HTTP delivery policy in spirit. Publish never fails because
+  of a subscriber.
+* **email / email-json / sms** (and Publish with ``PhoneNumber``): recorded in the outbox. ``email`` records the
+  plain-text body SNS mails (the message, then the unsubscribe footer); ``email-json`` the JSON envelope.
+* **Outbox** (the last 1,000 deliveries, every protocol above, newest last): ``GET /_opstui/sns-outbox``
+  (``?protocol=email``) -> ``{"deliveries": [{"id", "time", "protocol", "endpoint", "topic_arn",
+  "subscription_arn", "message_id", "subject", "message", "body", "status" ("recorded" | "pending" |
+  "delivered" | "failed"), "attempts", "http_status", "error"}]}``; ``DELETE`` clears it.
+* **Inbox**: ``POST /_opstui/sns-inbox`` is a loopback http subscriber built into the sandbox (the seeded
+  ``ops-alerts`` topic subscribes it); ``GET /_opstui/sns-inbox`` lists what it received (headers + JSON body).
+
+Subscriptions stay auto-confirmed as in moto (no SubscriptionConfirmation round trip).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import ipaddress
+import itertools
+import json
+import queue
+import threading
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import urlsplit
+
+from moto.sns.models import SNSBackend, Subscription
+
+from . import clock
+
+OUTBOX_LIMIT = 1000
+RETRIES = 3
+TIMEOUT_SECONDS = 5.0
+_PROTOCOLS = ("http", "https", "email", "email-json", "sms")
+
+_lock = threading.Lock()
+_outbox: deque[dict[str, Any]] = deque(maxlen=OUTBOX_LIMIT)
+_inbox: deque[dict[str, Any]] = deque(maxlen=OUTBOX_LIMIT)
+_ids = itertools.count(1)
+_queue: queue.Queue[tuple[float, dict[str, Any]] | None] = queue.Queue()
+_thread: threading.Thread | None = None
+settings: dict[str, float] = {"retry_scale": 1.0}
+
+
+def _timestamp() -> str:
+    now = clock.now()
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else "us-east-1"
+
+
+def envelope(sub: Subscription, message: str, message_id: str, subject: str | None,
+             message_attributes: dict[str, Any] | None) -> dict[str, Any]:
+    region = _region_of(sub.topic.arn)
+    signature = base64.b64encode(hashlib.sha256(f"{message_id}{message}".encode()).digest() * 8).decode()
+    data: dict[str, Any] = {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": sub.topic.arn,
+    }
+    if subject:
+        data["Subject"] = subject
+    data.update({
+        "Message": message,
+        "Timestamp": _timestamp(),
+        "SignatureVersion": "1",
+        "Signature": signature,
+        "SigningCertURL": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-opstui-sandbox.pem",
+        "UnsubscribeURL": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={sub.arn}",
+    })
+    if message_attributes:
+        data["MessageAttributes"] = {k: {"Type": v.get("Type") or v.get("DataType"),
+                                         "Value": v.get("Value") or v.get("StringValue")}
+                                     for k, v in message_attributes.items()}
+    return data
+
+
+def _entry(protocol: str, endpoint: str, topic_arn: str | None, subscription_arn: str | None, message_id: str,
+           subject: str | None, message: str, body: str, status: str) -> dict[str, Any]:
+    entry = {"id": next(_ids), "time": _timestamp(), "protocol": protocol, "endpoint": endpoint,
+             "topic_arn": topic_arn, "subscription_arn": subscription_arn, "message_id": message_id,
+             "subject": subject, "message": message, "body": body, "status": status, "attempts": 0,
+             "http_status": None, "error": None}
+    with _lock:
+        _outbox.append(entry)
+    return entry
+
+
+def _email_body(sub: Subscription, message: str) -> str:
+    region = _region_of(sub.topic.arn)
+    return (f"{message}\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit "
+            f"the link below to unsubscribe:\nhttps://sns.{region}.amazonaws.com/unsubscribe.html?SubscriptionArn="
+            f"{sub.arn}&Endpoint={sub.endpoint}\n\nPlease do not reply directly to this email. If you have any "
+            "questions or comments regarding this email, please contact us at https://aws.amazon.com/support")
+
+
+def _publish(sub: Subscription, message: str, message_id: str, subject: str | None = None,
+             message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+             deduplication_id: str | None = None, message_structure: str | None = None) -> None:
+    if sub.protocol not in _PROTOCOLS:
+        _original_publish(sub, message, message_id, subject=subject, message_attributes=message_attributes,
+                          group_id=group_id, deduplication_id=deduplication_id, message_structure=message_structure)
+        return
+    if sub._filter_policy_matcher is not None and not sub._filter_policy_matcher.matches(message_attributes, message):
+        return
+    if message_structure == "json":
+        message = sub._parse_message_structure(message, sub.protocol)
+    raw = str(sub.attributes.get("RawMessageDelivery", "false")).lower() == "true"
+    env = envelope(sub, message, message_id, subject, message_attributes)
+    if sub.protocol == "email":
+        _entry("email", sub.endpoint, sub.topic.arn, sub.arn, message_id, subject or "AWS Notification Message",
+               message, _email_body(sub, message), "recorded")
+    elif sub.protocol == "email-json":
+        _entry("email-json", sub.endpoint, sub.topic.arn, sub.arn, message_id, subject, message,
+               json.dumps(env, ensure_ascii=False), "recorded")
+    elif sub.protocol == "sms":
+        _entry("sms", sub.endpoint, sub.topic.arn, sub.arn, message_id, None, message, message, "recorded")
+    else:
+        body = message if raw else json.dumps(env, ensure_ascii=False)
+        entry = _entry(sub.protocol, sub.endpoint, sub.topic.arn, sub.arn, message_id, subject, message, body,
+                       "pending")
+        entry["_headers"] = {
+            "x-amz-sns-message-type": "Notification", "x-amz-sns-message-id": message_id,
+            "x-amz-sns-topic-arn": sub.topic.arn, "x-amz-sns-subscription-arn": sub.arn,
+            "Content-Type": "text/plain; charset=UTF-8", "User-Agent": "Amazon Simple Notification Service Agent"}
+        if raw:
+            entry["_headers"]["x-amz-sns-rawdelivery"] = "true"
+        _ensure_thread()
+        _queue.put((time.monotonic(), entry))
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _attempt(entry: dict[str, Any]) -> tuple[bool, bool]:
+    """One POST. Returns (delivered, retry)."""
+    url = urlsplit(entry["endpoint"])
+    host = url.hostname or ""
+    if not _is_loopback(host):
+        entry["error"] = "the sandbox delivers only to loopback endpoints"
+        return False, False
+    conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    kwargs: dict[str, Any] = {"timeout": TIMEOUT_SECONDS}
+    if url.scheme == "https":
+        import ssl
+
+        kwargs["context"] = ssl._create_unverified_context()  # loopback test servers use self-signed certs
+    conn = conn_cls(host, url.port, **kwargs)
+    try:
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        conn.request("POST", path, body=entry["body"].encode("utf-8"), headers=entry["_headers"])
+        resp = conn.getresponse()
+        resp.read()
+        entry["http_status"] = resp.status
+        if 200 <= resp.status < 300:
+            return True, False
+        entry["error"] = f"HTTP {resp.status}"
+        return False, resp.status >= 500 or resp.status == 429
+    except OSError as exc:
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+        return False, True
+    finally:
+        conn.close()
+
+
+def _worker() -> None:
+    waiting: list[tuple[float, dict[str, Any]]] = []
+    while True:
+        timeout = None
+        if waiting:
+            waiting.sort(key=lambda w: w[0])
+            timeout = max(0.0, waiting[0][0] - time.monotonic())
+        try:
+            item = _queue.get(timeout=timeout)
+            if item is None:
+                return
+            waiting.append(item)
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        due = [w for w in waiting if w[0] <= now]
+        waiting = [w for w in waiting if w[0] > now]
+        for _when, entry in due:
+            entry["attempts"] += 1
+            delivered, retry = _attempt(entry)
+            if delivered:
+                entry["status"] = "delivered"
+                entry["error"] = None
+            elif retry and entry["attempts"] <= RETRIES:
+                delay = (2 ** (entry["attempts"] - 1)) * settings["retry_scale"]
+                waiting.append((time.monotonic() + delay, entry))
+            else:
+                entry["status"] = "failed"
+
+
+def _ensure_thread() -> None:
+    global _thread
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_worker, name="opstui-sandbox-sns", daemon=True)
+            _thread.start()
+
+
+def outbox(protocol: str | None = None) -> list[dict[str, Any]]:
+    with _lock:
+        items = list(_outbox)
+    return [{k: v for k, v in e.items() if not k.startswith("_")} for e in items
+            if protocol is None or e["protocol"] == protocol]
+
+
+def receive(headers: dict[str, str], body: bytes) -> None:
+    """The built-in loopback subscriber (``POST /_opstui/sns-inbox``)."""
+    try:
+        payload: Any = json.loads(body or b"null")
+    except ValueError:
+        payload = body.decode("utf-8", "replace")
+    with _lock:
+        _inbox.append({"received": _timestamp(), "headers": headers, "body": payload})
+
+
+def inbox() -> list[dict[str, Any]]:
+    with _lock:
+        return list(_inbox)
+
+
+def clear() -> None:
+    with _lock:
+        _outbox.clear()
+        _inbox.clear()
+    settings["retry_scale"] = 1.0
+
+
+def configure(**knobs: Any) -> dict[str, float]:
+    unknown = set(knobs) - set(settings)
+    if unknown:
+        raise ValueError(f"unknown sns knob(s) {sorted(unknown)}; known: {sorted(settings)}")
+    for key, value in knobs.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"{key} must be a non-negative number")
+        settings[key] = float(value)
+    return dict(settings)
+
+
+_original_publish = Subscription.publish
+_original_backend_publish = SNSBackend.publish
+_installed = False
+_install_lock = threading.Lock()
+
+
+def _backend_publish(self: SNSBackend, message: str, arn: str | None, phone_number: str | None = None,
+                     subject: str | None = None, **kwargs: Any) -> str:
+    message_id = _original_backend_publish(self, message, arn, phone_number=phone_number, subject=subject, **kwargs)
+    if phone_number:
+        _entry("sms", phone_number, None, None, message_id, None, message, message, "recorded")
+    return message_id
+
+
+def install() -> None:
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        Subscription.publish = _publish  # type: ignore[method-assign]
+        SNSBackend.publish = _backend_publish  # type: ignore[method-assign]
+        _installed = True
+
