@@ -1,0 +1,84 @@
+"""Pilot tests of the Overview (the home screen) against the real sandbox, the scripted incident included."""
+
+from __future__ import annotations
+
+from opstui.views.overview import OverviewView
+from tests.views.test_fleet_tab import make_app, wait_for
+
+
+async def _overview(pilot, app, loads: int = 1) -> OverviewView:
+    view = app.overview_view
+    await wait_for(pilot, lambda: view.loads >= loads)
+    await pilot.pause()
+    return view
+
+
+def _index(view: OverviewView, text: str) -> int:
+    return next(i for i, line in enumerate(view.lines) if text in line.text.plain and line.jump is not None)
+
+
+async def test_home_screen_lists_what_is_wrong_and_jumps_to_the_fleet_filtered(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await _overview(pilot, app)
+        assert app.query_one("#tabs").active == "overview"  # the first tab and the home screen
+        text = "\n".join(line.text.plain for line in view.lines)
+        assert "node(s) agent ConnectionLost" in text and "prod-web-03" in text
+        assert "1 node(s) instance stopped" in text and "stg-app-02" in text
+        assert "legacy-api-heartbeat" in text and "ERR_CONNECTION_REFUSED" in text  # service down
+        assert "Backup jobs failed (24 h)" in text and "not configured" in text
+        ov = view.query_one("#ov-list")
+        ov.highlighted = _index(view, "agent ConnectionLost")
+        await pilot.press("enter")
+        await pilot.pause()
+        fleet = app.fleet_view
+        assert app.query_one("#tabs").active == "fleet" and fleet.query_text == "ping:ConnectionLost"
+        shown = fleet.table.visible_rows()
+        assert shown and all(n.ping_status == "ConnectionLost" for n in shown)
+        # the failing canary line lands on the canaries, filtered to the failing ones
+        app.show_tab("overview")
+        await pilot.pause()
+        ov.highlighted = _index(view, "legacy-api-heartbeat")
+        await pilot.press("enter")
+        monitoring = app.monitoring_view
+        await wait_for(pilot, lambda: monitoring.canary_loads >= 1)
+        assert app.query_one("#tabs").active == "monitoring" and monitoring.panel == "canaries"
+        assert [r.canary.name for r in monitoring.table("mon-canaries").visible_rows()] == ["legacy-api-heartbeat"]
+    app.close_aws()
+
+
+async def test_scripted_incident_appears_notifies_and_the_jump_lands_on_alarms_in_alarm(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await _overview(pilot, app)
+        before = {a.key for h in view.health for a in h.alarms}
+        sandbox._send("POST", "incident", {"action": "start", "elapsed": 1200})
+        try:
+            def fired() -> list[str]:
+                return [a.name for h in view.health for a in h.alarms if a.key not in before]
+
+            for _ in range(10):  # the sandbox evaluates alarms every (sandbox) minute or on a change
+                loads = view.loads
+                sandbox._send("POST", "alarms/evaluate", {})
+                app.fleet_view.refresh_now()  # what the refresh interval does
+                await wait_for(pilot, lambda loads=loads: view.loads > loads)
+                if fired():
+                    break
+                await pilot.pause(0.5)
+            names = fired()
+            assert names, "no alarm entered ALARM during the incident"
+            name = "prod-web-02 high CPU" if "prod-web-02 high CPU" in names else names[0]
+            line = view.lines[_index(view, name)]
+            assert "Threshold Crossed" in line.text.plain
+            assert any(name in n and "ALARM" in n for n in view.notified)  # the notification
+            view.query_one("#ov-list").highlighted = _index(view, name)
+            await pilot.press("enter")
+            monitoring = app.monitoring_view
+            await wait_for(pilot, lambda: monitoring.alarm_loads >= 1)
+            await pilot.pause()
+            assert monitoring.panel == "alarms" and monitoring.filters["alarms"] == "state:ALARM"
+            shown = monitoring.table("mon-alarms").visible_rows()
+            assert shown and all(a.state == "ALARM" for a in shown) and name in [a.name for a in shown]
+        finally:
+            sandbox._send("POST", "incident", {"action": "stop"})
+    app.close_aws()
