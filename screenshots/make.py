@@ -30,6 +30,7 @@ async def shoot() -> list[Path]:
             view = app.fleet_view
             while view.refreshes < 1:
                 await asyncio.sleep(0.05)
+            app.show_tab("fleet")  # the Overview is the home screen
             await pilot.pause(0.3)
             made.append(Path(app.save_screenshot("fleet.svg", str(HERE))))
             await pilot.press("down", "down", "space", "down", "space", "enter")
@@ -45,6 +46,7 @@ async def shoot() -> list[Path]:
             made.append(await shell_shot(app, pilot))
             made.append(await run_shot(app, pilot, sandbox.endpoint))
             made.append(await inventory_shot(app, pilot))
+            made.extend(await monitoring_shots(app, pilot, sandbox.endpoint))
         app.close_aws()
     return made
 
@@ -137,7 +139,73 @@ async def inventory_shot(app: OpsApp, pilot) -> Path:
     return Path(app.save_screenshot("inventory.svg", str(HERE)))
 
 
+async def shoot_monitoring() -> list[Path]:
+    """Only the Overview and Monitoring tabs (`make.py monitoring`), during the scripted incident."""
+    with SandboxProcess(live=False) as sandbox:
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        async with app.run_test(size=SIZE) as pilot:
+            paths = await monitoring_shots(app, pilot, sandbox.endpoint)
+        app.close_aws()
+    return paths
+
+
+async def monitoring_shots(app: OpsApp, pilot, endpoint: str) -> list[Path]:
+    """The scripted incident (prod-web-02's CPU climbs, its alarm fires, the storefront slows down), started
+    20 minutes in so the alarm is in ALARM at the next evaluation: the Overview, then the alarm's chart."""
+    import json
+    import urllib.request
+
+    def control(path: str, body: dict) -> None:
+        req = urllib.request.Request(f"{endpoint}/_opstui/{path}", method="POST", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=30).read()
+
+    while app.fleet_view.refreshes < 1:
+        await asyncio.sleep(0.05)
+    control("incident", {"action": "start", "elapsed": 1200})
+    overview = app.overview_view
+    for _ in range(20):
+        control("alarms/evaluate", {})
+        loads = overview.loads
+        app.fleet_view.refresh_now()
+        while overview.loads <= loads:
+            await asyncio.sleep(0.05)
+        if any("prod-web-02 high CPU" in line.text.plain for line in overview.lines):
+            break
+        await asyncio.sleep(0.5)
+    app.show_tab("overview")
+    await pilot.pause(0.3)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    made = [Path(app.save_screenshot("overview.svg", str(HERE)))]
+    app.jump_to("monitoring", "state:ALARM", "alarms")
+    view = app.monitoring_view
+    while view.alarm_loads < 1:
+        await asyncio.sleep(0.05)
+    view.show_panel("alarms", "")
+    table = view.table("mon-alarms")
+    position = next((i for i, row in enumerate(table.visible_rows()) if row.name == "prod-web-02 high CPU"), 0)
+    table.move_cursor(position)
+    view._detail_now()
+    loads = view.detail_loads
+    while view.detail_loads <= loads:
+        await asyncio.sleep(0.05)
+    await pilot.pause(0.3)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    made.append(Path(app.save_screenshot("monitoring.svg", str(HERE))))
+    control("incident", {"action": "stop"})
+    return made
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
-    for path in asyncio.run(shoot_inventory() if only == ["inventory"] else shoot()):
+    if only == ["inventory"]:
+        paths = asyncio.run(shoot_inventory())
+    elif only == ["monitoring"]:
+        paths = asyncio.run(shoot_monitoring())
+    else:
+        paths = asyncio.run(shoot())
+    for path in paths:
         print(path)

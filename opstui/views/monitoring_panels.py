@@ -253,9 +253,9 @@ def now_utc() -> datetime:
 class AlarmsPanel(Vertical):
     DEFAULT_CSS = """
     AlarmsPanel #mon-alarms { height: 1fr; }
-    AlarmsPanel #mon-alarm-detail { height: 16; }
-    AlarmsPanel #mon-chart { width: 1fr; padding: 0 1; border: round $primary-darken-1; border-title-align: left; }
-    AlarmsPanel #mon-history { width: 3fr; }
+    AlarmsPanel #mon-alarm-detail { height: 17; }
+    AlarmsPanel #mon-chart { width: 3fr; padding: 0 1; border: round $primary-darken-1; border-title-align: left; }
+    AlarmsPanel #mon-history { width: 2fr; }
     """
 
     def compose(self) -> ComposeResult:
