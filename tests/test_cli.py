@@ -132,7 +132,7 @@ def test_demo_starts_shows_the_fleet_and_quits_leaving_no_process():
     demo = DemoInPty()
     try:
         sandbox = demo.sandbox_pid()
-        assert demo.read_until(b"prod-web-01", timeout=60), demo.output[-2000:]
+        assert demo.read_until(b"prod-web-03", timeout=60), demo.output[-2000:]  # on the Overview: ConnectionLost
         os.write(demo.fd, b"q")
         assert demo.wait() == 0
         assert b"Traceback" not in demo.output
