@@ -29,6 +29,7 @@ from opstui.aws.errors import OpsError
 from opstui.aws.runner import AwsLoop
 from opstui.aws.sts import caller_identity
 from opstui.commands import (
+    BACKUP_COMMANDS,
     FLEET_COMMANDS,
     GLOBAL_COMMANDS,
     INVENTORY_COMMANDS,
@@ -39,6 +40,7 @@ from opstui.commands import (
 )
 from opstui.config import Settings
 from opstui.safe import clean
+from opstui.views.backup import BackupView
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.help import HelpScreen
 from opstui.views.inventory import InventoryView
@@ -68,7 +70,7 @@ class OpsCommands(Provider):
         app: OpsApp = self.app  # type: ignore[assignment]
         cmds: list[tuple[str, object, str]] = []
         for cmd in (*GLOBAL_COMMANDS, *OVERVIEW_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS, *RUN_COMMANDS,
-                    *INVENTORY_COMMANDS, *MONITORING_COMMANDS):
+                    *INVENTORY_COMMANDS, *MONITORING_COMMANDS, *BACKUP_COMMANDS):
             if cmd.action:
                 cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
         for col in FLEET_COLUMNS:
@@ -79,6 +81,7 @@ class OpsCommands(Provider):
         cmds.append(("Tab: Run Command", partial(app.show_tab, "run"), "Go to the Run Command tab"))
         cmds.append(("Tab: Inventory", partial(app.show_tab, "inventory"), "Go to the Inventory tab"))
         cmds.append(("Tab: Monitoring", partial(app.show_tab, "monitoring"), "Go to the Monitoring tab"))
+        cmds.append(("Tab: Backup", partial(app.show_tab, "backup"), "Go to the Backup tab"))
         online = [n for n in app.fleet_view.table.rows if n.ping_status == "Online"][:2000]
         for node in online:
             title = f"Shell: {clean(node.name or node.instance_id, 60)} ({node.instance_id}, {node.region})"
@@ -177,6 +180,8 @@ class OpsApp(App[None]):
                 yield InventoryView(id="inventory-view")
             with TabPane("Monitoring", id="monitoring"):
                 yield MonitoringView(id="monitoring-view")
+            with TabPane("Backup", id="backup"):
+                yield BackupView(id="backup-view")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -258,6 +263,9 @@ class OpsApp(App[None]):
         if self.query_one("#tabs", TabbedContent).active == "monitoring":
             self.monitoring_view.reload()
             return
+        if self.query_one("#tabs", TabbedContent).active == "backup":
+            self.backup_view.reload()
+            return
         self.fleet_view.refresh_now()
 
     def action_help(self) -> None:
@@ -332,6 +340,14 @@ class OpsApp(App[None]):
         getattr(self.monitoring_view, f"action_{name}")()
 
     @property
+    def backup_view(self) -> BackupView:
+        return self.query_one(BackupView)
+
+    def action_backup(self, name: str) -> None:
+        self.show_tab("backup")
+        getattr(self.backup_view, f"action_{name}")()
+
+    @property
     def overview_view(self) -> OverviewView:
         return self.query_one(OverviewView)
 
@@ -382,6 +398,8 @@ class OpsApp(App[None]):
             self.inventory_view.on_shown()
         elif tab_id == "monitoring":
             self.monitoring_view.on_shown()
+        elif tab_id == "backup":
+            self.backup_view.on_shown()
         elif tab_id == "overview":
             self.overview_view.focus_list()
 
@@ -413,6 +431,7 @@ class OpsApp(App[None]):
         self.run_view.reload_documents()
         self.inventory_view.reset(self.generation)
         self.monitoring_view.reset(self.generation)
+        self.backup_view.reset(self.generation)
         self.overview_view.reset(self.generation)
         self._load_identity(self.generation)
         self.notify(

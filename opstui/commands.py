@@ -146,6 +146,40 @@ OVERVIEW_COMMANDS: tuple[AppCommand, ...] = (
                "Ring the terminal bell when an alarm enters ALARM or a canary starts failing"),
 )
 
+# Keys of the Backup tab (bound on BackupView; which ones apply depends on the panel in front of you).
+BACKUP_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("backup-jobs", "Backup: jobs", "1", "backup('jobs')",
+               "Backup, copy and restore jobs of every region, failures and completed-with-issues first"),
+    AppCommand("backup-plans", "Backup: plans", "2", "backup('plans')",
+               "Plans: rules (schedule in words, windows, retention, copies) and selections"),
+    AppCommand("backup-points", "Backup: recovery points", "3", "backup('points')",
+               "Vaults of every region and the recovery points of the vault under the cursor"),
+    AppCommand("backup-files", "Backup: S3 files", "4", "backup('files')",
+               "S3 buckets (versioning, lifecycle, newest object); enter lists objects and versions under a prefix"),
+    AppCommand("backup-range", "Backup: time range", "t", "backup('cycle_range')",
+               "Jobs of the last 24 h -> 7 days -> 30 days (reloads)"),
+    AppCommand("backup-state", "Backup: state filter", "s", "backup('cycle_state')",
+               "Jobs: all -> problems -> FAILED -> EXPIRED -> ABORTED -> with issues -> running -> completed"),
+    AppCommand("backup-filter", "Backup: filter by resource", "slash", "backup('filter')",
+               "Jobs: type a resource name, instance id or ARN (kind and vault are in the filter bar)"),
+    AppCommand("backup-new-plan", "Backup: new plan", "n", "backup('new_plan')",
+               "Create a plan in one form: name, daily time, keep N days, copy to a region, all EC2 instances "
+               "(disabled in read-only mode)"),
+    AppCommand("backup-now", "Backup: back up the Fleet selection now", "b", "backup('backup_now')",
+               "StartBackupJob for each selected EC2 instance of the Fleet, after a confirmation "
+               "(disabled in read-only mode)"),
+    AppCommand("backup-restore", "Backup: restore recovery point", "R", "backup('restore')",
+               "StartRestoreJob of the point under the cursor (a new instance), after a confirmation "
+               "(disabled in read-only mode)"),
+    AppCommand("backup-upload", "Backup: upload a file to S3", "u", "backup('upload')",
+               "Upload a local file under the prefix shown (multipart above 8 MB, with progress; "
+               "disabled in read-only mode)"),
+    AppCommand("backup-download", "Backup: download from S3", "d", "backup('download')",
+               "Download the object version under the cursor to a local path, with progress"),
+    AppCommand("backup-sort", "Backup: sort by next column", "o", "backup('sort_next')",
+               "Order the table in front of you by the next column"),
+)
+
 NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
     ("↑ ↓ / j k", "Move the cursor"),
     ("PgUp PgDn / ctrl+b ctrl+f", "Page"),

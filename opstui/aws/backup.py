@@ -550,10 +550,12 @@ def minimal_ec2_metadata(instance_type: str = "") -> dict[str, str]:
     return {"InstanceType": instance_type} if instance_type else {}
 
 
-async def restore_metadata(aws: AwsClients, point: RecoveryPoint, instance_type: str = "") -> tuple[dict[str, str], str]:
+async def restore_metadata(aws: AwsClients, point: RecoveryPoint, instance_type: str = "", *,
+                           ask_service: bool = True) -> tuple[dict[str, str], str]:
     """(metadata, where from): the point's backed-up settings (GetRecoveryPointRestoreMetadata), or the
-    minimal EC2 metadata when the endpoint does not have that call."""
-    if aws not in _NO_METADATA:
+    minimal EC2 metadata when the endpoint does not have that call (the sandbox answers it with a 500 that
+    the client retries for seconds: `ask_service=False` skips it where that is known, i.e. --demo)."""
+    if ask_service and aws not in _NO_METADATA:
         try:
             resp = await aws.call("backup", point.region, "get_recovery_point_restore_metadata",
                                   BackupVaultName=point.vault, RecoveryPointArn=point.arn)
@@ -568,9 +570,9 @@ async def restore_metadata(aws: AwsClients, point: RecoveryPoint, instance_type:
 
 
 async def start_restore(aws: AwsClients, point: RecoveryPoint, account: str, *, instance_type: str = "",
-                        role: str | None = None) -> tuple[str, str]:
+                        role: str | None = None, ask_service: bool = True) -> tuple[str, str]:
     """StartRestoreJob of a recovery point (a new instance from the AMI); returns (job id, metadata source)."""
-    metadata, source = await restore_metadata(aws, point, instance_type)
+    metadata, source = await restore_metadata(aws, point, instance_type, ask_service=ask_service)
     resp = await aws.call("backup", point.region, "start_restore_job", RecoveryPointArn=point.arn,
                           Metadata=metadata, IamRoleArn=role or point.iam_role or default_role_arn(account),
                           ResourceType=point.resource_type or "EC2", IdempotencyToken=str(uuid.uuid4()))

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from opstui.commands import (
+    BACKUP_COMMANDS,
     FLEET_COMMANDS,
     GLOBAL_COMMANDS,
     INVENTORY_COMMANDS,
@@ -59,6 +60,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("", "")
         table.add_row("[b]Monitoring[/b]", "")
         for cmd in MONITORING_COMMANDS:
+            table.add_row(key_label(cmd.key), cmd.help)
+        table.add_row("", "")
+        table.add_row("[b]Backup[/b]", "")
+        for cmd in BACKUP_COMMANDS:
             table.add_row(key_label(cmd.key), cmd.help)
         table.add_row("", "")
         table.add_row("[b]Tables[/b]", "")
