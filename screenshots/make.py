@@ -46,6 +46,7 @@ async def shoot() -> list[Path]:
             made.append(await shell_shot(app, pilot))
             made.append(await run_shot(app, pilot, sandbox.endpoint))
             made.append(await inventory_shot(app, pilot))
+            made.append(await backup_shot(app, pilot))
             made.extend(await monitoring_shots(app, pilot, sandbox.endpoint))
         app.close_aws()
     return made
@@ -199,12 +200,43 @@ async def monitoring_shots(app: OpsApp, pilot, endpoint: str) -> list[Path]:
     return made
 
 
+async def shoot_backup() -> list[Path]:
+    """Only the Backup tab (`make.py backup`): the last 7 days of jobs, failures first, one failure's detail."""
+    with SandboxProcess(live=False) as sandbox:
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        async with app.run_test(size=SIZE) as pilot:
+            path = await backup_shot(app, pilot)
+        app.close_aws()
+    return [path]
+
+
+async def backup_shot(app: OpsApp, pilot) -> Path:
+    while app.fleet_view.refreshes < 1:
+        await asyncio.sleep(0.05)
+    app.show_tab("backup")
+    view = app.backup_view
+    while view.job_loads < 1:
+        await asyncio.sleep(0.05)
+    loads = view.job_loads
+    view.query_one("#bk-range").value = "7d"
+    while view.job_loads <= loads:
+        await asyncio.sleep(0.05)
+    view.table("bk-jobs").focus()
+    await pilot.pause(0.3)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    return Path(app.save_screenshot("backup.svg", str(HERE)))
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     if only == ["inventory"]:
         paths = asyncio.run(shoot_inventory())
     elif only == ["monitoring"]:
         paths = asyncio.run(shoot_monitoring())
+    elif only == ["backup"]:
+        paths = asyncio.run(shoot_backup())
     else:
         paths = asyncio.run(shoot())
     for path in paths:

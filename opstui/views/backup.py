@@ -144,7 +144,7 @@ class BackupView(Vertical):
     BackupView NodeTable { border: round $primary-darken-1; border-title-align: left; }
     BackupView NodeTable:focus { border: round $accent; }
     BackupView #bk-job-filters { height: 3; }
-    BackupView #bk-range { width: 18; }
+    BackupView #bk-range { width: 22; }
     BackupView #bk-state { width: 32; }
     BackupView #bk-kind { width: 20; }
     BackupView #bk-resource { width: 1fr; }

@@ -142,9 +142,9 @@ JOB_COLUMNS: list[Column[BackupJob]] = [
     Column("duration", "Duration", lambda j: duration_text(j.duration_seconds), max_width=8,
            sort_key=lambda j: -(j.duration_seconds or 0.0)),
     Column("size", "Size", lambda j: size_text(j.size_bytes), max_width=9, sort_key=lambda j: -(j.size_bytes or 0)),
+    Column("message", "Message", job_message, max_width=56),
     Column("vault", "Vault", job_vault, max_width=24),
     Column("region", "Region", lambda j: j.region, max_width=14),
-    Column("message", "Message", job_message, max_width=70),
     Column("plan", "Plan", lambda j: j.plan_name, max_width=16),
 ]
 
