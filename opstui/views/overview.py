@@ -161,14 +161,15 @@ def build_lines(nodes: list[FleetNode], health: list[RegionHealth], fleet_errors
 
     # nodes down
     stopped = [n for n in nodes if n.ec2_state == "stopped"]
-    lost = [n for n in nodes if n.ping_status == "ConnectionLost"]
+    # a stopped instance's agent is ConnectionLost too: count it once, as stopped
+    lost = [n for n in nodes if n.ping_status == "ConnectionLost" and n.ec2_state != "stopped"]
     failed_checks = [(h.region, iid) for h in health for iid in sorted(h.status_failed)]
     down = len(stopped) + len(lost) + len(failed_checks)
     lines.append(Line(_heading("Nodes down", down, down == 0)))
     if not down:
         lines.append(Line(_line("✓", "green", (f"all {len(nodes)} nodes running, agents online", "")),
                           Jump("fleet")))
-    for label, group, filt in (("agent ConnectionLost", lost, "ping:ConnectionLost"),
+    for label, group, filt in (("agent ConnectionLost", lost, "ping:ConnectionLost !state:stopped"),
                                ("instance stopped", stopped, "state:stopped")):
         if not group:
             continue

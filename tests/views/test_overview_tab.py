@@ -32,7 +32,7 @@ async def test_home_screen_lists_what_is_wrong_and_jumps_to_the_fleet_filtered(s
         await pilot.press("enter")
         await pilot.pause()
         fleet = app.fleet_view
-        assert app.query_one("#tabs").active == "fleet" and fleet.query_text == "ping:ConnectionLost"
+        assert app.query_one("#tabs").active == "fleet" and fleet.query_text == "ping:ConnectionLost !state:stopped"
         shown = fleet.table.visible_rows()
         assert shown and all(n.ping_status == "ConnectionLost" for n in shown)
         # the failing canary line lands on the canaries, filtered to the failing ones
