@@ -66,9 +66,12 @@ async def test_jobs_failures_first_filters_and_detail(sandbox):
         await pilot.press("slash", *"prod-win")
         assert view.query_one("#bk-resource", Input).has_focus
         shown = jobs.visible_rows()
-        assert shown and {r.resource_name for r in shown} == {"prod-win-ad-01"} and all(r.with_issues for r in shown)
+        assert shown and {r.resource_name for r in shown} == {"prod-win-ad-01"}
+        assert all(r.failed or r.with_issues for r in shown) and any(r.with_issues for r in shown)
         await pilot.press("enter")
         assert jobs.has_focus
+        jobs.move_cursor(next(i for i, r in enumerate(shown) if r.with_issues))
+        await pilot.pause()
         detail = plain(view.query_one("#bk-job-detail", Static))
         assert "COMPLETED WITH ISSUES" in detail and "VSS" in detail and "Size:" in detail and "duration" in detail
         await pilot.press("enter")  # Describe*Job for the job under the cursor
