@@ -173,16 +173,26 @@ async def test_dropped_socket_mid_stream_loses_and_duplicates_nothing(aws, sandb
         # the ResumeSession call is throttled twice, so the outage lasts long enough to type into it
         sandbox.add_fault("Throttling", service="ssm", action="ResumeSession", count=2)
         await s.send(b"seq 1 %d; echo DONE-$((6*7))\r" % n)
+        typed_during_outage = False
+
+        async def type_during_outage() -> None:
+            # watch the state on its own task: the reader below may be waiting on an empty queue for the whole
+            # (short) outage, and would only see "connected" again
+            nonlocal typed_during_outage
+            while s.state != "reconnecting":
+                await asyncio.sleep(0.002)
+            await s.send(b"echo ONCE-$((1+1))\r")
+            typed_during_outage = s.state == "reconnecting"
+
+        typist = asyncio.create_task(type_during_outage())
         out = b""
-        typed = False
         while b"ONCE-2" not in out:
             chunk = await asyncio.wait_for(s.read(), 60)
             assert chunk is not None, s.close_reason
             out += chunk
-            if not typed and (s.state == "reconnecting" or b"DONE-42" in out):
-                await s.send(b"echo ONCE-$((1+1))\r")  # typed during the outage (or, failing that, after)
-                typed_during_outage = s.state == "reconnecting"
-                typed = True
+            if b"DONE-42" in out and not typist.done():
+                typist.cancel()
+                await s.send(b"echo ONCE-$((1+1))\r")  # never saw the outage: type after it, and fail below
         await asyncio.sleep(0.5)
         out += s.read_nowait() or b""
         assert s.reconnects == 1
