@@ -542,7 +542,7 @@ class Engine:
             self._thread.start()
             ready.wait(5)
             self._loop = loop
-            asyncio.run_coroutine_threadsafe(self._flusher(), loop)
+            self._flusher_future = asyncio.run_coroutine_threadsafe(self._flusher(), loop)
 
     def stop(self) -> None:
         """Kill every process, end the loop. Idempotent."""
@@ -557,6 +557,9 @@ class Engine:
                 _killpg(proc.pid)
             for task in list(self._tasks):
                 task.cancel()
+            flusher = getattr(self, "_flusher_future", None)
+            if flusher is not None:
+                flusher.cancel()  # else "Task was destroyed but it is pending" when the loop goes away
             await asyncio.sleep(0)
 
         with contextlib.suppress(Exception):
