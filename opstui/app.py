@@ -367,6 +367,9 @@ class OpsApp(App[None]):
         elif tab == "monitoring":
             self.show_tab("monitoring")
             self.monitoring_view.show_panel(panel or "alarms", filter_text)
+        elif tab == "backup":
+            self.show_tab("backup")
+            self.backup_view.show_panel("jobs")  # failures and completed-with-issues come first
 
     def fleet_sort(self, column: str) -> None:
         self.show_tab("fleet")

@@ -7,12 +7,12 @@ explains it, already filtered:
     Services down       canaries whose last run failed                                  -> Monitoring canaries
     Alarms in ALARM     every alarm in ALARM with its reason                            -> Monitoring alarms
     Slow or overloaded  CPU, memory, disk of nodes; slow canary runs (latency)          -> Monitoring / Fleet
-    Backups             failed backup jobs of the last 24 h ("not configured" until opstui does AWS Backup)
+    Backups             failed backup and copy jobs of the last 24 h, completed-with-issues  -> Backup jobs
     Errors              a region or service that could not be read, as a line
 
 It refreshes after each Fleet refresh (the app's refresh interval), in a worker on the AWS loop: a few calls
 per region (alarms in ALARM, canaries + last runs, one GetMetricData for every running node's CPU and status
-check plus the agent's memory and disk). When an alarm enters ALARM or a canary starts failing between two
+check plus the agent's memory and disk, the last 24 h of backup and copy jobs). When an alarm enters ALARM or a canary starts failing between two
 refreshes, a notification says so (and the terminal bell rings when the `bell` setting is on; `b` toggles it).
 """
 
@@ -32,8 +32,9 @@ from textual.content import Content
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from opstui.aws import backup, synthetics
 from opstui.aws import cloudwatch as cw
-from opstui.aws import synthetics
+from opstui.aws.backup_models import BackupJob
 from opstui.aws.errors import OpsError
 from opstui.aws.models import FleetNode
 from opstui.aws.monitoring_models import Alarm, Canary, MetricQuery, MetricRef
@@ -46,6 +47,7 @@ MEMORY_HIGH = 90.0
 DISK_HIGH = 90.0
 SLOW_RUN_MS = 2000.0
 NODE_LINES = 6  # node lines per kind before "… and N more"
+BACKUP_WINDOW = timedelta(hours=24)
 METRIC_WINDOW = timedelta(minutes=20)  # EC2 basic monitoring: a point every 5 minutes
 
 
@@ -75,6 +77,9 @@ class RegionHealth:
     status_failed: set[str] = field(default_factory=set)
     memory: dict[str, float] = field(default_factory=dict)
     disk: dict[str, float] = field(default_factory=dict)
+    backups_failed: list[BackupJob] = field(default_factory=list)  # failed / expired / aborted, last 24 h
+    backups_with_issues: list[BackupJob] = field(default_factory=list)
+    backup_jobs: int = 0  # backup and copy jobs of the last 24 h
     errors: list[str] = field(default_factory=list)
 
 
@@ -124,7 +129,14 @@ async def region_health(aws: Any, region: str, running: list[str]) -> RegionHeal
             elif kind == "disk":
                 health.disk[iid] = max(health.disk.get(iid, 0.0), s.last)
 
-    for part in await asyncio.gather(alarms(), canaries(), metrics(), return_exceptions=True):
+    async def backups() -> None:
+        jobs, _ = await backup.list_region_jobs(aws, region, datetime.now(UTC) - BACKUP_WINDOW,
+                                                kinds=("backup", "copy"))
+        health.backup_jobs = len(jobs)
+        health.backups_failed = [j for j in backup.sort_jobs(jobs) if j.failed]
+        health.backups_with_issues = [j for j in backup.sort_jobs(jobs) if j.with_issues]
+
+    for part in await asyncio.gather(alarms(), canaries(), metrics(), backups(), return_exceptions=True):
         if isinstance(part, OpsError):
             health.errors.append(str(part))
         elif isinstance(part, asyncio.CancelledError):
@@ -245,8 +257,24 @@ def build_lines(nodes: list[FleetNode], health: list[RegionHealth], fleet_errors
 
     # backups
     lines.append(Line(Content("")))
-    lines.append(Line(Content.assemble(("Backup jobs failed (24 h) ", "bold"), ("–", "dim"))))
-    lines.append(Line(_line("–", "dim", ("not configured: opstui does not read AWS Backup yet", "dim"))))
+    failed_jobs = [j for h in health for j in h.backups_failed]
+    issue_jobs = [j for h in health for j in h.backups_with_issues]
+    total_jobs = sum(h.backup_jobs for h in health)
+    lines.append(Line(_heading("Backup jobs failed (24 h)", len(failed_jobs), not failed_jobs)))
+    if not total_jobs:
+        lines.append(Line(_line("–", "dim", ("no backup or copy jobs in the last 24 h: is a backup plan set up?",
+                                             "dim")), Jump("backup")))
+    elif not failed_jobs:
+        lines.append(Line(_line("✓", "green", (f"{total_jobs} backup and copy jobs, none failed", "")),
+                          Jump("backup")))
+    for j in failed_jobs[:NODE_LINES]:
+        lines.append(Line(_line("✗", "bold red", (f"{j.kind} {j.state}", "bold"),
+                                (f"  {j.resource_name or j.resource_arn}", ""), (f"  {j.region}", "dim"),
+                                (f"  {j.status_message}" if j.status_message else "", "red")), Jump("backup")))
+    if issue_jobs:
+        lines.append(Line(_line("▲", "yellow", (f"{len(issue_jobs)} completed with issues", "bold"),
+                                ("  " + ", ".join(sorted({j.resource_name or j.resource_arn for j in issue_jobs})),
+                                 "")), Jump("backup")))
 
     # errors
     errors = list(fleet_errors) + [e for h in health for e in h.errors]
