@@ -164,7 +164,7 @@ async def monitoring_shots(app: OpsApp, pilot, endpoint: str) -> list[Path]:
 
     while app.fleet_view.refreshes < 1:
         await asyncio.sleep(0.05)
-    control("incident", {"action": "start", "elapsed": 1200})
+    control("incident", {"action": "start", "elapsed": 1800, "duration": 3600})  # 3 full breaching periods
     overview = app.overview_view
     for _ in range(20):
         control("alarms/evaluate", {})
