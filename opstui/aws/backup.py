@@ -553,8 +553,8 @@ def minimal_ec2_metadata(instance_type: str = "") -> dict[str, str]:
 async def restore_metadata(aws: AwsClients, point: RecoveryPoint, instance_type: str = "", *,
                            ask_service: bool = True) -> tuple[dict[str, str], str]:
     """(metadata, where from): the point's backed-up settings (GetRecoveryPointRestoreMetadata), or the
-    minimal EC2 metadata when the endpoint does not have that call (the sandbox answers it with a 500 that
-    the client retries for seconds: `ask_service=False` skips it where that is known, i.e. --demo)."""
+    minimal EC2 metadata when the endpoint does not have that call (asked once per client; `ask_service=False`
+    skips it)."""
     if ask_service and aws not in _NO_METADATA:
         try:
             resp = await aws.call("backup", point.region, "get_recovery_point_restore_metadata",

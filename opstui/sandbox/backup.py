@@ -1373,6 +1373,25 @@ def describe_recovery_point(self: Any) -> Any:
         return _dumps(out)
 
 
+def get_recovery_point_restore_metadata(self: Any) -> Any:
+    """The metadata StartRestoreJob needs, as AWS gives it for an EC2 recovery point (strings only; the
+    console and the CLI pass it back, with changes, as StartRestoreJob's Metadata)."""
+    catch_up()
+    with _lock:
+        point, _ = _point(self)
+        job = point.job
+        instance_id = job.resource_arn.rsplit("/", 1)[-1]
+        metadata = {
+            "InstanceType": "t3.medium", "RequireIMDSv2": "true", "DisableApiTermination": "false",
+            "InstanceInitiatedShutdownBehavior": "stop", "EbsOptimized": "true", "Placement":
+                json.dumps({"AvailabilityZone": f"{point.region}a", "Tenancy": "default"}),
+            "SubnetId": "subnet-0a1b2c3d4e5f60718", "SecurityGroupIds": json.dumps(["sg-0123456789abcdef0"]),
+            "aws:backup:request-id": instance_id,
+        }
+        return _dumps({"BackupVaultArn": point.vault_arn, "RecoveryPointArn": point.arn,
+                       "RestoreMetadata": metadata, "ResourceType": job.resource_type})
+
+
 def delete_recovery_point(self: Any) -> Any:
     catch_up()
     with _lock:
@@ -1603,6 +1622,7 @@ def install() -> None:
                    delete_backup_plan, start_backup_job, describe_backup_job, stop_backup_job, list_backup_jobs,
                    list_copy_jobs, describe_copy_job, list_recovery_points_by_backup_vault,
                    list_recovery_points_by_resource, describe_recovery_point, delete_recovery_point,
+                   get_recovery_point_restore_metadata,
                    start_restore_job, describe_restore_job, list_restore_jobs, list_backup_vaults,
                    describe_backup_vault):
             setattr(cls, fn.__name__, fn)

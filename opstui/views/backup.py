@@ -708,8 +708,7 @@ class BackupView(Vertical):
         try:
             account = await self._account()
             job_id, source = await app.aws_loop.run(
-                bk.start_restore(app.aws, point, account, instance_type=node.instance_type if node else "",
-                                 ask_service=not app.settings.demo))
+                bk.start_restore(app.aws, point, account, instance_type=node.instance_type if node else ""))
         except Exception as exc:
             self.app.notify(clean(str(_failure(exc, point.region)), 400), title="Restore failed", severity="error",
                             markup=False, timeout=10)

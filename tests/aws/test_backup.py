@@ -182,9 +182,9 @@ async def test_on_demand_backup_and_restore(aws, sandbox) -> None:
     assert point.delete_at and (point.delete_at - point.created).days == 35
     copies = await bk.list_recovery_points(aws, DR, "Default")
     assert copies and all(c.source_vault_arn.startswith(f"arn:aws:backup:{PRIMARY}:") for c in copies)
-    # the sandbox has no GetRecoveryPointRestoreMetadata (a 500): the minimal EC2 metadata is used instead
+    # the restore uses the point's backed-up settings (GetRecoveryPointRestoreMetadata)
     restore_id, source = await bk.start_restore(aws, point, ACCOUNT, instance_type="t3.small")
-    assert restore_id and source == "minimal EC2 metadata"
+    assert restore_id and source == "GetRecoveryPointRestoreMetadata"
     restores = await bk.list_jobs(aws, [PRIMARY], "24h", now=sandbox_now(sandbox), kinds=("restore",))
     mine = next(j for j in restores.jobs if j.job_id == restore_id)
     assert mine.kind == "restore" and mine.recovery_point_arn == point.arn and mine.state in ("PENDING", "RUNNING")
