@@ -61,11 +61,15 @@ async def send_plan(aws: AwsClients, plan: Plan, request: CommandRequest) -> Sen
     errors: list[OpsError] = []
     for region in plan.regions:
         ids = plan.ids_by_region.get(region, ())
-        req = replace(request, instance_ids=ids, targets=() if ids else plan.spec.send_targets())
-        try:
-            sent.extend(await ssm.send_command(aws, region, req))
-        except OpsError as err:
-            if err.kind in ("read-only", "invalid", "expired") and not sent:
-                raise
-            errors.append(err)
+        # One SendCommand per 50 ids here (not inside ssm.send_command), so the commands of the chunks that
+        # were accepted are tracked even when a later chunk is refused.
+        step = ssm.MAX_IDS_PER_COMMAND
+        for chunk in [ids[i:i + step] for i in range(0, len(ids), step)] or [()]:
+            req = replace(request, instance_ids=chunk, targets=() if chunk else plan.spec.send_targets())
+            try:
+                sent.extend(await ssm.send_command(aws, region, req))
+            except OpsError as err:
+                if err.kind in ("read-only", "invalid", "expired") and not sent:
+                    raise
+                errors.append(err)
     return SendResult(tuple(sent), tuple(errors))
