@@ -40,6 +40,7 @@ from opstui.aws.backup_models import (
 )
 from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError
+from opstui.aws.models import utc as _utc
 
 PAGE = 1000  # MaxResults of the job and recovery point lists (the API's maximum)
 EC2_ALL = "arn:aws:ec2:*:*:instance/*"
@@ -51,12 +52,6 @@ JOB_KINDS = ("backup", "copy", "restore")
 _PLAN_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
-
-
-def _utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _int(value: object) -> int | None:
@@ -77,11 +72,6 @@ def instance_arn(region: str, account: str, instance_id: str) -> str:
 
 def vault_arn(region: str, account: str, name: str = DEFAULT_VAULT) -> str:
     return f"arn:aws:backup:{region}:{account}:backup-vault:{name}"
-
-
-def region_of_arn(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
 
 
 # -- schedules in words ---------------------------------------------------------------------------------------
@@ -541,8 +531,11 @@ async def start_backups(aws: AwsClients, account: str, nodes: Sequence[tuple[str
     return list(await asyncio.gather(*(one(r, i) for r, i in nodes)))
 
 
-#: clients (by identity) whose endpoint has no GetRecoveryPointRestoreMetadata (the sandbox): asked once only
+#: clients (by identity) whose endpoint has no GetRecoveryPointRestoreMetadata: asked once only
 _NO_METADATA: weakref.WeakSet[AwsClients] = weakref.WeakSet()
+#: what an endpoint without the operation answers (an HTML 404 reads as code "404"); anything else (throttled,
+#: unreachable, a missing point) is raised: a restore never silently drops the backed-up settings
+_NO_SUCH_OPERATION = frozenset({"404", "NotImplemented", "UnknownOperationException", "InvalidAction"})
 
 
 def minimal_ec2_metadata(instance_type: str = "") -> dict[str, str]:
@@ -554,7 +547,7 @@ async def restore_metadata(aws: AwsClients, point: RecoveryPoint, instance_type:
                            ask_service: bool = True) -> tuple[dict[str, str], str]:
     """(metadata, where from): the point's backed-up settings (GetRecoveryPointRestoreMetadata), or the
     minimal EC2 metadata when the endpoint does not have that call (asked once per client; `ask_service=False`
-    skips it)."""
+    skips it). Any other failure is raised."""
     if ask_service and aws not in _NO_METADATA:
         try:
             resp = await aws.call("backup", point.region, "get_recovery_point_restore_metadata",
@@ -563,7 +556,7 @@ async def restore_metadata(aws: AwsClients, point: RecoveryPoint, instance_type:
             if meta:
                 return meta, "GetRecoveryPointRestoreMetadata"
         except OpsError as err:
-            if err.kind in ("denied", "expired", "read-only"):
+            if err.code not in _NO_SUCH_OPERATION:
                 raise
             _NO_METADATA.add(aws)
     return minimal_ec2_metadata(instance_type), "minimal EC2 metadata"

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from opstui.aws.backup_models import BucketInfo, S3Entry, S3Listing
 from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError
+from opstui.aws.models import utc as _utc
 
 
 def parse_s3_url(url: str) -> tuple[str, str] | None:
@@ -58,12 +59,6 @@ LISTING_CAP = 5_000  # rows of one prefix listing
 MAX_KEY_BYTES = 1024
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total); called on the AWS loop
-
-
-def _utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def lifecycle_lines(rules: list[dict[str, Any]]) -> tuple[str, ...]:
@@ -181,6 +176,8 @@ async def list_versions(aws: AwsClients, region: str, bucket: str, prefix: str =
         params["KeyMarker"] = resp.get("NextKeyMarker", "")
         if resp.get("NextVersionIdMarker"):
             params["VersionIdMarker"] = resp["NextVersionIdMarker"]
+        else:  # a page that ends on a common prefix has none: the previous page's marker would skip the rest
+            params.pop("VersionIdMarker", None)
     entries.sort(key=lambda e: (e.kind != "prefix", e.key, not e.is_latest,
                                 -(e.last_modified.timestamp() if e.last_modified else 0.0)))
     return S3Listing(bucket, prefix, tuple(entries[:limit]), complete, calls)

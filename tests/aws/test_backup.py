@@ -286,3 +286,56 @@ async def test_read_only_refuses_plan_backup_restore_and_upload(sandbox, aws, tm
     finally:
         await ro.close()
     assert spec.name not in await bk.plan_names(aws, PRIMARY)
+
+
+class _Scripted:
+    """A stand-in for AwsClients: answers `call` from a script and records what was sent."""
+
+    def __init__(self, answers) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[str, dict]] = []
+
+    async def call(self, service: str, region: str, operation: str, **params):
+        self.sent.append((operation, dict(params)))
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def _point() -> bk.RecoveryPoint:
+    return bk.RecoveryPoint(arn="arn:aws:ec2:ap-northeast-1::image/ami-1", region=PRIMARY, vault="Default",
+                            resource_arn="", resource_name="", resource_type="EC2", status="COMPLETED",
+                            created=None, completed=None, size_bytes=None, delete_at=None)
+
+
+async def test_restore_metadata_falls_back_only_where_the_call_does_not_exist() -> None:
+    # a throttled (or unreachable) GetRecoveryPointRestoreMetadata is raised: the restore must not go ahead
+    # without the backed-up settings, and later restores still ask
+    busy = _Scripted([OpsError("throttled", kind="throttled", code="ThrottlingException"),
+                      {"RestoreMetadata": {"InstanceType": "m5.large", "SubnetId": "subnet-1"}}])
+    with pytest.raises(OpsError):
+        await bk.restore_metadata(busy, _point(), "t3.small")
+    meta, source = await bk.restore_metadata(busy, _point(), "t3.small")
+    assert source == "GetRecoveryPointRestoreMetadata" and meta["SubnetId"] == "subnet-1"
+    # an endpoint without the operation (an HTML 404): the minimal metadata, and it is not asked again
+    old = _Scripted([OpsError("404 calling GetRecoveryPointRestoreMetadata", code="404")])
+    assert await bk.restore_metadata(old, _point(), "t3.small") == ({"InstanceType": "t3.small"},
+                                                                    "minimal EC2 metadata")
+    assert await bk.restore_metadata(old, _point(), "t3.small") == ({"InstanceType": "t3.small"},
+                                                                    "minimal EC2 metadata")
+    assert len(old.sent) == 1
+
+
+async def test_list_versions_drops_the_version_marker_after_a_page_ending_on_a_prefix() -> None:
+    aws = _Scripted([
+        {"Versions": [{"Key": "a/x", "VersionId": "v1", "IsLatest": True, "Size": 1}], "IsTruncated": True,
+         "NextKeyMarker": "a/x", "NextVersionIdMarker": "v1"},
+        {"CommonPrefixes": [{"Prefix": "a/y/"}], "IsTruncated": True, "NextKeyMarker": "a/y/"},
+        {"Versions": [{"Key": "a/z", "VersionId": "v3", "IsLatest": True, "Size": 3}], "IsTruncated": False},
+    ])
+    listing = await s3.list_versions(aws, PRIMARY, BUCKET, "a/")
+    assert [e.key for e in listing.entries] == ["a/y/", "a/x", "a/z"] and listing.complete
+    second, third = aws.sent[1][1], aws.sent[2][1]
+    assert (second["KeyMarker"], second["VersionIdMarker"]) == ("a/x", "v1")
+    assert third["KeyMarker"] == "a/y/" and "VersionIdMarker" not in third
