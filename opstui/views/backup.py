@@ -860,8 +860,8 @@ class BackupView(Vertical):
         size = self.transfer["total"]
         self._end_transfer(True, f"Uploaded {clean(key, 80)} ({size_text(size)})"
                            + (f", version {clean(version, 40)}" if version else ""))
-        self.app.notify(f"Uploaded {path.name} to s3://{bucket.name}/{key}"
-                        + (f" (version {version})" if version else ""), title="Upload", markup=False)
+        self.app.notify(f"Uploaded {clean(path.name, 80)} to s3://{clean(bucket.name, 60)}/{clean(key, 200)}"
+                        + (f" (version {clean(version, 60)})" if version else ""), title="Upload", markup=False)
         self._load_listing()
 
     @work(group="bk-transfer", exclusive=True, exit_on_error=False)
@@ -879,7 +879,7 @@ class BackupView(Vertical):
             self.app.notify(clean(str(err), 400), title="Download failed", severity="error", markup=False)
             return
         self._end_transfer(True, f"Downloaded {size_text(written)} to {clean(str(path), 80)}")
-        self.app.notify(f"Wrote {written} bytes to {path}", title="Download", markup=False)
+        self.app.notify(f"Wrote {written} bytes to {clean(str(path), 200)}", title="Download", markup=False)
 
     # -- sort, open, back -----------------------------------------------------------------------------------
     def action_sort_next(self) -> None:

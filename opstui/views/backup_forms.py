@@ -201,7 +201,7 @@ class UploadScreen(ModalScreen[tuple[Path, str] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = f"Upload to s3://{clean(self.bucket, 60)}/{clean(self.prefix, 100)}"
+            box.border_title = Content(f"Upload to s3://{clean(self.bucket, 60)}/{clean(self.prefix, 100)}")
             yield Label("Local file", classes="bf-label")
             yield Input(self.values.get("path", ""), placeholder="/path/to/file (~ works)", id="up-path")
             yield Static("", classes="bf-problem", id="up-path-problem")

@@ -270,3 +270,17 @@ async def test_read_only_disables_mutating_actions_with_reason(sandbox):
         await pilot.pause()
         assert not isinstance(app.screen, YesNoScreen)
         assert view.restores_started == 0 and view.backups_started == 0 and view.plans_created == 0
+
+
+async def test_upload_form_shows_a_hostile_prefix_literally():
+    """An S3 prefix is untrusted: `[/x]` in it once made opening the upload form raise MarkupError."""
+    from textual.app import App
+
+    prefix = "logs/[/x]/[b]bold[/b]/"
+    app = App()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.push_screen(UploadScreen({}, "opstui-file-backups", prefix))
+        await pilot.pause()
+        box = app.screen.query_one("Vertical")
+        assert box._border_title is not None
+        assert box._border_title.plain == f"Upload to s3://opstui-file-backups/{prefix}"
