@@ -811,7 +811,8 @@ def run_rule(account: str, region: str, plan: Any, rule: dict[str, Any], when: f
                                start_w, complete_w, rule.get("Lifecycle"), created_by,
                                rule.get("CopyActions") or [], forced=(forced or {}).get(res.instance_id),
                                copy_fails=bool((forced or {}).get(f"copy:{res.instance_id}")), knobs=knobs))
-    plan.last_execution_date = when
+    # the seed replays history newest first: keep the latest run, not the last one replayed
+    plan.last_execution_date = max(when, getattr(plan, "last_execution_date", None) or 0)
     return jobs
 
 
