@@ -105,6 +105,7 @@ class RunCommandView(Vertical):
         self.run: ActiveRun | None = None
         self.fleet_nodes: list[FleetNode] = []
         self.shown_key: str | None = None
+        self._shown_group: str | None = None  # group_key of the group whose output the pane shows
         self._shown_loaded = False
         self._stash: list[tuple[int, str, str]] = []
         self._notified_errors: set[str] = set()
@@ -379,7 +380,7 @@ class RunCommandView(Vertical):
     def start_run(self, run: ActiveRun) -> None:
         self.run = run
         self.sent_runs += 1
-        self.shown_key = None
+        self.shown_key = self._shown_group = None
         self._notified_errors.clear()
         panel = self.panel
         panel.nodes_table.sort_column = "name"
@@ -503,7 +504,9 @@ class RunCommandView(Vertical):
     @on(NodeTable.CursorMoved, "#run-groups")
     def _group_cursor(self, event: NodeTable.CursorMoved) -> None:
         group = event.row
-        if group is not None:
+        # the table posts CursorMoved on every data swap: re-showing the same group would reset the pane's
+        # scroll position (and drop a diff) on every poll
+        if group is not None and group_key(group) != self._shown_group:
             self._show_group(group)
 
     def _title_group(self, group: OutputGroup) -> None:
@@ -512,6 +515,7 @@ class RunCommandView(Vertical):
             f"{clean(group.label, 100)} · {group.size} node{'s' if group.size != 1 else ''} · {group.outcome}{code}")
 
     def _show_group(self, group: OutputGroup) -> None:
+        self._shown_group = group_key(group)
         self._title_group(group)
         stderr = group.members[0].stderr if group.members else ""
         self.panel.output.show(group.stdout, stderr)
@@ -528,9 +532,9 @@ class RunCommandView(Vertical):
         after = table.cursor_row
         if after is None:
             return
-        if before is None or group_key(after) != group_key(before):
+        if group_key(after) != self._shown_group:
             self._show_group(after)
-        elif after.size != before.size and self.panel.output.diff is None:
+        elif before is not None and after.size != before.size and self.panel.output.diff is None:
             self._title_group(after)  # same output, more nodes: the pane keeps its scroll position
 
     # -- actions on a run ---------------------------------------------------------------------------------
@@ -553,7 +557,7 @@ class RunCommandView(Vertical):
         if grouped:
             await self._refresh_groups(run)
         else:
-            self.shown_key = None
+            self.shown_key = self._shown_group = None
             row = self.panel.nodes_table.cursor_row
             if row is not None:
                 self._node_cursor(NodeTable.CursorMoved(self.panel.nodes_table, row))

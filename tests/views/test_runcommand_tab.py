@@ -383,3 +383,30 @@ async def test_truncated_output_is_fetched_whole_from_s3_with_f(sandbox):
         await wait_for(pilot, lambda: "tail-line" in output_text(view))
         assert view.panel.output.plain_lines()[0] == "a" * 30000
     app.close_aws()
+
+
+async def test_grouped_output_keeps_its_scroll_position_while_other_nodes_finish(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        app.show_tab("run")
+        slow = next(n for n in app.fleet_view.table.rows if n.name == "stg-app-01")
+        await compose(pilot, view, f'if [ "$AWS_SSM_INSTANCE_ID" = {slow.instance_id} ]; then sleep 3; echo slow; '
+                                   "exit 3; fi\nseq 1 200", "stg-web-01,stg-app-01")
+        await send_and_confirm(pilot, app, view)
+        await wait_for(pilot, lambda: sum(s.done for s in view.run.states.values()) == 1, timeout=10)
+        await pilot.press("g")
+        groups = view.panel.groups_table
+        await wait_for(pilot, lambda: len(groups.rows) == 1 and output_text(view).split()[-1:] == ["200"])
+        await pilot.pause(1.5)  # the first group's output is final
+        pane = view.panel.output
+        pane.scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        scrolled = pane.scroll_y
+        assert scrolled > 100 and not view.run.finished
+        await finished(pilot, view)
+        await wait_for(pilot, lambda: len(groups.rows) == 2)
+        await pilot.pause(0.5)
+        assert groups.cursor_row.label == "stg-web-01"
+        assert pane.scroll_y == scrolled  # not reset to the top each time a node changed
+    app.close_aws()
