@@ -12,7 +12,7 @@ import pytest
 
 from opstui.aws import cloudwatch as cw
 from opstui.aws import sns, synthetics
-from opstui.aws.clients import AwsClients
+from opstui.aws.clients import AwsClients, parse_timestamp_utc
 from opstui.aws.errors import ReadOnlyError
 from opstui.aws.fleet import load_fleet
 from opstui.aws.monitoring_models import HeartbeatSpec, MetricQuery
@@ -101,6 +101,32 @@ async def test_get_metric_data_batches_500_queries_a_call(sandbox, aws):
     cpu = series["q0"]
     assert len(cpu.values) >= 30 and all(0 <= v <= 100 for v in cpu.values)
     assert list(cpu.timestamps) == sorted(cpu.timestamps)
+
+
+async def test_response_timestamps_are_parsed_into_utc(sandbox, aws):
+    """The client path parses epoch timestamps with one shared UTC (botocore's default builds a tzlocal() per
+    value: seconds for a day of 500 series); the instant is the same."""
+    region = sandbox.regions[0]
+    iid = (await _running(aws, region))[0]
+    end = datetime.now(UTC)
+    raw = await aws.call("cloudwatch", region, "get_metric_data", StartTime=end - timedelta(hours=1), EndTime=end,
+                         MetricDataQueries=[{"Id": "m", "MetricStat": {"Metric": cw.node_metric("cpu", iid).to_api(),
+                                                                        "Period": 300, "Stat": "Average"}}])
+    stamps = raw["MetricDataResults"][0]["Timestamps"]
+    assert stamps and all(t.tzinfo is UTC for t in stamps)
+    assert all(end - timedelta(hours=1, minutes=5) <= t <= end for t in stamps)
+
+
+def test_timestamp_parser_keeps_botocore_for_text_and_out_of_range():
+    from botocore.utils import parse_timestamp
+
+    assert parse_timestamp_utc(1_700_000_000) == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert parse_timestamp_utc(1_700_000_000.5).tzinfo is UTC
+    assert parse_timestamp_utc(1_700_000_000.5) == parse_timestamp(1_700_000_000.5)
+    assert parse_timestamp_utc("2024-05-01T10:00:00Z") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    assert parse_timestamp_utc("Wed, 01 May 2024 10:00:00 GMT") == datetime(2024, 5, 1, 10, tzinfo=UTC)
+    with pytest.raises((ValueError, RuntimeError, OverflowError, OSError)):
+        parse_timestamp_utc(1e20)
 
 
 async def test_no_cloudwatch_agent_metrics_until_the_agent_runs(sandbox, aws):
