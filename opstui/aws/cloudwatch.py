@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opstui.aws.clients import AwsClients
+from opstui.aws.models import utc
 from opstui.aws.monitoring_models import (
     COMPARISONS,
     Alarm,
@@ -48,12 +49,6 @@ NODE_METRICS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
 STATISTICS = ("Average", "Maximum", "Minimum", "Sum", "SampleCount")
 TREAT_MISSING = ("missing", "notBreaching", "breaching", "ignore")
 _ALARM_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
-
-
-def _utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _dims(raw: Iterable[dict[str, Any]] | None) -> tuple[tuple[str, str], ...]:
@@ -100,7 +95,7 @@ def alarm_from_api(raw: dict[str, Any], region: str, kind: str = "metric") -> Al
         kind=kind,
         state=str(raw.get("StateValue", "INSUFFICIENT_DATA")),
         reason=str(raw.get("StateReason", "")),
-        state_updated=_utc(raw.get("StateUpdatedTimestamp") or raw.get("StateTransitionedTimestamp")),
+        state_updated=utc(raw.get("StateUpdatedTimestamp") or raw.get("StateTransitionedTimestamp")),
         actions_enabled=bool(raw.get("ActionsEnabled", True)),
         alarm_actions=tuple(raw.get("AlarmActions") or ()),
         ok_actions=tuple(raw.get("OKActions") or ()),
@@ -161,7 +156,7 @@ def _history_item(raw: dict[str, Any]) -> AlarmHistoryItem:
             pass
     return AlarmHistoryItem(
         alarm_name=str(raw.get("AlarmName", "")),
-        timestamp=_utc(raw.get("Timestamp")),
+        timestamp=utc(raw.get("Timestamp")),
         kind=str(raw.get("HistoryItemType", "")),
         summary=str(raw.get("HistorySummary", "")),
         old_state=old,
@@ -347,7 +342,7 @@ async def agent_nodes(aws: AwsClients, region: str) -> dict[str, tuple[str, ...]
 
 
 def _series(raw: dict[str, Any]) -> tuple[str, str, list[datetime], list[float], str]:
-    stamps = [_utc(t) or datetime.min.replace(tzinfo=UTC) for t in raw.get("Timestamps") or ()]
+    stamps = [utc(t) or datetime.min.replace(tzinfo=UTC) for t in raw.get("Timestamps") or ()]
     return (str(raw.get("Id", "")), str(raw.get("Label", "")), stamps,
             [float(v) for v in raw.get("Values") or ()], str(raw.get("StatusCode", "Complete")))
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from opstui.aws.clients import AwsClients
+from opstui.aws.models import utc
 from opstui.aws.monitoring_models import Canary, CanaryRun, HeartbeatSpec
 
 READY_WAITS = 20
@@ -32,12 +33,6 @@ _NAME = re.compile(r"^[0-9a-z_\-]{1,255}$")
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours)\)$")
 
 
-def _utc(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def run_from_api(raw: dict[str, Any], name: str = "") -> CanaryRun:
     status = raw.get("Status") or {}
     timeline = raw.get("Timeline") or {}
@@ -46,8 +41,8 @@ def run_from_api(raw: dict[str, Any], name: str = "") -> CanaryRun:
         name=str(raw.get("Name") or name),
         status=str(status.get("State", "")),
         reason=str(status.get("StateReason") or ""),
-        started=_utc(timeline.get("Started")),
-        completed=_utc(timeline.get("Completed")),
+        started=utc(timeline.get("Started")),
+        completed=utc(timeline.get("Completed")),
         artifact=str(raw.get("ArtifactS3Location") or ""),
     )
 

@@ -140,7 +140,6 @@ class MonitoringView(Vertical):
         self.filters: dict[str, str] = {p: "" for p in PANELS}
         self.loaded: set[str] = set()
         self.busy_panels: set[str] = set()
-        self.install_lines: list[str] = []
         self.install_running = False
         self._timer: Timer | None = None
         self._detail_timer: Timer | None = None
@@ -213,8 +212,6 @@ class MonitoringView(Vertical):
 
     def _render_status(self) -> None:
         lines = [f"⚠ {clean(e, 400)}" for e in self.errors.get(self.panel, [])]
-        if self.panel == "agent" and self.install_lines:
-            pass  # shown in the install area
         self.query_one("#mon-status", Static).update(Content("\n".join(lines)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -295,8 +292,9 @@ class MonitoringView(Vertical):
          "agent": self._load_agent}[panel](self.generation)
 
     def _schedule(self) -> None:
-        """Alarms come back on the app's refresh interval while the tab is shown (set_timer after each load:
-        refreshes never overlap)."""
+        """The panel in front of you comes back on the app's refresh interval while the tab is shown (set_timer
+        after each load of any panel: refreshes never overlap, and the chain never stops whichever panel the
+        timer finds)."""
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(self.app.settings.refresh, self._tick)  # type: ignore[attr-defined]
@@ -553,6 +551,8 @@ class MonitoringView(Vertical):
                 raise cw.AlarmInputError(problems + err.problems) from None
             if problems:
                 raise cw.AlarmInputError(problems)
+            if existing is not None:  # PutMetricAlarm replaces: actions turned off with `d` stay off
+                spec = replace(spec, actions_enabled=existing.actions_enabled)
             return spec
 
         async def submit(spec: Any) -> None:
@@ -653,8 +653,7 @@ class MonitoringView(Vertical):
     @work(group="mon-sns", exclusive=True, exit_on_error=False)
     async def _load_sns(self, generation: int) -> None:
         await self._fetch_sns(generation)
-        if self.panel == "sns":
-            self._schedule()
+        self._schedule()
 
     @on(NodeTable.CursorMoved, "#mon-topics")
     def _show_topic_subs(self) -> None:
@@ -797,8 +796,7 @@ class MonitoringView(Vertical):
         self._render_header()
         self._render_status()
         self._runs_soon()
-        if self.panel == "canaries":
-            self._schedule()
+        self._schedule()
 
     @on(NodeTable.CursorMoved, "#mon-canaries")
     def _canary_cursor(self) -> None:
@@ -907,6 +905,7 @@ class MonitoringView(Vertical):
         self.agent_loads += 1
         self.render_agents()
         self._render_status()
+        self._schedule()
 
     def render_agents(self) -> None:
         snapshot = self.app.fleet_view.snapshot  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ class FormScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = clean(self.form_title, 80)
+            box.border_title = Content(clean(self.form_title, 80))  # a str border title parses markup
             if self.note:
                 yield Static(Content(self.note), id="form-note")
             with VerticalScroll(id="form-fields"):

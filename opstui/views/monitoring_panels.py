@@ -8,7 +8,7 @@ plain segments, and the detail texts are `rich.text.Text` built from `clean()`ed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rich.style import Style
 from textual.app import ComposeResult
@@ -156,7 +156,7 @@ def canary_columns(spark: callable) -> list[Column[CanaryRow]]:  # type: ignore[
                sort_key=lambda r: (0 if r.canary.failing else 1, r.canary.name)),
         Column("when", "When", lambda r: _since(r.canary.last_run.started if r.canary.last_run else None), max_width=9),
         Column("rate", "Success 24h", lambda r: "" if r.success_rate is None else f"{r.success_rate:.0f}%",
-               max_width=11, style=lambda r: Style(color="red") if (r.success_rate or 100) < 90 else None),
+               max_width=11, style=lambda r: Style(color="red") if r.success_rate is not None and r.success_rate < 90 else None),
         Column("spark", "Success (hourly)", lambda r: spark(r.success, low=_spark_floor(r.success), high=100),
                max_width=24),
         Column("dur", "Duration", lambda r: "" if r.mean_duration is None else f"{r.mean_duration / 1000:.2f}s",
@@ -244,10 +244,6 @@ def canary_matches(r: CanaryRow, words: list[str]) -> bool:
               "region": c.region, "status": c.state}
     hay = " ".join((c.name, c.region, c.state, _last_run(c))).lower()
     return matches(words, fields, hay)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class AlarmsPanel(Vertical):

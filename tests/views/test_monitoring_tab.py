@@ -204,3 +204,56 @@ async def test_agent_panel_and_install_through_run_command(sandbox):
         assert steps == {"1/2 AWS-ConfigureAWSPackage", "2/2 AmazonCloudWatch-ManageAgent"}
         assert fleet.snapshot is not None
     app.close_aws()
+
+
+async def test_editing_an_alarm_keeps_its_actions_off(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        fleet = await loaded(pilot, app)
+        node = next(n for n in fleet.snapshot.nodes if n.ec2_state == "running" and n.instance_id.startswith("i-"))
+        name = f"quiet-{uuid.uuid4().hex[:6]}"
+        await _put_alarm(app, name, node.instance_id, node.region)
+        await app.aws_loop.run(cw.set_alarm_actions(app.aws, node.region, [name], enabled=False))
+        view = await _monitoring(pilot, app)
+        view.show_panel("alarms", name)
+        await pilot.pause()
+        assert view.table("mon-alarms").cursor_row.name == name
+        await pilot.press("e")
+        await _form_open(pilot, app)
+        app.screen.query_one("#f-threshold").value = "95"
+        loads = view.alarm_loads
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen) and view.alarm_loads > loads)
+        alarm = next(a for a in view.alarms if a.name == name)
+        assert alarm.threshold == 95 and not alarm.actions_enabled  # PutMetricAlarm did not turn them back on
+    app.close_aws()
+
+
+async def test_refresh_goes_on_whichever_panel_the_timer_finds(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app, "4")
+        await wait_for(pilot, lambda: view.agent_loads >= 1)
+        for panel, loads in (("agent", lambda: view.agent_loads), ("sns", lambda: view.sns_loads),
+                             ("alarms", lambda: view.alarm_loads)):
+            view.show_panel(panel)
+            await wait_for(pilot, lambda: not view.busy_panels)
+            if view._timer is not None:
+                view._timer.stop()
+            before = loads()
+            view._tick()  # the refresh interval passed
+            await wait_for(pilot, lambda before=before, loads=loads: loads() > before)
+            assert view._timer is not None, panel  # and the next refresh is scheduled
+
+
+def test_a_canary_at_zero_percent_success_is_red():
+    from opstui.aws.monitoring_models import Canary
+    from opstui.views.monitoring_chart import sparkline
+    from opstui.views.monitoring_panels import CanaryRow, canary_columns
+
+    rate = next(c for c in canary_columns(sparkline) if c.key == "rate")
+    down = CanaryRow(Canary("api", "ap-northeast-1", "RUNNING"), success=(0.0, 0.0))
+    up = CanaryRow(Canary("web", "ap-northeast-1", "RUNNING"), success=(100.0,))
+    unknown = CanaryRow(Canary("new", "ap-northeast-1", "RUNNING"))
+    assert rate.style(down) is not None and rate.style(down).color.name == "red"
+    assert rate.style(up) is None and rate.style(unknown) is None
