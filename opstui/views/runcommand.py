@@ -162,6 +162,8 @@ class RunCommandView(Vertical):
                 return None
             if action == "cancel" and self.run.finished:
                 return None
+            if action in ("cancel", "rerun_failed") and self.app.settings.read_only:  # type: ignore[attr-defined]
+                return None  # shown greyed: CancelCommand and SendCommand are refused in read-only mode
         if action == "new":
             return self.current != "rc-form"
         if action in ("open_history", "back", "reload_history"):

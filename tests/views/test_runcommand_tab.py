@@ -410,3 +410,24 @@ async def test_grouped_output_keeps_its_scroll_position_while_other_nodes_finish
         assert groups.cursor_row.label == "stg-web-01"
         assert pane.scroll_y == scrolled  # not reset to the top each time a node changed
     app.close_aws()
+
+
+async def test_read_only_greys_cancel_and_rerun_of_an_opened_run(sandbox):
+    app = make_app(sandbox, read_only=True)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        app.show_tab("run")
+        summary = runcommand.CommandSummary(
+            "c-1", "ap-northeast-1", "AWS-RunShellScript", "", "InProgress", "", None, 1, 0, 0, 0, "50", "0",
+            (), (), {"commands": ["uptime"]}, False, "", "", "")
+        view.start_run(runcommand.ActiveRun(runcommand.RunTracker(app.aws, [summary]), None, "uptime"))
+        await pilot.pause()
+        assert view.current == "rc-run" and not view.run.finished
+        assert view.check_action("cancel", ()) is None and view.check_action("rerun_failed", ()) is None
+        assert view.check_action("export", ()) is True
+        await pilot.press("x")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, YesNoScreen)
+        assert app.aws.calls["ssm:CancelCommand"] == 0
+        view.run = None  # stop polling the made-up command
+    app.close_aws()
