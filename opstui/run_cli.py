@@ -27,7 +27,7 @@ from opstui.aws.fleet import load_fleet
 from opstui.aws.models import CommandRequest
 from opstui.config import ConfigError, load_file, settings_from
 from opstui.runs.launch import request_problems, send_plan
-from opstui.runs.targets import Plan, TargetError, parse_target, plan_for
+from opstui.runs.targets import TYPED_CONFIRM_OVER, Plan, TargetError, parse_target, plan_for
 from opstui.runs.tracker import RunTracker, render_groups_text
 from opstui.safe import clean, clean_block
 
@@ -127,7 +127,7 @@ def confirm(plan: Plan, document: str, err: TextIO, assume_yes: bool) -> None:
     if not sys.stdin.isatty():
         raise Refused("not confirmed: stdin is not a terminal; pass --yes to run without asking")
     if radius.needs_typed_confirmation:
-        why = "prod nodes" if radius.prod else f"more than {10} nodes"
+        why = "prod nodes" if radius.prod else f"more than {TYPED_CONFIRM_OVER} nodes"
         prompt = f"This targets {why}. Type {radius.confirmation_word} to run: "
         expected = radius.confirmation_word
     else:
@@ -196,11 +196,9 @@ async def run(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...
         except OpsError as exc:
             print(f"opstui run: cancel failed: {clean(str(exc), 300)}", file=err)
         raise
-    if args.json:
-        out.write(tracker.export_json() + "\n")
-    else:
-        text = render_groups_text(tracker.groups())
-        out.write(clean_block(text) if out.isatty() else text)
+    # json.dumps escapes C0 controls but not C1 (U+009B is a CSI to some terminals) nor bidi overrides
+    text = tracker.export_json() + "\n" if args.json else render_groups_text(tracker.groups())
+    out.write(clean_block(text) if out.isatty() else text)
     out.flush()
     print(progress_line(tracker) + f"  ({tracker.api_calls()} API calls)", file=err)
     failed = tracker.failed_keys() or sent.errors

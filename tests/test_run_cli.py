@@ -77,3 +77,18 @@ def test_the_console_script_end_to_end(sandbox):
         capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[31mred" in proc.stdout  # a pipe gets the bytes as printed; a terminal would see ␛
+
+
+class TerminalOut(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_json_written_to_a_terminal_has_no_c1_or_bidi_controls(sandbox):
+    out, err = TerminalOut(), io.StringIO()
+    code = main(["--endpoint-url", sandbox.endpoint, "--region", R1, "--targets", "tag:Role=db", "--yes", "--json",
+                 "--", r"printf '\302\233 31mred \342\200\256txet\n'"], out=out, err=err)
+    assert code == 0, err.getvalue()
+    text = out.getvalue()
+    assert "\x9b" not in text and "\u202e" not in text
+    assert all("red" in n["stdout"] for n in json.loads(text)["nodes"])  # still valid JSON
