@@ -444,7 +444,7 @@ class RunCommandView(Vertical):
                 run.states[state.key] = state
             panel.nodes_table.set_rows(list(run.states.values()))
             panel.fit_tables()
-            if self.shown_key in {s.key for s in update.changed}:
+            if not panel.grouped and self.shown_key in {s.key for s in update.changed}:
                 self._title_node(run.states[self.shown_key])  # type: ignore[index]
         if self.shown_key is not None and not panel.grouped:
             chunks = [(stream, text) for key, stream, text in update.appended if key == self.shown_key]

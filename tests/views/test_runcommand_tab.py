@@ -431,3 +431,26 @@ async def test_read_only_greys_cancel_and_rerun_of_an_opened_run(sandbox):
         assert app.aws.calls["ssm:CancelCommand"] == 0
         view.run = None  # stop polling the made-up command
     app.close_aws()
+
+
+async def test_grouped_view_keeps_the_group_title_while_the_shown_node_changes(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        app.show_tab("run")
+        slow = next(n for n in app.fleet_view.table.rows if n.name == "stg-app-01")
+        await compose(pilot, view, f'if [ "$AWS_SSM_INSTANCE_ID" = {slow.instance_id} ]; then sleep 2; echo slow; '
+                                   "exit 3; fi\necho fast", "stg-web-01,stg-app-01")
+        await send_and_confirm(pilot, app, view)
+        # the node shown is stg-app-01 (first by name); the grouped view is opened before it finishes
+        await wait_for(pilot, lambda: (view.shown_key or "").endswith(slow.instance_id)
+                       and sum(s.done for s in view.run.states.values()) == 1, timeout=10)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: len(view.panel.groups_table.rows) == 1)
+        await finished(pilot, view)
+        await pilot.pause(0.5)
+        assert view.panel.groups_table.cursor_row.label == "stg-web-01"
+        assert output_text(view).strip() == "fast"
+        title = str(view.panel.output.border_title)
+        assert title.startswith("stg-web-01 · 1 node") and "stg-app-01" not in title
+    app.close_aws()
