@@ -57,6 +57,15 @@ class ActiveRun:
     errors: list[str] = field(default_factory=list)
     groups: list[OutputGroup] = field(default_factory=list)
     seq: int = 0  # polls completed (incremented on the AWS loop, read there too)
+    _lock: asyncio.Lock | None = None
+
+    def aws_lock(self) -> asyncio.Lock:
+        """Held (on the AWS loop) by a poll and by a node's output read. A poll appends text to the tracker
+        before it returns and bumps `seq`; a read in between would return text that includes a chunk under
+        the old number, and the stash would add that chunk a second time."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
 
 def request_from_summary(c: CommandSummary) -> CommandRequest:
@@ -412,9 +421,10 @@ class RunCommandView(Vertical):
         loop = self.app.aws_loop  # type: ignore[attr-defined]
 
         async def step() -> tuple[int, RunUpdate]:
-            update = await run.tracker.poll()
-            run.seq += 1
-            return run.seq, update
+            async with run.aws_lock():  # a poll and a node's output read never interleave (see ActiveRun)
+                update = await run.tracker.poll()
+                run.seq += 1
+                return run.seq, update
 
         while self.run is run:
             try:
@@ -490,7 +500,8 @@ class RunCommandView(Vertical):
     @work(group="rc-output", exclusive=True, exit_on_error=False)
     async def _load_node_output(self, run: ActiveRun, key: str) -> None:
         async def read() -> tuple[int, tuple[str, str]]:
-            return run.seq, run.tracker.output(key)
+            async with run.aws_lock():
+                return run.seq, run.tracker.output(key)
 
         seq, (stdout, stderr) = await self.app.aws_loop.run(read())  # type: ignore[attr-defined]
         if self.run is not run or self.shown_key != key:
