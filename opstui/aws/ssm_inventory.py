@@ -214,6 +214,12 @@ def version_matches(value: str, op: str | None, wanted: str | None) -> bool:
     return True
 
 
+def version_label(searched: str, app_name: str, app_version: str) -> str:
+    """How a (name, version) is counted in `ApplicationSearch.by_version`: the version, or "name version"
+    when the search was a prefix (`openssl*` finds openssl and openssl-libs)."""
+    return f"{app_name} {app_version}" if searched.strip().endswith("*") else app_version
+
+
 def application_filters(name: str, op: str | None = None, version: str | None = None) -> list[InventoryFilter]:
     """`openssl` -> Name Equal; `openssl*` -> Name BeginWith; plus Version <op> when both are given."""
     name = name.strip()
@@ -300,9 +306,8 @@ async def find_application(
         return ApplicationSearch(region, name, op, version, error=err, seconds=time.perf_counter() - started,
                                  pages=pages)
     counts: Counter[str] = Counter()
-    prefix = name.endswith("*")
     for app_name, app_version, count in pairs:
-        counts[f"{app_name} {app_version}" if prefix else app_version] += count
+        counts[version_label(name, app_name, app_version)] += count
     by_version = tuple(InventoryCount(v, c) for v, c in
                        sorted(counts.items(), key=lambda kv: (-kv[1], version_key(kv[0]))))
     return ApplicationSearch(region, name, op, version, matches=tuple(matches), by_version=by_version,

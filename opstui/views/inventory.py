@@ -516,10 +516,13 @@ class InventoryView(Vertical):
         pick = self.version_pick if table_id == "inv-matches" else None
         if not terms and pick is None:
             return list(range(len(table.rows)))
+        searched = self.search_results[0].name if self.search_results else ""
         out = []
         for pos, cells in enumerate(table.cells):
-            if pick is not None and table.rows[pos].match.version != pick:
-                continue
+            if pick is not None:
+                m = table.rows[pos].match
+                if inv.version_label(searched, m.name, m.version) != pick:
+                    continue
             hay = "\x00".join(cells).lower()
             if all(t in hay for t in terms):
                 out.append(pos)

@@ -139,9 +139,20 @@ async def test_find_application_counts_jump_to_fleet_and_run_command(sandbox, tm
         await pilot.press("escape")
         await wait_for(pilot, lambda: view.version_pick is None)
         assert len(matches.visible_rows()) == len(matches.rows)
+        # a prefix search counts "name version" (openssl, openssl-libs): enter on one shows its nodes
+        view.start_search("openssl*")
+        await wait_for(pilot, lambda: view.searches >= 2)
+        versions.focus()
+        await wait_for(pilot, lambda: versions.has_focus)
+        picked = versions.cursor_row.count
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.version_pick == picked.value)
+        shown = matches.visible_rows()
+        assert len(shown) == picked.count > 0
+        assert {f"{r.match.name} {r.match.version}" for r in shown} == {picked.value}
         # a version comparison, typed in the form
         view.start_search("openssl", "LessThan", "3.0.13")
-        await wait_for(pilot, lambda: view.searches >= 2)
+        await wait_for(pilot, lambda: view.searches >= 3)
         older = {r.node_key for r in matches.rows}
         assert older and older < nodes
         # c: the matching nodes become the Fleet selection and the Run Command target
