@@ -50,6 +50,7 @@ from opstui.views.inventory_panels import (
     SummaryPanel,
     TypeRow,
     entry_columns,
+    file_part,
     staleness,
     write_csv,
 )
@@ -889,10 +890,10 @@ class InventoryView(Vertical):
         what = (table.id or "table").removeprefix("inv-")
         if table.id == "inv-entries" and self.entries_info is not None:
             node, type_row, _ = self.entries_info
-            what = f"{node.node.instance_id}-{type_row.type_name.replace(':', '_')}"
+            what = f"{node.node.instance_id}-{type_row.type_name}"
         elif table.id == "inv-matches" and self.search_results:
-            what = "find-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.search_results[0].name)
-        path = self.export_dir / f"inventory-{what}-{datetime.now():%Y%m%d-%H%M%S}.csv"
+            what = f"find-{self.search_results[0].name}"
+        path = self.export_dir / f"inventory-{file_part(what)}-{datetime.now():%Y%m%d-%H%M%S}.csv"
         try:
             count = write_csv(path, table)
         except OSError as err:

@@ -269,6 +269,12 @@ def csv_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def file_part(text: str) -> str:
+    """Untrusted text (a custom inventory type may be named `Custom:../../x`) made safe for a file name:
+    letters, digits, `-_.`; anything else, `/` first, becomes `_`."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+
+
 def write_csv(path: Path, table: NodeTable) -> int:
     """The rows the table shows (filter and sort applied), every column, raw values; returns rows written."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ import re
 from textual.content import Content
 
 from opstui.views.inventory import InventoryView
+from opstui.views.inventory_panels import file_part
 from tests.views.test_fleet_tab import loaded, make_app, wait_for
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -272,3 +273,10 @@ async def test_hostile_inventory_strings_render_literally(hostile_sandbox):
         assert "[red]x[/red]" in "\n".join(lines(matches))
         assert "[red]x[/red]" in shown_title(matches)
     app.close_aws()
+
+
+def test_export_file_name_stays_in_the_export_folder(tmp_path):
+    # a custom inventory type name is untrusted (PutInventory accepts "Custom:" + anything)
+    name = f"inventory-{file_part('i-0abc-Custom:../../../evil/x')}-20240101-000000.csv"
+    assert "/" not in name and (tmp_path / name).resolve().parent == tmp_path.resolve()
+    assert file_part("find-openssl*") == "find-openssl_" and file_part("AWS:Application") == "AWS_Application"
