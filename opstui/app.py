@@ -383,7 +383,9 @@ class OpsApp(App[None]):
             self._focus_tab(tab_id)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.tabbed_content.id == "tabs" and event.pane.id:
+        # a late event for a tab the user already left (keys arriving in one burst over a slow link): focusing
+        # into it would make Textual switch back to it
+        if event.tabbed_content.id == "tabs" and event.pane.id and event.tabbed_content.active == event.pane.id:
             self._focus_tab(event.pane.id)
 
     def _focus_tab(self, tab_id: str) -> None:
