@@ -46,6 +46,7 @@ from opstui.aws.backup_models import (
     S3Entry,
 )
 from opstui.aws.errors import OpsError
+from opstui.aws.regions import as_ops_error, per_region
 from opstui.aws.sts import caller_identity
 from opstui.commands import BACKUP_COMMANDS
 from opstui.safe import clean
@@ -99,20 +100,11 @@ def _view_action(action: str) -> str:
 
 
 def _failure(err: BaseException, region: str, service: str = "backup") -> OpsError:
-    if isinstance(err, OpsError):
-        return err
-    return OpsError(f"unexpected failure: {type(err).__name__}", region=region, service=service,
-                    hint="press r to retry; if it persists, report it")
+    return as_ops_error(err, region, service)
 
 
 async def _per_region(regions: list[str], call) -> list[tuple[str, Any, OpsError | None]]:
-    async def one(region: str) -> tuple[str, Any, OpsError | None]:
-        try:
-            return region, await call(region), None
-        except Exception as exc:  # one region never takes the others down
-            return region, None, _failure(exc, region)
-
-    return list(await asyncio.gather(*(one(r) for r in regions)))
+    return await per_region(regions, call, "backup")
 
 
 def _vault_key(job: BackupJob) -> str:

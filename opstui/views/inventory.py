@@ -34,6 +34,7 @@ from textual.widgets import Button, ContentSwitcher, Input, Select, Static
 from opstui.aws import ssm_inventory as inv
 from opstui.aws.errors import OpsError
 from opstui.aws.models import ApplicationSearch, FleetNode, InventoryNode, InventorySchema
+from opstui.aws.regions import as_ops_error, per_region
 from opstui.commands import INVENTORY_COMMANDS
 from opstui.safe import clean
 from opstui.views.fleet import age
@@ -75,22 +76,11 @@ def _view_action(action: str) -> str:
 
 
 def _failure(err: BaseException, region: str) -> OpsError:
-    if isinstance(err, OpsError):
-        return err
-    return OpsError(f"unexpected failure: {type(err).__name__}", region=region, service="ssm",
-                    hint="press r to retry; if it persists, report it")
+    return as_ops_error(err, region, "ssm")
 
 
 async def _per_region(regions: list[str], call) -> list[tuple[str, Any, OpsError | None]]:
-    """Run `call(region)` for every region at once (on the AWS loop); failures become per-region errors."""
-
-    async def one(region: str) -> tuple[str, Any, OpsError | None]:
-        try:
-            return region, await call(region), None
-        except Exception as exc:  # one region never takes the others down
-            return region, None, _failure(exc, region)
-
-    return list(await asyncio.gather(*(one(r) for r in regions)))
+    return await per_region(regions, call, "ssm")
 
 
 class InventoryView(Vertical):

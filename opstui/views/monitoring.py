@@ -21,7 +21,6 @@ greyed in the footer) and the header says why; the aws layer refuses them anyway
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +39,7 @@ from opstui.aws import sns, synthetics
 from opstui.aws.errors import OpsError
 from opstui.aws.models import CommandRequest, FleetNode
 from opstui.aws.monitoring_models import STATE_ORDER, Alarm, HeartbeatSpec, MetricQuery, Subscription
+from opstui.aws.regions import per_region
 from opstui.commands import MONITORING_COMMANDS
 from opstui.runs.launch import send_plan
 from opstui.runs.targets import TargetError, plan_for_nodes
@@ -85,22 +85,6 @@ HEARTBEAT_ARTIFACTS = "s3://cw-syn-results-{account}-{region}/canary/"
 def _view_action(action: str) -> str:
     """`monitoring('new')` (the registry's app-level action) -> `new` (the view's own action)."""
     return action.removeprefix("monitoring('").removesuffix("')")
-
-
-async def per_region(regions: list[str], call: Callable[[str], Awaitable[Any]], service: str
-                     ) -> list[tuple[str, Any, OpsError | None]]:
-    """`call(region)` for every region at once (on the AWS loop); a failure is that region's error only."""
-
-    async def one(region: str) -> tuple[str, Any, OpsError | None]:
-        try:
-            return region, await call(region), None
-        except OpsError as err:
-            return region, None, err
-        except Exception as exc:  # one region never takes the others down
-            return region, None, OpsError(f"unexpected failure: {type(exc).__name__}: {exc}", region=region,
-                                          service=service, hint="press r to retry")
-
-    return list(await asyncio.gather(*(one(r) for r in regions)))
 
 
 class MonitoringView(Vertical):
