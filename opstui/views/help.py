@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -34,41 +35,17 @@ class HelpScreen(ModalScreen[None]):
         table = Table(show_header=True, header_style="bold", expand=True, box=None)
         table.add_column("Key", style="bold cyan", no_wrap=True)
         table.add_column("Action")
-        table.add_row("[b]Global[/b]", "")
-        for cmd in GLOBAL_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Overview[/b]", "")
-        for cmd in OVERVIEW_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Fleet[/b]", "")
-        for cmd in FLEET_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Shells[/b]", "")
-        for cmd in SHELL_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Run Command[/b]", "")
-        for cmd in RUN_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Inventory[/b]", "")
-        for cmd in INVENTORY_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Monitoring[/b]", "")
-        for cmd in MONITORING_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Backup[/b]", "")
-        for cmd in BACKUP_COMMANDS:
-            table.add_row(key_label(cmd.key), cmd.help)
-        table.add_row("", "")
-        table.add_row("[b]Tables[/b]", "")
+        sections = (("Global", GLOBAL_COMMANDS), ("Overview", OVERVIEW_COMMANDS), ("Fleet", FLEET_COMMANDS),
+                    ("Shells", SHELL_COMMANDS), ("Run Command", RUN_COMMANDS), ("Inventory", INVENTORY_COMMANDS),
+                    ("Monitoring", MONITORING_COMMANDS), ("Backup", BACKUP_COMMANDS))
+        for title, commands in sections:
+            table.add_row(Text(title, style="bold"), "")
+            for cmd in commands:
+                table.add_row(Text(key_label(cmd.key)), Text(cmd.help))  # literal: help texts hold [...]
+            table.add_row("", "")
+        table.add_row(Text("Tables", style="bold"), "")
         for key, text in NAVIGATION_HELP:
-            table.add_row(key, text)
+            table.add_row(Text(key), Text(text))
         with VerticalScroll() as scroll:
             scroll.border_title = "Help — esc to close"
             yield Static(table)
