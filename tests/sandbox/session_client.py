@@ -83,10 +83,10 @@ class RawSession:
         self.received.append((self.sockets, seq))
         if seq < self.expected:
             if self.ack and self.reack_duplicates:
-                await self.ws.send_bytes(codec.ack_for(msg).encode())  # type: ignore[union-attr]
+                await self._ack(msg)
             return
         if self.ack:
-            await self.ws.send_bytes(codec.ack_for(msg).encode())  # type: ignore[union-attr]
+            await self._ack(msg)
         if seq > self.expected:
             self.buffer[seq] = msg
             return
@@ -107,6 +107,14 @@ class RawSession:
             await self.recv_one(min(left, 0.5))
             if self.socket_closed and pred(self):
                 return
+
+    async def _ack(self, msg) -> None:
+        """Ack a frame; a socket the server is already closing (channel_closed, then the close) takes no ack,
+        as for the real client: that race is not a failure."""
+        try:
+            await self.ws.send_bytes(codec.ack_for(msg).encode())  # type: ignore[union-attr]
+        except (aiohttp.ClientConnectionResetError, ConnectionResetError):
+            self.socket_closed = True
 
     async def read_text(self, needle: str, timeout: float = 10.0) -> None:
         await self.read_until(lambda s: needle in s.clean, timeout)

@@ -287,7 +287,8 @@ def test_unreachable_endpoint_does_not_fail_publish(sns: Any, ctl: SandboxContro
 
 
 def test_scripted_incident_fires_and_recovers(cw: Any, ctl: SandboxControl) -> None:
-    status = ctl._send("POST", "incident", {"action": "start", "elapsed": 1300})
+    # 30 minutes in: the last three complete 5-minute periods are all past the ramp whatever the alignment
+    status = ctl._send("POST", "incident", {"action": "start", "elapsed": 1800, "duration": 3600})
     assert status["active"] and status["node"] == "prod-web-02"
     _evaluate(ctl)
     alarm = _alarm(cw, "prod-web-02 high CPU")

@@ -367,7 +367,9 @@ async def test_flow_control_stops_the_reader_at_the_window(sb, ssm):
         first = agent_state(sb, sid)
         await _sleep(0.5)
         later = agent_state(sb, sid)
-        assert first["unacked"] == later["unacked"] == 8
+        # the agent stops at its window: 8 frames, or fewer (down to 4) if acks of the prompt came back late
+        # and the delay-based window shrank (a loaded machine)
+        assert first["unacked"] == later["unacked"] and 4 <= later["unacked"] <= 8
         assert later["out_seq"] == first["out_seq"]
         assert all(len(m.payload) <= 64 for m in client.delivered)
         client.ack = True
