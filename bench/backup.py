@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,19 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from opstui.app import OpsApp  # noqa: E402
 from opstui.aws import backup as bk  # noqa: E402
 from opstui.aws import s3  # noqa: E402
-from opstui.aws.clients import AwsClients, StaticCredentials  # noqa: E402
+from opstui.aws.clients import AwsClients  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 
-CREDS = StaticCredentials("testing", "testing")
 BUCKET = "opstui-file-backups-123456789012"
 
 
-def knob(endpoint: str, body: dict) -> dict:
-    req = urllib.request.Request(f"{endpoint}/_opstui/backup", method="POST", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=600) as resp:
-        return json.load(resp)
+def knob(sandbox: SandboxProcess, body: dict) -> dict:
+    return sandbox.control("POST", "backup", body, timeout=600)
 
 
 async def until(predicate, timeout: float = 600.0) -> None:
@@ -56,7 +50,7 @@ async def until(predicate, timeout: float = 600.0) -> None:
 
 async def jobs_in_app(sandbox: SandboxProcess, result: dict[str, object]) -> None:
     settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-    app = OpsApp(settings, credentials=CREDS)
+    app = OpsApp(settings, credentials=sandbox.aws_credentials())
     async with app.run_test(size=(200, 50)) as pilot:
         await until(lambda: app.fleet_view.refreshes >= 1)
         app.show_tab("backup")
@@ -89,7 +83,7 @@ async def jobs_in_app(sandbox: SandboxProcess, result: dict[str, object]) -> Non
 
 
 async def jobs_in_aws_layer(sandbox: SandboxProcess, result: dict[str, object]) -> None:
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS)
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials())
     try:
         times, calls = [], 0
         for _ in range(3):
@@ -104,7 +98,7 @@ async def jobs_in_aws_layer(sandbox: SandboxProcess, result: dict[str, object]) 
 
 
 async def s3_throughput(sandbox: SandboxProcess, size_mb: int, result: dict[str, object]) -> None:
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS)
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials())
     region = sandbox.regions[0]
     key = f"bench/{size_mb}mb.bin"
     with tempfile.TemporaryDirectory(prefix="opstui-bench-") as tmp:
@@ -142,7 +136,7 @@ async def measure(jobs: int, size_mb: int) -> dict[str, object]:
     with SandboxProcess(live=False, timeout=600) as sandbox:
         result["sandbox ready (s)"] = round(sandbox.ready_seconds, 2)
         started = time.perf_counter()
-        made = knob(sandbox.endpoint, {"history_days": 30, "jobs": jobs})
+        made = knob(sandbox, {"history_days": 30, "jobs": jobs})
         result["history knob (s)"] = round(time.perf_counter() - started, 2)
         result["  made"] = made.get("history", made)
         await jobs_in_app(sandbox, result)

@@ -21,7 +21,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opstui.app import OpsApp  # noqa: E402
-from opstui.aws.clients import StaticCredentials  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 
@@ -37,7 +36,7 @@ async def measure(n: int) -> dict[str, float | str]:
     with SandboxProcess(nodes=n, live=False, timeout=600) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
         started = time.perf_counter()
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         result: dict[str, float | str] = {"nodes": n, "sandbox ready (s)": round(sandbox.ready_seconds, 2)}
         async with app.run_test(size=(200, 50)) as pilot:
             result["first paint (s)"] = round(time.perf_counter() - started, 3)

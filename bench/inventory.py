@@ -14,16 +14,13 @@ app runs headless (Textual's run_test) as in `opstui --demo`.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opstui.app import OpsApp  # noqa: E402
-from opstui.aws.clients import StaticCredentials  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 
@@ -35,11 +32,8 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def knob(endpoint: str, apps: int) -> None:
-    req = urllib.request.Request(f"{endpoint}/_opstui/inventory", method="POST",
-                                 data=json.dumps({"apps_per_node": apps}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req, timeout=600).close()
+def knob(sandbox: SandboxProcess, apps: int) -> None:
+    sandbox.control("POST", "inventory", {"apps_per_node": apps}, timeout=600)
 
 
 async def until(predicate, timeout: float = 600.0) -> None:
@@ -54,9 +48,9 @@ async def measure(nodes: int, apps: int, entries: int) -> dict[str, object]:
     result: dict[str, object] = {"nodes": nodes, "applications per node": apps}
     with SandboxProcess(nodes=nodes, live=False, timeout=600) as sandbox:
         result["sandbox ready (s)"] = round(sandbox.ready_seconds, 2)
-        knob(sandbox.endpoint, apps)
+        knob(sandbox, apps)
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=(200, 50)) as pilot:
             await until(lambda: app.fleet_view.refreshes >= 1)
             app.show_tab("inventory")
@@ -90,9 +84,9 @@ async def measure(nodes: int, apps: int, entries: int) -> dict[str, object]:
         app.close_aws()
     # per-node browse: one node with `entries` applications
     with SandboxProcess(nodes=24, live=False, timeout=600) as sandbox:
-        knob(sandbox.endpoint, entries)
+        knob(sandbox, entries)
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=(200, 50)) as pilot:
             await until(lambda: app.fleet_view.refreshes >= 1)
             app.show_tab("inventory")

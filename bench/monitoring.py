@@ -16,11 +16,9 @@ CPU and status check): time and calls.
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import sys
 import time
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opstui.app import OpsApp  # noqa: E402
 from opstui.aws import cloudwatch as cw  # noqa: E402
-from opstui.aws.clients import AwsClients, StaticCredentials  # noqa: E402
+from opstui.aws.clients import AwsClients  # noqa: E402
 from opstui.aws.monitoring_models import MetricQuery  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
@@ -38,11 +36,8 @@ from opstui.views.overview import gather_health  # noqa: E402
 NODES = 500
 
 
-def control(endpoint: str, path: str, body: dict) -> dict:
-    req = urllib.request.Request(f"{endpoint}/_opstui/{path}", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return json.load(resp)
+def control(sandbox: SandboxProcess, path: str, body: dict) -> dict:
+    return sandbox.control("POST", path, body, timeout=120)
 
 
 def calls_delta(before: Counter, after: Counter) -> dict[str, int]:
@@ -54,10 +49,10 @@ async def bench(alarm_count: int, series_count: int) -> dict[str, object]:
     with SandboxProcess(live=False, nodes=NODES) as sandbox:
         region = sandbox.regions[0]
         started = time.perf_counter()
-        created = control(sandbox.endpoint, "alarms/bulk", {"count": alarm_count, "region": region})
+        created = control(sandbox, "alarms/bulk", {"count": alarm_count, "region": region})
         out["alarms created (sandbox knob)"] = f"{created.get('created')} in {time.perf_counter() - started:.1f} s"
         settings = Settings(regions=(region,), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=(170, 44)) as pilot:
             fleet = app.fleet_view
             while fleet.refreshes < 1:
@@ -92,7 +87,7 @@ async def bench(alarm_count: int, series_count: int) -> dict[str, object]:
 
             # metric charts and the Overview: a client of their own, so the tab's own calls (the detail chart of
             # the alarm under the cursor) are not counted
-            aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=StaticCredentials("testing", "testing"))
+            aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials())
             # metric charts: N series through GetMetricData, batched (<= 500 queries a call)
             metrics = ("CPUUtilization", "NetworkIn", "NetworkOut", "StatusCheckFailed")
             queries = [MetricQuery(f"q{i}", cw.metric_ref("AWS/EC2", metrics[(i // len(running)) % len(metrics)],

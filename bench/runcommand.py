@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opstui.app import OpsApp  # noqa: E402
-from opstui.aws.clients import StaticCredentials  # noqa: E402
 from opstui.aws.models import CommandRequest  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
@@ -45,7 +44,7 @@ def rss_mb() -> float:
 async def measure(n: int) -> dict[str, object]:
     with SandboxProcess(nodes=n, live=False, timeout=600) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         result: dict[str, object] = {"fleet": n}
         async with app.run_test(size=(200, 50)) as pilot:
             view = app.fleet_view

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opstui.aws.clients import AwsClients, StaticCredentials  # noqa: E402
+from opstui.aws.clients import AwsClients  # noqa: E402
 from opstui.aws.fleet import load_fleet  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 from opstui.session.shell import open_shell  # noqa: E402
@@ -59,7 +59,7 @@ async def read_until(shell, needle: bytes, sink: list[int] | None = None, timeou
 async def main(megabytes: int, runs: int = 1) -> None:
     state = tempfile.mkdtemp(prefix="opstui-bench-")
     with SandboxProcess(live=False, state_dir=state) as sandbox:
-        aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=StaticCredentials("testing", "testing"))
+        aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials())
         region = sandbox.regions[0]
         node = next(n for n in (await load_fleet(aws, [region])).nodes if n.name == "prod-web-01")
         async with open_shell(aws, region, node.instance_id, size=(200, 50)) as shell:

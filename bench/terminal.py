@@ -163,7 +163,6 @@ def measure_end_to_end(mb: float, cols: int, rows: int) -> list[Result]:
     from textual import events
 
     from opstui.app import OpsApp
-    from opstui.aws.clients import StaticCredentials
     from opstui.config import Settings
     from opstui.demo import SandboxProcess
 
@@ -173,7 +172,7 @@ def measure_end_to_end(mb: float, cols: int, rows: int) -> list[Result]:
         with SandboxProcess(live=False, state_dir=tempfile.mkdtemp(prefix="opstui-bench-")) as sandbox:
             settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600,
                                 demo=True)
-            app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+            app = OpsApp(settings, credentials=sandbox.aws_credentials())
             async with app.run_test(size=(cols, rows + 8)) as pilot:
                 while app.fleet_view.refreshes < 1:
                     await asyncio.sleep(0.05)

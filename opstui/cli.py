@@ -118,7 +118,6 @@ def run_app(settings: Settings, credentials=None) -> int:
 
 
 def run_demo(settings: Settings, *, scenario: str = "default", nodes: int | None = None) -> int:
-    from opstui.aws.clients import StaticCredentials
     from opstui.demo import SandboxProcess, SandboxStartError
 
     print("opstui: starting the local sandbox…", file=sys.stderr, flush=True)
@@ -132,7 +131,7 @@ def run_demo(settings: Settings, *, scenario: str = "default", nodes: int | None
                 profile=None,
                 demo=True,
             )
-            return run_app(demo, credentials=StaticCredentials("testing", "testing"))
+            return run_app(demo, credentials=sandbox.aws_credentials())
     except SandboxStartError as exc:
         print(f"opstui: {exc}", file=sys.stderr)
         return 1

@@ -2,7 +2,13 @@
 
 The child is started in its own session (terminal Ctrl-C goes to the app, not to it), asks the kernel to
 SIGTERM it if we die (PR_SET_PDEATHSIG, so even a SIGKILLed opstui leaves no orphan), and is stopped in a
-`finally` when the app exits for any reason. It is ready when it prints its `endpoint http://...` line.
+`finally` when the app exits for any reason. It is ready when it prints its `endpoint http://...` line; the
+next two lines are the run's own credentials (`export AWS_ACCESS_KEY_ID=…`, `export AWS_SECRET_ACCESS_KEY=…`),
+which the app then uses: the user never types them, and they are never shown.
+
+The child gets an environment built from an allow-list (`opstui.sandbox.environment`), never ours: a user
+who starts the demo from a shell holding real AWS keys does not hand them to the sandbox, whose nodes run
+real commands that can read the sandbox's `/proc/<pid>/environ`. Its log file is private (mkstemp: 0600).
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from opstui.aws.clients import StaticCredentials
+from opstui.sandbox.credentials import SandboxCredentials, parse_pairs
+from opstui.sandbox.environment import clean_environment
 
 READY_PREFIX = "endpoint "
 
@@ -49,6 +60,10 @@ class SandboxProcess:
     proc: subprocess.Popen[str] | None = None
     log_path: Path | None = None
     ready_seconds: float = 0.0
+    #: the run's key pair, read from the child's stdout (None until ready)
+    credentials: SandboxCredentials | None = field(default=None, repr=False)
+    #: extra environment for the child on top of the allow-listed one (tests: OPSTUI_SANDBOX_CREDENTIALS)
+    extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def start(self) -> SandboxProcess:
         args = [sys.executable, "-m", "opstui.sandbox.main", "--host", "127.0.0.1", "--port", "0"]
@@ -68,6 +83,7 @@ class SandboxProcess:
             stderr=fd,
             stdin=subprocess.DEVNULL,
             text=True,
+            env={**clean_environment(), **self.extra_env},
             start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
@@ -89,10 +105,19 @@ class SandboxProcess:
 
         def reader() -> None:
             assert self.proc and self.proc.stdout
+            endpoint = ""
+            seen: list[str] = []
             for line in self.proc.stdout:
-                if line.startswith(READY_PREFIX):
-                    result.append(line[len(READY_PREFIX):].strip())
-                    return
+                if line.startswith(READY_PREFIX) and not endpoint:
+                    endpoint = line[len(READY_PREFIX):].strip()
+                    continue
+                if endpoint:
+                    seen.append(line)
+                    creds = parse_pairs(seen)
+                    if creds is not None:
+                        self.credentials = creds
+                        result.append(endpoint)
+                        return
 
         t = threading.Thread(target=reader, daemon=True)
         t.start()
@@ -110,9 +135,24 @@ class SandboxProcess:
                 for _ in self.proc.stdout:
                     pass
 
+    def aws_credentials(self) -> StaticCredentials:
+        """The run's pair in the form ``AwsClients`` and ``OpsApp`` take."""
+        assert self.credentials is not None, "the sandbox is not ready"
+        return StaticCredentials(self.credentials.access_key_id, self.credentials.secret_access_key)
+
+    def control(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
+        """One call to a control endpoint (``/_opstui/<path>``) with the run's bearer token."""
+        assert self.credentials is not None, "the sandbox is not ready"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.endpoint}/_opstui/{path}", data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        req.add_header("Authorization", f"Bearer {self.credentials.control_token()}")
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.load(resp)
+
     def _regions(self) -> list[str]:
-        with contextlib.suppress(Exception), urllib.request.urlopen(f"{self.endpoint}/_opstui/health", timeout=5) as r:
-            return list(json.load(r).get("regions", []))
+        with contextlib.suppress(Exception):
+            return list(self.control("GET", "health", timeout=5).get("regions", []))
         return ["ap-northeast-1", "ap-northeast-3"]
 
     def stop(self) -> None:

@@ -14,7 +14,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from opstui.app import OpsApp  # noqa: E402
-from opstui.aws.clients import StaticCredentials  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 
@@ -25,7 +24,7 @@ async def shoot() -> list[Path]:
     made: list[Path] = []
     with SandboxProcess(live=False) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=SIZE) as pilot:
             view = app.fleet_view
             while view.refreshes < 1:
@@ -44,10 +43,10 @@ async def shoot() -> list[Path]:
             made.append(Path(app.save_screenshot("help.svg", str(HERE))))
             await pilot.press("escape")
             made.append(await shell_shot(app, pilot))
-            made.append(await run_shot(app, pilot, sandbox.endpoint))
+            made.append(await run_shot(app, pilot, sandbox))
             made.append(await inventory_shot(app, pilot))
             made.append(await backup_shot(app, pilot))
-            made.extend(await monitoring_shots(app, pilot, sandbox.endpoint))
+            made.extend(await monitoring_shots(app, pilot, sandbox))
         app.close_aws()
     return made
 
@@ -72,17 +71,11 @@ async def shell_shot(app: OpsApp, pilot) -> Path:
     return Path(app.save_screenshot("shell.svg", str(HERE)))
 
 
-async def run_shot(app: OpsApp, pilot, endpoint: str) -> Path:
+async def run_shot(app: OpsApp, pilot, sandbox: SandboxProcess) -> Path:
     """Run Command, grouped: one command on the app nodes of both regions; the Windows node refuses a shell
     script and the ConnectionLost node times out, so the result reads as a few blocks."""
-    import json
-    import urllib.request
-
     # a 30 s delivery timeout takes 0.3 s in the sandbox, so the ConnectionLost node ends without a wait
-    req = urllib.request.Request(f"{endpoint}/_opstui/run-command", method="POST",
-                                 data=json.dumps({"delivery_timeout_scale": 0.01}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req, timeout=10).close()
+    sandbox.control("POST", "run-command", {"delivery_timeout_scale": 0.01})
     view = app.run_view
     app.fleet_view.table.clear_selection()  # target by tag, not the nodes selected for the Fleet shots
     app.show_tab("run")
@@ -111,7 +104,7 @@ async def shoot_inventory() -> list[Path]:
     """Only the Inventory tab (`make.py inventory`): a fleet-wide search for openssl, versions skewed."""
     with SandboxProcess(live=False) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=SIZE) as pilot:
             path = await inventory_shot(app, pilot)
         app.close_aws()
@@ -144,23 +137,18 @@ async def shoot_monitoring() -> list[Path]:
     """Only the Overview and Monitoring tabs (`make.py monitoring`), during the scripted incident."""
     with SandboxProcess(live=False) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=SIZE) as pilot:
-            paths = await monitoring_shots(app, pilot, sandbox.endpoint)
+            paths = await monitoring_shots(app, pilot, sandbox)
         app.close_aws()
     return paths
 
 
-async def monitoring_shots(app: OpsApp, pilot, endpoint: str) -> list[Path]:
+async def monitoring_shots(app: OpsApp, pilot, sandbox: SandboxProcess) -> list[Path]:
     """The scripted incident (prod-web-02's CPU climbs, its alarm fires, the storefront slows down), started
     20 minutes in so the alarm is in ALARM at the next evaluation: the Overview, then the alarm's chart."""
-    import json
-    import urllib.request
-
     def control(path: str, body: dict) -> None:
-        req = urllib.request.Request(f"{endpoint}/_opstui/{path}", method="POST", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(req, timeout=30).read()
+        sandbox.control("POST", path, body, timeout=30)
 
     while app.fleet_view.refreshes < 1:
         await asyncio.sleep(0.05)
@@ -204,7 +192,7 @@ async def shoot_backup() -> list[Path]:
     """Only the Backup tab (`make.py backup`): the last 7 days of jobs, failures first, one failure's detail."""
     with SandboxProcess(live=False) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
-        app = OpsApp(settings, credentials=StaticCredentials("testing", "testing"))
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=SIZE) as pilot:
             path = await backup_shot(app, pilot)
         app.close_aws()

@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from opstui.aws.clients import AwsClients, StaticCredentials
+from opstui.aws.clients import AwsClients
 from opstui.demo import SandboxProcess
 from tests.sandbox_control import SandboxControl
 
@@ -16,13 +16,10 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probing on
 for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(var, None)
 
-CREDS = StaticCredentials("testing", "testing")
-
-
 def _start(scenario: str = "default", nodes: int | None = None):
     state_dir = tempfile.mkdtemp(prefix="opstui-test-state-")
     proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120, state_dir=state_dir).start()
-    control = SandboxControl(proc.endpoint, proc.regions)
+    control = SandboxControl.of(proc)
     # Run Command's delivery timeout (30 s at least, per the API) takes 0.6 s here: ConnectionLost nodes
     # end DeliveryTimedOut without the suite waiting for them.
     control.run_command_configure(delivery_timeout_scale=0.02)
@@ -66,6 +63,6 @@ def _clear_faults(request):
 
 @pytest.fixture
 async def aws(sandbox):
-    clients = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, max_attempts=2)
+    clients = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, max_attempts=2)
     yield clients
     await clients.close()

@@ -1,4 +1,8 @@
-"""Drive a sandbox child process over its /_opstui/ control endpoints (faults, ping status)."""
+"""Drive a sandbox over its /_opstui/ control endpoints (faults, ping status), with the run's bearer token.
+
+Tests never use a fixed key pair: every sandbox makes its own (``opstui.sandbox.credentials``) and the tests
+use the pair it hands out, so a test that forgets to sign is refused like any stranger.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,46 @@ import json
 import urllib.request
 from typing import Any
 
+from opstui.aws.clients import StaticCredentials
+from opstui.sandbox.credentials import SandboxCredentials
+
 
 class SandboxControl:
-    def __init__(self, endpoint: str, regions: list[str]) -> None:
+    def __init__(self, endpoint: str, regions: list[str], credentials: SandboxCredentials) -> None:
         self.endpoint = endpoint
         self.regions = regions
+        self.credentials = credentials
+
+    @classmethod
+    def of(cls, sandbox: Any) -> SandboxControl:
+        """For an in-process ``Sandbox`` or a ``SandboxProcess`` (both have endpoint, regions, credentials)."""
+        return cls(sandbox.endpoint, list(sandbox.regions), sandbox.credentials)
+
+    @property
+    def aws_credentials(self) -> StaticCredentials:
+        """The pair for ``AwsClients(credentials=...)``."""
+        return StaticCredentials(self.credentials.access_key_id, self.credentials.secret_access_key)
+
+    def boto_kwargs(self) -> dict[str, str]:
+        """``aws_access_key_id`` / ``aws_secret_access_key`` for ``boto3.client(...)``."""
+        return {"aws_access_key_id": self.credentials.access_key_id,
+                "aws_secret_access_key": self.credentials.secret_access_key}
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point botocore (a CLI child process) at this sandbox."""
+        return {"AWS_ACCESS_KEY_ID": self.credentials.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": self.credentials.secret_access_key}
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(f"{self.endpoint}/_opstui/{path}", data=data, method=method)
         req.add_header("Content-Type", "application/json")
+        req.add_header("Authorization", f"Bearer {self.credentials.control_token()}")
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.load(resp)
+
+    def health(self) -> Any:
+        return self._send("GET", "health")
 
     def add_fault(self, error: str, *, service: str | None = None, region: str | None = None,
                   action: str | None = None, count: int | None = None) -> None:

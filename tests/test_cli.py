@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import pty
 import select
 import signal
@@ -162,7 +163,10 @@ def test_sandbox_command_prints_the_endpoint_first_and_stops_on_ctrl_c():
         first = proc.stdout.readline()
         assert first.startswith("endpoint http://127.0.0.1:")
         rest = [proc.stdout.readline() for _ in range(4)]
-        assert rest[0].startswith("export AWS_ENDPOINT_URL=http://127.0.0.1:")
+        # the run's own pair right after the endpoint: plain, unquoted export lines
+        assert re.fullmatch(r"export AWS_ACCESS_KEY_ID=AKIA[A-Z2-7]{16}\n", rest[0])
+        assert re.fullmatch(r"export AWS_SECRET_ACCESS_KEY=[A-Za-z0-9+/]{40}\n", rest[1])
+        assert rest[2].startswith("export AWS_ENDPOINT_URL=http://127.0.0.1:")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 0 and "Traceback" not in err

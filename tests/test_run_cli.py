@@ -14,9 +14,9 @@ R1 = "ap-northeast-1"
 
 
 @pytest.fixture(autouse=True)
-def _creds(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def _creds(monkeypatch, sandbox):
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("OPSTUI_CONFIG", os.devnull)
 
 
@@ -69,8 +69,7 @@ def test_without_yes_and_without_a_terminal_nothing_is_sent(sandbox):
 
 
 def test_the_console_script_end_to_end(sandbox):
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "OPSTUI_CONFIG": os.devnull}
+    env = {**os.environ, **sandbox.env(), "OPSTUI_CONFIG": os.devnull}
     proc = subprocess.run(
         [sys.executable, "-m", "opstui", "run", "--endpoint-url", sandbox.endpoint, "--region", R1,
          "--targets", "tag:Role=db", "--yes", "--", "printf '\\033[31mred\\033[0m\\n'"],

@@ -25,8 +25,16 @@ EXPIRED_CODES = frozenset(
         "AuthFailure",
         "InvalidSignatureException",
         "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "MissingAuthenticationToken",
+        "MissingAuthenticationTokenException",
     }
 )
+#: a request dated more than 15 minutes off the service's clock: S3's own code, EC2's, and the signature
+#: errors other services answer with "Signature expired" / "Signature not yet current"
+SKEW_CODES = frozenset({"RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture"})
+_SKEW_TEXTS = ("signature expired", "signature not yet current")
 DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess", "Forbidden"}
 )
@@ -63,7 +71,7 @@ class OpsError(Exception):
     """A failure the UI can show as is: `str(err)` is one line naming region, service and cause."""
 
     message: str
-    kind: str = "error"  # expired | denied | throttled | unreachable | unknown-region | read-only | not-found | invalid | error
+    kind: str = "error"  # expired | clock | denied | throttled | unreachable | unknown-region | read-only | not-found | invalid | error
     service: str = ""
     region: str = ""
     operation: str = ""
@@ -126,6 +134,14 @@ def map_error(
         operation = exc.operation_name or operation
         ctx["operation"] = operation
         op = f" {operation}" if operation else ""
+        if code in SKEW_CODES or (code in EXPIRED_CODES and msg.lower().startswith(_SKEW_TEXTS)):
+            return OpsError(
+                f"this machine's clock is more than 15 minutes off ({code}) calling{op}",
+                kind="clock",
+                hint="sync the clock (e.g. `timedatectl set-ntp true`) and press r",
+                code=code,
+                **ctx,
+            )
         if code in EXPIRED_CODES:
             return OpsError(
                 f"credentials expired or invalid ({code}) calling{op}",

@@ -69,7 +69,7 @@ async def send_plan(aws: AwsClients, plan: Plan, request: CommandRequest) -> Sen
             try:
                 sent.extend(await ssm.send_command(aws, region, req))
             except OpsError as err:
-                if err.kind in ("read-only", "invalid", "expired") and not sent:
+                if err.kind in ("read-only", "invalid", "expired", "clock") and not sent:
                     raise
                 errors.append(err)
     return SendResult(tuple(sent), tuple(errors))

@@ -34,6 +34,8 @@ import termios
 import unicodedata
 from pathlib import Path
 
+from opstui.private_files import private_dir, write_private
+
 PROFILE = """\
 # Written by the opstui sandbox for this simulated managed node (it is never overwritten; edit freely).
 # The node's Name tag comes from the environment, so renaming the node changes the prompt.
@@ -61,13 +63,18 @@ def sanitize_name(name: str | None, fallback: str, limit: int = 64) -> str:
 
 
 def node_home(state_dir: Path, instance_id: str) -> Path:
-    """``<state_dir>/nodes/<instance-id>/home``, created on demand, with the prompt profile."""
+    """``<state_dir>/nodes/<instance-id>/home``, created on demand, with the prompt profile.
+
+    Every folder on the way is 0700 (the state dir, ``nodes``, the node, its home): what a node's commands
+    write is the local user's alone."""
     safe_id = "".join(ch for ch in instance_id if ch.isalnum() or ch in "-_.")[:64] or "node"
-    home = Path(state_dir) / "nodes" / safe_id / "home"
-    home.mkdir(parents=True, exist_ok=True)
+    root = Path(state_dir)
+    home = root / "nodes" / safe_id / "home"
+    for folder in (root, root / "nodes", root / "nodes" / safe_id, home):
+        private_dir(folder)
     profile = home / ".bash_profile"
     if not profile.exists():
-        profile.write_text(PROFILE)
+        write_private(profile, PROFILE)
     return home
 
 

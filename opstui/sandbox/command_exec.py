@@ -69,6 +69,8 @@ from typing import Any, BinaryIO
 from moto.ec2.models import ec2_backends
 from moto.s3.models import s3_backends
 
+from opstui.private_files import open_private, private_dir, write_private
+
 from . import logs_fast, node_state
 from .agent_shell import node_home, shell_env
 from .ec2_fast import instance_index
@@ -133,8 +135,7 @@ class StreamOut:
         if not data:
             return
         if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+            self._fh = open_private(self.path, "wb")  # 0600 in 0700 folders; closed in close()
         self._fh.write(data)
         self.size += len(data)
         if len(self.head) < self.head_bytes:
@@ -709,7 +710,7 @@ class Engine:
     def _prepare_outputs(self, cmd: Command, inv: Invocation, plugin: PluginRun) -> Path:
         home = node_home(cmd.state_dir, inv.instance_id)
         folder = home.parent / "orchestration" / cmd.command_id / plugin.s3_folder.replace("/", os.sep)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         cw_base = f"{cmd.command_id}/{inv.instance_id}/{plugin.cw_name}/" if cmd.cw_enabled else None
         plugin.out = StreamOut(folder / "stdout", STDOUT_LIMIT * 4, cw_base + "stdout" if cw_base else None)
         plugin.err = StreamOut(folder / "stderr", STDERR_LIMIT * 4, cw_base + "stderr" if cw_base else None)
@@ -777,7 +778,7 @@ class Engine:
         if isinstance(lines, str):
             lines = [lines]
         script = folder / f"_script.{kind}"
-        script.write_text("\n".join(str(x) for x in lines) + "\n", encoding="utf-8")
+        write_private(script, "\n".join(str(x) for x in lines) + "\n")
         script.chmod(0o700)
         home = node_home(cmd.state_dir, inv.instance_id)
         workdir = str(plugin.inputs.get("workingDirectory") or "")

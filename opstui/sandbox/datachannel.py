@@ -63,6 +63,7 @@ from opstui.session import codec
 from opstui.session.codec import ClientMessage, PayloadType
 
 from .agent_shell import ShellProcess, node_home, shell_env, split_utf8
+from .listener_guard import ListenerGuard
 from .session_faults import SessionFault, SessionFaults
 
 if TYPE_CHECKING:
@@ -788,6 +789,8 @@ class DataChannelServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.agents: dict[str, AgentSession] = {}
         self.refused_invalid_token = 0
+        self.refused_requests = 0  # foreign Host, browser Origin, preflight (listener_guard)
+        self.guard = ListenerGuard(host)
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
 
@@ -827,14 +830,24 @@ class DataChannelServer:
             self.loop = None
             raise RuntimeError(f"data-channel server failed to start: {errors[0] if errors else 'timeout'}")
 
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+        """The listener guard (foreign Host, browsers) before any handler, websocket or not."""
+        reason = self.guard.refusal(request.method, request.headers.get("Host"), request.headers.items())
+        if reason is not None:
+            self.refused_requests += 1
+            return web.Response(status=403, text=reason + "\n")
+        return await handler(request)
+
     async def _setup(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._guard])
         app.router.add_get("/v1/data-channel/{session_id}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self.guard.bind(self.port)
 
     def stop(self) -> None:
         """End every session (killing its shell), stop the server and the thread. Idempotent."""

@@ -3,8 +3,8 @@
 Seeded (default scenario, ap-northeast-1; technique A, straight into moto's backends after the server is up):
 
 * SNS topic ``ops-alerts`` with two subscriptions: email ``oncall@example.com`` (deliveries land in the outbox)
-  and http ``http://127.0.0.1:<port>/_opstui/sns-inbox`` -- the sandbox's own loopback receiver, so the demo
-  shows a real http delivery without another server.
+  and http ``http://127.0.0.1:<port>/_opstui/sns-inbox/<secret>`` -- the sandbox's own loopback receiver, so
+  the demo shows a real http delivery without another server (the secret path keeps web pages from posting).
 * Alarms (all with AlarmActions and OKActions -> ``ops-alerts``):
 
   - ``prod-web-01 high CPU`` / ``prod-web-02 high CPU``: AWS/EC2 CPUUtilization Average > 80 for 3 of 3
@@ -56,7 +56,7 @@ def _instance_by_name(scenario: Scenario, name: str) -> str | None:
     return next((n.instance_id for n in scenario.nodes if n.tags.get("Name") == name), None)
 
 
-def seed(scenario: Scenario, endpoint: str) -> dict[str, Any]:
+def seed(scenario: Scenario, inbox_url: str) -> dict[str, Any]:
     """Create the topic, subscriptions and alarms of the default scenario; replay 24 h of history."""
     if scenario.name != "default":
         return {}
@@ -64,7 +64,7 @@ def seed(scenario: Scenario, endpoint: str) -> dict[str, Any]:
     sns = sns_backends[account][region]
     topic = sns.create_topic(TOPIC)
     sns.subscribe(topic.arn, EMAIL, "email")
-    sns.subscribe(topic.arn, f"{endpoint}/_opstui/sns-inbox", "http")
+    sns.subscribe(topic.arn, inbox_url, "http")
     backend = cloudwatch_backends[account][region]
     index = instance_index(ec2_backends[account][region])
     created: list[str] = []
@@ -258,10 +258,10 @@ def install() -> None:
     sns_delivery.clear()
 
 
-def activate(scenario: Scenario, endpoint: str, live: bool) -> dict[str, Any]:
+def activate(scenario: Scenario, inbox_url: str, live: bool) -> dict[str, Any]:
     """After the server is up: seed topic + alarms, start the evaluator and (live) the incident schedule."""
     global _current
-    seeded = seed(scenario, endpoint)
+    seeded = seed(scenario, inbox_url)
     alarms.activate()
     _current = Incident(scenario, live)
     _current.run()
@@ -277,7 +277,7 @@ def shutdown() -> None:
 
 
 def receive_inbox(environ: dict[str, Any]) -> dict[str, Any]:
-    """``POST /_opstui/sns-inbox``: the built-in loopback http subscriber (any body, JSON or not)."""
+    """``POST /_opstui/sns-inbox/<secret>``: the built-in loopback http subscriber (any body, JSON or not)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -36,6 +36,8 @@ import subprocess
 import threading
 from typing import Any
 
+from .environment import clean_environment
+
 Entry = dict[str, str]
 
 FAMILY = {"al2023": "rpm", "al2": "rpm", "rhel9": "rpm", "ubuntu2204": "deb", "ubuntu2404": "deb",
@@ -553,7 +555,7 @@ def _run(argv: list[str], timeout: float = 20.0) -> str | None:
         return None
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
-                              env={**os.environ, "LC_ALL": "C"})
+                              env={**clean_environment(), "LC_ALL": "C"})
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None

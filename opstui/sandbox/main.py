@@ -1,20 +1,41 @@
 """Body of ``opstui sandbox``: run a Sandbox in the foreground until Ctrl-C / SIGTERM.
 
 Output contract (``opstui --demo`` starts this as a child and waits for it): the first line on
-stdout is exactly ``endpoint http://HOST:PORT``, flushed as soon as the sandbox answers; then
-shell ``export`` lines and hints. Nothing else is printed per request.
+stdout is exactly ``endpoint http://HOST:PORT``, flushed as soon as the sandbox answers; right after it
+the run's credentials as ``export AWS_ACCESS_KEY_ID=<id>`` and ``export AWS_SECRET_ACCESS_KEY=<secret>``
+(plain, unquoted: tools and people paste them); then more ``export`` lines and hints. Nothing else is
+printed per request.
+
+The sandbox never inherits the caller's environment wholesale: run from a shell that holds AWS credentials,
+it re-executes itself with an environment built from an allow-list (:func:`clean_environment`), so
+``/proc/<pid>/environ`` of the sandbox -- readable by every command its nodes run, since they run as the same
+user -- holds none of them. Everything it creates is private to the user (umask 077).
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import signal
 import sys
 import threading
 from types import FrameType
 
+from .credentials import CredentialsError, chosen_or_generated
+from .environment import clean_environment
 from .scenarios import MAX_NODES, SCENARIOS
+
+
+def _reexec_clean(argv: list[str]) -> None:
+    """Replace this process with itself under the clean environment, if anything else is set (same pid, same
+    stdout: a parent waiting for the ``endpoint`` line does not notice)."""
+    clean = clean_environment()
+    if set(os.environ) == set(clean):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "opstui.sandbox.main", *argv], clean)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,12 +62,20 @@ def is_loopback(host: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if not is_loopback(args.host):
         print(f"--host {args.host}: the sandbox listens on loopback only (127.0.0.1, ::1)", file=sys.stderr)
         return 2
     if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
         print(f"--nodes must be between 1 and {MAX_NODES}", file=sys.stderr)
+        return 2
+    _reexec_clean(argv)
+    os.umask(0o077)
+    try:
+        credentials = chosen_or_generated()
+    except CredentialsError as exc:
+        print(f"opstui sandbox: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
 
@@ -57,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from .server import Sandbox  # after the handlers: importing moto takes a second
 
     sandbox = Sandbox(host=args.host, port=args.port, scenario=args.scenario, nodes=args.nodes,
-                      live=args.live, seed=args.seed, state_dir=args.state_dir)
+                      live=args.live, seed=args.seed, state_dir=args.state_dir, credentials=credentials)
     try:
         if stop.is_set():
             return 0
@@ -67,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         region_flags = " ".join(f"--region {r}" for r in sandbox.regions)
         lines = [
             f"endpoint {endpoint}",
+            *credentials.export_lines(),
             f"export AWS_ENDPOINT_URL={endpoint}",
-            "export AWS_ACCESS_KEY_ID=testing",
-            "export AWS_SECRET_ACCESS_KEY=testing",
             f"export AWS_DEFAULT_REGION={region}",
+            "unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN",
             f"# scenario {sandbox.scenario_name}: regions {', '.join(sandbox.regions)}; "
             f"ready in {sandbox.startup_seconds:.1f}s; Ctrl-C to stop",
             "# then: aws ssm describe-instance-information",

@@ -15,13 +15,16 @@ time; ``start()`` resets moto and the node registry before seeding.
 
 from __future__ import annotations
 
+import hmac
 import io
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from opstui.private_files import private_dir
+
 from . import (
     associations,
     backup,
@@ -46,11 +51,14 @@ from . import (
     metrics,
     resource_groups,
     run_command,
+    sigv4,
     ssm_sessions,
     synthetics,
     webapp,
 )
+from .credentials import USER_NAME, SandboxCredentials
 from .faults import FaultRegistry
+from .listener_guard import ListenerGuard, environ_headers, strip_cors
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
 from .seed import seed
@@ -60,6 +68,7 @@ from .ssm_sessions import SessionManager
 
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _CONTROL_PREFIX = "/_opstui/"
+_INBOX_PREFIX = "/_opstui/sns-inbox/"
 
 StartResponse = Callable[..., Any]
 
@@ -109,42 +118,121 @@ def request_info(environ: dict[str, Any]) -> RequestInfo:
     return RequestInfo(service, region, action, json_protocol)
 
 
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            415: "Unsupported Media Type", 503: "Service Unavailable"}
+
+
 def _json_response(start_response: StartResponse, status: int, payload: Any) -> Iterable[bytes]:
     body = json.dumps(payload).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "OK")
-    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start_response(f"{status} {_REASONS.get(status, 'Error')}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 
 
+def _text_response(start_response: StartResponse, status: int, text: str) -> Iterable[bytes]:
+    body = (text + "\n").encode()
+    start_response(f"{status} {_REASONS.get(status, 'Error')}",
+                   [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _buffer_body(environ: dict[str, Any]) -> None:
+    """Read the whole body once (the signature covers it) and leave a BytesIO for request_info and moto."""
+    stream = environ.get("wsgi.input")
+    if isinstance(stream, io.BytesIO):
+        return
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = stream.read(length) if stream is not None else b""
+    elif environ.get("wsgi.input_terminated") and stream is not None:
+        body = stream.read()  # chunked transfer encoding, de-chunked by the server
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    if length > 0 or body:
+        environ["CONTENT_LENGTH"] = str(len(body))
+
+
+def _control_problem(environ: dict[str, Any], method: str,
+                     creds: SandboxCredentials) -> tuple[int, str] | None:
+    """Why a control request is refused: it must carry the run's bearer token and, with a body, be JSON."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
+                                                              creds.control_token().encode()):
+        return 401, ("control endpoints need 'Authorization: Bearer <token>' (the run's control token, see "
+                     "opstui/sandbox/credentials.py)")
+    if method not in ("GET", "HEAD"):
+        ctype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/json":
+            return 415, "control endpoints accept only Content-Type: application/json"
+    return None
+
+
 class SandboxMiddleware:
-    """Control endpoints and fault injection in front of moto's WSGI app."""
+    """In front of moto: the listener guard, SigV4 verification, control endpoints, fault injection.
+
+    Order matters: a request from a foreign Host or a browser is refused first, then the control endpoints
+    (bearer token, JSON only), then every AWS request must carry a valid signature of the run's key pair
+    (:mod:`opstui.sandbox.sigv4`) before faults or moto see it, so a refused request has no effect at all.
+    No response leaves with an ``Access-Control-*`` header.
+    """
 
     def __init__(self, app: Callable[..., Any], sandbox: Sandbox) -> None:
         self.app = app
         self.sandbox = sandbox
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        sb = self.sandbox
+        method = environ.get("REQUEST_METHOD", "GET")
+        refusal = sb.guard.refusal(method, environ.get("HTTP_HOST"), environ_headers(environ))
+        if refusal is not None:
+            sb.refused["listener"] += 1
+            return _text_response(start_response, 403, refusal)
+
+        def start_clean(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, strip_cors(headers), exc_info)
+
         path = environ.get("PATH_INFO", "")
-        if path == "/_opstui/sns-inbox" and environ.get("REQUEST_METHOD") == "POST":
-            return _json_response(start_response, 200, incident.receive_inbox(environ))
+        if path.startswith(_INBOX_PREFIX) and method == "POST":
+            token = path[len(_INBOX_PREFIX):]
+            if not hmac.compare_digest(token.encode(), sb.inbox_token.encode()):
+                sb.refused["control"] += 1
+                return _json_response(start_clean, 403, {"error": "unknown inbox"})
+            return _json_response(start_clean, 200, incident.receive_inbox(environ))
         if path.startswith(_CONTROL_PREFIX):
-            return self._control(environ, start_response, path[len(_CONTROL_PREFIX):].strip("/"))
-        faults = self.sandbox.faults
+            problem = _control_problem(environ, method, sb.credentials)
+            if problem is not None:
+                sb.refused["control"] += 1
+                return _json_response(start_clean, problem[0], {"error": problem[1]})
+            return self._control(environ, start_clean, path[len(_CONTROL_PREFIX):].strip("/"))
+        _buffer_body(environ)
+        verified = sigv4.verify(environ, environ["wsgi.input"].getvalue(), sb.credentials)
+        if isinstance(verified, sigv4.AuthFailure):
+            sb.refused["aws"] += 1
+            status, headers, body = sigv4.render_refusal(environ, verified)
+            start_response(f"{status} {_REASONS.get(status, 'Error')}",
+                           [*headers, ("Content-Length", str(len(body)))])
+            return [body]
+        faults = sb.faults
         if faults.rules:
             info = request_info(environ)
             rule = faults.take(info.service, info.region, info.action)
             if rule is not None:
                 resp = faults.render(rule, info.service, info.region, info.action, info.json_protocol)
-                reason = {400: "Bad Request", 403: "Forbidden", 503: "Service Unavailable"}.get(resp.status, "Error")
-                start_response(f"{resp.status} {reason}", [*resp.headers, ("Content-Length", str(len(resp.body)))])
+                start_response(f"{resp.status} {_REASONS.get(resp.status, 'Error')}",
+                               [*resp.headers, ("Content-Length", str(len(resp.body)))])
                 return [resp.body]
-        if path == "/list-group-resources" and environ.get("REQUEST_METHOD") == "POST":
+        if path == "/list-group-resources" and method == "POST":
             # moto has no route for it (HTML 404): answered here, see resource_groups.py
             info = request_info(environ)
             if info.service == "resource-groups":
-                return resource_groups.handle_list_group_resources(environ, start_response, self.sandbox.account_id,
+                return resource_groups.handle_list_group_resources(environ, start_clean, sb.account_id,
                                                                    info.region or "us-east-1")
-        return self.app(environ, start_response)
+        return self.app(environ, start_clean)
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, name: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -161,7 +249,8 @@ class SandboxMiddleware:
             if name == "health" and method == "GET":
                 return _json_response(start_response, 200, {"ready": sb.ready, "regions": sb.regions,
                                                             "account_id": sb.account_id,
-                                                            "scenario": sb.scenario_name})
+                                                            "scenario": sb.scenario_name,
+                                                            "refused": dict(sb.refused)})
             if name == "faults" and method == "POST":
                 rule = sb.faults.add(
                     error=payload["error"],
@@ -249,13 +338,6 @@ def _backup_control(sb: Sandbox, payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _fake_auth(region: str, service: str) -> str:
-    return (
-        f"AWS4-HMAC-SHA256 Credential=testing/20250101/{region}/{service}/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=0"
-    )
-
-
 class Sandbox:
     """A moto server on loopback, seeded with a scenario, with faults and a living fleet.
 
@@ -280,6 +362,7 @@ class Sandbox:
         seed: int = 42,
         tick_seconds: float = 3.0,
         state_dir: str | Path | None = None,
+        credentials: SandboxCredentials | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -293,8 +376,16 @@ class Sandbox:
 
             state_dir = user_state_path("opstui") / "sandbox"
         self.state_dir = Path(state_dir)
+        #: the run's key pair: every AWS request must be signed with it (a fresh random one by default)
+        self.credentials = credentials or SandboxCredentials.generate()
+        #: Host names the AWS endpoint answers to (its port is known once it listens)
+        self.guard = ListenerGuard(host)
+        #: the built-in SNS http subscriber's path secret (``/_opstui/sns-inbox/<token>``)
+        self.inbox_token = secrets.token_urlsafe(16)
+        #: refused requests by listener part ("listener", "control", "aws"), for tests
+        self.refused: Counter[str] = Counter()
         #: Session Manager: sessions, the data-channel websocket server, knobs (``sessions.configure``)
-        self.sessions = SessionManager(host, self.state_dir)
+        self.sessions = SessionManager(host, self.state_dir, USER_NAME)
         self.faults = FaultRegistry(ACCOUNT_ID)
         self.nodes: NodeRegistry = REGISTRY
         self.ready = False
@@ -311,7 +402,7 @@ class Sandbox:
         if self._server is None:
             raise RuntimeError("Sandbox not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{url_host(host)}:{port}"
 
     @property
     def stream_port(self) -> int | None:
@@ -349,11 +440,13 @@ class Sandbox:
             Sandbox._active = self
         began = time.perf_counter()
         try:
+            private_dir(self.state_dir)  # 0700: node homes, scripts and outputs live below it
             self._scenario = build_scenario(self.scenario, seed=self.seed, nodes=self.node_count)
             _reset_moto()
             REGISTRY.clear()
             metrics.deactivate()
             seed(self._scenario, REGISTRY, self.seed)
+            _register_identity(self.account_id, self.credentials)
             metrics.install()
             metrics.activate(self.seed)
             incident.install()
@@ -378,11 +471,12 @@ class Sandbox:
             self._server = make_server(self.host, self.port, app, threaded=True,
                                        request_handler=QuietRequestHandler)
             self._server.daemon_threads = True
+            self.guard.bind(self._server.server_address[1])
             self._thread = threading.Thread(target=self._server.serve_forever, name="opstui-sandbox",
                                             daemon=True)
             self._thread.start()
             self._warm_up()
-            incident.activate(self._scenario, self.endpoint, self.live)
+            incident.activate(self._scenario, f"{self.endpoint}{_INBOX_PREFIX}{self.inbox_token}", self.live)
             webapp.activate(self.seed, self.live)
             synthetics.activate(self._scenario, self.seed)
             inventory.start_warmer()
@@ -432,7 +526,11 @@ class Sandbox:
         REGISTRY.set_ping(self.account_id, region, instance_id, status)
 
     def _warm_up(self) -> None:
-        """One request per service so moto builds each app now, not on the app's first call."""
+        """One signed request per service so moto builds each app now, not on the app's first call."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
         region = self.regions[0] if self.regions else "us-east-1"
         requests = [
             ("ec2", b"Action=DescribeInstances&Version=2016-11-15&MaxResults=5", {}),
@@ -441,12 +539,32 @@ class Sandbox:
                                           "Content-Type": "application/x-amz-json-1.1"}),
             ("monitoring", b"Action=ListMetrics&Version=2010-08-01", {}),
         ]
+        creds = Credentials(self.credentials.access_key_id, self.credentials.secret_access_key)
         for service, body, extra in requests:
-            headers = {"Authorization": _fake_auth(region, service),
-                       "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **extra}
-            req = urllib.request.Request(self.endpoint + "/", data=body, headers=headers, method="POST")
+            headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **extra}
+            aws_request = AWSRequest(method="POST", url=self.endpoint + "/", data=body, headers=headers)
+            SigV4Auth(creds, service, region).add_auth(aws_request)
+            req = urllib.request.Request(self.endpoint + "/", data=body, headers=dict(aws_request.headers.items()),
+                                         method="POST")
             with urllib.request.urlopen(req, timeout=30) as resp:
                 resp.read()
+
+
+def url_host(host: str) -> str:
+    """A host for a URL: IPv6 literals in brackets (``http://[::1]:PORT``)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _register_identity(account_id: str, creds: SandboxCredentials) -> None:
+    """Make the run's key pair an IAM user's, so GetCallerIdentity answers ``user/sandbox-operator``."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account_id]["aws"]
+    if USER_NAME not in iam.users:
+        iam.create_user(region_name="us-east-1", user_name=USER_NAME, path="/", tags=[])
+    key = iam.create_access_key(USER_NAME)
+    key.access_key_id = creds.access_key_id
+    key.secret_access_key = creds.secret_access_key
 
 
 def _reset_moto() -> None:

@@ -20,7 +20,7 @@ It also signs each message with a freshly built certificate (milliseconds per me
   (``?protocol=email``) -> ``{"deliveries": [{"id", "time", "protocol", "endpoint", "topic_arn",
   "subscription_arn", "message_id", "subject", "message", "body", "status" ("recorded" | "pending" |
   "delivered" | "failed"), "attempts", "http_status", "error"}]}``; ``DELETE`` clears it.
-* **Inbox**: ``POST /_opstui/sns-inbox`` is a loopback http subscriber built into the sandbox (the seeded
+* **Inbox**: ``POST /_opstui/sns-inbox/<secret>`` is a loopback http subscriber built into the sandbox (the seeded
   ``ops-alerts`` topic subscribes it); ``GET /_opstui/sns-inbox`` lists what it received (headers + JSON body).
 
 Subscriptions stay auto-confirmed as in moto (no SubscriptionConfirmation round trip).
@@ -235,7 +235,7 @@ def outbox(protocol: str | None = None) -> list[dict[str, Any]]:
 
 
 def receive(headers: dict[str, str], body: bytes) -> None:
-    """The built-in loopback subscriber (``POST /_opstui/sns-inbox``)."""
+    """The built-in loopback subscriber (``POST /_opstui/sns-inbox/<secret>``)."""
     try:
         payload: Any = json.loads(body or b"null")
     except ValueError:

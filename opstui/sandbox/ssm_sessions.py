@@ -11,8 +11,9 @@ Behaviour chosen to match AWS:
   connected." -- also for an unknown id. Documents: none or ``SSM-SessionManagerRunShell`` (login shell,
   Standard_Stream), ``AWS-StartInteractiveCommand`` / ``AWS-StartNonInteractiveCommand`` with
   ``Parameters={"command": [...]}``; anything else is ``InvalidDocument``. SessionId is
-  ``<caller>-<17 hex>`` where the caller is the access key id of the SigV4 credential; Owner is
-  ``arn:aws:sts::<account>:assumed-role/Operator/<caller>``.
+  ``<user name>-<17 hex>`` and Owner the caller's ARN, as AWS does for an IAM user: the caller is the IAM user
+  that owns the run's key pair (``sandbox-operator``, :mod:`opstui.sandbox.credentials`), never the access key
+  id (a session id is shown and logged freely; a key id should not be).
 * ResumeSession: a new token (the StartSession token stays valid too), the same StreamUrl;
   ``DoesNotExistException`` for unknown and for ended sessions.
 * TerminateSession: ends the session (channel_closed to a connected client, shell killed); returns the id
@@ -151,8 +152,9 @@ class SessionRecord:
 class SessionManager:
     """Every session of the running sandbox, plus the data-channel server and the fault knobs."""
 
-    def __init__(self, host: str, state_dir: Path) -> None:
+    def __init__(self, host: str, state_dir: Path, user_name: str = "sandbox-operator") -> None:
         self.host = host
+        self.user_name = user_name
         self.state_dir = Path(state_dir)
         self.settings = SessionSettings()
         self.faults = SessionFaults()
@@ -188,17 +190,18 @@ class SessionManager:
         with self._lock:
             return list(self._sessions.values())
 
-    def create(self, *, caller: str, account_id: str, region: str, target: str, node_name: str,
+    def create(self, *, account_id: str, region: str, target: str, node_name: str,
                document_name: str, session_type: str, command: str | None, reason: str | None) -> SessionRecord:
         if self.server.port is None:
             raise RuntimeError("the data-channel server is not running")
+        caller = _CALLER_SAFE.sub("", self.user_name)[:64] or "user"
         session_id = f"{caller}-{secrets.token_hex(9)[:17]}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         with self._lock:
             settings = copy.copy(self.settings)
         record = SessionRecord(
             session_id=session_id, target=target, region=region, account_id=account_id,
-            owner=f"arn:aws:sts::{account_id}:assumed-role/Operator/{caller}", document_name=document_name,
+            owner=f"arn:aws:iam::{account_id}:user/{self.user_name}", document_name=document_name,
             session_type=session_type, command=command, reason=reason, node_name=node_name,
             stream_url=(f"ws://{host}:{self.server.port}/v1/data-channel/{session_id}"
                         "?role=publish_subscribe&cell-number=1"),
@@ -268,16 +271,6 @@ def _manager() -> SessionManager:
     return _MANAGER
 
 
-_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
-
-
-def _caller(response: Any) -> str:
-    """The access key id of the request's SigV4 credential, made safe for a session id."""
-    m = _ACCESS_KEY.search(response.headers.get("Authorization", ""))
-    access_key = m.group(1) if m else "unknown"
-    return _CALLER_SAFE.sub("", access_key)[:64] or "unknown"
-
-
 def _dumps(result: dict[str, Any]) -> str:
     return json.dumps(result, default=_json_default, ensure_ascii=False)
 
@@ -315,7 +308,7 @@ def start_session(self: Any) -> str:
         raise JsonRESTError("TargetNotConnected", f"{target} is not connected.")
     status, tags = view
     name = (node.name if node.is_hybrid and node.name else None) or tags.get("Name") or target
-    record = manager.create(caller=_caller(self), account_id=account, region=region, target=target,
+    record = manager.create(account_id=account, region=region, target=target,
                             node_name=name, document_name=document, session_type=session_type,
                             command=command, reason=reason)
     return _dumps({"SessionId": record.session_id, "TokenValue": record.start_token,

@@ -26,11 +26,13 @@ import datetime as dt
 import hashlib
 import json
 import random
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import clock
+from .listener_guard import ListenerGuard
 
 HEALTHS = ("ok", "slow", "down")
 MODES = (*HEALTHS, "auto")
@@ -86,7 +88,27 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer(body=False)
 
+    def do_OPTIONS(self) -> None:
+        self._answer(body=True)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS
+
+    def _refused(self) -> bool:
+        """The listener guard: a foreign Host (DNS rebinding) or a browser's cross-origin request gets 403."""
+        reason = self.server.guard.refusal(self.command, self.headers.get("Host"), self.headers.items())
+        if reason is None and self.command in ("GET", "HEAD"):
+            return False
+        payload = ((reason or "method not allowed") + "\n").encode()
+        self.send_response(403 if reason else 405)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        return True
+
     def _answer(self, body: bool) -> None:
+        if self._refused():
+            return
         app = self.server.app
         health, latency = app.request_started()
         path = self.path.split("?", 1)[0]
@@ -114,6 +136,14 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     app: WebApp
+    guard: ListenerGuard
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer (a canary's timeout, a closed browser tab) is normal: no traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class WebApp:
@@ -133,6 +163,7 @@ class WebApp:
     def start(self) -> WebApp:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.app = self
+        self._server.guard = ListenerGuard("127.0.0.1").bind(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="opstui-storefront", daemon=True)
         self._thread.start()

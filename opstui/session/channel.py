@@ -650,7 +650,7 @@ class DataChannel:
                 raise
             except Exception as exc:
                 last_error = _describe(exc)
-                if getattr(exc, "kind", "") in ("denied", "expired", "read-only", "not-found"):
+                if getattr(exc, "kind", "") in ("denied", "expired", "clock", "read-only", "not-found"):
                     break
             await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = delay * 2 if delay < 5 else 0.1

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
+from opstui.private_files import open_private
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -23,9 +25,8 @@ def recordings_dir() -> Path:
 
 class AsciicastWriter:
     def __init__(self, path: Path, cols: int, rows: int, title: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file = path.open("w", encoding="utf-8")
+        self._file = open_private(path, "w")  # 0600 in a 0700 folder: a shell's output can hold secrets
         self._started = time.monotonic()
         header = {"version": 2, "width": cols, "height": rows, "timestamp": int(time.time()), "title": title,
                   "env": {"TERM": "xterm-256color"}}

@@ -28,6 +28,7 @@ from opstui.aws.models import (
     InventoryNode,
 )
 from opstui.aws.ssm_inventory import DEFAULT_SCHEDULE, version_key
+from opstui.private_files import open_private
 from opstui.safe import clean
 from opstui.views.fleet import age
 from opstui.views.node_table import Column, NodeTable
@@ -277,9 +278,8 @@ def file_part(text: str) -> str:
 
 def write_csv(path: Path, table: NodeTable) -> int:
     """The rows the table shows (filter and sort applied), every column, raw values; returns rows written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = table.visible_rows()
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with open_private(path, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow([c.label for c in table.columns])
         for row in rows:

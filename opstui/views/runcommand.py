@@ -30,6 +30,7 @@ from textual.widgets import Button, ContentSwitcher
 from opstui.aws import resource_groups, ssm
 from opstui.aws.errors import OpsError
 from opstui.aws.models import CommandRequest, CommandSummary, DocumentDetail, FleetNode
+from opstui.private_files import write_private
 from opstui.runs.grouping import OutputGroup, diff_groups
 from opstui.runs.launch import request_problems, send_plan
 from opstui.runs.targets import Plan, TargetError, parse_target, plan_for, plan_for_nodes
@@ -697,11 +698,10 @@ class RunCommandView(Vertical):
         stem = f"{datetime.now():%Y%m%d-%H%M%S}-{document}-{first[:8]}"
         directory = self.export_dir
 
-        def write() -> tuple[Path, Path]:
-            directory.mkdir(parents=True, exist_ok=True)
+        def write() -> tuple[Path, Path]:  # private: node output can hold secrets
             json_path, text_path = directory / f"{stem}.json", directory / f"{stem}.txt"
-            json_path.write_text(as_json, encoding="utf-8")
-            text_path.write_text(as_text, encoding="utf-8")
+            write_private(json_path, as_json)
+            write_private(text_path, as_text)
             return json_path, text_path
 
         try:

@@ -19,7 +19,6 @@ from opstui.aws import backup as bk
 from opstui.aws import s3
 from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError, ReadOnlyError
-from tests.conftest import CREDS
 
 PRIMARY, DR = "ap-northeast-1", "ap-northeast-3"
 ACCOUNT = "123456789012"
@@ -262,7 +261,7 @@ def test_local_path_checks(tmp_path: Path) -> None:
 
 
 async def test_read_only_refuses_plan_backup_restore_and_upload(sandbox, aws, tmp_path: Path) -> None:
-    ro = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, max_attempts=2, read_only=True)
+    ro = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, max_attempts=2, read_only=True)
     try:
         spec, _ = bk.check_plan_form(f"b2-ro-{uuid.uuid4().hex[:6]}", "05:00", "35", DR, "EC2", region=PRIMARY)
         assert spec is not None

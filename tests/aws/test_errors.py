@@ -9,7 +9,7 @@ from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError
 from opstui.aws.fleet import load_fleet
 from opstui.aws.ssm import list_managed_nodes
-from tests.conftest import CREDS
+from tests.helpers import UNUSED_CREDS
 
 R1 = "ap-northeast-1"
 R3 = "ap-northeast-3"
@@ -69,7 +69,7 @@ async def test_sso_profile_without_login_suggests_aws_sso_login(tmp_path, monkey
 
 
 async def test_throttling_is_retried_by_botocore_then_succeeds(sandbox):
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, max_attempts=4)
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, max_attempts=4)
     sandbox.add_fault("Throttling", service="ssm", count=1)
     try:
         nodes = await list_managed_nodes(aws, R1)
@@ -86,7 +86,7 @@ async def test_persistent_throttling_becomes_a_throttled_error(aws, sandbox):
 
 
 async def test_unreachable_endpoint_is_reported_quickly():
-    aws = AwsClients(endpoint_url=f"http://127.0.0.1:{_closed_port()}", credentials=CREDS, max_attempts=2)
+    aws = AwsClients(endpoint_url=f"http://127.0.0.1:{_closed_port()}", credentials=UNUSED_CREDS, max_attempts=2)
     started = time.monotonic()
     try:
         with pytest.raises(OpsError) as info:
@@ -99,7 +99,7 @@ async def test_unreachable_endpoint_is_reported_quickly():
 
 
 async def test_unknown_region_fails_before_any_request():
-    aws = AwsClients(credentials=CREDS)
+    aws = AwsClients(credentials=UNUSED_CREDS)
     try:
         with pytest.raises(OpsError) as info:
             await list_managed_nodes(aws, "ap-nowhere-9")
@@ -142,7 +142,7 @@ async def test_error_messages_never_contain_credentials(sandbox):
 
 
 async def test_real_regions_pass_the_region_check():
-    aws = AwsClients(credentials=CREDS)
+    aws = AwsClients(credentials=UNUSED_CREDS)
     try:
         known = await aws.known_regions()
     finally:

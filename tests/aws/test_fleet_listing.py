@@ -4,7 +4,6 @@ import math
 
 from opstui.aws.clients import AwsClients
 from opstui.aws.fleet import NOT_MANAGED, load_fleet
-from tests.conftest import CREDS
 
 
 async def test_default_scenario_lists_both_regions_with_its_guarantees(aws, sandbox):
@@ -25,7 +24,7 @@ async def test_default_scenario_lists_both_regions_with_its_guarantees(aws, sand
 
 
 async def test_listing_paginates_with_no_per_node_calls(big_sandbox):
-    aws = AwsClients(endpoint_url=big_sandbox.endpoint, credentials=CREDS)
+    aws = AwsClients(endpoint_url=big_sandbox.endpoint, credentials=big_sandbox.aws_credentials)
     try:
         snap = await load_fleet(aws, big_sandbox.regions)
     finally:

@@ -11,7 +11,6 @@ from opstui.aws import ssm_inventory as inv
 from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError, ReadOnlyError
 from opstui.aws.models import InventoryFilter
-from tests.conftest import CREDS
 
 REGION = "ap-northeast-1"
 
@@ -160,7 +159,7 @@ async def test_create_update_and_describe_an_association(aws, sandbox):
 
 
 async def test_read_only_refuses_create_association(sandbox):
-    ro = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, read_only=True, max_attempts=2)
+    ro = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, read_only=True, max_attempts=2)
     try:
         with pytest.raises(ReadOnlyError):
             await inv.create_association(ro, REGION, schedule="rate(1 hour)",

@@ -16,7 +16,7 @@ from opstui.aws.clients import AwsClients, parse_timestamp_utc
 from opstui.aws.errors import ReadOnlyError
 from opstui.aws.fleet import load_fleet
 from opstui.aws.monitoring_models import HeartbeatSpec, MetricQuery
-from tests.conftest import CREDS
+from tests.helpers import UNUSED_CREDS
 
 
 def _name(prefix: str) -> str:
@@ -164,7 +164,7 @@ async def test_topic_subscribe_and_publish(sandbox, aws):
 ])
 async def test_bad_endpoints_are_refused_before_sending(protocol, endpoint, message):
     assert message in (sns.endpoint_problem(protocol, endpoint) or "")
-    aws = AwsClients(endpoint_url="http://127.0.0.1:9", credentials=CREDS)  # nothing is sent
+    aws = AwsClients(endpoint_url="http://127.0.0.1:9", credentials=UNUSED_CREDS)  # nothing is sent
     with pytest.raises(ValueError, match="."):
         await sns.subscribe(aws, "ap-northeast-1", "arn:aws:sns:ap-northeast-1:123456789012:x", protocol, endpoint)
     assert not aws.calls
@@ -219,7 +219,7 @@ def test_heartbeat_form_input_is_checked(name, url, schedule, message):
 
 
 async def test_read_only_refuses_alarm_topic_and_canary_changes(sandbox):
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, read_only=True, max_attempts=1)
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, read_only=True, max_attempts=1)
     region = sandbox.regions[0]
     try:
         assert isinstance(await cw.describe_alarms(aws, region), list)  # reads still work

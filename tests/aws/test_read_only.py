@@ -6,7 +6,6 @@ import pytest
 from opstui.aws.clients import AwsClients, is_read_operation
 from opstui.aws.errors import ReadOnlyError
 from opstui.aws.fleet import load_fleet
-from tests.conftest import CREDS
 
 R1 = "ap-northeast-1"
 
@@ -21,7 +20,7 @@ def test_only_reads_are_reads():
 
 async def test_mutating_calls_are_refused_and_nothing_changes(sandbox):
     boto = boto3.client("ec2", region_name=R1, endpoint_url=sandbox.endpoint,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+                        **sandbox.boto_kwargs())
     running = [
         i["InstanceId"]
         for r in boto.describe_instances(
@@ -29,7 +28,7 @@ async def test_mutating_calls_are_refused_and_nothing_changes(sandbox):
         for i in r["Instances"]
     ]
     target = running[0]
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, read_only=True)
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, read_only=True)
     try:
         with pytest.raises(ReadOnlyError) as info:
             await aws.call("ec2", R1, "stop_instances", InstanceIds=[target])

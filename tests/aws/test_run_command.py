@@ -14,7 +14,6 @@ from opstui.aws.models import CommandRequest
 from opstui.runs.launch import send_plan
 from opstui.runs.targets import parse_target, plan_for, plan_for_nodes, platform_type
 from opstui.runs.tracker import RunTracker
-from tests.conftest import CREDS
 
 R1 = "ap-northeast-1"
 
@@ -86,7 +85,7 @@ async def test_output_streams_before_the_command_finishes(aws):
 
 
 async def test_polling_costs_pages_not_calls_per_node(big_sandbox):
-    aws = AwsClients(endpoint_url=big_sandbox.endpoint, credentials=CREDS, max_attempts=2)
+    aws = AwsClients(endpoint_url=big_sandbox.endpoint, credentials=big_sandbox.aws_credentials, max_attempts=2)
     try:
         _, nodes = await online_nodes(aws)
         picked = nodes[:60]  # two SendCommands (50 ids each at most)
@@ -164,7 +163,7 @@ async def test_unknown_document_and_instance_id_are_clear_errors(aws):
 
 
 async def test_read_only_refuses_send_and_cancel_before_anything_is_sent(sandbox):
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, read_only=True)
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, read_only=True)
     try:
         fleet = await load_fleet(aws, [R1])
         plan = plan_for(parse_target("tag:Role=web"), fleet)
@@ -178,7 +177,7 @@ async def test_read_only_refuses_send_and_cancel_before_anything_is_sent(sandbox
 
 
 async def test_a_throttled_poll_is_reported_and_the_run_still_finishes(sandbox):
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, max_attempts=1)  # 1 retry, then give up
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, max_attempts=1)  # 1 retry, then give up
     try:
         _, nodes = await online_nodes(aws)
         sent = await send_plan(aws, plan_for_nodes(nodes[:1]), shell("echo ok"))

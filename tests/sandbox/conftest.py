@@ -21,8 +21,8 @@ def make_client_factory(sb: Sandbox) -> Callable[..., Any]:
             service,
             region_name=region,
             endpoint_url=sb.endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=sb.credentials.access_key_id,
+            aws_secret_access_key=sb.credentials.secret_access_key,
             config=cfg,
         )
 

@@ -43,7 +43,7 @@ def sns(sb: Sandbox) -> Any:
 
 @pytest.fixture(scope="module")
 def ctl(sb: Sandbox) -> SandboxControl:
-    return SandboxControl(sb.endpoint, sb.regions)
+    return SandboxControl.of(sb)
 
 
 def _evaluate(ctl: SandboxControl) -> dict[str, Any]:

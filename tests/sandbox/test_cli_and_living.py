@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import signal
 import subprocess
 import sys
-import urllib.request
 
 from opstui.sandbox import ssm_nodes
+from opstui.sandbox.credentials import parse_pairs
 from opstui.sandbox.living import LivingState
 from opstui.sandbox.scenarios import build_scenario
 from opstui.sandbox.server import Sandbox
+from tests.sandbox_control import SandboxControl
 
 
 def test_cli_prints_endpoint_first_and_exits_cleanly_on_sigint():
@@ -24,8 +24,11 @@ def test_cli_prints_endpoint_first_and_exits_cleanly_on_sigint():
         first = proc.stdout.readline().strip()
         assert first.startswith("endpoint http://127.0.0.1:")
         endpoint = first.split(" ", 1)[1]
-        with urllib.request.urlopen(endpoint + "/_opstui/health", timeout=5) as r:
-            assert json.load(r)["ready"] is True
+        key_line, secret_line = proc.stdout.readline().strip(), proc.stdout.readline().strip()
+        creds = parse_pairs([key_line, secret_line])
+        assert key_line.startswith("export AWS_ACCESS_KEY_ID=AKIA") and creds is not None
+        assert secret_line == f"export AWS_SECRET_ACCESS_KEY={creds.secret_access_key}"
+        assert SandboxControl(endpoint, [], creds).health()["ready"] is True
         proc.send_signal(signal.SIGINT)
         out = proc.stdout.read()  # not communicate(): it would skip what readline() buffered
         err = proc.stderr.read()

@@ -75,7 +75,8 @@ def test_control_endpoints(default_sandbox, client):
     def send(method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {default_sandbox.credentials.control_token()}"})
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, json.load(r)
 

@@ -45,7 +45,7 @@ def ssm(client: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def control(default_sandbox: Sandbox) -> Iterator[SandboxControl]:
-    ctl = SandboxControl(default_sandbox.endpoint, default_sandbox.regions)
+    ctl = SandboxControl.of(default_sandbox)
     yield ctl
     clock.set_speed(1)
 

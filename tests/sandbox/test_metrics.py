@@ -147,7 +147,7 @@ def test_stopped_instance_has_no_datapoints_after_it_stopped(sb: Sandbox, client
 
 
 def test_agent_installed_by_run_command_turns_cwagent_metrics_on(sb: Sandbox, client: Callable[..., Any]) -> None:
-    SandboxControl(sb.endpoint, sb.regions).run_command_configure(
+    SandboxControl.of(sb).run_command_configure(
         delivery_delay=0.02, delivery_timeout_scale=0.01, simulated_step_seconds=0.02)
     ssm, cw = client("ssm"), client("cloudwatch")
     iid = _by_name(sb, "prod-app-01")
@@ -199,8 +199,8 @@ def test_get_metric_data_500_queries_is_fast(sb: Sandbox) -> None:
     session = botocore.session.get_session()
     session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_utc_timestamp)
     cw = boto3.session.Session(botocore_session=session).client(
-        "cloudwatch", region_name=REGION, endpoint_url=sb.endpoint, aws_access_key_id="testing",
-        aws_secret_access_key="testing")
+        "cloudwatch", region_name=REGION, endpoint_url=sb.endpoint,
+        aws_access_key_id=sb.credentials.access_key_id, aws_secret_access_key=sb.credentials.secret_access_key)
     now = clock.now()
     metrics = [m for p in cw.get_paginator("list_metrics").paginate(Namespace="AWS/EC2") for m in p["Metrics"]]
     queries = [{"Id": f"m{i}", "MetricStat": {"Metric": metrics[i % len(metrics)], "Period": 300,

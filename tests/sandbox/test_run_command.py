@@ -40,7 +40,7 @@ def ssm(client: Callable[..., Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def control(sb: Sandbox) -> SandboxControl:
-    ctl = SandboxControl(sb.endpoint, sb.regions)
+    ctl = SandboxControl.of(sb)
     ctl.run_command_configure(delivery_delay=0.02, delivery_timeout_scale=0.01, simulated_step_seconds=0.02)
     return ctl
 

@@ -52,7 +52,8 @@ def node(sb, name):
 def control(sb, method, name, body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"{sb.endpoint}/_opstui/{name}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": f"Bearer {sb.credentials.control_token()}"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -102,7 +103,9 @@ def test_api_shapes_and_describe_filters(sb, ssm):
     before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
     resp = ssm.start_session(Target=target, Reason="checking disk")
     sid = resp["SessionId"]
-    assert re.fullmatch(r"testing-[0-9a-f]{17}", sid)
+    # like AWS for an IAM user: the caller's user name, never the access key id
+    assert re.fullmatch(r"sandbox-operator-[0-9a-f]{17}", sid)
+    assert not sid.startswith(sb.credentials.access_key_id)
     assert len(resp["TokenValue"]) >= 100
     assert resp["StreamUrl"] == (f"ws://127.0.0.1:{sb.stream_port}/v1/data-channel/{sid}"
                                  "?role=publish_subscribe&cell-number=1")
@@ -110,7 +113,7 @@ def test_api_shapes_and_describe_filters(sb, ssm):
     active = ssm.describe_sessions(State="Active")["Sessions"]
     row = next(s for s in active if s["SessionId"] == sid)
     assert row["Target"] == target and row["Status"] == "Connecting"
-    assert row["Owner"] == "arn:aws:sts::123456789012:assumed-role/Operator/testing"
+    assert row["Owner"] == "arn:aws:iam::123456789012:user/sandbox-operator"
     assert row["DocumentName"] == "SSM-SessionManagerRunShell" and row["Reason"] == "checking disk"
     assert "EndDate" not in row and row["StartDate"] >= before
 
@@ -137,7 +140,7 @@ def test_api_shapes_and_describe_filters(sb, ssm):
     assert history[0]["EndDate"] >= history[0]["StartDate"]
     assert sid not in ids("Active")
 
-    for gone in (sid, "testing-00000000000000000"):
+    for gone in (sid, "sandbox-operator-00000000000000000"):
         with pytest.raises(ClientError) as err:
             ssm.resume_session(SessionId=gone)
         assert err.value.response["Error"]["Code"] == "DoesNotExistException"

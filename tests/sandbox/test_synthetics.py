@@ -85,7 +85,7 @@ def runs(syn: Any, name: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def ctl(default_sandbox: Sandbox) -> SandboxControl:
-    return SandboxControl(default_sandbox.endpoint, default_sandbox.regions)
+    return SandboxControl.of(default_sandbox)
 
 
 @pytest.fixture(scope="module")

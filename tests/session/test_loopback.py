@@ -13,14 +13,13 @@ from opstui.aws.errors import OpsError
 from opstui.aws.fleet import load_fleet
 from opstui.session.channel import DataChannel, SessionError
 from opstui.session.shell import open_shell
-from tests.conftest import CREDS
 
 R1 = "ap-northeast-1"
 
 
 @pytest.fixture
 async def aws(sandbox):
-    clients = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS)
+    clients = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials)
     yield clients
     await clients.close()
 
@@ -125,7 +124,7 @@ async def test_unknown_instance_id_fails_clearly(aws, sandbox):
 
 
 async def test_read_only_refuses_to_start_a_session(sandbox, shell_target):
-    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, read_only=True)
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, read_only=True)
     try:
         with pytest.raises(OpsError) as info:
             await ssm.start_session(aws, R1, shell_target.instance_id)

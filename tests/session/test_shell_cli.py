@@ -12,11 +12,11 @@ import termios
 import time
 
 
-def spawn(endpoint: str, *args: str, cols: int = 100, rows: int = 30):
+def spawn(sandbox, *args: str, cols: int = 100, rows: int = 30):
     pid, fd = pty.fork()
     if pid == 0:
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "TERM": "xterm"}
-        os.execve(sys.executable, [sys.executable, "-m", "opstui", "shell", "--endpoint-url", endpoint,
+        env = {**os.environ, **sandbox.env(), "TERM": "xterm"}
+        os.execve(sys.executable, [sys.executable, "-m", "opstui", "shell", "--endpoint-url", sandbox.endpoint,
                                    "--region", "ap-northeast-1", "--region", "ap-northeast-3", *args], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     return pid, fd
@@ -50,7 +50,7 @@ def wait_exit(pid: int, fd: int, timeout: float = 20) -> int:
 
 
 def test_shell_by_name_runs_commands_follows_resize_and_returns_the_exit_code(sandbox):
-    pid, fd = spawn(sandbox.endpoint, "prod-web-01", cols=100, rows=30)
+    pid, fd = spawn(sandbox, "prod-web-01", cols=100, rows=30)
     read_until(fd, b"$ ")
     os.write(fd, b"stty size; echo A$((40+2))\r")
     read_until(fd, b"A42")
@@ -64,14 +64,14 @@ def test_shell_by_name_runs_commands_follows_resize_and_returns_the_exit_code(sa
 
 
 def test_shell_by_tag_must_match_exactly_one_node(sandbox):
-    pid, fd = spawn(sandbox.endpoint, "tag:Role=web")
+    pid, fd = spawn(sandbox, "tag:Role=web")
     out = read_until(fd, b"pick one")
     assert b"prod-web-01" in out and b"Traceback" not in out
     assert wait_exit(pid, fd) == 255
 
 
 def test_shell_to_a_connection_lost_node_says_why(sandbox):
-    pid, fd = spawn(sandbox.endpoint, "prod-web-03")  # the scenario's ConnectionLost node
+    pid, fd = spawn(sandbox, "prod-web-03")  # the scenario's ConnectionLost node
     out = read_until(fd, b"TargetNotConnected")
     assert b"Traceback" not in out
     assert wait_exit(pid, fd) == 255
@@ -80,7 +80,7 @@ def test_shell_to_a_connection_lost_node_says_why(sandbox):
 def test_terminal_is_restored_after_the_session(sandbox):
     pid, fd = pty.fork()
     if pid == 0:
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "TERM": "xterm"}
+        env = {**os.environ, **sandbox.env(), "TERM": "xterm"}
         cmd = (f"{sys.executable} -m opstui shell --endpoint-url {sandbox.endpoint} --region ap-northeast-1 "
                "prod-web-01; stty -a; echo AFTER-$((1+1))")
         os.execve("/bin/sh", ["/bin/sh", "-c", cmd], env)

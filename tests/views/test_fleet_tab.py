@@ -7,14 +7,14 @@ import asyncio
 from opstui.app import OpsApp
 from opstui.config import Settings
 from opstui.views.fleet import FleetView
-from tests.conftest import CREDS
+from tests.helpers import UNUSED_CREDS
 
 
 def make_app(control, **overrides) -> OpsApp:
     settings = Settings(regions=tuple(control.regions), endpoint_url=control.endpoint, refresh=3600, demo=True)
     for key, value in overrides.items():
         settings = type(settings)(**{**settings.__dict__, key: value})
-    return OpsApp(settings, credentials=CREDS)
+    return OpsApp(settings, credentials=control.aws_credentials)
 
 
 async def wait_for(pilot, predicate, timeout=20.0):
@@ -174,8 +174,8 @@ async def test_unreachable_endpoint_shows_a_clear_error_not_a_traceback():
     from opstui.aws.clients import AwsClients
 
     app = OpsApp(Settings(regions=("ap-northeast-1",), endpoint_url="http://127.0.0.1:9", refresh=3600),
-                 credentials=CREDS)
-    app.aws = AwsClients(endpoint_url="http://127.0.0.1:9", credentials=CREDS, max_attempts=1)
+                 credentials=UNUSED_CREDS)
+    app.aws = AwsClients(endpoint_url="http://127.0.0.1:9", credentials=UNUSED_CREDS, max_attempts=1)
     async with app.run_test(size=(160, 30)) as pilot:
         view = await loaded(pilot, app)
         status = str(view.query_one("#fleet-status").render())
@@ -260,7 +260,7 @@ async def test_a_region_failing_after_a_good_refresh_keeps_its_last_nodes_marked
 
     app = make_app(sandbox)
     # one attempt per call: botocore's adaptive backoff on throttling is not what this test is about
-    app.aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=CREDS, max_attempts=1)
+    app.aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, max_attempts=1)
     async with app.run_test(size=(180, 40)) as pilot:
         view = await loaded(pilot, app)
         dr_nodes = {n.key for n in view.table.rows if n.region == "ap-northeast-3"}

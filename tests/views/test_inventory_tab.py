@@ -94,6 +94,7 @@ async def test_browse_nodes_types_entries_with_filter_sort_and_staleness(sandbox
         view.export_dir = tmp_path
         await pilot.press("e")
         await wait_for(pilot, lambda: view.last_export is not None)
+        assert view.last_export.stat().st_mode & 0o777 == 0o600
         with view.last_export.open() as fh:
             rows = list(csv.reader(fh))
         assert rows[0][:2] == ["Name", "Version"] and len(rows) == len(entries.rows) + 1

@@ -291,6 +291,8 @@ async def test_history_reopens_a_command_and_export_writes_files(sandbox, tmp_pa
         data = json.loads(next(tmp_path.glob("*.json")).read_text())
         assert data["commands"][0]["command_id"] == sent_id
         assert next(tmp_path.glob("*.txt")).read_text()
+        # node output can hold secrets: the exports are the user's alone
+        assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}
         await pilot.press("h", "escape")
         assert view.current == "rc-run"
     app.close_aws()
