@@ -5,6 +5,10 @@ Modules, one concern each:
 
 * ``server``    -- :class:`~opstui.sandbox.server.Sandbox`, the WSGI middleware (faults,
   ``/_opstui/`` control endpoints) in front of moto's DomainDispatcherApplication.
+* ``credentials`` -- the run's random key pair, how it is handed out, the control token (no moto);
+  ``sigv4`` -- every AWS request's signature recomputed with botocore's signers, refusals in each
+  protocol's shape; ``listener_guard`` -- foreign Host, browser Origin and CORS refused on every listener;
+  ``environment`` -- the allow-listed environment of the sandbox and all it starts (no moto).
 * ``faults``    -- fault rules and AWS-shaped error bodies per protocol.
 * ``ssm_nodes`` -- managed-node registry + DescribeInstanceInformation (missing in moto),
   ManagedInstance tags, the SendCommand all-instances fix.

@@ -3,8 +3,10 @@
 Layout (technique D): werkzeug's threaded server -> :class:`SandboxMiddleware` -> moto's
 ``DomainDispatcherApplication``. The middleware
 
-* serves the control endpoints under ``/_opstui/`` so a sandbox running as a child process
-  can be driven over HTTP (health, faults, ping status);
+* refuses foreign hosts and browsers (:mod:`.listener_guard`) and every AWS request not signed with the
+  run's key pair (:mod:`.sigv4`), before anything else sees it;
+* serves the control endpoints under ``/_opstui/`` (bearer token, JSON only) so a sandbox running as a
+  child process can be driven over HTTP (health, faults, ping status);
 * injects faults, choosing service/region from the SigV4 credential scope and the action
   from ``X-Amz-Target`` or the query/form ``Action`` (it re-buffers the body it reads, so
   moto still sees the full request).
