@@ -383,7 +383,8 @@ def test_storefront_health_knob_and_live_schedule(ctl: SandboxControl) -> None:
     began = time.monotonic()
     with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=5) as resp:
         assert resp.status == 200
-    assert 0.035 <= time.monotonic() - began < 1.0
+    # 2 sandbox seconds at 50x: slower than an ok answer, and well under the 2 real seconds it would take unscaled
+    assert 0.035 <= time.monotonic() - began < 2.0
     with pytest.raises(urllib.error.HTTPError) as err:
         ctl.webapp(health="sideways")
     assert err.value.code == 400
