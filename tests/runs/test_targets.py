@@ -38,11 +38,18 @@ def test_parse_target_kinds():
     assert parse_target("web-01").kind == "names"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "tag:Role", "tag:=x", "tag-key:", "resource-groups:"])
-def test_bad_target_expressions_explain_themselves(text):
+@pytest.mark.parametrize(("text", "says"), [
+    ("", "no targets: select nodes in the Fleet tab"),
+    ("   ", "no targets: select nodes in the Fleet tab"),
+    ("tag:Role", "bad tag target 'tag:Role': write tag:KEY=VALUE"),
+    ("tag:=x", "bad tag target 'tag:=x': write tag:KEY=VALUE"),
+    ("tag-key:", "bad tag-key target: write tag-key:KEY"),
+    ("resource-groups:", "bad resource group target: write resource-groups:NAME"),
+])
+def test_bad_target_expressions_explain_themselves(text, says):
     with pytest.raises(TargetError) as err:
         parse_target(text)
-    assert "write" in str(err.value) or "no targets" in str(err.value)
+    assert str(err.value).startswith(says), str(err.value)
 
 
 def test_tag_target_plans_one_command_per_region_with_matches():

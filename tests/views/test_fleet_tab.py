@@ -167,6 +167,12 @@ async def test_a_failing_region_shows_its_error_and_the_other_region_still_works
         status = str(view.query_one("#fleet-status").render())
         assert "ap-northeast-3" in status and "ssm:DescribeInstanceInformation" in status
         assert "1 region(s) failing" in str(view.table.border_title)
+        # and one notification naming the region, the cause and the missing permission, as literal text
+        await wait_for(pilot, lambda: notes)
+        assert len(notes) == 1, notes
+        message, kw = notes[0]
+        assert kw["title"] == "Fleet: ap-northeast-3 failed" and kw["severity"] == "error" and kw["markup"] is False
+        assert "access denied" in message and "ssm:DescribeInstanceInformation" in message
     app.close_aws()
 
 

@@ -26,7 +26,10 @@ async def test_hostile_names_render_literally_with_no_escape_bytes(hostile_sandb
         joined = "\n".join(lines)
         assert "[red]x[/red]" in joined  # markup shown as text, not applied
         assert "[link=https://evil.example]" in joined
-        assert "␛]0;pwned" in joined or "\\x1b" in joined or "]0;pwned" in joined
+        # each escape is shown, not dropped: ESC as ␛, BEL as \x07 (the hybrid node's SSM name; EC2 tags cannot
+        # carry control characters, so the EC2 node's name arrives with U+FFFD instead)
+        assert "␛]0;pwned\\x07␛[2J[red]onprem" in joined
+        assert "Amazon Linux␛[2J" in joined and "[red]x[/red]␛[5mblink" in joined
         # every row is exactly as wide as the table, double-width names included
         widths = {cell_len(line) for line in lines}
         assert widths == {table.size.width}
