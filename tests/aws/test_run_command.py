@@ -10,7 +10,7 @@ from opstui.aws import ssm
 from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError, ReadOnlyError
 from opstui.aws.fleet import load_fleet
-from opstui.aws.models import CommandRequest
+from opstui.aws.models import CommandRequest, invocation_outcome
 from opstui.runs.launch import send_plan
 from opstui.runs.targets import parse_target, plan_for, plan_for_nodes, platform_type
 from opstui.runs.tracker import RunTracker
@@ -190,3 +190,48 @@ async def test_a_throttled_poll_is_reported_and_the_run_still_finishes(sandbox):
         assert tracker.output(f"{R1}/{nodes[0].instance_id}")[0] == "ok\n"
     finally:
         await aws.close()
+
+
+async def test_a_plan_over_two_regions_sends_to_both(aws, sandbox):
+    """Both regions get their command: by tag (AWS expands it per region) and by instance ids."""
+    import boto3
+
+    fleet, nodes = await online_nodes(aws, regions=tuple(sandbox.regions))
+    by_tag = plan_for(parse_target("tag:Role=app"), fleet)
+    assert set(by_tag.regions) == set(sandbox.regions)
+    picked = [next(n for n in nodes if n.region == r) for r in sandbox.regions]
+    by_ids = plan_for_nodes(picked)
+    for plan in (by_tag, by_ids):
+        sent = await send_plan(aws, plan, shell("echo both"))
+        assert not sent.errors
+        assert {c.region for c in sent.commands} == set(sandbox.regions)
+        for command in sent.commands:  # the service's own record in each region, not our bookkeeping
+            ssm_client = boto3.client("ssm", region_name=command.region, endpoint_url=sandbox.endpoint,
+                                      **sandbox.boto_kwargs())
+            listed = ssm_client.list_commands(CommandId=command.command_id)["Commands"]
+            assert [c["CommandId"] for c in listed] == [command.command_id]
+        tracker = RunTracker(aws, list(sent.commands))
+        await run_to_end(tracker)
+        assert {key.split("/")[0] for key in tracker.nodes} == set(sandbox.regions)
+
+
+async def test_rerun_failed_takes_every_node_that_did_not_succeed(aws, sandbox):
+    """Failed (exit 3), ExecutionTimedOut, DeliveryTimedOut (ConnectionLost agent) and Undeliverable (stopped
+    instance) are all "failed" for a re-run; only a clean success is left out."""
+    fleet = await load_fleet(aws, (R1,))
+    by_name = {n.name: n for n in fleet.nodes}
+    ok, bad, slow = by_name["stg-web-01"], by_name["stg-db-01"], by_name["prod-batch-01"]
+    lost, stopped = by_name["prod-web-03"], by_name["stg-app-02"]  # the scenario's ConnectionLost / stopped
+    assert lost.ping_status == "ConnectionLost" and stopped.ec2_state == "stopped"
+    script = (f'case "$AWS_SSM_INSTANCE_ID" in {bad.instance_id}) echo bad; exit 3;; '
+              f'{slow.instance_id}) sleep 30;; esac; echo fine')
+    request = CommandRequest("AWS-RunShellScript", {"commands": [script], "executionTimeout": ["1"]},
+                             max_errors="100%", timeout_seconds=30)  # every node runs to its own end
+    sent = await send_plan(aws, plan_for_nodes([ok, bad, slow, lost, stopped]), request)
+    tracker = RunTracker(aws, list(sent.commands), {n.instance_id: n.name for n in fleet.nodes})
+    await run_to_end(tracker, timeout=60)
+    runs = {n.name: tracker.nodes[f"{R1}/{n.instance_id}"] for n in (ok, bad, slow, lost, stopped)}
+    outcomes = {name: invocation_outcome(run.status, run.details) for name, run in runs.items()}
+    assert outcomes == {"stg-web-01": "Success", "stg-db-01": "Failed", "prod-batch-01": "ExecutionTimedOut",
+                        "prod-web-03": "DeliveryTimedOut", "stg-app-02": "Undeliverable"}
+    assert sorted(tracker.failed_keys()) == sorted(f"{R1}/{n.instance_id}" for n in (bad, slow, lost, stopped))
