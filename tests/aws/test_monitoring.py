@@ -3,6 +3,7 @@ the sandbox's metrics, alarms and canaries)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from opstui.aws import sns, synthetics
 from opstui.aws.clients import AwsClients, parse_timestamp_utc
 from opstui.aws.errors import ReadOnlyError
 from opstui.aws.fleet import load_fleet
+from opstui.aws.models import CommandRequest
 from opstui.aws.monitoring_models import HeartbeatSpec, MetricQuery
 from tests.helpers import UNUSED_CREDS
 
@@ -129,14 +131,32 @@ def test_timestamp_parser_keeps_botocore_for_text_and_out_of_range():
         parse_timestamp_utc(1e20)
 
 
-async def test_no_cloudwatch_agent_metrics_until_the_agent_runs(sandbox, aws):
+async def test_cloudwatch_agent_metrics_appear_once_the_agent_is_installed_and_started(sandbox, aws):
+    """No CWAgent metrics for a node until the seed's two documents ran on it; then its memory and disk."""
+    from opstui.runs.launch import send_plan
+    from opstui.runs.targets import plan_for_nodes
+    from opstui.runs.tracker import RunTracker
+
     region = sandbox.regions[0]
     agents = await cw.agent_nodes(aws, region)
     running = set(await _running(aws, region))
     assert set(agents) <= running  # only nodes whose agent was started report CWAgent metrics
-    for names in agents.values():
-        assert set(names) & {"mem_used_percent", "disk_used_percent", "Memory % Committed Bytes In Use",
-                             "LogicalDisk % Free Space"}
+    fleet = await load_fleet(aws, (region,))
+    node = next(n for n in fleet.nodes if n.name == "stg-app-01")
+    assert node.instance_id in running and node.instance_id not in agents
+    steps = (
+        ("AWS-ConfigureAWSPackage", {"action": ["Install"], "name": ["AmazonCloudWatchAgent"]}),
+        ("AmazonCloudWatch-ManageAgent", {"action": ["configure"], "mode": ["ec2"],
+                                          "optionalConfigurationSource": ["default"], "optionalRestart": ["yes"]}),
+    )
+    for document, params in steps:
+        sent = await send_plan(aws, plan_for_nodes([node]), CommandRequest(document, params))
+        tracker = RunTracker(aws, list(sent.commands))
+        while not (await tracker.poll()).finished:
+            await asyncio.sleep(0.3)
+        assert [s.outcome for s in tracker.states()] == ["Success"], document
+    agents = await cw.agent_nodes(aws, region)
+    assert {"mem_used_percent", "disk_used_percent"} <= set(agents.get(node.instance_id, ())), agents
 
 
 # -- SNS ---------------------------------------------------------------------------------------------------

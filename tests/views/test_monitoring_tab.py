@@ -203,6 +203,11 @@ async def test_agent_panel_and_install_through_run_command(sandbox):
         steps = {r[0] for r in view.table("mon-install").rows}
         assert steps == {"1/2 AWS-ConfigureAWSPackage", "2/2 AmazonCloudWatch-ManageAgent"}
         assert fleet.snapshot is not None
+        # the panel reloads by itself and the node now publishes the agent's memory and disk metrics
+        await wait_for(pilot, lambda: any(r.node.name == "stg-web-01" and r.metrics for r in agents.rows),
+                       timeout=30)
+        row = next(r for r in agents.rows if r.node.name == "stg-web-01")
+        assert {"mem_used_percent", "disk_used_percent"} <= set(row.metrics), row.metrics
     app.close_aws()
 
 
