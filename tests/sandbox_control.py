@@ -131,3 +131,11 @@ class SandboxControl:
     def backup_run_scheduler(self) -> int:
         """Fire every plan rule that is due now (sandbox clock); returns the number of jobs created."""
         return self._send("POST", "backup/run-scheduler", {})["created"]
+
+    # -- calls the sandbox served ---------------------------------------------------------------------------
+    def calls(self) -> dict[str, int]:
+        """``{"ssm:SendCommand": n, ...}``: every AWS call served since start (or the last ``clear_calls``)."""
+        return self._send("GET", "calls")["calls"]
+
+    def clear_calls(self) -> None:
+        self._send("DELETE", "calls")

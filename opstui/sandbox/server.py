@@ -51,6 +51,7 @@ from . import (
     incident,
     inventory,
     metrics,
+    operations,
     resource_groups,
     run_command,
     sigv4,
@@ -219,12 +220,15 @@ class SandboxMiddleware:
             start_response(f"{status} {_REASONS.get(status, 'Error')}",
                            [*headers, ("Content-Length", str(len(body)))])
             return [body]
+        _, operation = operations.identify(environ, verified.service, environ["wsgi.input"].getvalue())
+        sb.calls[f"{verified.service}:{operation or '?'}"] += 1
         faults = sb.faults
         if faults.rules:
             info = request_info(environ)
-            rule = faults.take(info.service, info.region, info.action)
+            action = operation or info.action
+            rule = faults.take(verified.service, verified.region, action)
             if rule is not None:
-                resp = faults.render(rule, info.service, info.region, info.action, info.json_protocol)
+                resp = faults.render(rule, verified.service, verified.region, action, info.json_protocol)
                 start_response(f"{resp.status} {_REASONS.get(resp.status, 'Error')}",
                                [*resp.headers, ("Content-Length", str(len(resp.body)))])
                 return [resp.body]
@@ -253,6 +257,11 @@ class SandboxMiddleware:
                                                             "account_id": sb.account_id,
                                                             "scenario": sb.scenario_name,
                                                             "refused": dict(sb.refused)})
+            if name == "calls" and method == "GET":
+                return _json_response(start_response, 200, {"calls": dict(sb.calls)})
+            if name == "calls" and method == "DELETE":
+                sb.calls.clear()
+                return _json_response(start_response, 200, {"cleared": True})
             if name == "faults" and method == "POST":
                 rule = sb.faults.add(
                     error=payload["error"],
@@ -386,6 +395,8 @@ class Sandbox:
         self.inbox_token = secrets.token_urlsafe(16)
         #: refused requests by listener part ("listener", "control", "aws"), for tests
         self.refused: Counter[str] = Counter()
+        #: AWS calls served, "signing-name:Operation" -> count (``GET /_opstui/calls``; the read-only sweep)
+        self.calls: Counter[str] = Counter()
         #: Session Manager: sessions, the data-channel websocket server, knobs (``sessions.configure``)
         self.sessions = SessionManager(host, self.state_dir, USER_NAME)
         self.faults = FaultRegistry(ACCOUNT_ID)
