@@ -21,7 +21,9 @@ Agent side (section 5.5/12.3), one :class:`AgentSession` per session, surviving 
   keystroke's echo. Each wake-up reads what the window allows and sends those frames in one socket write.
 * incoming: expected counter, out-of-order buffer, ack every in-order or future frame, re-ack duplicates.
   Until the shell is started, in-order input is "not ready": no ack, expected unchanged. During a
-  handshake, stream data other than the HandshakeResponse is acked and dropped.
+  handshake, stream data other than the HandshakeResponse is acked and dropped. The ``drop_input`` fault
+  discards new input before all of this (as if lost on the way: no ack), and an ack for an output frame
+  already acknowledged is counted (``acks_for_acked``), so tests can see the client re-ack duplicates.
 * start: no handshake (default): the shell's first output is seq 0. ``handshake=True``: HandshakeRequest
   (seq 0), up to 15 s for the HandshakeResponse, all ActionStatus must be 1, then HandshakeComplete and the
   shell. ``kms=True`` adds a KMSEncryption action; the sandbox cannot encrypt, so a client that refuses it
@@ -141,6 +143,7 @@ class Outgoing:
     raw: bytes
     last_sent: float
     attempts: int = 0
+    duplicate_after_ack: bool = False  # the ``duplicate`` fault with ``after_ack``: written again once acked
 
 
 class Attachment:
@@ -279,6 +282,7 @@ class AgentSession:
         self.base_rtt = float("inf")
         self.expected = 0
         self.inbuf: dict[int, ClientMessage] = {}
+        self.dropped_inputs: set[int] = set()  # input sequence numbers the ``drop_input`` fault discarded
         self.attachment: Attachment | None = None
         self.phase = "new"  # new, handshake, starting, running, exiting, closed
         self.shell: ShellProcess | None = None
@@ -294,7 +298,8 @@ class AgentSession:
         self.stats: dict[str, int] = dict.fromkeys(
             ("connects", "frames_sent", "output_frames", "resent", "acks_sent", "acks_received", "acks_withheld",
              "inputs", "duplicates", "not_ready", "dropped_during_handshake", "bad_frames", "reader_pauses",
-             "faults_dropped_frames", "faults_dropped_sockets"), 0)
+             "faults_dropped_frames", "faults_dropped_sockets", "faults_dropped_inputs",
+             "faults_duplicated_after_ack", "acks_for_acked"), 0)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resend_task = self.loop.create_task(self._resend_loop())
@@ -383,13 +388,15 @@ class AgentSession:
         raw = codec.encode_frame(_OUTPUT_TYPE, seq, codec.FLAG_SYN if seq == 0 else 0, self.ids.wire(), ptype,
                                  payload, codec.now_ms())
         self.out_seq += 1
+        entry = Outgoing(seq, raw, time.monotonic())
         if len(self.unacked) < OUTGOING_BUFFER:
-            self.unacked[seq] = Outgoing(seq, raw, time.monotonic())
+            self.unacked[seq] = entry
         self.stats["output_frames"] += 1
         att = self.attachment
         if att is None or self.paused:
             return  # the resend scheduler delivers it once a socket is attached
         actions = self.faults.on_output(self.id)
+        entry.duplicate_after_ack = actions.duplicate_after_ack
         if actions.drop:
             self.stats["faults_dropped_frames"] += 1
             if actions.abort_after:
@@ -444,6 +451,8 @@ class AgentSession:
         if msg.message_type == codec.ACK:
             self._on_ack(msg)
         elif msg.message_type == codec.INPUT:
+            if self._input_lost(msg):
+                return
             self._on_input(msg)
         # start/pause_publication, channel_closed and unknown types from a client: ignored
 
@@ -455,8 +464,15 @@ class AgentSession:
     def _on_ack_seq(self, seq: int) -> None:
         out = self.unacked.pop(seq, None)
         if out is None:
+            if 0 <= seq < self.out_seq:
+                # the client acknowledged a frame again (it re-acks duplicates); tests read this counter
+                self.stats["acks_for_acked"] += 1
             return
         self.stats["acks_received"] += 1
+        if out.duplicate_after_ack and self.attachment is not None:
+            # the ``duplicate`` fault with ``after_ack``: a resend that crossed this ack on the wire
+            self.stats["faults_duplicated_after_ack"] += 1
+            self.attachment.put(out.raw)
         sample = time.monotonic() - out.last_sent
         if sample < self.base_rtt:
             self.base_rtt = sample
@@ -470,6 +486,19 @@ class AgentSession:
         self.rto = min(self.rtt + max(CLOCK_GRANULARITY, 4 * self.rttv), MAX_RTO)
         if self.phase == "running" and not self.readers_active and len(self.unacked) < self.window:
             self._add_readers()
+
+    def _input_lost(self, msg: ClientMessage) -> bool:
+        """The ``drop_input`` fault: discard an input frame not accepted yet, as if lost on the way (no ack,
+        not processed). Duplicates of accepted frames and resends of a discarded one pass, so the fault takes
+        first transmissions only and the client's retransmission is what delivers the input."""
+        seq = msg.sequence_number
+        if seq < self.expected or seq in self.inbuf or seq in self.dropped_inputs:
+            return False
+        if not self.faults.take_drop_input(self.id):
+            return False
+        self.dropped_inputs.add(seq)
+        self.stats["faults_dropped_inputs"] += 1
+        return True
 
     def _on_input(self, msg: ClientMessage) -> None:
         seq = msg.sequence_number

@@ -9,9 +9,15 @@ drop                   abort the TCP connection of the session's current socket 
                        with ``after_frames=N``, right after N more output frames have been written
 delay {ms, count?}     sleep ``ms`` before writing each outgoing frame (acks included); ``count`` frames or
                        until cleared
-duplicate {every, count?}  write every ``every``-th output frame twice
+duplicate {every, count?, after_ack?}
+                       write every ``every``-th output frame twice: right after itself or, with
+                       ``after_ack=true``, once the client has acknowledged it (a resend that crossed the ack
+                       on the wire: the client has already read the frame and must acknowledge it again)
 reorder {every, count?}    hold every ``every``-th output frame and write it after the next one (swap)
 withhold_acks {count}  do not ack the next ``count`` incoming stream frames (they are still processed)
+drop_input {count}     discard the next ``count`` input_stream_data frames from the client that the agent has
+                       not accepted yet (input lost on its way to the agent): not processed, not acked, so
+                       only the client's RTO resend delivers them; a resend of a discarded frame passes
 drop_frames {count}    do not write the next ``count`` output frames the first time; they stay unacked, so the
                        RTO resend delivers them
 bad_digest {count}     write the next ``count`` output frames with a corrupted digest the first time
@@ -22,7 +28,13 @@ pause {ms}             send pause_publication, stop sending for ``ms``, then sen
 
 ``drop`` (without ``after_frames``), ``channel_closed_112`` and ``pause`` act once, immediately, on the
 matching sessions that have a socket attached; the others are rules consulted per frame, removed when
-their count is used up. Output frames are counted on first transmission only (resends are not).
+their count is used up. Output frames are counted on first transmission only (resends are not), and so
+are input frames for ``drop_input``.
+
+Counters in the agent snapshot (``GET /_opstui/sessions``) that show what the faults did and how the client
+answered: ``faults_dropped_frames``, ``faults_dropped_inputs``, ``faults_duplicated_after_ack``,
+``acks_withheld``, and ``acks_for_acked`` (acks received for an output frame already acknowledged: the client
+re-acknowledging a duplicate).
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("drop", "delay", "duplicate", "reorder", "withhold_acks", "drop_frames", "bad_digest",
-         "channel_closed_112", "pause")
+         "channel_closed_112", "pause", "drop_input")
 IMMEDIATE = ("channel_closed_112", "pause")
 
 _ids = itertools.count(1)
@@ -64,6 +76,7 @@ class FrameActions:
     drop: bool = False
     bad_digest: bool = False
     duplicate: bool = False
+    duplicate_after_ack: bool = False
     reorder: bool = False
     abort_after: bool = False
 
@@ -114,7 +127,14 @@ class SessionFaults:
         elif kind in ("duplicate", "reorder"):
             rule.params["every"] = _positive(params, "every", 2)
             rule.remaining = _positive(params, "count", None)
-        else:  # withhold_acks, drop_frames, bad_digest
+            if kind == "duplicate":
+                after_ack = params.get("after_ack", False)
+                if not isinstance(after_ack, bool):
+                    raise ValueError("after_ack must be true or false")
+                rule.params["after_ack"] = after_ack
+            elif "after_ack" in params:
+                raise ValueError("after_ack applies to duplicate only")
+        else:  # withhold_acks, drop_frames, bad_digest, drop_input
             rule.remaining = _positive(params, "count", 1)
         with self._lock:
             self._rules.append(rule)
@@ -151,7 +171,8 @@ class SessionFaults:
                 elif kind in ("duplicate", "reorder"):
                     rule.seen += 1
                     if rule.seen % rule.params["every"] == 0:
-                        setattr(actions, kind, True)
+                        late = kind == "duplicate" and rule.params.get("after_ack", False)
+                        setattr(actions, "duplicate_after_ack" if late else kind, True)
                         self._use(rule)
                 elif kind == "drop":
                     rule.seen += 1
@@ -166,6 +187,17 @@ class SessionFaults:
         with self._lock:
             for rule in self._rules:
                 if rule.kind == "withhold_acks" and rule.matches(session_id):
+                    self._use(rule)
+                    return True
+        return False
+
+    def take_drop_input(self, session_id: str) -> bool:
+        """Whether to discard an input frame the agent has not accepted yet (the caller decides which are new)."""
+        if not self._rules:
+            return False
+        with self._lock:
+            for rule in self._rules:
+                if rule.kind == "drop_input" and rule.matches(session_id):
                     self._use(rule)
                     return True
         return False

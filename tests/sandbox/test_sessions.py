@@ -435,6 +435,47 @@ async def test_drop_after_frames_and_withhold_acks(sb, ssm):
         ssm.terminate_session(SessionId=sid)
 
 
+async def test_drop_input_loses_new_input_until_the_client_resends_it(sb, ssm):
+    """``drop_input``: the next new input frame is neither acked nor run; the frame after it is acked and held
+    (out of order); the client's resend of the lost one passes, and both run once, in order."""
+    async with aiohttp.ClientSession() as http:
+        resp, client = await shell(sb, ssm, http)
+        sid = resp["SessionId"]
+        sb.session_faults.add("drop_input", session_id=sid, count=1)
+        lost = await client.keys("echo lo")
+        held = await client.keys("st-$((1+1))\r")
+        # the agent read both frames in order: once the second is acked, the first has been dropped
+        await client.read_until(lambda c: held in c.acks_received)
+        state = agent_state(sb, sid)
+        assert lost not in client.acks_received and "lost-2" not in client.clean
+        assert state["faults_dropped_inputs"] == 1 and state["expected"] == lost
+        assert sb.session_faults.rules == []
+        await client.send(PayloadType.OUTPUT, b"echo lo", seq=lost)  # our retransmission
+        await client.read_text("lost-2\n" + "[ssm-user")
+        await client.read_until(lambda c: lost in c.acks_received)
+        assert client.clean.count("\nlost-2\n") == 1
+        ssm.terminate_session(SessionId=sid)
+
+
+async def test_duplicate_after_ack_writes_the_copy_once_the_original_is_acked(sb, ssm):
+    """``duplicate`` with ``after_ack``: the copy is written after our ack, when we have the frame already;
+    our re-ack of it shows in the agent's ``acks_for_acked`` (a client that does not re-ack stays at 0)."""
+    async with aiohttp.ClientSession() as http:
+        resp, client = await shell(sb, ssm, http)
+        sid = resp["SessionId"]
+        before = agent_state(sb, sid)
+        sb.session_faults.add("duplicate", session_id=sid, every=1, count=1, after_ack=True)
+        await client.keys("echo twice-$((1+1))\r")
+        await pump_until(client, lambda: agent_state(sb, sid)["acks_for_acked"] > before["acks_for_acked"])
+        state = agent_state(sb, sid)
+        assert state["faults_duplicated_after_ack"] == before["faults_duplicated_after_ack"] + 1
+        seq = before["out_seq"]  # the first output frame after the fault: the echo
+        assert client.received.count((1, seq)) >= 2
+        assert [m.sequence_number for m in client.delivered].count(seq) == 1
+        assert sb.session_faults.rules == []
+        ssm.terminate_session(SessionId=sid)
+
+
 async def test_handshake_timeout_fails_session(sb, ssm):
     sb.sessions.configure(handshake=True, handshake_timeout=0.3)
     async with aiohttp.ClientSession() as http:
@@ -482,8 +523,10 @@ def test_session_mode_and_fault_endpoints_validate(sb):
         with pytest.raises(urllib.error.HTTPError) as err:
             control(sb, "POST", "session-mode", bad)
         assert err.value.code == 400
-    with pytest.raises(urllib.error.HTTPError):
-        control(sb, "POST", "session-faults", {"kind": "explode"})
+    for bad in ({"kind": "explode"}, {"kind": "duplicate", "after_ack": "yes"},
+                {"kind": "reorder", "after_ack": True}, {"kind": "drop_input", "count": 0}):
+        with pytest.raises(urllib.error.HTTPError):
+            control(sb, "POST", "session-faults", bad)
     rule = control(sb, "POST", "session-faults", {"kind": "drop_frames", "count": 2})["added"]
     assert rule["kind"] == "drop_frames" and rule["remaining"] == 2 and rule["session_id"] is None
     assert control(sb, "GET", "session-faults")["rules"] == [rule]

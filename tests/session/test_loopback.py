@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 
 import pytest
 
@@ -39,7 +40,10 @@ async def read_until(shell: DataChannel, needle: bytes, timeout: float = 15.0) -
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise AssertionError(f"{needle!r} not seen; got tail {got[-400:]!r}")
-        chunk = await asyncio.wait_for(shell.read(), remaining)
+        try:
+            chunk = await asyncio.wait_for(shell.read(), remaining)
+        except TimeoutError:
+            raise AssertionError(f"{needle!r} not seen within {timeout:g}s; got tail {got[-400:]!r}") from None
         if chunk is None:
             raise AssertionError(f"session closed before {needle!r}: {shell.close_reason}; tail {got[-400:]!r}")
         got += chunk
@@ -261,3 +265,77 @@ async def test_resume_gives_up_after_a_bounded_time_and_terminates(aws, sandbox,
     assert "could not be resumed within 2s" in str(channel.error) and "unreachable" in str(channel.error)
     assert terminated == [True]
     assert started.token not in str(channel.error) and started.token not in repr(channel)
+
+
+# -- reliability: what each side must do when a frame is lost or comes twice --------------------------------
+
+async def agent_counters(sandbox, session_id: str) -> dict:
+    """The sandbox agent's snapshot of one session (``GET /_opstui/sessions``), fetched off the event loop so
+    the client keeps reading and acking meanwhile."""
+    listing = await asyncio.to_thread(sandbox.sessions)
+    return next(a for a in listing["sessions"] if a["id"] == session_id)
+
+
+async def agent_counters_when(sandbox, session_id: str, condition: Callable[[dict], bool],
+                              timeout: float = 5.0) -> dict:
+    """Poll the agent's counters until ``condition(counters)`` holds: wait for progress, not for a fixed time.
+    ``timeout`` only bounds a test whose condition never comes true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        counters = await agent_counters(sandbox, session_id)
+        if condition(counters):
+            return counters
+        if loop.time() > deadline:
+            raise AssertionError(f"the agent's counters never got there: {counters}")
+        await asyncio.sleep(0.05)
+
+
+async def test_input_dropped_on_the_way_to_the_agent_is_resent_and_arrives_once(aws, sandbox, shell_target):
+    """Input lost between client and agent is never acked, so only the client's timed resend (RTO) of its
+    unacknowledged input can deliver it. Typed text must arrive exactly once and in the order typed: the frame
+    after the lost one reaches the agent first and waits in its out-of-order buffer."""
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await s.send(b"echo READY-$((3+4))\r")
+        await read_until(s, b"READY-7")  # the agent has every earlier input frame: the fault takes the next one
+        resent_before = s.stats["resent"]
+        sandbox.add_session_fault("drop_input", session_id=s.session_id, count=1)
+        await s.send(b"echo AB")  # lost on the way
+        await s.send(b"C-$((2+3))\r")  # arrives, is acked and held until the resend of the lost frame fills the gap
+        # "ABC-5" appears only if the shell got both frames in order (reversed, it would run "C-5")
+        out = await read_until(s, b"ABC-5", timeout=8)
+        await s.send(b"echo END-$((6*7))\r")
+        out += await read_until(s, b"END-42")
+        agent = await agent_counters(sandbox, s.session_id)
+        assert agent["faults_dropped_inputs"] == 1
+        assert s.stats["resent"] > resent_before and s.reconnects == 0  # the RTO resend, not a resume
+        assert out.count(b"ABC-5") == 1 and out.count(b"echo ABC-$((2+3))") == 1
+        assert out.index(b"ABC-5") < out.index(b"END-42")
+
+
+async def test_a_duplicate_output_frame_is_acknowledged_again(aws, sandbox, shell_target):
+    """A frame the client has already read and acked can come again (the agent's resend crossed the ack, or
+    the ack was lost); the client must ack it again, or an agent whose ack was lost resends it forever.
+
+    The copy is written once the original's ack has reached the agent (``duplicate`` with ``after_ack``): a copy
+    written right behind the original arrives while the original is still unread, and the client then acks
+    both with one ack when it reads the bytes, so the plain ``duplicate`` fault never shows a re-ack."""
+    async with open_shell(aws, R1, shell_target.instance_id) as s:
+        await read_until(s, b"$ ")
+        sandbox.add_session_fault("duplicate", session_id=s.session_id, every=1, after_ack=True)
+        await s.send(b"echo DUP-$((1+2))\r")
+        out = await read_until(s, b"DUP-3")
+        await s.send(b"echo END-$((6*7))\r")
+        out += await read_until(s, b"END-42")
+
+        def every_copy_acked(a: dict) -> bool:
+            return a["faults_duplicated_after_ack"] >= 2 and a["acks_for_acked"] >= a["faults_duplicated_after_ack"]
+
+        agent = await agent_counters_when(sandbox, s.session_id, every_copy_acked)
+        assert agent["acks_for_acked"] >= 2  # each copy of an already-acked frame was acked again
+        # the client has handled every copy written so far (it acked them): whatever it queued is here now
+        while chunk := s.read_nowait():
+            out += chunk
+        # every frame of the echo and the result came twice, and each is shown once
+        assert out.count(b"echo DUP-$((1+2))") == 1 and out.count(b"DUP-3") == 1
+        assert out.count(b"END-42") == 1
