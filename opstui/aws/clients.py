@@ -89,6 +89,7 @@ class AwsClients:
         self._clients: dict[tuple[str, str], Any] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.calls: Counter[str] = Counter()  # "service:Operation" -> calls sent (bench and tests read it)
+        self.refused: Counter[str] = Counter()  # "service:Operation" -> calls the read-only guard stopped
         self._closed = False
         self._known_regions: set[str] | None = None
 
@@ -165,6 +166,7 @@ class AwsClients:
         """botocore event hook: counts calls and is the read-only guard (raising here sends nothing)."""
         service = model.service_model.signing_name or model.service_model.service_name
         if self.read_only and not is_read_operation(model.name):
+            self.refused[f"{service}:{model.name}"] += 1
             raise ReadOnlyError(
                 f"read-only mode: {service}:{model.name} was not sent",
                 kind="read-only",

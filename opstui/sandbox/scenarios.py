@@ -341,6 +341,9 @@ HOSTILE_STRINGS: dict[str, str] = {
     "newlines": "line1\nline2\r\nline3",
     "tabs": "col1\tcol2\t\tcol3",
     "wide": "データベース主系",
+    # Rich and Textual markup with a unique word inside each tag: where a word shows without its tag, the
+    # markup was interpreted (the UI-wide sweep looks for exactly that); @click would even run an action
+    "markup": "[red]MARKUP-RED[/red] [b]MARKUP-BOLD[/b] [$accent]MARKUP-VAR[/] [@click=app.quit]MARKUP-ACTION[/]",
 }
 
 
@@ -356,7 +359,7 @@ def hostile_scenario(seed: int = 42) -> Scenario:
     h = HOSTILE_STRINGS
     rows: list[tuple[str, dict[str, str], str | None, str | None]] = [
         # (Name, extra tags, computer name, platform name)
-        (h["rich_red"], {"Team": h["rich_link"]}, h["osc_title"] + "host", None),
+        (h["rich_red"], {"Team": h["rich_link"], "Note": h["markup"]}, h["osc_title"] + "host", None),
         (h["rich_link"], {"Service": h["rich_bold"]}, h["clear_screen"], h["sgr_red"]),
         (h["osc_title"] + "web", {"Role": h["sgr_red"]}, h["sgr_red"], "Amazon Linux" + h["clear_screen"]),
         (h["long"], {"Service": h["long"]}, h["long"], h["long"]),

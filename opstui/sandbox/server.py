@@ -48,6 +48,7 @@ from . import (
     backup_seed,
     clock,
     documents,
+    hostile,
     incident,
     inventory,
     metrics,
@@ -490,6 +491,7 @@ class Sandbox:
             self._thread.start()
             self._warm_up()
             incident.activate(self._scenario, f"{self.endpoint}{_INBOX_PREFIX}{self.inbox_token}", self.live)
+            hostile.seed(self._scenario)
             webapp.activate(self.seed, self.live)
             synthetics.activate(self._scenario, self.seed)
             inventory.start_warmer()

@@ -16,7 +16,7 @@ from opstui.aws import s3
 from opstui.views.backup import BackupView
 from opstui.views.backup_forms import DownloadScreen, PlanFormScreen, UploadScreen
 from opstui.views.runcommand_confirm import YesNoScreen
-from tests.views.test_fleet_tab import loaded, make_app, wait_for
+from tests.helpers import loaded, make_app, wait_for
 
 BUCKET = "opstui-file-backups-123456789012"
 

@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from opstui.app import OpsApp
 from opstui.config import Settings
 from opstui.views.fleet import FleetView
-from tests.helpers import UNUSED_CREDS
-
-
-def make_app(control, **overrides) -> OpsApp:
-    settings = Settings(regions=tuple(control.regions), endpoint_url=control.endpoint, refresh=3600, demo=True)
-    for key, value in overrides.items():
-        settings = type(settings)(**{**settings.__dict__, key: value})
-    return OpsApp(settings, credentials=control.aws_credentials)
-
-
-async def wait_for(pilot, predicate, timeout=20.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
-
-
-async def loaded(pilot, app: OpsApp, count: int = 1) -> FleetView:
-    view = app.fleet_view
-    await wait_for(pilot, lambda: view.snapshot is not None and app.last_refresh is not None and view.refreshes >= count)
-    if count == 1:  # the Overview is the home screen: the Fleet tests start on the Fleet tab
-        app.show_tab("fleet")
-    await pilot.pause()
-    return view
+from tests.helpers import UNUSED_CREDS, loaded, make_app, wait_for
 
 
 def keys(view: FleetView) -> list[str]:

@@ -6,7 +6,7 @@ import re
 
 from rich.cells import cell_len
 
-from tests.views.test_fleet_tab import loaded, make_app
+from tests.helpers import loaded, make_app
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

@@ -10,7 +10,7 @@ from textual.content import Content
 
 from opstui.views.inventory import InventoryView
 from opstui.views.inventory_panels import file_part
-from tests.views.test_fleet_tab import loaded, make_app, wait_for
+from tests.helpers import loaded, make_app, wait_for
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 

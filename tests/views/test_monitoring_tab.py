@@ -8,7 +8,7 @@ from opstui.aws import cloudwatch as cw
 from opstui.aws import sns
 from opstui.views.monitoring import MonitoringView
 from opstui.views.monitoring_forms import FormScreen
-from tests.views.test_fleet_tab import loaded, make_app, wait_for
+from tests.helpers import loaded, make_app, wait_for
 
 
 async def _monitoring(pilot, app, panel: str = "1") -> MonitoringView:

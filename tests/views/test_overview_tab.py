@@ -7,7 +7,7 @@ import datetime as dt
 import boto3
 
 from opstui.views.overview import NODE_LINES, OverviewView
-from tests.views.test_fleet_tab import make_app, wait_for
+from tests.helpers import make_app, wait_for
 
 
 def _jobs_of_the_last_day(sandbox) -> list[dict]:

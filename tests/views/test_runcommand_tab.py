@@ -10,7 +10,7 @@ import pytest
 from opstui.views import runcommand
 from opstui.views.runcommand import RunCommandView
 from opstui.views.runcommand_confirm import ConfirmRunScreen, YesNoScreen
-from tests.views.test_fleet_tab import loaded, make_app, wait_for
+from tests.helpers import loaded, make_app, wait_for
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

@@ -6,7 +6,7 @@ import asyncio
 
 from opstui.aws import ssm
 from opstui.views.shells import ShellSession
-from tests.views.test_fleet_tab import loaded, make_app, wait_for
+from tests.helpers import loaded, make_app, wait_for
 
 
 def screen_text(session: ShellSession) -> str:

@@ -1,0 +1,52 @@
+"""The hostile scenario beyond the nodes: alarms, notifications and files whose text attacks the renderer.
+
+The hostile scenario (:mod:`.scenarios`) puts markup, escape sequences, 10 KB strings and double-width text in
+the nodes' names and tags. This module carries the same strings into what the other tabs show, so the UI-wide
+hostile sweep (``tests/views/test_hostile_sweep.py``) finds them on every tab:
+
+* CloudWatch alarms on the first node's CPU whose names carry markup and wide text (AWS allows any printable
+  name) and whose state reason carries escape sequences (SetAlarmState takes free text), kept in ALARM: the
+  metric has no data and missing data is ignored, so the evaluator maintains the state, as AWS does;
+* an SNS topic with an http subscription whose URL path carries markup;
+* an S3 bucket whose object keys carry markup and wide text (S3 keys are any UTF-8).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.s3.models import s3_backends
+from moto.sns.models import sns_backends
+
+from .scenarios import HOSTILE_STRINGS, PRIMARY, Scenario
+
+TOPIC = "hostile-alerts"
+BUCKET = "opstui-hostile-{account}"
+
+
+def seed(scenario: Scenario) -> dict[str, Any]:
+    """Only for the hostile scenario; a no-op otherwise."""
+    if scenario.name != "hostile":
+        return {}
+    h = HOSTILE_STRINGS
+    account = scenario.account_id
+    iid = scenario.nodes[0].instance_id
+    topic = sns_backends[account][PRIMARY].create_topic(TOPIC)
+    sns_backends[account][PRIMARY].subscribe(topic.arn, f"http://127.0.0.1:9/{h['markup']}", "http")
+    cw = cloudwatch_backends[account][PRIMARY]
+    names = [f"{h['markup']} cpu", f"{h['rich_link']} {h['wide']}", f"{h['rich_bold']} cpu"]
+    for name in names:
+        cw.put_metric_alarm(
+            name=name, namespace="AWS/EC2", metric_name="CPUUtilization",
+            comparison_operator="GreaterThanThreshold", evaluation_periods=1, datapoints_to_alarm=1, period=300,
+            threshold=80.0, statistic="Average", description=h["osc_title"] + h["clear_screen"] + h["markup"],
+            dimensions=[{"Name": "InstanceId", "Value": iid}], alarm_actions=[topic.arn], ok_actions=[],
+            unit=None, treat_missing_data="ignore")
+        cw.set_alarm_state(name, h["osc_title"] + h["sgr_red"] + h["markup"] + h["newlines"], None, "ALARM")
+    s3 = s3_backends[account]["global"]
+    bucket = BUCKET.format(account=account)
+    s3.create_bucket(bucket, PRIMARY)
+    for key in (f"{h['markup']}/report.txt", f"{h['rich_link']}.log", f"{h['wide']}/{h['rich_red']}.tar.gz"):
+        s3.put_object(bucket, key, b"hostile\n")
+    return {"alarms": names, "topic": topic.arn, "bucket": bucket}

@@ -1,0 +1,129 @@
+"""Drive every tab, panel, command and modal of the app, the way the palette and the keys can reach them.
+
+The UI-wide tests (read-only: no mutating call reaches the sandbox; hostile text: nothing raw reaches the
+terminal) use this one walk, so a new tab, panel or command is covered as soon as it is in the command
+registry (``opstui/commands.py``) or in a view's bindings: nobody has to remember to add it to a test.
+
+Commands are run through ``app.run_action`` with the registry's action string: that is the palette's path,
+which does not consult ``check_action``, so a greyed-out action must refuse by itself. Tabs with panels are
+walked once per panel. After each step, whatever modal opened is handled by ``on_modal`` and then closed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.screen import Screen
+
+from opstui import commands as registry
+from opstui.app import OpsApp
+
+TAB_COMMANDS: dict[str, tuple[registry.AppCommand, ...]] = {
+    "overview": registry.OVERVIEW_COMMANDS,
+    "fleet": registry.FLEET_COMMANDS,
+    "shells": registry.SHELL_COMMANDS,
+    "run": registry.RUN_COMMANDS,
+    "inventory": registry.INVENTORY_COMMANDS,
+    "monitoring": registry.MONITORING_COMMANDS,
+    "backup": registry.BACKUP_COMMANDS,
+}
+VIEWS = {"overview": "overview_view", "fleet": "fleet_view", "shells": "shells_view", "run": "run_view",
+         "inventory": "inventory_view", "monitoring": "monitoring_view", "backup": "backup_view"}
+#: the panel switches of the tabs that have panels (each panel is walked with every command of its tab)
+PANELS = {"monitoring": ("alarms", "sns", "canaries", "agent"), "backup": ("jobs", "plans", "points", "files"),
+          "inventory": ("browse", "find", "summary", "setup")}
+_ACTION = re.compile(r"^\w+\('(\w+)'\)$")
+
+ModalHandler = Callable[[OpsApp, Any, Screen], Awaitable[None]]
+
+
+def action_name(cmd: registry.AppCommand) -> str:
+    m = _ACTION.match(cmd.action)
+    return m.group(1) if m else cmd.action
+
+
+@dataclass
+class Walk:
+    """What the walk did: actions run, modals met (by class name), errors raised by an action."""
+
+    actions: list[str] = field(default_factory=list)
+    modals: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def settle(pilot: Any, delay: float = 0.0) -> None:
+    await pilot.pause()
+    if delay:
+        await pilot.pause(delay)
+
+
+async def close_modals(app: OpsApp, pilot: Any, on_modal: ModalHandler, walk: Walk) -> None:
+    """Hand each modal to ``on_modal`` (it may answer it), then make sure none is left open."""
+    for _ in range(4):
+        if len(app.screen_stack) <= 1:
+            return
+        screen = app.screen
+        walk.modals.append(type(screen).__name__)
+        await on_modal(app, pilot, screen)
+        await settle(pilot)
+        if app.screen is screen and len(app.screen_stack) > 1:
+            await pilot.press("escape")
+            await settle(pilot)
+    while len(app.screen_stack) > 1:
+        app.pop_screen()
+        await settle(pilot)
+
+
+async def run(app: OpsApp, pilot: Any, action: str, on_modal: ModalHandler, walk: Walk, target: Any = None) -> None:
+    walk.actions.append(action)
+    import os, time
+    t0 = time.monotonic()
+    try:
+        await (target or app).run_action(action)
+    except Exception as exc:  # noqa: BLE001 - the walk reports every failure, it does not stop at the first
+        walk.errors.append(f"{action}: {type(exc).__name__}: {exc}")
+    await settle(pilot)
+    await close_modals(app, pilot, on_modal, walk)
+    if os.environ.get("SWEEP_DEBUG"):
+        print(f"{time.monotonic() - t0:.2f} {action}", flush=True)
+
+
+async def walk_app(app: OpsApp, pilot: Any, on_modal: ModalHandler, *, tabs: tuple[str, ...] | None = None) -> Walk:
+    """Every tab (in registry order), every panel, every registry command and every view binding."""
+    walk = Walk()
+    for tab, cmds in TAB_COMMANDS.items():
+        if tabs is not None and tab not in tabs:
+            continue
+        app.show_tab(tab)
+        await settle(pilot, 0.3)
+        view = getattr(app, VIEWS[tab])
+        registry_actions = {action_name(c) for c in cmds}
+        local = [b.action for b in view.BINDINGS
+                 if b.action not in registry_actions and not b.action.startswith(tuple(registry_actions))]
+        panel_cmds = [c for c in cmds if action_name(c) in PANELS.get(tab, ())] or [None]
+        others = [c for c in cmds if c.action and c not in panel_cmds]
+        done: set[str] = set()
+        for panel in panel_cmds:
+            if panel is not None:
+                await run(app, pilot, panel.action, on_modal, walk)
+                await settle(pilot, 0.25)  # its first load
+            for cmd in others:
+                # in a panel, the commands of that panel (check_action not False: shown, greyed or not)
+                if panel is not None and view.check_action(action_name(cmd), ()) is False:
+                    continue
+                done.add(cmd.action)
+                await run(app, pilot, cmd.action, on_modal, walk)
+                app.show_tab(tab)  # a command may have jumped elsewhere (the Fleet's c, the Overview's enter)
+            for action in local:
+                await run(app, pilot, action, on_modal, walk, target=view)
+        for cmd in others:  # hidden in every panel, yet the palette offers it: it must cope
+            if cmd.action not in done:
+                await run(app, pilot, cmd.action, on_modal, walk)
+                app.show_tab(tab)
+    for cmd in registry.GLOBAL_COMMANDS:
+        if cmd.id != "quit":
+            await run(app, pilot, cmd.action, on_modal, walk)
+    return walk
