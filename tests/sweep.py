@@ -79,7 +79,8 @@ async def close_modals(app: OpsApp, pilot: Any, on_modal: ModalHandler, walk: Wa
 
 async def run(app: OpsApp, pilot: Any, action: str, on_modal: ModalHandler, walk: Walk, target: Any = None) -> None:
     walk.actions.append(action)
-    import os, time
+    import os
+    import time
     t0 = time.monotonic()
     try:
         await (target or app).run_action(action)
