@@ -47,11 +47,33 @@ def _picture(match: re.Match[str]) -> str:
     return "\ufffd"
 
 
+_CONTROL_ALL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def pictured(value: str) -> str:
+    """Every control character but tab (newline included) as one visible symbol: the same length as
+    ``value``, so a cursor index into the value is an index into the picture (an input field's text)."""
+    return _CONTROL_ALL.sub(_picture, value)
+
+
 def clean_block(value: object) -> str:
     """Multi-line untrusted text (command output): newlines and tabs kept, every other control character
     (ESC, BEL, CR, C1, bidi overrides) shown as a visible symbol of the same length."""
     text = "" if value is None else str(value)
     return _CONTROL_KEEP_LINES.sub(_picture, text.replace("\r\n", "\n"))
+
+
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(value: object, **kwargs: object) -> str:
+    """``json.dumps`` whose output is safe in a terminal too: json escapes C0 controls itself, and here DEL,
+    C1 (U+009B is a CSI to some terminals) and bidi overrides become ``\\uXXXX`` as well. They can only occur
+    inside JSON strings, where the escape means the same character: the data round-trips unchanged."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, **kwargs)  # type: ignore[arg-type]
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def ansi_text(value: str):  # -> rich.text.Text (imported lazily: the CLI path does not need rich)

@@ -54,10 +54,10 @@ class Walk:
     errors: list[str] = field(default_factory=list)
 
 
-async def settle(pilot: Any, delay: float = 0.0) -> None:
-    await pilot.pause()
-    if delay:
-        await pilot.pause(delay)
+async def settle(pilot: Any, delay: float = 0.03) -> None:
+    """Let the app process what the step posted (not Pilot.pause(): its wait for an idle CPU waits up to a
+    second whenever the AWS thread is parsing, and the walk does not assert on each step anyway)."""
+    await pilot.pause(delay)
 
 
 async def close_modals(app: OpsApp, pilot: Any, on_modal: ModalHandler, walk: Walk) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from opstui.aws.errors import OpsError
 from opstui.aws.logs import LogCursor, split_stream
 from opstui.aws.models import CommandSummary, Invocation, invocation_outcome
 from opstui.runs.grouping import NodeResult, OutputGroup, group_results
+from opstui.safe import clean_block, json_text
 
 OUTPUT_CAP = 256 * 1024  # characters of stdout (and of stderr) kept per node; more is counted and digested
 SERVICE_STDOUT_LIMIT = 24_000  # GetCommandInvocation truncates here ...
@@ -431,19 +431,25 @@ class RunTracker:
         }
 
     def export_json(self) -> str:
-        return json.dumps(self.export(), indent=2, ensure_ascii=False)
+        return json_text(self.export(), indent=2)
 
     def export_text(self) -> str:
-        return render_groups_text(self.groups(), self.progress())
+        """The text export: like the screen, every control character of the nodes' output made visible (a
+        file that is later `cat` in a terminal must not retitle it, write its clipboard or clear it)."""
+        return render_groups_text(self.groups(), self.progress(), visible_controls=True)
 
 
-def render_groups_text(groups: Iterable[OutputGroup], progress: Progress | None = None) -> str:
-    """Plain-text grouped output (for `opstui run` and the text export)."""
+def render_groups_text(groups: Iterable[OutputGroup], progress: Progress | None = None, *,
+                       visible_controls: bool = False) -> str:
+    """Plain-text grouped output (for `opstui run` and the text export). With ``visible_controls`` every
+    control character but newline and tab is shown as a symbol (`clean_block`); without, the bytes are kept
+    as printed (`opstui run` to a pipe)."""
+    show = clean_block if visible_controls else (lambda text: text)
     out: list[str] = []
     for g in groups:
         code = "-" if g.exit_code is None else str(g.exit_code)
-        out.append(f"=== {g.label} ({g.size} node{'s' if g.size != 1 else ''}, {g.outcome}, exit {code}) ===")
-        out.append(g.stdout.rstrip("\n") if g.stdout else "(no output)")
+        out.append(show(f"=== {g.label} ({g.size} node{'s' if g.size != 1 else ''}, {g.outcome}, exit {code}) ==="))
+        out.append(show(g.stdout.rstrip("\n")) if g.stdout else "(no output)")
         out.append("")
     if progress is not None:
         out.append(", ".join(f"{o} {c}" for o, c in progress.by_outcome) + f" — {progress.done}/{progress.total}"

@@ -26,6 +26,7 @@ from opstui.aws.backup_models import BackupPlan, PlanSpec
 from opstui.aws.errors import OpsError
 from opstui.aws.s3 import download_path_problem, key_problem, upload_path_problem
 from opstui.safe import clean
+from opstui.views.safe_input import SafeInput
 
 DOWNLOAD_DIR = Path.home() / "opstui-downloads"
 
@@ -74,17 +75,17 @@ class PlanFormScreen(ModalScreen[BackupPlan | None]):
             yield Select([(r, r) for r in self.regions], allow_blank=False, value=v.get("region") or self.regions[0],
                          id="pf-region")
             yield Label("Plan name", classes="bf-label")
-            yield Input(v.get("name", ""), placeholder="e.g. daily-ec2 (letters, digits, - _ .)", id="pf-name")
+            yield SafeInput(v.get("name", ""), placeholder="e.g. daily-ec2 (letters, digits, - _ .)", id="pf-name")
             yield Static("", classes="bf-problem", id="pf-name-problem")
             yield Label("Daily at (UTC, HH:MM)", classes="bf-label")
-            yield Input(v.get("time", "05:00"), placeholder="05:00", id="pf-time")
+            yield SafeInput(v.get("time", "05:00"), placeholder="05:00", id="pf-time")
             yield Static("", classes="bf-help", id="pf-time-words")
             yield Static("", classes="bf-problem", id="pf-time-problem")
             yield Label("Keep recovery points for (days)", classes="bf-label")
-            yield Input(v.get("keep", "35"), placeholder="35", id="pf-keep")
+            yield SafeInput(v.get("keep", "35"), placeholder="35", id="pf-keep")
             yield Static("", classes="bf-problem", id="pf-keep-problem")
             yield Label("Copy to region (vault Default there; empty: no copy)", classes="bf-label")
-            yield Input(v.get("copy", ""), placeholder="e.g. ap-northeast-3", id="pf-copy")
+            yield SafeInput(v.get("copy", ""), placeholder="e.g. ap-northeast-3", id="pf-copy")
             yield Static("", classes="bf-problem", id="pf-copy-problem")
             yield Label("Resources", classes="bf-label")
             yield Static(Content(f"resource type EC2: every EC2 instance of the region ({EC2_ALL}), role "
@@ -203,10 +204,10 @@ class UploadScreen(ModalScreen[tuple[Path, str] | None]):
         with Vertical() as box:
             box.border_title = Content(f"Upload to s3://{clean(self.bucket, 60)}/{clean(self.prefix, 100)}")
             yield Label("Local file", classes="bf-label")
-            yield Input(self.values.get("path", ""), placeholder="/path/to/file (~ works)", id="up-path")
+            yield SafeInput(self.values.get("path", ""), placeholder="/path/to/file (~ works)", id="up-path")
             yield Static("", classes="bf-problem", id="up-path-problem")
             yield Label("Object key", classes="bf-label")
-            yield Input(self.values.get("key", "") if self._key_touched else self.prefix, id="up-key")
+            yield SafeInput(self.values.get("key", "") if self._key_touched else self.prefix, id="up-key")
             yield Static("", classes="bf-problem", id="up-key-problem")
             yield Static(Content("Files above 8 MB go as a multipart upload, 8 MB parts, 4 at a time; a versioned "
                                  "bucket keeps the earlier versions."), classes="bf-help")
@@ -283,7 +284,7 @@ class DownloadScreen(ModalScreen[Path | None]):
             box.border_title = "Download"
             yield Static(Content(self.what), classes="bf-help")
             yield Label("Write to (local path)", classes="bf-label")
-            yield Input(str(self.default_path), id="down-path")
+            yield SafeInput(str(self.default_path), id="down-path")
             yield Static("", classes="bf-problem", id="down-path-problem")
             with Horizontal(id="bf-buttons"):
                 yield Button("Cancel (esc)", id="down-cancel")

@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, ProgressBar, Select, Static
+from textual.widgets import Label, ProgressBar, Select, Static
 
 from opstui.aws.backup import schedule_words, window_words
 from opstui.aws.backup_models import (
@@ -28,6 +28,7 @@ from opstui.aws.backup_models import (
 )
 from opstui.safe import clean
 from opstui.views.node_table import Column, NodeTable
+from opstui.views.safe_input import SafeInput
 
 RANGE_OPTIONS = [("last 24 h", "24h"), ("last 7 days", "7d"), ("last 30 days", "30d")]
 #: the jobs' state filter: label, value (matched by `state_matches`)
@@ -365,7 +366,7 @@ class JobsPanel(Vertical):
             yield Select(RANGE_OPTIONS, allow_blank=False, value="24h", id="bk-range")
             yield Select(STATE_OPTIONS, allow_blank=False, value="all", id="bk-state")
             yield Select(KIND_OPTIONS, allow_blank=False, value="all", id="bk-kind")
-            yield Input(placeholder="resource: name, instance id or ARN (/)", id="bk-resource")
+            yield SafeInput(placeholder="resource: name, instance id or ARN (/)", id="bk-resource")
             yield Select([("all vaults", ALL_VAULTS)], allow_blank=False, value=ALL_VAULTS, id="bk-vault")
         yield NodeTable(JOB_COLUMNS, key=lambda j: j.key, id="bk-jobs")
         with VerticalScroll(id="bk-job-detail-box"):

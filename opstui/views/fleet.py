@@ -28,6 +28,7 @@ from opstui.aws.models import FleetNode, FleetSnapshot
 from opstui.safe import clean
 from opstui.views import fleet_filter
 from opstui.views.node_table import Column, NodeTable, PreparedRows, prepare_rows
+from opstui.views.safe_input import SafeInput
 
 PING_STYLES = {
     "Online": Style(color="green"),
@@ -186,7 +187,7 @@ class FleetView(Vertical):
         self.peak_in_flight = 0  # stays 1: refreshes never overlap
 
     def compose(self) -> ComposeResult:
-        yield Input(
+        yield SafeInput(
             placeholder="filter: text  tag:Role=web  state:stopped  ping:ConnectionLost  !negate   (enter: apply, esc: close)",
             id="fleet-filter",
         )

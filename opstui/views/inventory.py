@@ -56,6 +56,7 @@ from opstui.views.inventory_panels import (
     write_csv,
 )
 from opstui.views.node_table import NodeTable, prepare_rows
+from opstui.views.safe_input import SafeInput
 
 EXPORT_DIR = Path.home() / "opstui-exports"
 PANELS = {"browse": "inv-browse", "find": "inv-search", "summary": "inv-summary", "setup": "inv-setup"}
@@ -157,7 +158,7 @@ class InventoryView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="inv-header")
-        yield Input(placeholder="filter the table: words that must all appear (enter: apply, esc: close)",
+        yield SafeInput(placeholder="filter the table: words that must all appear (enter: apply, esc: close)",
                     id="inv-filter")
         with ContentSwitcher(initial="inv-browse", id="inv-panels"):
             yield BrowsePanel(id="inv-browse")

@@ -18,7 +18,7 @@ from typing import Any
 from rich.style import Style
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Select, Static
 
 from opstui.aws.models import (
     ApplicationMatch,
@@ -32,6 +32,7 @@ from opstui.private_files import open_private
 from opstui.safe import clean
 from opstui.views.fleet import age
 from opstui.views.node_table import Column, NodeTable
+from opstui.views.safe_input import SafeInput
 
 STALE_AFTER = timedelta(hours=24)
 STALE_STYLES = {"stale": Style(color="red", bold=True), "late": Style(color="yellow")}
@@ -309,9 +310,9 @@ class SearchPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="inv-search-form"):
-            yield Input(placeholder="application, e.g. openssl (a trailing * matches a prefix)", id="inv-app")
+            yield SafeInput(placeholder="application, e.g. openssl (a trailing * matches a prefix)", id="inv-app")
             yield Select(self.OPS, allow_blank=False, value="any", id="inv-op")
-            yield Input(placeholder="version, e.g. 3.0.13", id="inv-version")
+            yield SafeInput(placeholder="version, e.g. 3.0.13", id="inv-version")
             yield Button("Search", id="inv-search-go", variant="primary")
         with Horizontal(id="inv-search-results"):
             yield NodeTable(count_columns("Version", versions=True), key=lambda r: r.key, id="inv-versions")
@@ -335,7 +336,7 @@ class SetupPanel(Vertical):
                      "--read-only).", id="inv-setup-readonly")
         with Horizontal(id="inv-setup-form"):
             yield Static("Schedule", id="inv-schedule-label")
-            yield Input(value=DEFAULT_SCHEDULE, placeholder="rate(30 minutes) | rate(12 hours) | cron(0 */2 * * ? *)",
+            yield SafeInput(value=DEFAULT_SCHEDULE, placeholder="rate(30 minutes) | rate(12 hours) | cron(0 */2 * * ? *)",
                         id="inv-schedule")
             yield Button("Create / update (ctrl+s)", id="inv-apply", variant="primary")
         yield Static(id="inv-schedule-problem")

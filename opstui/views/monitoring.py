@@ -60,6 +60,7 @@ from opstui.views.monitoring_panels import (
     canary_matches,
 )
 from opstui.views.node_table import NodeTable
+from opstui.views.safe_input import SafeInput
 
 PANELS = {"alarms": "mon-p-alarms", "sns": "mon-p-sns", "canaries": "mon-p-canaries", "agent": "mon-p-agent"}
 PANEL_KEYS = (("1", "alarms", "Alarms"), ("2", "sns", "SNS"), ("3", "canaries", "Canaries"), ("4", "agent", "Agent"))
@@ -140,7 +141,7 @@ class MonitoringView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="mon-header")
-        yield Input(placeholder="filter: words  state:ALARM  region:ap-northeast-1  !negate   (enter: apply, esc: close)",
+        yield SafeInput(placeholder="filter: words  state:ALARM  region:ap-northeast-1  !negate   (enter: apply, esc: close)",
                     id="mon-filter")
         with ContentSwitcher(initial=PANELS["alarms"], id="mon-panels"):
             yield AlarmsPanel(id=PANELS["alarms"])

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from opstui.safe import clean
+from opstui.views.safe_input import SafeInput
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class FormScreen(ModalScreen[bool]):
                                          value=f.value if f.value in values else values[0], allow_blank=False,
                                          id=f"f-{f.id}", disabled=f.disabled)
                         else:
-                            yield Input(f.value, placeholder=f.placeholder, id=f"f-{f.id}", disabled=f.disabled)
+                            yield SafeInput(f.value, placeholder=f.placeholder, id=f"f-{f.id}", disabled=f.disabled)
             yield Static(id="form-problems")
             with Horizontal(id="form-buttons"):
                 yield Button("Cancel (esc)", id="form-cancel")

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Static
 
 from opstui.runs.targets import BlastRadius
 from opstui.safe import clean, clean_block
+from opstui.views.safe_input import SafeInput
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class ConfirmRunScreen(ModalScreen[bool]):
                 yield Static(Content(clean_block(c.preview[:4000])))
             yield Static(Content("\n".join(clean(line, 2000) for line in self.radius.summary())), id="confirm-radius")
             yield Static(Content(c.options), id="confirm-options")
-            yield Input(placeholder=f"type {self.radius.confirmation_word} (the number of nodes) to enable Run",
+            yield SafeInput(placeholder=f"type {self.radius.confirmation_word} (the number of nodes) to enable Run",
                         id="confirm-typed")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel (esc)", id="confirm-cancel")

@@ -22,6 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 
 from opstui.aws.models import DocumentDetail, DocumentParameter
 from opstui.safe import clean
+from opstui.views.safe_input import SafeInput
 
 DEFAULT_DOCUMENT = "AWS-RunShellScript"
 
@@ -112,7 +113,7 @@ class RunForm(Horizontal):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="rc-left"):
             yield Label("Document", classes="rc-label")
-            yield Input(DEFAULT_DOCUMENT, placeholder="document name (→ completes)", id="rc-doc")
+            yield SafeInput(DEFAULT_DOCUMENT, placeholder="document name (→ completes)", id="rc-doc")
             yield Static("loading documents…", id="rc-doc-info")
             yield Static("", id="rc-doc-error")
             yield Vertical(id="rc-params")
@@ -121,26 +122,26 @@ class RunForm(Horizontal):
             with RadioSet(id="rc-target-mode"):
                 yield RadioButton(self._fleet_label(), id="rc-t-fleet")
                 yield RadioButton("Expression", id="rc-t-expr", value=True)
-            yield Input(placeholder="tag:Role=web · resource-groups:NAME · i-0abc,i-0def · web-01,web-02",
+            yield SafeInput(placeholder="tag:Role=web · resource-groups:NAME · i-0abc,i-0def · web-01,web-02",
                         id="rc-target")
             yield Static("", id="rc-target-preview")
             with Horizontal(classes="rc-opts"):
                 with Vertical():
                     yield Label("Max concurrency", classes="rc-label")
-                    yield Input("50", placeholder="50 or 10%", id="rc-concurrency")
+                    yield SafeInput("50", placeholder="50 or 10%", id="rc-concurrency")
                 with Vertical():
                     yield Label("Max errors", classes="rc-label")
-                    yield Input("0", placeholder="0, 5 or 10%", id="rc-errors")
+                    yield SafeInput("0", placeholder="0, 5 or 10%", id="rc-errors")
             with Horizontal(classes="rc-opts"):
                 with Vertical():
                     yield Label("Delivery timeout (s)", classes="rc-label")
-                    yield Input("", placeholder="600", id="rc-timeout")
+                    yield SafeInput("", placeholder="600", id="rc-timeout")
                 with Vertical():
                     yield Label("Comment", classes="rc-label")
-                    yield Input("", placeholder="why (shown in history)", id="rc-comment", max_length=100)
+                    yield SafeInput("", placeholder="why (shown in history)", id="rc-comment", max_length=100)
             yield Checkbox("Output to CloudWatch Logs (live output)", True, id="rc-cw")
             yield Label("S3 output (full output past 24,000 chars)", classes="rc-label")
-            yield Input("", placeholder="bucket or bucket/prefix (optional)", id="rc-s3")
+            yield SafeInput("", placeholder="bucket or bucket/prefix (optional)", id="rc-s3")
             yield Static("", id="rc-problems")
             yield Static("READ-ONLY: sending is disabled (opstui was started with --read-only).", id="rc-readonly")
             with Horizontal(id="rc-send-row"):
@@ -205,7 +206,7 @@ class RunForm(Horizontal):
                             id=field_id, classes="" if param.name == "commands" else "rc-list",
                             show_line_numbers=param.name == "commands", tab_behavior="focus")
             return area
-        return Input(default, id=field_id)
+        return SafeInput(default, id=field_id)
 
     def _remember(self) -> None:
         if self.detail is None:
@@ -275,9 +276,10 @@ class RunForm(Horizontal):
         self.post_message(self.TargetEdited())
 
     def set_target_preview(self, text: str, error: bool = False) -> None:
+        """Lines that carry node names and tag values (untrusted): each made control-free, shown literally."""
         preview = self.query_one("#rc-target-preview", Static)
         preview.set_class(error, "-error")
-        preview.update(Content(text))
+        preview.update(Content("\n".join(clean(line, 600) for line in text.split("\n"))))
 
     # -- the rest -------------------------------------------------------------------------------------------
     def set_read_only(self, read_only: bool) -> None:

@@ -1,0 +1,192 @@
+"""Untrusted text never reaches the user's terminal raw, on any screen, and is never read as markup.
+
+One walk through every tab, panel, command, modal, form and toast (``tests/sweep.py``) against the hostile
+scenario, whose names, tags, alarms, topics, files, inventory entries and command output carry escape
+sequences, control characters, bidi overrides and Rich/Textual markup. Every frame the app sends to the
+terminal is checked where the terminal would get it (``App._display``, the compositor's update):
+
+* no segment text holds a control character other than newline and tab: no ESC, no C1, no bidi override;
+* no segment is a hyperlink (an untrusted ``[link=…]`` interpreted would be an OSC 8 link);
+* the terminal byte stream built from the update holds no escape sequence but Textual's own CSI ones;
+* each markup probe (``[red]MARKUP-RED[/red]`` …) is shown with its tags: a probe word on screen without its
+  tag beside it means the markup was interpreted.
+
+A new screen is covered without anyone adding it here: it only has to be reachable from the command registry
+or a view's bindings. The exports the walk writes and the command line's output to a terminal are held to
+the same rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from textual._compositor import ChopsUpdate, LayoutUpdate
+from textual.screen import Screen
+
+from opstui.app import OpsApp
+from opstui.demo import SandboxProcess
+from opstui.views import runcommand
+from opstui.views.runcommand_confirm import ConfirmRunScreen
+from tests.helpers import loaded, make_app, wait_for
+from tests.sandbox_control import SandboxControl
+from tests.sweep import walk_app
+
+BAD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+TEXTUAL_ESCAPES = re.compile(r"\x1b\[[0-9;:?<=>]*[ -/]*[@-~]")  # CSI only: cursor moves, SGR, modes
+PROBES = (("MARKUP-RED", "[red]", "[/red]"), ("MARKUP-BOLD", "[b]", "[/b]"), ("MARKUP-VAR", "[$accent]", "[/]"),
+          ("MARKUP-ACTION", "[@click=app.quit]", "[/]"))
+HOSTILE_OUTPUT = (r"printf '\033]0;pwned\007\033]52;c;cHduZWQ=\007\033[2J\033[31mred\033[0m "
+                  r"[red]MARKUP-RED[/red] [b]MARKUP-BOLD[/b] \342\200\256evil\n'")
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[SandboxControl]:
+    """Its own hostile sandbox: the walk answers no to every question, but some commands act at once."""
+    with SandboxProcess(scenario="hostile", live=False, timeout=120) as proc:
+        control = SandboxControl.of(proc)
+        control.run_command_configure(delivery_timeout_scale=0.02)
+        yield control
+
+
+class TerminalWatch:
+    """Checks every update the app would write to the terminal (see the module docstring)."""
+
+    def __init__(self, app: OpsApp) -> None:
+        self.app = app
+        self.frames = 0
+        self.violations: list[str] = []
+        self.probes_seen: set[str] = set()
+        original = app._display
+
+        def display(screen: Screen, renderable: Any) -> None:
+            self.check(renderable)
+            original(screen, renderable)
+
+        app._display = display  # type: ignore[method-assign]
+
+    def _lines(self, update: Any) -> list[list[Any]]:
+        if isinstance(update, LayoutUpdate):
+            return [[seg for strip in line for seg in strip] for line in update.strips]
+        if isinstance(update, ChopsUpdate):
+            return [[seg for strip in line.values() if strip is not None for seg in strip] for line in update.chops]
+        return []
+
+    def _flag(self, what: str, line: str) -> None:
+        if len(self.violations) < 50:
+            self.violations.append(f"{what}: {line[:160]!r}")
+
+    def check(self, update: Any) -> None:
+        lines = self._lines(update)
+        if not lines:
+            return
+        self.frames += 1
+        for segments in lines:
+            text = "".join(seg.text for seg in segments)
+            if BAD.search(text):
+                self._flag("control character on screen", text)
+            if any(seg.style is not None and seg.style.link for seg in segments):
+                self._flag("hyperlink on screen", text)
+            for word, opening, closing in PROBES:
+                start = text.find(word)
+                while start >= 0:
+                    self.probes_seen.add(word)
+                    if not (text[:start].endswith(opening) or text[start + len(word):].startswith(closing)):
+                        self._flag(f"markup interpreted around {word}", text)
+                    start = text.find(word, start + 1)
+        stream = TEXTUAL_ESCAPES.sub("", update.render_segments(self.app.console))
+        if "\x1b" in stream or BAD.search(stream.replace("\n", "")):
+            self._flag("escape in the terminal stream", stream[stream.find("\x1b") - 20:])
+
+
+async def decline(app: OpsApp, pilot: Any, screen: Screen) -> None:
+    """No to every question; forms are shown (their titles checked) and closed without submitting."""
+    await pilot.press("escape")
+
+
+async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hostile, tmp_path, monkeypatch):
+    monkeypatch.setattr(runcommand, "POLL_INTERVAL", 0.2)
+    app = make_app(hostile)
+    watch = TerminalWatch(app)
+    async with app.run_test(size=(200, 50)) as pilot:
+        fleet = await loaded(pilot, app)
+        app.run_view.export_dir = tmp_path / "runs"
+        app.inventory_view.export_dir = tmp_path / "exports"
+        # a command whose output attacks the terminal, on every node (the output pane, groups, diff, export)
+        fleet.table.select_visible()
+        app.show_tab("run")
+        view = app.run_view
+        await wait_for(pilot, lambda: view.form.commands_area() is not None)
+        view.form.commands_area().text = HOSTILE_OUTPUT
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        await pilot.press(*app.screen.radius.confirmation_word, "enter")
+        await wait_for(pilot, lambda: view.run is not None and view.run.finished, timeout=30)
+        # and a filter typed with markup: shown as typed
+        app.show_tab("fleet")
+        await pilot.press("slash", *"[b]MARKUP-BOLD[/b]", "enter")
+        walk = await walk_app(app, pilot, decline)
+        # the palette lists every node by name
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Shell")
+        await pilot.pause(0.5)
+        await pilot.press("escape")
+        await pilot.pause()
+    app.close_aws()
+    assert not walk.errors, walk.errors
+    assert watch.frames > 200
+    assert watch.violations == [], "\n".join(watch.violations)
+    # the probes did reach the screen (as text): the check above had something to look at
+    assert {"MARKUP-RED", "MARKUP-BOLD"} <= watch.probes_seen, watch.probes_seen
+    # the exports the walk wrote are as safe as the screen (JSON escapes control characters itself)
+    exports = [p for p in (tmp_path / "runs").glob("*") if p.suffix in (".txt", ".json")]
+    exports += list((tmp_path / "exports").glob("*.csv"))
+    assert any(p.suffix == ".txt" for p in exports), exports
+    for path in exports:
+        text = path.read_text(encoding="utf-8")
+        assert not BAD.search(text.replace("\r\n", "\n")), (path.name, BAD.search(text))
+        if path.suffix == ".json":
+            json.loads(text)
+
+
+def test_opstui_run_to_a_terminal_shows_hostile_output_and_names_literally(hostile):
+    """`opstui run` on a terminal: every control character of the nodes' output and names made visible."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {**os.environ, **hostile.env(), "OPSTUI_CONFIG": os.devnull, "TERM": "xterm"}
+        os.execve(sys.executable, [sys.executable, "-m", "opstui", "run", "--endpoint-url", hostile.endpoint,
+                                   "--region", hostile.regions[0], "--targets", "tag:Role=web", "--yes",
+                                   "--max-errors", "100%", "--timeout", "30", "--", HOSTILE_OUTPUT], env)
+    out = bytearray()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    text = out.decode("utf-8", "replace")
+    assert os.WEXITSTATUS(status) in (0, 1), text
+    assert "MARKUP-RED" in text and "pwned" in text  # the output is there, made visible
+    # the CLI's own progress line redraws with \r and CSI erase; nothing else may be there
+    visible = TEXTUAL_ESCAPES.sub("", text).replace("\r", "")
+    assert "\x1b" not in visible and not BAD.search(visible), repr(visible[:400])
+
+
+def test_opstui_shell_errors_name_hostile_targets_literally(hostile):
+    env = {**os.environ, **hostile.env(), "OPSTUI_CONFIG": os.devnull}
+    done = subprocess.run([sys.executable, "-m", "opstui", "shell", "--endpoint-url", hostile.endpoint,
+                           "--region", hostile.regions[0], "\x1b]0;pwned\x07[red]MARKUP-RED[/red]"],
+                          capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert done.returncode != 0
+    assert "\x1b" not in done.stderr and not BAD.search(done.stderr.replace("\n", "")), repr(done.stderr)
+    assert "[red]MARKUP-RED[/red]" in done.stderr
