@@ -4,9 +4,10 @@ The hostile scenario (:mod:`.scenarios`) puts markup, escape sequences, 10 KB st
 the nodes' names and tags. This module carries the same strings into what the other tabs show, so the UI-wide
 hostile sweep (``tests/views/test_hostile_sweep.py``) finds them on every tab:
 
-* CloudWatch alarms on the first node's CPU whose names carry markup and wide text (AWS allows any printable
-  name) and whose state reason carries escape sequences (SetAlarmState takes free text), kept in ALARM: the
-  metric has no data and missing data is ignored, so the evaluator maintains the state, as AWS does;
+* CloudWatch alarms on an application metric of the first node whose names carry markup and wide text (AWS
+  allows any printable name) and whose state reason carries escape sequences (SetAlarmState takes free text),
+  kept in ALARM: the metric has no data and missing data is ignored, so the evaluator keeps the state, as AWS
+  does;
 * an SNS topic with an http subscription whose URL path carries markup;
 * an S3 bucket whose object keys carry markup and wide text (S3 keys are any UTF-8).
 """
@@ -38,7 +39,7 @@ def seed(scenario: Scenario) -> dict[str, Any]:
     names = [f"{h['markup']} cpu", f"{h['rich_link']} {h['wide']}", f"{h['rich_bold']} cpu"]
     for name in names:
         cw.put_metric_alarm(
-            name=name, namespace="AWS/EC2", metric_name="CPUUtilization",
+            name=name, namespace="Storefront/App", metric_name="Errors",
             comparison_operator="GreaterThanThreshold", evaluation_periods=1, datapoints_to_alarm=1, period=300,
             threshold=80.0, statistic="Average", description=h["osc_title"] + h["clear_screen"] + h["markup"],
             dimensions=[{"Name": "InstanceId", "Value": iid}], alarm_actions=[topic.arn], ok_actions=[],
