@@ -29,6 +29,7 @@ from opstui.session.channel import SessionError
 from opstui.session.shell import open_shell
 
 EXIT_USAGE = 2
+EXIT_REFUSED = 3  # read-only mode (like `opstui run`)
 EXIT_FAILED = 255  # like ssh: the connection, not the remote command, failed
 
 
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--document", help="session document, e.g. AWS-StartInteractiveCommand")
     p.add_argument("--parameters", help='document parameters as JSON, e.g. \'{"command":["top"]}\'')
     p.add_argument("--reason")
+    p.add_argument("--read-only", action="store_true", default=None,
+                   help="refuse every mutating call; a shell (StartSession) is one, so nothing is opened")
     return p
 
 
@@ -136,7 +139,7 @@ def main(argv: list[str]) -> int:
         if args.parameters:
             json.loads(args.parameters)
         settings = settings_from(load_file(), {"profile": args.profile, "regions": args.regions,
-                                              "endpoint_url": args.endpoint_url})
+                                              "endpoint_url": args.endpoint_url, "read_only": args.read_only})
     except (ConfigError, ValueError) as exc:
         print(f"opstui shell: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -150,7 +153,7 @@ def main(argv: list[str]) -> int:
         settings = replace(settings, regions=(region,))
 
     async def go() -> int:
-        aws = AwsClients(profile=settings.profile, endpoint_url=settings.endpoint_url)
+        aws = AwsClients(profile=settings.profile, endpoint_url=settings.endpoint_url, read_only=settings.read_only)
         try:
             return await run_shell(aws, settings.regions, args)
         finally:
@@ -162,7 +165,7 @@ def main(argv: list[str]) -> int:
         # the reason can carry text from the service (channel_closed Output): no escape bytes to the terminal
         message = "\n".join(clean(line, 400) for line in str(err).splitlines())
         print(f"\r\nopstui shell: {message}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_REFUSED if getattr(err, "kind", "") == "read-only" else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     return code

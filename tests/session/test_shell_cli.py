@@ -7,9 +7,12 @@ import os
 import pty
 import select
 import struct
+import subprocess
 import sys
 import termios
 import time
+
+import pytest
 
 
 def spawn(sandbox, *args: str, cols: int = 100, rows: int = 30):
@@ -90,3 +93,18 @@ def test_terminal_is_restored_after_the_session(sandbox):
     tail = out[out.rindex(b"speed"):]
     assert b" icanon" in tail and b" echo" in tail and b"-icanon" not in tail  # cooked mode is back
     wait_exit(pid, fd)
+
+
+@pytest.mark.parametrize("how", ["config", "flag"])
+def test_read_only_refuses_the_shell_before_start_session_is_sent(sandbox, tmp_path, how):
+    """`read_only = true` in the config file (or --read-only) holds for `opstui shell` as for the TUI."""
+    config = tmp_path / "config.toml"
+    config.write_text("read_only = true\n" if how == "config" else "")
+    sandbox.clear_calls()
+    env = {**os.environ, **sandbox.env(), "OPSTUI_CONFIG": str(config)}
+    args = [sys.executable, "-m", "opstui", "shell", "--endpoint-url", sandbox.endpoint,
+            "--region", "ap-northeast-1", "prod-web-01", *(["--read-only"] if how == "flag" else [])]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert done.returncode == 3, done.stderr
+    assert "read-only mode: ssm:StartSession was not sent" in done.stderr
+    assert not any(k.startswith("ssm:StartSession") for k in sandbox.calls())
