@@ -111,7 +111,7 @@ def test_a_credentials_file_other_users_can_read_is_refused(tmp_path):
 def assert_private_tree(root: Path) -> None:
     """Every folder under the state dir 0700, every file 0600 or 0700 (scripts), none group/other-accessible."""
     found_output = False
-    for folder, dirs, files in os.walk(root):
+    for folder, _dirs, files in os.walk(root):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
         for name in files:
             mode = stat.S_IMODE(os.stat(os.path.join(folder, name)).st_mode)
