@@ -251,3 +251,44 @@ def test_a_hyperlink_pieced_together_by_removing_another_osc_still_loses_its_lin
     assert out.plain == "click!"
     assert spans(out) == [(0, 5, "color(1)")]
     assert out.spans[0].style.link is None
+
+
+def test_pictured_pictures_exactly_the_control_characters_but_tab_below_u3000() -> None:
+    from opstui.safe import pictured
+
+    wrong = [f"U+{code:04X}" for code in range(0x3000)
+             if (pictured(chr(code)) != chr(code)) != (is_control(code) and code != 0x09)]
+    assert not wrong
+
+
+def test_json_text_escapes_exactly_del_c1_and_the_line_and_bidi_controls_below_u3000() -> None:
+    from opstui.safe import json_text
+
+    unsafe = set(range(0x7F, 0xA0)) | {0x2028, 0x2029} | set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))
+    wrong = [f"U+{code:04X}" for code in range(0x20, 0x3000) if code not in (0x22, 0x5C)
+             and (json_text(chr(code)) != f'"{chr(code)}"') != (code in unsafe)]
+    assert not wrong
+
+
+def test_pictured_keeps_length_and_tabs_and_pictures_every_other_control() -> None:
+    from opstui.safe import pictured
+
+    raw = "a\x1b]0;t\x07b\nc\td\x7f\x9b\u202e\u2028"
+    shown = pictured(raw)
+    assert len(shown) == len(raw)  # a cursor index into the value is an index into the picture
+    assert shown == "a␛]0;t␇b␊c\td␡\ufffd\ufffd\ufffd"
+    assert pictured("plain ascii, 日本語") == "plain ascii, 日本語"
+    assert pictured("\x00\x1f ") == "␀␟ "
+
+
+def test_json_text_escapes_what_a_terminal_would_act_on_and_round_trips() -> None:
+    import json
+
+    from opstui.safe import json_text
+
+    value = {"out": "x\x1b[2J\x07\x7f\x9b\u2028\u2029\u202a\u202e\u2066\u2069 日本 [b]", "n": [1, None]}
+    text = json_text(value, indent=1)
+    assert json.loads(text) == value and text.startswith('{\n "out"')  # the keyword arguments reach json.dumps
+    assert not any(ch in text for ch in "\x1b\x07\x7f\x9b\u2028\u2029\u202a\u202e\u2066\u2069")
+    assert "日本" in text and "\\u009b" in text and "\\u202e" in text and "\\u2069" in text
+    assert json_text({"a": "b"}) == '{"a": "b"}'

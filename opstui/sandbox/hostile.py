@@ -9,7 +9,10 @@ hostile sweep (``tests/views/test_hostile_sweep.py``) finds them on every tab:
   kept in ALARM: the metric has no data and missing data is ignored, so the evaluator keeps the state, as AWS
   does;
 * an SNS topic with an http subscription whose URL path carries markup;
-* an S3 bucket whose object keys carry markup and wide text (S3 keys are any UTF-8).
+* an S3 bucket whose object keys carry markup and wide text (S3 keys are any UTF-8);
+* backup jobs of the hostile nodes (their names come from the Name tags: markup, U+FFFD for what EC2 cannot
+  carry), failed or completed with issues, whose status message quotes a Windows VSS writer's name as the
+  machine reports it: text from a machine we don't control, escape sequences included.
 """
 
 from __future__ import annotations
@@ -50,4 +53,19 @@ def seed(scenario: Scenario) -> dict[str, Any]:
     s3.create_bucket(bucket, PRIMARY)
     for key in (f"{h['markup']}/report.txt", f"{h['rich_link']}.log", f"{h['wide']}/{h['rich_red']}.tar.gz"):
         s3.put_object(bucket, key, b"hostile\n")
-    return {"alarms": names, "topic": topic.arn, "bucket": bucket}
+    jobs = _backup_jobs(account, h)
+    return {"alarms": names, "topic": topic.arn, "bucket": bucket, "backup_jobs": jobs}
+
+
+def _backup_jobs(account: str, h: dict[str, str]) -> int:
+    from . import backup, clock
+
+    store = backup.store(account, PRIMARY)
+    role = f"arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
+    created = clock.now().timestamp() - 3 * 3600
+    resources = backup.ec2_resources(account, PRIMARY)[:3]
+    for n, res in enumerate(resources):
+        job = backup.create_job(store, res, "Default", role, created + n * 60, 60, 180, None, None, [],
+                                start_delay=60, forced="FAILED" if n % 2 == 0 else "ISSUES")
+        job.message = f"Windows VSS writer {h['osc_title']}{h['clear_screen']}{h['markup']} failed: " + h["sgr_red"]
+    return len(resources)

@@ -119,16 +119,22 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
         fleet = await loaded(pilot, app)
         app.run_view.export_dir = tmp_path / "runs"
         app.inventory_view.export_dir = tmp_path / "exports"
-        # a command whose output attacks the terminal, on every node (the output pane, groups, diff, export)
-        fleet.table.select_visible()
+        # a command whose output attacks the terminal (the output pane, groups, diff, export), its target
+        # pasted as a node's name with its raw escape sequences (the hybrid node's: the run's title)
+        hybrid = next(n for n in fleet.table.rows if n.instance_id.startswith("mi-"))
         app.show_tab("run")
         view = app.run_view
         await wait_for(pilot, lambda: view.form.commands_area() is not None)
         view.form.commands_area().text = HOSTILE_OUTPUT
+        view.form.query_one("#rc-target").value = hybrid.name
+        await pilot.pause()
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
         await pilot.press(*app.screen.radius.confirmation_word, "enter")
         await wait_for(pilot, lambda: view.run is not None and view.run.finished, timeout=30)
+        # a shell on the node whose name carries raw escapes (its tab label and status line)
+        app.open_shells([hybrid])
+        await wait_for(pilot, lambda: app.shells_view.active is not None)
         # and a filter typed with markup: shown as typed
         app.show_tab("fleet")
         await pilot.press("slash", *"[b]MARKUP-BOLD[/b]", "enter")
