@@ -36,6 +36,8 @@ VIEWS = {"overview": "overview_view", "fleet": "fleet_view", "shells": "shells_v
 PANELS = {"monitoring": ("alarms", "sns", "canaries", "agent"), "backup": ("jobs", "plans", "points", "files"),
           "inventory": ("browse", "find", "summary", "setup")}
 _ACTION = re.compile(r"^\w+\('(\w+)'\)$")
+#: view bindings that go one level in: run first in each panel, so the commands also meet what is inside
+OPENERS = ("open", "open_history")
 
 ModalHandler = Callable[[OpsApp, Any, Screen], Awaitable[None]]
 
@@ -107,10 +109,15 @@ async def walk_app(app: OpsApp, pilot: Any, on_modal: ModalHandler, *, tabs: tup
         panel_cmds = [c for c in cmds if action_name(c) in PANELS.get(tab, ())] or [None]
         others = [c for c in cmds if c.action and c not in panel_cmds]
         done: set[str] = set()
+        openers = [a for a in local if a in OPENERS]
+        closers = [a for a in local if a not in OPENERS]
         for panel in panel_cmds:
             if panel is not None:
                 await run(app, pilot, panel.action, on_modal, walk)
                 await settle(pilot, 0.25)  # its first load
+            for action in openers:  # one level in (a job's detail, a vault's points, a bucket's objects) first
+                await run(app, pilot, action, on_modal, walk, target=view)
+                await settle(pilot, 0.15)
             for cmd in others:
                 # in a panel, the commands of that panel (check_action not False: shown, greyed or not)
                 if panel is not None and view.check_action(action_name(cmd), ()) is False:
@@ -118,7 +125,7 @@ async def walk_app(app: OpsApp, pilot: Any, on_modal: ModalHandler, *, tabs: tup
                 done.add(cmd.action)
                 await run(app, pilot, cmd.action, on_modal, walk)
                 app.show_tab(tab)  # a command may have jumped elsewhere (the Fleet's c, the Overview's enter)
-            for action in local:
+            for action in closers:
                 await run(app, pilot, action, on_modal, walk, target=view)
         for cmd in others:  # hidden in every panel, yet the palette offers it: it must cope
             if cmd.action not in done:

@@ -22,7 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 
 from opstui.aws.models import DocumentDetail, DocumentParameter
 from opstui.safe import clean
-from opstui.views.safe_input import SafeInput
+from opstui.views.safe_input import SafeInput, SafeTextArea
 
 DEFAULT_DOCUMENT = "AWS-RunShellScript"
 
@@ -202,7 +202,7 @@ class RunForm(Horizontal):
             return Select([(Text("true"), "true"), (Text("false"), "false")], value=value,
                           allow_blank=value is Select.NULL, id=field_id)
         if param.type == "StringList":
-            area = TextArea(default.replace(",", "\n") if param.name != "commands" else default,
+            area = SafeTextArea(default.replace(",", "\n") if param.name != "commands" else default,
                             id=field_id, classes="" if param.name == "commands" else "rc-list",
                             show_line_numbers=param.name == "commands", tab_behavior="focus")
             return area

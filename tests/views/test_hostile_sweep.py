@@ -27,6 +27,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.screen import Screen
@@ -113,6 +114,11 @@ async def decline(app: OpsApp, pilot: Any, screen: Screen) -> None:
 
 async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hostile, tmp_path, monkeypatch):
     monkeypatch.setattr(runcommand, "POLL_INTERVAL", 0.2)
+    # someone else's command in the history, with raw escapes in its text (reopened by the walk's history)
+    ssm = boto3.client("ssm", region_name=hostile.regions[0], endpoint_url=hostile.endpoint, **hostile.boto_kwargs())
+    node = ssm.describe_instance_information(MaxResults=5)["InstanceInformationList"][0]["InstanceId"]
+    ssm.send_command(InstanceIds=[node], DocumentName="AWS-RunShellScript", Comment="\x1b]0;pwned\x07 [b]MARKUP-BOLD[/b]",
+                     Parameters={"commands": ["echo '\x1b]0;pwned\x07\x1b[2J' [red]MARKUP-RED[/red]"]})
     app = make_app(hostile)
     watch = TerminalWatch(app)
     async with app.run_test(size=(200, 50)) as pilot:
