@@ -64,8 +64,9 @@ def _backup_jobs(account: str, h: dict[str, str]) -> int:
     role = f"arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
     created = clock.now().timestamp() - 3 * 3600
     resources = backup.ec2_resources(account, PRIMARY)[:3]
-    for n, res in enumerate(resources):
-        job = backup.create_job(store, res, "Default", role, created + n * 60, 60, 180, None, None, [],
-                                start_delay=60, forced="FAILED" if n % 2 == 0 else "ISSUES")
-        job.message = f"Windows VSS writer {h['osc_title']}{h['clear_screen']}{h['markup']} failed: " + h["sgr_red"]
-    return len(resources)
+    for n, res in enumerate(resources):  # for each: a failed job and one completed with issues (a point)
+        for m, outcome in enumerate(("FAILED", "ISSUES")):
+            job = backup.create_job(store, res, "Default", role, created + (2 * n + m) * 60, 60, 180, None, None,
+                                    [], start_delay=60, forced=outcome)
+            job.message = f"Windows VSS writer {h['osc_title']}{h['clear_screen']}{h['markup']} failed: {h['sgr_red']}"
+    return 2 * len(resources)

@@ -114,11 +114,6 @@ async def decline(app: OpsApp, pilot: Any, screen: Screen) -> None:
 
 async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hostile, tmp_path, monkeypatch):
     monkeypatch.setattr(runcommand, "POLL_INTERVAL", 0.2)
-    # someone else's command in the history, with raw escapes in its text (reopened by the walk's history)
-    ssm = boto3.client("ssm", region_name=hostile.regions[0], endpoint_url=hostile.endpoint, **hostile.boto_kwargs())
-    node = ssm.describe_instance_information(MaxResults=5)["InstanceInformationList"][0]["InstanceId"]
-    ssm.send_command(InstanceIds=[node], DocumentName="AWS-RunShellScript", Comment="\x1b]0;pwned\x07 [b]MARKUP-BOLD[/b]",
-                     Parameters={"commands": ["echo '\x1b]0;pwned\x07\x1b[2J' [red]MARKUP-RED[/red]"]})
     app = make_app(hostile)
     watch = TerminalWatch(app)
     async with app.run_test(size=(200, 50)) as pilot:
@@ -141,6 +136,12 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
         # a shell on the node whose name carries raw escapes (its tab label and status line)
         app.open_shells([hybrid])
         await wait_for(pilot, lambda: app.shells_view.active is not None)
+        # someone else's command, newest in the history, with raw escapes in its text: the walk reopens it
+        ssm = boto3.client("ssm", region_name=hostile.regions[0], endpoint_url=hostile.endpoint,
+                           **hostile.boto_kwargs())
+        ssm.send_command(InstanceIds=[hybrid.instance_id], DocumentName="AWS-RunShellScript",
+                         Comment="\x1b]0;pwned\x07 [b]MARKUP-BOLD[/b]",
+                         Parameters={"commands": ["echo '\x1b]0;pwned\x07\x1b[2J' [red]MARKUP-RED[/red]"]})
         # and a filter typed with markup: shown as typed
         app.show_tab("fleet")
         await pilot.press("slash", *"[b]MARKUP-BOLD[/b]", "enter")
