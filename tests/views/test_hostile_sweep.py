@@ -146,6 +146,30 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
         app.show_tab("fleet")
         await pilot.press("slash", *"[b]MARKUP-BOLD[/b]", "enter")
         walk = await walk_app(app, pilot, decline)
+        # two deep places the walk's quick steps do not wait for: someone else's command reopened from the
+        # history (its text is the run's title), and a restore's confirmation (it names the point's node)
+        await app.run_action("run('history')")
+        history = view.history.table
+        await wait_for(pilot, lambda: any("pwned" in " ".join(c.parameters.get("commands", ()))
+                                          for c in history.rows))
+        history.move_cursor(next(i for i, c in enumerate(history.visible_rows())
+                                 if "pwned" in " ".join(c.parameters.get("commands", ()))))
+        await view.run_action("open_history")
+        await wait_for(pilot, lambda: view.run is not None and "pwned" in view.run.title)
+        await pilot.pause(0.3)
+        backup = app.backup_view
+        await app.run_action("backup('points')")
+        await wait_for(pilot, lambda: backup.table("bk-vaults").rows)
+        await backup.run_action("open")
+        points = backup.table("bk-points")
+        await wait_for(pilot, lambda: any("line1" in (p.resource_name or "") and p.status == "COMPLETED"
+                                          for p in points.rows))
+        points.move_cursor(next(i for i, p in enumerate(points.visible_rows())
+                                if "line1" in (p.resource_name or "") and p.status == "COMPLETED"))
+        await app.run_action("backup('restore')")
+        await wait_for(pilot, lambda: len(app.screen_stack) > 1)
+        await pilot.pause(0.2)
+        await pilot.press("escape")
         # the palette lists every node by name
         await pilot.press("ctrl+p")
         await pilot.press(*"Shell")
