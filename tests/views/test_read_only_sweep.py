@@ -36,10 +36,11 @@ def mutating(calls: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in calls.items() if not is_read_operation(k.split(":", 1)[1])}
 
 
+@pytest.mark.timeout(240)
 async def test_every_command_in_read_only_mode_sends_no_mutating_call(sandbox):
     sandbox.clear_calls()
     app = make_app(sandbox, read_only=True)
-    async with app.run_test(size=(200, 50)) as pilot:
+    async with app.run_test(size=(120, 36)) as pilot:
         fleet = await loaded(pilot, app)
         fleet.table.select_visible()  # the Fleet selection is what backup-now, shells and run take
         walk = await walk_app(app, pilot, confirm_everything)
