@@ -41,8 +41,8 @@ from opstui.commands import (
 from opstui.config import Settings
 from opstui.safe import clean
 from opstui.views.backup import BackupView
+from opstui.views.common.help import HelpScreen
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
-from opstui.views.help import HelpScreen
 from opstui.views.inventory import InventoryView
 from opstui.views.monitoring import MonitoringView
 from opstui.views.overview import OverviewView

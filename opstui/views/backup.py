@@ -70,11 +70,11 @@ from opstui.views.backup_panels import (
     job_detail,
     job_resource,
     plan_detail,
-    size_text,
     state_matches,
 )
-from opstui.views.node_table import NodeTable, prepare_rows
-from opstui.views.runcommand_confirm import YesNoScreen
+from opstui.views.common.confirm import ConfirmScreen
+from opstui.views.common.format import size_text
+from opstui.views.common.node_table import NodeTable, prepare_rows
 
 PANELS = {"jobs": "bk-jobs-panel", "plans": "bk-plans-panel", "points": "bk-points-panel", "files": "bk-files-panel"}
 PANEL_KEYS = (("1", "jobs", "Jobs"), ("2", "plans", "Plans"), ("3", "points", "Recovery points"),
@@ -585,7 +585,7 @@ class BackupView(Vertical):
             if yes:
                 self._start_backups([(n.region, n.instance_id) for n in nodes])
 
-        self.app.push_screen(YesNoScreen(question, yes="Back up now"), answered)
+        self.app.push_screen(ConfirmScreen(question, yes="Back up now"), answered)
 
     @work(group="bk-start", exclusive=False, exit_on_error=False)
     async def _start_backups(self, nodes: list[tuple[str, str]]) -> None:
@@ -689,7 +689,7 @@ class BackupView(Vertical):
             if yes:
                 self._start_restore(point)
 
-        self.app.push_screen(YesNoScreen(question, yes="Restore"), answered)
+        self.app.push_screen(ConfirmScreen(question, yes="Restore"), answered)
 
     @work(group="bk-restore", exclusive=False, exit_on_error=False)
     async def _start_restore(self, point: RecoveryPoint) -> None:

@@ -26,7 +26,7 @@ from opstui.aws.backup_models import BackupPlan, PlanSpec
 from opstui.aws.errors import OpsError
 from opstui.aws.s3 import download_path_problem, key_problem, upload_path_problem
 from opstui.safe import clean
-from opstui.views.safe_input import SafeInput
+from opstui.views.common.safe_input import SafeInput
 
 DOWNLOAD_DIR = Path.home() / "opstui-downloads"
 

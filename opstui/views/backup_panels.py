@@ -27,8 +27,9 @@ from opstui.aws.backup_models import (
     S3Entry,
 )
 from opstui.safe import clean
-from opstui.views.node_table import Column, NodeTable
-from opstui.views.safe_input import SafeInput
+from opstui.views.common.format import size_text
+from opstui.views.common.node_table import Column, NodeTable
+from opstui.views.common.safe_input import SafeInput
 
 RANGE_OPTIONS = [("last 24 h", "24h"), ("last 7 days", "7d"), ("last 30 days", "30d")]
 #: the jobs' state filter: label, value (matched by `state_matches`)
@@ -44,17 +45,6 @@ YELLOW = Style(color="yellow", bold=True)
 CYAN = Style(color="cyan")
 GREEN = Style(color="green")
 DIM = Style(dim=True)
-
-
-def size_text(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def duration_text(seconds: float | None) -> str:

@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from rich.style import Style
 from rich.text import Text
@@ -27,8 +26,9 @@ from opstui.aws.fleet import NOT_MANAGED, carry_over, load_fleet
 from opstui.aws.models import FleetNode, FleetSnapshot
 from opstui.safe import clean
 from opstui.views import fleet_filter
-from opstui.views.node_table import Column, NodeTable, PreparedRows, prepare_rows
-from opstui.views.safe_input import SafeInput
+from opstui.views.common.format import age
+from opstui.views.common.node_table import Column, NodeTable, PreparedRows, prepare_rows
+from opstui.views.common.safe_input import SafeInput
 
 PING_STYLES = {
     "Online": Style(color="green"),
@@ -37,22 +37,6 @@ PING_STYLES = {
     NOT_MANAGED: Style(dim=True),
 }
 STATE_STYLES = {"running": Style(color="green"), "stopped": Style(color="red"), "pending": Style(color="yellow")}
-
-
-def age(when: datetime | None, now: datetime | None = None) -> str:
-    if when is None:
-        return ""
-    now = now or datetime.now(UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = max(0, int((now - when).total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
 
 
 def _agent(n: FleetNode) -> str:

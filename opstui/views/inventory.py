@@ -37,7 +37,9 @@ from opstui.aws.models import ApplicationSearch, FleetNode, InventoryNode, Inven
 from opstui.aws.regions import as_ops_error, per_region
 from opstui.commands import INVENTORY_COMMANDS
 from opstui.safe import clean
-from opstui.views.fleet import age
+from opstui.views.common.format import age
+from opstui.views.common.node_table import NodeTable, prepare_rows
+from opstui.views.common.safe_input import SafeInput
 from opstui.views.inventory_panels import (
     AssociationRow,
     BrowsePanel,
@@ -55,8 +57,6 @@ from opstui.views.inventory_panels import (
     staleness,
     write_csv,
 )
-from opstui.views.node_table import NodeTable, prepare_rows
-from opstui.views.safe_input import SafeInput
 
 EXPORT_DIR = Path.home() / "opstui-exports"
 PANELS = {"browse": "inv-browse", "find": "inv-search", "summary": "inv-summary", "setup": "inv-setup"}

@@ -30,9 +30,9 @@ from opstui.aws.models import (
 from opstui.aws.ssm_inventory import DEFAULT_SCHEDULE, version_key
 from opstui.private_files import open_private
 from opstui.safe import clean
-from opstui.views.fleet import age
-from opstui.views.node_table import Column, NodeTable
-from opstui.views.safe_input import SafeInput
+from opstui.views.common.format import age
+from opstui.views.common.node_table import Column, NodeTable
+from opstui.views.common.safe_input import SafeInput
 
 STALE_AFTER = timedelta(hours=24)
 STALE_STYLES = {"stale": Style(color="red", bold=True), "late": Style(color="yellow")}

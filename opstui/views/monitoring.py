@@ -45,8 +45,11 @@ from opstui.runs.launch import send_plan
 from opstui.runs.targets import TargetError, plan_for_nodes
 from opstui.runs.tracker import RunTracker
 from opstui.safe import clean
+from opstui.views.common.confirm import ConfirmScreen
+from opstui.views.common.form import Field, FormScreen
+from opstui.views.common.node_table import NodeTable
+from opstui.views.common.safe_input import SafeInput
 from opstui.views.monitoring_chart import braille_plot, sparkline
-from opstui.views.monitoring_forms import ConfirmScreen, Field, FormScreen
 from opstui.views.monitoring_panels import (
     AgentPanel,
     AgentRow,
@@ -59,8 +62,6 @@ from opstui.views.monitoring_panels import (
     canary_columns,
     canary_matches,
 )
-from opstui.views.node_table import NodeTable
-from opstui.views.safe_input import SafeInput
 
 PANELS = {"alarms": "mon-p-alarms", "sns": "mon-p-sns", "canaries": "mon-p-canaries", "agent": "mon-p-agent"}
 PANEL_KEYS = (("1", "alarms", "Alarms"), ("2", "sns", "SNS"), ("3", "canaries", "Canaries"), ("4", "agent", "Agent"))

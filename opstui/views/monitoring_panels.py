@@ -26,8 +26,8 @@ from opstui.aws.monitoring_models import (
     Topic,
 )
 from opstui.runs.tracker import NodeState
-from opstui.views.fleet import age
-from opstui.views.node_table import Column, NodeTable
+from opstui.views.common.format import age
+from opstui.views.common.node_table import Column, NodeTable
 
 STATE_STYLES = {
     "ALARM": Style(color="red", bold=True),

@@ -40,7 +40,7 @@ from opstui.aws.models import FleetNode
 from opstui.aws.monitoring_models import Alarm, Canary, MetricQuery, MetricRef
 from opstui.commands import OVERVIEW_COMMANDS
 from opstui.safe import clean
-from opstui.views.fleet import age
+from opstui.views.common.format import age
 
 CPU_HIGH = 80.0
 MEMORY_HIGH = 90.0

@@ -36,8 +36,9 @@ from opstui.runs.launch import request_problems, send_plan
 from opstui.runs.targets import Plan, TargetError, parse_target, plan_for, plan_for_nodes
 from opstui.runs.tracker import NodeState, Progress, RunTracker, RunUpdate
 from opstui.safe import clean
-from opstui.views.node_table import NodeTable
-from opstui.views.runcommand_confirm import ConfirmRunScreen, RunConfirmation, YesNoScreen
+from opstui.views.common.confirm import ConfirmScreen
+from opstui.views.common.node_table import NodeTable
+from opstui.views.runcommand_confirm import ConfirmRunScreen, RunConfirmation
 from opstui.views.runcommand_form import DEFAULT_DOCUMENT, FormValues, RunForm
 from opstui.views.runcommand_run import HistoryPanel, RunPanel, group_key, render_header
 
@@ -641,7 +642,7 @@ class RunCommandView(Vertical):
         p = run.progress
         pending = (p.total - p.done) if p else len(run.states)
         question = f"Cancel {run.tracker.document} on the {pending} node(s) that have not finished?"
-        if not await self.app.push_screen_wait(YesNoScreen(question, yes="Cancel run")):
+        if not await self.app.push_screen_wait(ConfirmScreen(question, yes="Cancel run")):
             return
 
         async def cancel() -> list[str]:

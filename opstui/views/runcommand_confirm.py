@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Static
 
 from opstui.runs.targets import BlastRadius
 from opstui.safe import clean, clean_block
-from opstui.views.safe_input import SafeInput
+from opstui.views.common.safe_input import SafeInput
 
 
 @dataclass(frozen=True)
@@ -104,37 +104,3 @@ class ConfirmRunScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
-
-
-class YesNoScreen(ModalScreen[bool]):
-    """A plain question (cancel a run?): y / enter yes, n / esc no."""
-
-    BINDINGS = [Binding("escape,n", "answer(False)", "No"), Binding("y", "answer(True)", "Yes")]
-    DEFAULT_CSS = """
-    YesNoScreen { align: center middle; }
-    YesNoScreen > Vertical { width: 72; height: auto; border: thick $warning; background: $surface; padding: 0 1; }
-    YesNoScreen #yesno-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
-    YesNoScreen Button { margin-left: 2; }
-    """
-
-    def __init__(self, question: str, yes: str = "Yes") -> None:
-        super().__init__()
-        self.question = question
-        self.yes = yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Content(self.question))
-            with Horizontal(id="yesno-buttons"):
-                yield Button("No (n)", id="yesno-no")
-                yield Button(f"{self.yes} (y)", variant="error", id="yesno-yes")
-
-    def on_mount(self) -> None:
-        self.query_one("#yesno-no", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yesno-yes")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)

@@ -22,7 +22,7 @@ from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSe
 
 from opstui.aws.models import DocumentDetail, DocumentParameter
 from opstui.safe import clean
-from opstui.views.safe_input import SafeInput, SafeTextArea
+from opstui.views.common.safe_input import SafeInput, SafeTextArea
 
 DEFAULT_DOCUMENT = "AWS-RunShellScript"
 

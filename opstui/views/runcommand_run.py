@@ -18,7 +18,8 @@ from opstui.aws.models import CommandSummary
 from opstui.runs.grouping import OutputGroup
 from opstui.runs.tracker import NodeState, Progress
 from opstui.safe import clean
-from opstui.views.node_table import Column, NodeTable
+from opstui.views.common.format import count_text
+from opstui.views.common.node_table import Column, NodeTable
 from opstui.views.runcommand_output import OutputLog
 
 OUTCOME_STYLES = {
@@ -36,14 +37,6 @@ def outcome_style(outcome: str) -> Style:
     return OUTCOME_STYLES.get(outcome, FAILED_STYLE)
 
 
-def human_size(chars: int) -> str:
-    if chars < 1000:
-        return str(chars)
-    if chars < 1_000_000:
-        return f"{chars / 1000:.1f}K"
-    return f"{chars / 1_000_000:.1f}M"
-
-
 def duration(state: NodeState, now: datetime | None = None) -> str:
     if state.started is None:
         return ""
@@ -57,7 +50,7 @@ def _exit(code: int | None) -> str:
 
 
 def _output_cell(s: NodeState) -> str:
-    size = human_size(s.stdout_chars + s.stderr_chars)
+    size = count_text(s.stdout_chars + s.stderr_chars)
     if s.truncated:
         size += " ✂"  # truncated by the service: f fetches the full output from S3
     elif s.clipped:

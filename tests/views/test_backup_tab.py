@@ -15,7 +15,7 @@ from opstui.aws import backup as bk
 from opstui.aws import s3
 from opstui.views.backup import BackupView
 from opstui.views.backup_forms import DownloadScreen, PlanFormScreen, UploadScreen
-from opstui.views.runcommand_confirm import YesNoScreen
+from opstui.views.common.confirm import ConfirmScreen
 from tests.helpers import loaded, make_app, wait_for
 
 BUCKET = "opstui-file-backups-123456789012"
@@ -153,8 +153,8 @@ async def test_on_demand_backup_of_fleet_selection_and_restore(sandbox):
         view = app.backup_view
         await wait_for(pilot, lambda: view.job_loads >= 1)
         await pilot.press("b")
-        await wait_for(pilot, lambda: isinstance(app.screen, YesNoScreen))
-        assert "stg-app-01" in app.screen.question and "Back up 1 instance" in app.screen.question
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "stg-app-01" in app.screen.text and "Back up 1 instance" in app.screen.question
         loads = view.job_loads
         await pilot.press("y")
         await wait_for(pilot, lambda: view.backups_started == 1 and view.job_loads > loads)
@@ -170,8 +170,8 @@ async def test_on_demand_backup_of_fleet_selection_and_restore(sandbox):
         target = next(i for i, p in enumerate(points.visible_rows()) if p.status == "COMPLETED")
         points.move_cursor(target)
         await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, YesNoScreen))
-        assert "NEW instance" in app.screen.question
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "NEW instance" in app.screen.text
         await pilot.press("y")
         await wait_for(pilot, lambda: view.restores_started == 1, timeout=30)
 
@@ -268,7 +268,7 @@ async def test_read_only_disables_mutating_actions_with_reason(sandbox):
         assert view.check_action("restore", ()) is None
         app.action_backup("restore")
         await pilot.pause()
-        assert not isinstance(app.screen, YesNoScreen)
+        assert not isinstance(app.screen, ConfirmScreen)
         assert view.restores_started == 0 and view.backups_started == 0 and view.plans_created == 0
 
 

@@ -181,7 +181,7 @@ async def test_read_only_badge_and_help_screen(sandbox):
         assert "READ-ONLY" in str(app.query_one("#status-bar").render())
         await pilot.press("question_mark")
         await pilot.pause()
-        from opstui.views.help import HelpScreen
+        from opstui.views.common.help import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")

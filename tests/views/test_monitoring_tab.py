@@ -6,8 +6,8 @@ import uuid
 
 from opstui.aws import cloudwatch as cw
 from opstui.aws import sns
+from opstui.views.common.form import FormScreen
 from opstui.views.monitoring import MonitoringView
-from opstui.views.monitoring_forms import FormScreen
 from tests.helpers import loaded, make_app, wait_for
 
 

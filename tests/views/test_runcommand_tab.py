@@ -8,8 +8,9 @@ import re
 import pytest
 
 from opstui.views import runcommand
+from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.runcommand import RunCommandView
-from opstui.views.runcommand_confirm import ConfirmRunScreen, YesNoScreen
+from opstui.views.runcommand_confirm import ConfirmRunScreen
 from tests.helpers import loaded, make_app, wait_for
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -120,7 +121,7 @@ async def test_streaming_output_shows_before_the_end_then_cancel(sandbox):
         await wait_for(pilot, lambda: "first" in output_text(view), timeout=10)
         assert not view.run.finished
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, YesNoScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await finished(pilot, view, timeout=15)
         state = next(iter(view.run.states.values()))
@@ -429,7 +430,7 @@ async def test_read_only_greys_cancel_and_rerun_of_an_opened_run(sandbox):
         assert view.check_action("export", ()) is True
         await pilot.press("x")
         await pilot.pause(0.3)
-        assert not isinstance(app.screen, YesNoScreen)
+        assert not isinstance(app.screen, ConfirmScreen)
         assert app.aws.calls["ssm:CancelCommand"] == 0
         view.run = None  # stop polling the made-up command
     app.close_aws()

@@ -1,10 +1,9 @@
-"""The Monitoring tab's dialogs: one generic form (alarm, topic, subscription, test message, heartbeat canary)
-and a yes/no confirmation.
+"""The one form of the app: fields, a problems line, Save (ctrl+s) and Cancel (esc).
 
 A form is a list of `Field`s plus two callables: `build(values)` checks the text and makes the request object
 (raising ValueError whose message, or `.problems`, is shown under the fields: nothing typed is lost), and
 `submit(obj)` sends it (awaited in a worker; an error keeps the form open with the message). So each dialog
-is configuration in `opstui.views.monitoring`, and every message is shown as literal text.
+is configuration in the tab that opens it, and every message is shown as literal text.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from opstui.safe import clean
-from opstui.views.safe_input import SafeInput
+from opstui.views.common.safe_input import SafeInput
 
 
 @dataclass(frozen=True)
@@ -138,47 +137,3 @@ class FormScreen(ModalScreen[bool]):
             self.busy = False
             self.query_one("#form-save", Button).disabled = False
         self.dismiss(True)
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """A question with literal lines under it; Yes / No (esc)."""
-
-    BINDINGS = [Binding("escape", "no", "No"), Binding("y", "yes", "Yes")]
-    DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical { width: 90; max-width: 95%; height: auto; max-height: 90%;
-        border: thick $warning; background: $surface; padding: 0 1; }
-    ConfirmScreen.-danger > Vertical { border: thick $error; }
-    ConfirmScreen #confirm-question { text-style: bold; padding: 0 0 1 0; }
-    ConfirmScreen #confirm-lines { height: auto; max-height: 20; }
-    ConfirmScreen #confirm-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
-    ConfirmScreen Button { margin-left: 2; }
-    """
-
-    def __init__(self, question: str, lines: Sequence[str] = (), *, yes: str = "Yes", danger: bool = False) -> None:
-        super().__init__()
-        self.question = question
-        self.lines = list(lines)
-        self.yes = yes
-        self.danger = danger
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(Content(clean(self.question, 300)), id="confirm-question")
-            with VerticalScroll(id="confirm-lines"):
-                yield Static(Content("\n".join(clean(line, 300) for line in self.lines[:200])))
-            with Horizontal(id="confirm-buttons"):
-                yield Button("No (esc)", id="confirm-no")
-                yield Button(f"{self.yes} (y)", variant="error" if self.danger else "warning", id="confirm-yes")
-
-    def on_mount(self) -> None:
-        self.set_class(self.danger, "-danger")
-        self.query_one("#confirm-no", Button).focus()
-
-    @on(Button.Pressed, "#confirm-yes")
-    def action_yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#confirm-no")
-    def action_no(self) -> None:
-        self.dismiss(False)
