@@ -1,8 +1,10 @@
-"""The opstui App: header, tabs, global bindings, command palette, notifications.
+"""The opstui App: header, the tab registry, global bindings, command palette, notifications.
 
-The App owns the AWS context (an `AwsClients` living on the background `AwsLoop`) and a generation number:
-switching profile or regions makes a new context and bumps the generation, so results of the previous
-account that are still in flight are dropped instead of shown.
+The App owns the typed context (`views/common/context.py`: the `AwsClients` living on the background
+`AwsLoop`, the settings, the generation and the fleet model) and the tab registry: every tab is created,
+shown, reloaded and reset the same way (`shown()`, `reload()`, `reset(generation)`), and every command of
+the registry runs through one dispatch (`action_command`). Switching profile or regions makes a new context
+and bumps the generation, so results of the previous account still in flight are dropped instead of shown.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import gc
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -21,26 +24,20 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from opstui import __version__
 from opstui.aws.clients import AwsClients, StaticCredentials
 from opstui.aws.errors import OpsError
+from opstui.aws.models import FleetSnapshot
 from opstui.aws.runner import AwsLoop
 from opstui.aws.sts import caller_identity
-from opstui.commands import (
-    BACKUP_COMMANDS,
-    FLEET_COMMANDS,
-    GLOBAL_COMMANDS,
-    INVENTORY_COMMANDS,
-    MONITORING_COMMANDS,
-    OVERVIEW_COMMANDS,
-    RUN_COMMANDS,
-    SHELL_COMMANDS,
-)
+from opstui.commands import ALL_COMMANDS, BY_ID, GLOBAL_COMMANDS, TABS
 from opstui.config import Settings
 from opstui.safe import clean
 from opstui.views.backup import BackupView
+from opstui.views.common.context import AppContext, FleetModel
 from opstui.views.common.help import HelpScreen
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.inventory import InventoryView
@@ -64,25 +61,17 @@ class StatusBar(Static):
 
 
 class OpsCommands(Provider):
-    """Palette entries for every action, every column sort, and profile/region switching."""
+    """Palette entries for every command of the registry, every column sort, shells, profiles and regions."""
 
     def _commands(self) -> list[tuple[str, object, str]]:
         app: OpsApp = self.app  # type: ignore[assignment]
         cmds: list[tuple[str, object, str]] = []
-        for cmd in (*GLOBAL_COMMANDS, *OVERVIEW_COMMANDS, *FLEET_COMMANDS, *SHELL_COMMANDS, *RUN_COMMANDS,
-                    *INVENTORY_COMMANDS, *MONITORING_COMMANDS, *BACKUP_COMMANDS):
-            if cmd.action:
-                cmds.append((cmd.title, partial(app.run_action, cmd.action), cmd.help))
+        for cmd in ALL_COMMANDS:
+            if cmd.action and cmd.id != "jump":
+                cmds.append((cmd.title, partial(app.run_action, cmd.app_action), cmd.help))
         for col in FLEET_COLUMNS:
             cmds.append((f"Fleet: sort by {col.label}", partial(app.fleet_sort, col.key), "Sort the fleet table"))
-        cmds.append(("Tab: Overview", partial(app.show_tab, "overview"), "Go to the Overview (is anything wrong?)"))
-        cmds.append(("Tab: Fleet", partial(app.show_tab, "fleet"), "Go to the Fleet tab"))
-        cmds.append(("Tab: Shells", partial(app.show_tab, "shells"), "Go to the Shells tab"))
-        cmds.append(("Tab: Run Command", partial(app.show_tab, "run"), "Go to the Run Command tab"))
-        cmds.append(("Tab: Inventory", partial(app.show_tab, "inventory"), "Go to the Inventory tab"))
-        cmds.append(("Tab: Monitoring", partial(app.show_tab, "monitoring"), "Go to the Monitoring tab"))
-        cmds.append(("Tab: Backup", partial(app.show_tab, "backup"), "Go to the Backup tab"))
-        online = [n for n in app.fleet_view.table.rows if n.ping_status == "Online"][:2000]
+        online = [n for n in app.ctx.fleet.nodes if n.ping_status == "Online"][:2000]
         for node in online:
             title = f"Shell: {clean(node.name or node.instance_id, 60)} ({node.instance_id}, {node.region})"
             cmds.append((title, partial(app.open_shells, [node]), "Open a Session Manager shell"))
@@ -127,6 +116,16 @@ def literal_highlight(matcher: Matcher, title: str) -> Content:
     return content
 
 
+#: app actions a modal screen keeps for itself: it owns the keyboard until it is answered
+MODAL_BLOCKED = frozenset({"show_tab", "command", "jump", "help", "refresh", "command_palette"})
+
+#: the tab registry: id (as in the command registry's TABS) -> the view class
+TAB_VIEWS: dict[str, type[Widget]] = {
+    "overview": OverviewView, "fleet": FleetView, "shells": ShellsView, "run": RunCommandView,
+    "inventory": InventoryView, "monitoring": MonitoringView, "backup": BackupView,
+}
+
+
 class OpsApp(App[None]):
     TITLE = "opstui"
     COMMANDS = App.COMMANDS | {OpsCommands}
@@ -142,12 +141,10 @@ class OpsApp(App[None]):
 
     def __init__(self, settings: Settings, *, credentials: StaticCredentials | None = None) -> None:
         super().__init__()
-        self.settings = settings
         self.initial_regions = tuple(settings.regions)
         self._credentials = credentials
-        self.aws_loop = AwsLoop().start()
-        self.aws = self._make_clients()
-        self.generation = 0
+        self.ctx = AppContext(settings=settings, aws=self._make_clients(settings), loop=AwsLoop().start(),
+                              fleet=FleetModel(self), nav=self)
         self.account = "…"
         self.last_refresh: datetime | None = None
         self.failing_regions: list[str] = []
@@ -156,11 +153,32 @@ class OpsApp(App[None]):
             with contextlib.suppress(Exception):
                 self.theme = settings.theme
 
-    def _make_clients(self) -> AwsClients:
+    # the context's parts, for the app's own code (views use `context_of(widget)`)
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def aws(self) -> AwsClients:
+        return self.ctx.aws
+
+    @aws.setter
+    def aws(self, clients: AwsClients) -> None:  # tests swap in clients with other retry settings
+        self.ctx.aws = clients
+
+    @property
+    def aws_loop(self) -> AwsLoop:
+        return self.ctx.loop
+
+    @property
+    def generation(self) -> int:
+        return self.ctx.generation
+
+    def _make_clients(self, settings: Settings) -> AwsClients:
         return AwsClients(
-            profile=self.settings.profile,
-            endpoint_url=self.settings.endpoint_url,
-            read_only=self.settings.read_only,
+            profile=settings.profile,
+            endpoint_url=settings.endpoint_url,
+            read_only=settings.read_only,
             credentials=self._credentials,
         )
 
@@ -168,23 +186,27 @@ class OpsApp(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with TabbedContent(id="tabs"):
-            with TabPane("Overview", id="overview"):
-                yield OverviewView(id="overview-view")
-            with TabPane("Fleet", id="fleet"):
-                yield FleetView(id="fleet-view")
-            with TabPane("Shells", id="shells"):
-                yield ShellsView(id="shells-view")
-            with TabPane("Run Command", id="run"):
-                yield RunCommandView(id="run-view")
-            with TabPane("Inventory", id="inventory"):
-                yield InventoryView(id="inventory-view")
-            with TabPane("Monitoring", id="monitoring"):
-                yield MonitoringView(id="monitoring-view")
-            with TabPane("Backup", id="backup"):
-                yield BackupView(id="backup-view")
+            for tab_id, title, _ in TABS:
+                with TabPane(title, id=tab_id):
+                    yield TAB_VIEWS[tab_id](id=f"{tab_id}-view")
         yield Footer()
 
+    def tab(self, tab_id: str) -> Any:
+        """The view of a tab (the registry's lifecycle: shown(), reload(), reset(generation))."""
+        return self.query_one(f"#{tab_id}-view")
+
+    @property
+    def active_tab(self) -> str:
+        return str(self.query_one("#tabs", TabbedContent).active)
+
     def on_mount(self) -> None:
+        keymap = dict(self.settings.keymap)
+        unknown = sorted(set(keymap) - set(BY_ID))
+        if unknown:
+            self.notify(f"keymap: unknown command id(s) {', '.join(unknown)} (see ? for the ids)",
+                        severity="warning", markup=False, timeout=15)
+        self.set_keymap({k: v for k, v in keymap.items() if k in BY_ID})
+        self.ctx.fleet.snapshot_changed.subscribe(self, self._fleet_changed)
         self._render_status()
         if not self.settings.regions:
             self.notify(
@@ -195,11 +217,36 @@ class OpsApp(App[None]):
             )
             return
         self._load_identity(self.generation)
-        self.fleet_view.refresh_now()
+        self.tab("fleet").refresh_now()
 
+    # views reach the others through the context, never by these (kept for the tests and the bench)
     @property
     def fleet_view(self) -> FleetView:
         return self.query_one(FleetView)
+
+    @property
+    def shells_view(self) -> ShellsView:
+        return self.query_one(ShellsView)
+
+    @property
+    def run_view(self) -> RunCommandView:
+        return self.query_one(RunCommandView)
+
+    @property
+    def inventory_view(self) -> InventoryView:
+        return self.query_one(InventoryView)
+
+    @property
+    def monitoring_view(self) -> MonitoringView:
+        return self.query_one(MonitoringView)
+
+    @property
+    def backup_view(self) -> BackupView:
+        return self.query_one(BackupView)
+
+    @property
+    def overview_view(self) -> OverviewView:
+        return self.query_one(OverviewView)
 
     # -- status bar -------------------------------------------------------------------------------------
     def _render_status(self) -> None:
@@ -239,8 +286,9 @@ class OpsApp(App[None]):
             self.account = ident.account
             self._render_status()
 
-    def on_fleet_view_refreshed(self, message: FleetView.Refreshed) -> None:
-        if message.generation != self.generation:
+    def _fleet_changed(self, snapshot: FleetSnapshot | None) -> None:
+        """Each finished Fleet refresh (the Overview and Monitoring follow the same signal themselves)."""
+        if snapshot is None:
             return
         if not self._gc_frozen:
             # Everything alive after the first load (Textual, botocore's models, the app) lives for the whole
@@ -250,34 +298,46 @@ class OpsApp(App[None]):
             gc.freeze()
             self._gc_frozen = True
         self.last_refresh = datetime.now()
-        self.failing_regions = [r.region for r in message.snapshot.errors]
+        self.failing_regions = [r.region for r in snapshot.errors]
         self._render_status()
-        self.overview_view.refresh_now()  # the Overview follows the Fleet's refresh interval
-        self.monitoring_view.fleet_changed()
 
-    # -- actions ----------------------------------------------------------------------------------------
+    # -- the command registry's dispatch ------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a modal is open it owns the keyboard: no tab switch, palette, help, refresh or command."""
+        return not (self.screen.is_modal and action in MODAL_BLOCKED)
+
+    def action_command(self, command_id: str) -> None:
+        """Run a registry command from anywhere: its tab (and panel) first, then its action there."""
+        cmd = BY_ID[command_id]
+        if not cmd.tab:
+            self.call_later(self.run_action, cmd.action)
+            return
+        self.show_tab(cmd.tab)
+        view = self.tab(cmd.tab)
+        target: Any = view
+        if cmd.panel and hasattr(view, "panel_named"):
+            if getattr(view, "panel", "") != cmd.panel:
+                view.show_panel(cmd.panel)
+            target = view.panel_named(cmd.panel)
+        if not hasattr(target, f"action_{cmd.action}") and target is not view:
+            target = view
+        result = getattr(target, f"action_{cmd.action}")()
+        if asyncio.iscoroutine(result):
+            self.run_worker(result, exit_on_error=False)
+
+    def action_show_tab(self, tab_id: str) -> None:
+        self.show_tab(tab_id)
+
     def action_refresh(self) -> None:
-        if self.query_one("#tabs", TabbedContent).active == "inventory":
-            self.inventory_view.reload()
-            return
-        if self.query_one("#tabs", TabbedContent).active == "monitoring":
-            self.monitoring_view.reload()
-            return
-        if self.query_one("#tabs", TabbedContent).active == "backup":
-            self.backup_view.reload()
-            return
-        self.fleet_view.refresh_now()
+        self.tab(self.active_tab).reload()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(dict(self.settings.keymap)))
 
     def action_jump(self) -> None:
         self.action_command_palette()
 
-    @property
-    def shells_view(self) -> ShellsView:
-        return self.query_one(ShellsView)
-
+    # -- the Navigator the views use (context.nav) --------------------------------------------------------
     def open_shells(self, nodes: list) -> None:
         """One shell tab per node (the Fleet's `s`, the palette's "Shell: <name>")."""
         self.show_tab("shells")
@@ -288,88 +348,25 @@ class OpsApp(App[None]):
 
         self.run_worker(open_all(), group="open-shells", exit_on_error=False)
 
-    def action_shells(self, name: str) -> None:
-        self.show_tab("shells")
-        result = getattr(self.shells_view, f"action_{name}")()
-        if asyncio.iscoroutine(result):
-            self.run_worker(result, exit_on_error=False)
-
-    async def on_unmount(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.shells_view.close_all(), 5)
-
-    async def action_quit(self) -> None:
-        """Terminate open sessions (so none is left running on the nodes), then exit."""
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.shells_view.close_all(), 5)
-        self.exit()
-
-    @property
-    def run_view(self) -> RunCommandView:
-        return self.query_one(RunCommandView)
-
     def open_run_command(self, nodes: list) -> None:
         """The Run Command tab with these nodes as the target (the Fleet's `c`)."""
         self.run_view.use_fleet_nodes(nodes)
         self.show_tab("run")
 
-    def action_run(self, name: str) -> None:
-        self.show_tab("run")
-        result = getattr(self.run_view, f"action_{name}")()
-        if asyncio.iscoroutine(result):
-            self.run_worker(result, exit_on_error=False)
-
-    def action_fleet(self, name: str) -> None:
-        self.show_tab("fleet")
-        getattr(self.fleet_view, f"action_{name}")()
-
-    @property
-    def inventory_view(self) -> InventoryView:
-        return self.query_one(InventoryView)
-
-    def action_inventory(self, name: str) -> None:
-        self.show_tab("inventory")
-        getattr(self.inventory_view, f"action_{name}")()
-
-    @property
-    def monitoring_view(self) -> MonitoringView:
-        return self.query_one(MonitoringView)
-
-    def action_monitoring(self, name: str) -> None:
-        self.show_tab("monitoring")
-        getattr(self.monitoring_view, f"action_{name}")()
-
-    @property
-    def backup_view(self) -> BackupView:
-        return self.query_one(BackupView)
-
-    def action_backup(self, name: str) -> None:
-        self.show_tab("backup")
-        getattr(self.backup_view, f"action_{name}")()
-
-    @property
-    def overview_view(self) -> OverviewView:
-        return self.query_one(OverviewView)
-
-    def action_overview(self, name: str) -> None:
-        self.show_tab("overview")
-        getattr(self.overview_view, f"action_{name}")()
-
     def jump_to(self, tab: str, filter_text: str = "", panel: str = "") -> None:
         """The Overview's jumps: the tab that explains a line, filtered to it."""
         if tab == "fleet":
             self.show_tab("fleet")
-            box = self.fleet_view.query_one("#fleet-filter", Input)
-            box.value = filter_text
-            box.set_class(bool(filter_text), "-shown")
-            self.fleet_view.set_filter(filter_text)
-            self.fleet_view.table.focus()
+            self.ctx.fleet.request_filter(filter_text)
         elif tab == "monitoring":
             self.show_tab("monitoring")
             self.monitoring_view.show_panel(panel or "alarms", filter_text)
         elif tab == "backup":
             self.show_tab("backup")
             self.backup_view.show_panel("jobs")  # failures and completed-with-issues come first
+
+    def refresh_fleet(self) -> None:
+        self.fleet_view.refresh_now()
 
     def fleet_sort(self, column: str) -> None:
         self.show_tab("fleet")
@@ -380,34 +377,26 @@ class OpsApp(App[None]):
         if tabs.active != tab_id:
             tabs.active = tab_id
         else:
-            self._focus_tab(tab_id)
+            self.tab(tab_id).shown()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # a late event for a tab the user already left (keys arriving in one burst over a slow link): focusing
         # into it would make Textual switch back to it
         if event.tabbed_content.id == "tabs" and event.pane.id and event.tabbed_content.active == event.pane.id:
-            self._focus_tab(event.pane.id)
+            self.tab(event.pane.id).shown()
 
-    def _focus_tab(self, tab_id: str) -> None:
-        """Put the keyboard where the tab's work is: the fleet table, or the active shell's terminal."""
-        if tab_id == "fleet":
-            self.fleet_view.table.focus()
-        elif tab_id == "shells":
-            session = self.shells_view.active
-            if session is not None:
-                session.terminal.focus()
-        elif tab_id == "run":
-            self.run_view.sync_fleet_selection()
-            self.run_view.focus_current()
-        elif tab_id == "inventory":
-            self.inventory_view.on_shown()
-        elif tab_id == "monitoring":
-            self.monitoring_view.on_shown()
-        elif tab_id == "backup":
-            self.backup_view.on_shown()
-        elif tab_id == "overview":
-            self.overview_view.focus_list()
+    # -- quitting -----------------------------------------------------------------------------------------
+    async def on_unmount(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.shells_view.close_all(), 5)
 
+    async def action_quit(self) -> None:
+        """Terminate open sessions (so none is left running on the nodes), then exit."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.shells_view.close_all(), 5)
+        self.exit()
+
+    # -- profile and regions ------------------------------------------------------------------------------
     def available_profiles(self) -> list[str]:
         if self.settings.demo:
             return []
@@ -418,26 +407,22 @@ class OpsApp(App[None]):
 
     def switch(self, *, profile: str | None = None, regions: tuple[str, ...] | None = None) -> None:
         """Change profile and/or regions. Nothing of the previous context is shown afterwards."""
-        old = self.aws
-        changes = {}
+        old = self.ctx.aws
+        changes: dict[str, Any] = {}
         if profile is not None:
             changes["profile"] = profile
         if regions is not None:
             changes["regions"] = tuple(regions)
-        self.settings = replace(self.settings, **changes)
-        self.generation += 1
-        self.aws = self._make_clients()
+        self.ctx.settings = replace(self.settings, **changes)
+        self.ctx.generation += 1
+        self.ctx.aws = self._make_clients(self.settings)
         self.account = "…"
         self.last_refresh = None
         self.failing_regions = []
         self._render_status()
         self.run_worker(self.aws_loop.run(old.close()), group="close-clients", exit_on_error=False)
-        self.fleet_view.reset(self.generation)
-        self.run_view.reload_documents()
-        self.inventory_view.reset(self.generation)
-        self.monitoring_view.reset(self.generation)
-        self.backup_view.reset(self.generation)
-        self.overview_view.reset(self.generation)
+        for tab_id, _, _ in TABS:
+            self.tab(tab_id).reset(self.generation)
         self._load_identity(self.generation)
         self.notify(
             f"Now showing profile {self.settings.profile or 'default'} in {', '.join(self.settings.regions)}",

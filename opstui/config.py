@@ -36,6 +36,7 @@ class Settings:
     demo: bool = False
     record_sessions: bool = False  # asciicast v2 files of every shell, for audit (config file only)
     bell: bool = False  # ring the terminal bell when an alarm enters ALARM or a canary starts failing
+    keymap: tuple[tuple[str, str], ...] = ()  # (command id, keys): the config file's [keymap] table
 
 
 class ConfigError(ValueError):
@@ -49,19 +50,44 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     return data
 
 
+#: each setting the file may hold, with the type it must have and how that type reads in a message
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "profile": ((str,), "a string"), "region": ((str,), "a string"), "regions": ((list, str), "a list of strings"),
+    "refresh": ((int, float), "a number of seconds"), "theme": ((str,), "a string"),
+    "endpoint_url": ((str,), "a string (a URL)"), "read_only": ((bool,), "true or false"),
+    "record_sessions": ((bool,), "true or false"), "bell": ((bool,), "true or false"),
+    "keymap": ((dict,), "a table of command id = \"keys\""),
+}
+
+
+def _check_types(data: dict[str, Any]) -> None:
+    """One line naming the key and the type it needs, for the first value of the wrong type."""
+    for key, value in data.items():
+        types, wanted = _TYPES[key]
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if ok and key == "regions" and isinstance(value, list):
+            ok = all(isinstance(v, str) for v in value)
+        if ok and key == "keymap":
+            ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        if not ok:
+            raise ConfigError(f"config setting {key!r} must be {wanted}, not {value!r}")
+
+
 def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
     """Merge the file's values and the command line's (command line wins; None means 'not given')."""
     s = Settings()
-    known = {"profile", "regions", "region", "refresh", "theme", "endpoint_url", "read_only", "record_sessions",
-             "bell"}
-    unknown = set(file_data) - known
+    unknown = set(file_data) - set(_TYPES)
     if unknown:
-        raise ConfigError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))}")
+        raise ConfigError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(_TYPES))})")
+    _check_types(file_data)
     regions = file_data.get("regions") or ([file_data["region"]] if file_data.get("region") else [])
     if isinstance(regions, str):
         regions = [regions]
@@ -75,6 +101,7 @@ def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
         read_only=bool(file_data.get("read_only", False)),
         record_sessions=bool(file_data.get("record_sessions", False)),
         bell=bool(file_data.get("bell", False)),
+        keymap=tuple(sorted((file_data.get("keymap") or {}).items())),
     )
     overrides = {k: v for k, v in cli.items() if v is not None}
     if "regions" in overrides:

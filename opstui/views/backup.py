@@ -285,6 +285,9 @@ class BackupView(Vertical):
                             severity="error", markup=False, timeout=10)
 
     # -- tab life cycle -------------------------------------------------------------------------------------
+    def shown(self) -> None:  # the lifecycle every tab has
+        self.on_shown()
+
     def on_shown(self) -> None:
         if self.regions and self.panel not in self.loaded:
             self._load(self.panel)

@@ -229,6 +229,9 @@ class InventoryView(Vertical):
         return {n.key: n for n in self.app.fleet_view.table.rows}  # type: ignore[attr-defined]
 
     # -- tab life cycle ---------------------------------------------------------------------------------------
+    def shown(self) -> None:  # the lifecycle every tab has
+        self.on_shown()
+
     def on_shown(self) -> None:
         """The tab was shown: load once, then put the keyboard on the panel's main table."""
         if not self.loaded and self.app.settings.regions:  # type: ignore[attr-defined]

@@ -46,6 +46,7 @@ from opstui.runs.targets import TargetError, plan_for_nodes
 from opstui.runs.tracker import RunTracker
 from opstui.safe import clean
 from opstui.views.common.confirm import ConfirmScreen
+from opstui.views.common.context import context_of
 from opstui.views.common.form import Field, FormScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.safe_input import SafeInput
@@ -152,6 +153,7 @@ class MonitoringView(Vertical):
         yield Static(id="mon-status")
 
     def on_mount(self) -> None:
+        context_of(self).fleet.snapshot_changed.subscribe(self, lambda _snapshot: self.fleet_changed())
         for table_id, title in (("mon-alarms", "Alarms: open the tab to load"), ("mon-history", "State history"),
                                 ("mon-topics", "SNS topics"), ("mon-subs", "Subscriptions"),
                                 ("mon-canaries", "Canaries"), ("mon-runs", "Runs"),
@@ -234,6 +236,9 @@ class MonitoringView(Vertical):
         self.table(MAIN_TABLE[panel]).focus()
         if panel not in self.loaded and panel not in self.busy_panels:
             self.load(panel)
+
+    def shown(self) -> None:  # the lifecycle every tab has
+        self.on_shown()
 
     def on_shown(self) -> None:
         """The tab became active: focus its table, load what was never loaded."""

@@ -30,6 +30,7 @@ from textual.widgets import Button, ContentSwitcher
 from opstui.aws import resource_groups, ssm
 from opstui.aws.errors import OpsError
 from opstui.aws.models import CommandRequest, CommandSummary, DocumentDetail, FleetNode
+from opstui.commands import commands_of
 from opstui.private_files import write_private
 from opstui.runs.grouping import OutputGroup, diff_groups
 from opstui.runs.launch import request_problems, send_plan
@@ -37,7 +38,9 @@ from opstui.runs.targets import Plan, TargetError, parse_target, plan_for, plan_
 from opstui.runs.tracker import NodeState, Progress, RunTracker, RunUpdate
 from opstui.safe import clean
 from opstui.views.common.confirm import ConfirmScreen
+from opstui.views.common.context import context_of
 from opstui.views.common.node_table import NodeTable
+from opstui.views.common.tab import bindings_for
 from opstui.views.runcommand_confirm import ConfirmRunScreen, RunConfirmation
 from opstui.views.runcommand_form import DEFAULT_DOCUMENT, FormValues, RunForm
 from opstui.views.runcommand_run import HistoryPanel, RunPanel, group_key, render_header
@@ -92,15 +95,7 @@ class RunCommandView(Vertical):
     """The Run Command tab."""
 
     BINDINGS = [
-        Binding("ctrl+s", "send", "Send", id="run-send", tooltip="Check, confirm and send the command"),
-        Binding("g", "toggle_grouped", "Grouped", id="run-group", tooltip="Identical outputs folded into groups"),
-        Binding("d", "diff", "Diff", id="run-diff", tooltip="Diff of this group against the largest"),
-        Binding("f", "full_output", "Full output", id="run-full", tooltip="Fetch the full output from S3"),
-        Binding("x", "cancel", "Cancel run", id="run-cancel", tooltip="CancelCommand (asks first)"),
-        Binding("R", "rerun_failed", "Re-run failed", id="run-rerun", tooltip="Same command, failed nodes only"),
-        Binding("e", "export", "Export", id="run-export", tooltip="Write the run as JSON and text"),
-        Binding("n", "new", "New command", id="run-new", tooltip="Back to the form (kept as typed)"),
-        Binding("h", "history", "History", id="run-history", tooltip="Earlier commands (ListCommands)"),
+        *bindings_for(commands_of("run")),
         Binding("enter", "open_history", "Open"),
         Binding("r", "reload_history", "Reload"),
         Binding("escape", "back", "Back"),
@@ -150,6 +145,17 @@ class RunCommandView(Vertical):
         self.query_one("#rc-panels", ContentSwitcher).current = panel
         self.refresh_bindings()
         self.focus_current()
+
+    # -- the lifecycle every tab has ------------------------------------------------------------------------
+    def shown(self) -> None:
+        self.sync_fleet_selection()
+        self.focus_current()
+
+    def reload(self) -> None:
+        context_of(self).nav.refresh_fleet()
+
+    def reset(self, generation: int) -> None:
+        self.reload_documents()
 
     def focus_current(self) -> None:
         """Put the keyboard where the panel's work is (called when the tab is shown too)."""

@@ -1,7 +1,7 @@
 """The `/` filter language, on plain FleetNode values."""
 
 from opstui.aws.models import FleetNode
-from opstui.views import fleet_filter
+from opstui.views.fleet import filter as fleet_filter
 
 
 def node(name, *, ping="Online", state="running", region="ap-northeast-1", tags=(), outdated=False, iid=None):

@@ -168,7 +168,7 @@ async def test_sessions_can_be_recorded_as_asciicast(sandbox, tmp_path, monkeypa
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     app = make_app(sandbox)
-    app.settings = dataclasses.replace(app.settings, record_sessions=True)
+    app.ctx.settings = dataclasses.replace(app.settings, record_sessions=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot, app)
         session = await open_from_fleet(pilot, app, "prod-web-01")

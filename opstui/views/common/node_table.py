@@ -95,6 +95,17 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         def control(self) -> NodeTable:
             return self.table
 
+    class SelectionChanged(Message):
+        """The user changed the selection (space, select all, clear)."""
+
+        def __init__(self, table: NodeTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> NodeTable:
+            return self.table
+
     class SortChanged(Message):
         def __init__(self, table: NodeTable, column: str, reverse: bool) -> None:
             super().__init__()
@@ -227,14 +238,23 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         key = self.row_key(row)
         self.selected.symmetric_difference_update({key})
         self._invalidate_row(self.cursor)
+        self.post_message(self.SelectionChanged(self))
 
     def select_visible(self) -> None:
         self.selected.update(self.row_key(r) for r in self.visible_rows())
         self._strips.clear()
         self.refresh()
+        self.post_message(self.SelectionChanged(self))
 
     def clear_selection(self) -> None:
         self.selected.clear()
+        self._strips.clear()
+        self.refresh()
+        self.post_message(self.SelectionChanged(self))
+
+    def set_selected(self, keys: set[str]) -> None:
+        """Select exactly these keys (a selection made elsewhere); posts no message."""
+        self.selected = set(keys)
         self._strips.clear()
         self.refresh()
 

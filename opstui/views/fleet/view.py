@@ -2,6 +2,8 @@
 
 Loading happens on the AWS loop (opstui.aws.runner) through a Textual worker; results arrive as a message.
 Refreshes never overlap: the next one is scheduled with `set_timer` only after the previous one finished.
+The tab is the writer of the app's fleet model (`views/common/context.py`): each refresh publishes the
+snapshot and each change of the selection the selection; a filter another tab asks for arrives as a signal.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -24,11 +25,14 @@ from textual.widgets import Input, Static
 
 from opstui.aws.fleet import NOT_MANAGED, carry_over, load_fleet
 from opstui.aws.models import FleetNode, FleetSnapshot
+from opstui.commands import commands_of
 from opstui.safe import clean
-from opstui.views import fleet_filter
+from opstui.views.common.context import AppContext, context_of
 from opstui.views.common.format import age
 from opstui.views.common.node_table import Column, NodeTable, PreparedRows, prepare_rows
 from opstui.views.common.safe_input import SafeInput
+from opstui.views.common.tab import bindings_for
+from opstui.views.fleet import filter as fleet_filter
 
 PING_STYLES = {
     "Online": Style(color="green"),
@@ -116,18 +120,7 @@ class FleetStats:
 class FleetView(Vertical):
     """The Fleet tab."""
 
-    BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="Filter: text, tag:K=V, state:, ping:, !negate"),
-        Binding("space", "toggle_select", "Select", tooltip="Toggle selection of the node under the cursor"),
-        Binding("a", "select_visible", "Select all", tooltip="Select every visible node"),
-        Binding("escape", "escape", "Clear", show=False),
-        Binding("enter", "toggle_detail", "Details"),
-        Binding("s", "shell", "Shell", tooltip="Open a Session Manager shell on the selected nodes (or this one)"),
-        Binding("c", "run_command", "Run command",
-                tooltip="Run Command on the selected nodes (or this one)"),
-        Binding("o", "sort_next", "Sort", tooltip="Order by the next column (O reverses)"),
-        Binding("O", "sort_reverse", "Reverse sort", show=False),
-    ]
+    BINDINGS = bindings_for(commands_of("fleet"))
 
     DEFAULT_CSS = """
     FleetView { height: 1fr; }
@@ -184,10 +177,23 @@ class FleetView(Vertical):
     def table(self) -> NodeTable[FleetNode]:
         return self.query_one("#fleet-table", NodeTable)
 
+    @property
+    def ctx(self) -> AppContext:
+        return context_of(self)
+
     def on_mount(self) -> None:
         self.table.border_title = Content("Fleet: loading…")
         # no focus here: focusing a widget of a hidden pane makes TabbedContent show that pane, and the
         # Overview is the home screen (the app focuses the table whenever the Fleet tab is shown)
+        self.ctx.fleet.selection_changed.subscribe(self, self._selection_from_model)
+        self.ctx.fleet.filter_requested.subscribe(self, self.show_filter)
+
+    # -- the lifecycle every tab has ------------------------------------------------------------------------
+    def shown(self) -> None:
+        self.table.focus()
+
+    def reload(self) -> None:
+        self.refresh_now()
 
     # -- loading ------------------------------------------------------------------------------------------
     def refresh_now(self) -> None:
@@ -205,6 +211,8 @@ class FleetView(Vertical):
         """The account, profile or regions changed: forget every node of the previous one at once."""
         self.generation = generation
         self.snapshot = None
+        self.ctx.fleet.set_snapshot(None)
+        self.ctx.fleet.select(())
         self.index = fleet_filter.FleetIndex.build([])
         self._region_errors.clear()
         self.table.set_rows([])
@@ -218,12 +226,12 @@ class FleetView(Vertical):
 
     @work(group="fleet-refresh", exit_on_error=False)
     async def _load(self, generation: int) -> None:
-        app = self.app
+        ctx = self.ctx
         started = time.perf_counter()
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            snapshot = await app.aws_loop.run(load_fleet(app.aws, app.settings.regions))  # type: ignore[attr-defined]
+            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions))
             if generation == self.generation:
                 snapshot = carry_over(self.snapshot, snapshot)
             # cleaning cells and building the filter index of 10,000 rows takes a few hundred ms: off the UI thread
@@ -238,6 +246,7 @@ class FleetView(Vertical):
         if message.generation == self.generation:
             self.apply_snapshot(message.snapshot, message.prepared, message.index)
             self.refreshes += 1
+            self.ctx.fleet.set_snapshot(message.snapshot)
         if self.refresh_pending:
             self.refresh_pending = False
             self.refresh_now()
@@ -255,8 +264,7 @@ class FleetView(Vertical):
     def _schedule(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        interval = self.app.settings.refresh  # type: ignore[attr-defined]
-        self._timer = self.set_timer(interval, self.refresh_now)
+        self._timer = self.set_timer(self.ctx.settings.refresh, self.refresh_now)
 
     def apply_snapshot(
         self,
@@ -307,6 +315,14 @@ class FleetView(Vertical):
         self.query_text = text
         self._refilter()
 
+    def show_filter(self, text: str) -> None:
+        """Another tab's jump: this filter in the box and applied, the table in front."""
+        box = self.query_one("#fleet-filter", Input)
+        box.value = text
+        box.set_class(bool(text), "-shown")
+        self.set_filter(text)
+        self.table.focus()
+
     @on(Input.Changed, "#fleet-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.set_filter(event.value)
@@ -333,7 +349,6 @@ class FleetView(Vertical):
             return
         if self.table.selected:
             self.table.clear_selection()
-            self._update_title()
             return
         if self.query_text:
             box.value = ""
@@ -343,11 +358,22 @@ class FleetView(Vertical):
     def action_toggle_select(self) -> None:
         self.table.toggle_selected()
         self.table.action_cursor(1)
-        self._update_title()
 
     def action_select_visible(self) -> None:
         self.table.select_visible()
+
+    @on(NodeTable.SelectionChanged, "#fleet-table")
+    def _selection_changed(self) -> None:
+        """The table's selection changed here: the model (and whoever follows it) learns it."""
         self._update_title()
+        if self.ctx.fleet.selection != self.table.selected:
+            self.ctx.fleet.select(self.table.selected)
+
+    def _selection_from_model(self, keys: frozenset[str]) -> None:
+        """Another tab chose the selection (the Inventory's found nodes): the table shows it."""
+        if set(keys) != self.table.selected:
+            self.table.set_selected(set(keys))
+            self._update_title()
 
     def action_toggle_detail(self) -> None:
         detail = self.query_one(DetailPane)
@@ -358,11 +384,11 @@ class FleetView(Vertical):
     def action_shell(self) -> None:
         nodes = self.table.selected_rows() or ([self.table.cursor_row] if self.table.cursor_row else [])
         if nodes:
-            self.app.open_shells(nodes)  # type: ignore[attr-defined]
+            self.ctx.nav.open_shells(nodes)
 
     def action_run_command(self) -> None:
         nodes = self.table.selected_rows() or ([self.table.cursor_row] if self.table.cursor_row else [])
-        self.app.open_run_command(nodes)  # type: ignore[attr-defined]
+        self.ctx.nav.open_run_command(nodes)
 
     def action_sort_next(self) -> None:
         keys = [c.key for c in FLEET_COLUMNS]

@@ -10,45 +10,34 @@ explains it, already filtered:
     Backups             failed backup and copy jobs of the last 24 h, completed-with-issues  -> Backup jobs
     Errors              a region or service that could not be read, as a line
 
-It refreshes after each Fleet refresh (the app's refresh interval), in a worker on the AWS loop: a few calls
-per region (alarms in ALARM, canaries + last runs, one GetMetricData for every running node's CPU and status
-check plus the agent's memory and disk, the last 24 h of backup and copy jobs). When an alarm enters ALARM or a canary starts failing between two
+It refreshes after each Fleet refresh (it follows the fleet model's signal), in a worker on the AWS loop;
+what it asks each region is `opstui/health.py`'s. When an alarm enters ALARM or a canary starts failing between two
 refreshes, a notification says so (and the terminal bell rings when the `bell` setting is on; `b` toggles it).
 """
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from opstui.aws import backup, synthetics
-from opstui.aws import cloudwatch as cw
-from opstui.aws.backup_models import BackupJob
-from opstui.aws.errors import OpsError
 from opstui.aws.models import FleetNode
-from opstui.aws.monitoring_models import Alarm, Canary, MetricQuery, MetricRef
-from opstui.commands import OVERVIEW_COMMANDS
+from opstui.commands import commands_of
+from opstui.health import CPU_HIGH, DISK_HIGH, MEMORY_HIGH, SLOW_RUN_MS, RegionHealth, gather_health
 from opstui.safe import clean
+from opstui.views.common.context import AppContext, context_of
 from opstui.views.common.format import age
+from opstui.views.common.tab import bindings_for
 
-CPU_HIGH = 80.0
-MEMORY_HIGH = 90.0
-DISK_HIGH = 90.0
-SLOW_RUN_MS = 2000.0
 NODE_LINES = 6  # node lines per kind before "… and N more"
-BACKUP_WINDOW = timedelta(hours=24)
-METRIC_WINDOW = timedelta(minutes=20)  # EC2 basic monitoring: a point every 5 minutes
 
 
 @dataclass(frozen=True)
@@ -64,94 +53,6 @@ class Jump:
 class Line:
     text: Content
     jump: Jump | None = None
-
-
-@dataclass
-class RegionHealth:
-    """What one region said (or the errors it gave)."""
-
-    region: str
-    alarms: list[Alarm] = field(default_factory=list)
-    canaries: list[Canary] = field(default_factory=list)
-    cpu: dict[str, float] = field(default_factory=dict)  # instance id -> last CPU %
-    status_failed: set[str] = field(default_factory=set)
-    memory: dict[str, float] = field(default_factory=dict)
-    disk: dict[str, float] = field(default_factory=dict)
-    backups_failed: list[BackupJob] = field(default_factory=list)  # failed / expired / aborted, last 24 h
-    backups_with_issues: list[BackupJob] = field(default_factory=list)
-    backup_jobs: int = 0  # backup and copy jobs of the last 24 h
-    errors: list[str] = field(default_factory=list)
-
-
-async def region_health(aws: Any, region: str, running: list[str]) -> RegionHealth:
-    """The region's alarms in ALARM, canaries with last runs and the running nodes' load; each part that
-    fails is an error line, the other parts still count."""
-    health = RegionHealth(region)
-
-    async def alarms() -> None:
-        health.alarms = await cw.describe_alarms(aws, region, state="ALARM")
-
-    async def canaries() -> None:
-        health.canaries = await synthetics.describe_canaries(aws, region)
-
-    async def metrics() -> None:
-        agent = await cw.list_metrics(aws, region, cw.AGENT_NAMESPACE, recently_active=True)
-        queries: list[MetricQuery] = []
-        kinds: dict[str, tuple[str, str]] = {}
-        running_set = set(running)
-        for iid in running:
-            for kind, name, stat in (("cpu", "CPUUtilization", "Average"), ("status", "StatusCheckFailed", "Maximum")):
-                qid = f"q{len(queries)}"
-                queries.append(MetricQuery(qid, MetricRef("AWS/EC2", name, (("InstanceId", iid),)), stat, 300))
-                kinds[qid] = (kind, iid)
-        for ref in agent:
-            iid = ref.dimension("InstanceId")
-            kind = {"mem_used_percent": "memory", "disk_used_percent": "disk"}.get(ref.name)
-            if not iid or not kind or iid not in running_set:
-                continue
-            if kind == "disk" and ref.dimension("path") not in (None, "/"):
-                continue
-            qid = f"q{len(queries)}"
-            queries.append(MetricQuery(qid, ref, "Average", 60))
-            kinds[qid] = (kind, iid)
-        end = datetime.now(UTC)
-        series = await cw.get_metric_data(aws, region, queries, end - METRIC_WINDOW, end)
-        for qid, s in series.items():
-            if s.last is None:
-                continue
-            kind, iid = kinds[qid]
-            if kind == "cpu":
-                health.cpu[iid] = s.last
-            elif kind == "status" and s.last >= 1:
-                health.status_failed.add(iid)
-            elif kind == "memory":
-                health.memory[iid] = s.last
-            elif kind == "disk":
-                health.disk[iid] = max(health.disk.get(iid, 0.0), s.last)
-
-    async def backups() -> None:
-        jobs, _ = await backup.list_region_jobs(aws, region, datetime.now(UTC) - BACKUP_WINDOW,
-                                                kinds=("backup", "copy"))
-        health.backup_jobs = len(jobs)
-        health.backups_failed = [j for j in backup.sort_jobs(jobs) if j.failed]
-        health.backups_with_issues = [j for j in backup.sort_jobs(jobs) if j.with_issues]
-
-    for part in await asyncio.gather(alarms(), canaries(), metrics(), backups(), return_exceptions=True):
-        if isinstance(part, OpsError):
-            health.errors.append(str(part))
-        elif isinstance(part, asyncio.CancelledError):
-            raise part
-        elif isinstance(part, BaseException):
-            health.errors.append(f"[{region}] unexpected failure: {type(part).__name__}: {part}")
-    return health
-
-
-async def gather_health(aws: Any, nodes: list[FleetNode], regions: list[str]) -> list[RegionHealth]:
-    by_region: dict[str, list[str]] = {r: [] for r in regions}
-    for n in nodes:
-        if n.ec2_state == "running" and n.instance_id.startswith("i-") and n.region in by_region:
-            by_region[n.region].append(n.instance_id)
-    return list(await asyncio.gather(*(region_health(aws, r, ids) for r, ids in by_region.items())))
 
 
 def _line(icon: str, icon_style: str, *parts: tuple[str, str]) -> Content:
@@ -289,11 +190,7 @@ def build_lines(nodes: list[FleetNode], health: list[RegionHealth], fleet_errors
 class OverviewView(Vertical):
     """The Overview tab."""
 
-    BINDINGS = [
-        Binding(cmd.key, cmd.action.removeprefix("overview('").removesuffix("')"), cmd.title.split(": ", 1)[-1],
-                show=cmd.show, id=cmd.id, tooltip=cmd.help)
-        for cmd in OVERVIEW_COMMANDS
-    ]
+    BINDINGS = bindings_for(commands_of("overview"))
 
     DEFAULT_CSS = """
     OverviewView { height: 1fr; }
@@ -320,14 +217,30 @@ class OverviewView(Vertical):
         yield Static(id="ov-header")
         yield OptionList(id="ov-list")
 
+    @property
+    def ctx(self) -> AppContext:
+        return context_of(self)
+
     def on_mount(self) -> None:
-        self.bell = bool(getattr(self.app.settings, "bell", False))  # type: ignore[attr-defined]
+        self.bell = self.ctx.settings.bell
+        self.ctx.fleet.snapshot_changed.subscribe(self, self._fleet_refreshed)
         self.query_one("#ov-list", OptionList).set_options([Option(Content("Checking…"), disabled=True)])
         self._render_header()
         self.query_one("#ov-list", OptionList).focus()
 
-    def focus_list(self) -> None:
+    # -- the lifecycle every tab has ------------------------------------------------------------------------
+    def shown(self) -> None:
         self.query_one("#ov-list", OptionList).focus()
+
+    def reload(self) -> None:
+        """`r`: the Fleet first (the Overview follows its refresh, with the fresh snapshot)."""
+        self.ctx.nav.show_tab("overview")
+        fleet = self.app.query_one("#fleet-view")
+        fleet.reload()
+
+    def _fleet_refreshed(self, snapshot: object) -> None:
+        if snapshot is not None:
+            self.refresh_now()
 
     def _render_header(self) -> None:
         text = Text()
@@ -356,11 +269,13 @@ class OverviewView(Vertical):
 
     @work(group="overview", exclusive=True, exit_on_error=False)
     async def _load(self, generation: int) -> None:
-        app = self.app
-        snapshot = app.fleet_view.snapshot  # type: ignore[attr-defined]
-        nodes = list(snapshot.nodes) if snapshot else []
+        ctx = self.ctx
         try:
-            health = await app.aws_loop.run(gather_health(app.aws, nodes, list(app.settings.regions)))  # type: ignore[attr-defined]
+            health = await ctx.run(gather_health(ctx.aws, ctx.fleet.nodes, ctx.regions))
+        except Exception as exc:  # noqa: BLE001 - a bug, not an AWS error (those are lines): shown, and it goes on
+            self.app.notify(clean(f"Overview: checking failed unexpectedly: {type(exc).__name__}: {exc}", 400),
+                            title="Overview", severity="error", markup=False)
+            health = self.health
         finally:
             self.checking = False
         if generation == self.generation:
@@ -376,7 +291,7 @@ class OverviewView(Vertical):
             self._render_header()
 
     def show_lines(self) -> None:
-        snapshot = self.app.fleet_view.snapshot  # type: ignore[attr-defined]
+        snapshot = self.ctx.fleet.snapshot
         nodes = list(snapshot.nodes) if snapshot else []
         fleet_errors = [clean(str(r.error), 300) for r in snapshot.errors] if snapshot else []
         self.lines = build_lines(nodes, self.health, fleet_errors)
@@ -428,7 +343,7 @@ class OverviewView(Vertical):
         jump = self.lines[index].jump
         if jump is None:
             return
-        self.app.jump_to(jump.tab, jump.filter, jump.panel)  # type: ignore[attr-defined]
+        self.ctx.nav.jump_to(jump.tab, jump.filter, jump.panel)
 
     def action_toggle_bell(self) -> None:
         self.bell = not self.bell

@@ -17,7 +17,6 @@ import time
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -26,10 +25,13 @@ from textual.widgets import Static, TabbedContent, TabPane
 from opstui.aws import ssm
 from opstui.aws.errors import OpsError
 from opstui.aws.models import FleetNode
+from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.session.channel import DataChannel, SessionError
 from opstui.terminal.recording import AsciicastWriter
 from opstui.terminal.widget import TerminalView
+from opstui.views.common.context import context_of
+from opstui.views.common.tab import bindings_for
 
 PUMP_BUDGET = 0.008  # seconds of parsing per turn before the pump lets the UI paint and take keys
 # Output queued ahead of the emulator. Small on purpose: after Ctrl-C everything already queued must still be
@@ -113,7 +115,8 @@ class ShellSession(Vertical):
     @work(exit_on_error=False, group="shell")
     async def connect(self) -> None:
         app = self.app
-        aws, loop = app.aws, app.aws_loop  # type: ignore[attr-defined]
+        ctx = context_of(self)
+        aws, loop = ctx.aws, ctx.loop
         region, target = self.node.region, self.node.instance_id
         self.exit_code = None
         self._set_state("connecting")
@@ -144,7 +147,7 @@ class ShellSession(Vertical):
             self._set_state("closed", str(err))
             return
         self._set_state("connected")
-        if app.settings.record_sessions:  # type: ignore[attr-defined]
+        if context_of(self).settings.record_sessions:
             try:
                 self.recording = AsciicastWriter.for_session(self.node.name or target, started.session_id,
                                                              term.cols, term.rows)
@@ -240,11 +243,7 @@ class ShellSession(Vertical):
 class ShellsView(Vertical):
     """The Shells tab."""
 
-    BINDINGS = [
-        Binding("w", "close_session", "Close session", tooltip="Terminate the session (TerminateSession)"),
-        Binding("R", "reconnect", "Reconnect", tooltip="Start a new session to the same node"),
-        Binding("i", "focus_terminal", "Type", tooltip="Back into the terminal"),
-    ]
+    BINDINGS = bindings_for(commands_of("shells"))
 
     DEFAULT_CSS = """
     ShellsView { height: 1fr; }
@@ -267,6 +266,20 @@ class ShellsView(Vertical):
             id="shells-empty",
         )
         yield TabbedContent(id="shell-tabs")
+
+    # -- the lifecycle every tab has ------------------------------------------------------------------------
+    def shown(self) -> None:
+        """The keyboard goes where the work is: the active shell's terminal."""
+        session = self.active
+        if session is not None:
+            session.terminal.focus()
+
+    def reload(self) -> None:
+        """`r` has nothing to reload here (a shell is live): the Fleet is refreshed instead."""
+        context_of(self).nav.refresh_fleet()
+
+    def reset(self, generation: int) -> None:
+        """Open shells belong to the session that opened them; they stay until closed."""
 
     def sessions(self) -> list[ShellSession]:
         return list(self.query(ShellSession))

@@ -1,0 +1,424 @@
+"""The shape of every tab: a :class:`TabView` made of :class:`Panel` s, and the one way they load from AWS.
+
+TabView owns what every tab has: the header (its panels' keys, the read-only banner, what the tab wants to
+say), the panel switcher, the filter box, the status line and the refresh timer. A Panel owns one screenful:
+its tables, its keys (from the command registry), ``check_action`` from its declared mutating commands, and
+its loaders.
+
+A loader is an ``async`` method decorated with :func:`aws_work`. The decorator runs it as an exclusive
+Textual worker and holds everything each tab used to repeat: the busy mark, dropping a result whose context
+changed meanwhile (:class:`~opstui.views.common.context.Stale`), the error line (an ``OpsError`` says what
+failed where), the counter the tests and the bench wait on, and re-arming the tab's refresh. Any other
+exception, in any tab, reaches :meth:`TabView.worker_failed`: it is shown (a notification and the status
+line, as literal text) and the refresh goes on. ``Worker.StateChanged`` does not bubble, so this catches
+failures inside the worker instead of listening for them.
+
+The lifecycle the app calls on every tab, whatever it is (the tab registry in ``opstui/app.py``):
+``shown()`` (the tab became active), ``reload()`` (`r`), ``reset(generation)`` (profile or regions changed).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Input, Static
+from textual.worker import Worker
+
+from opstui.aws.errors import OpsError
+from opstui.commands import AppCommand, commands_of
+from opstui.safe import clean
+from opstui.views.common.context import AppContext, Stale, context_of
+from opstui.views.common.node_table import NodeTable
+from opstui.views.common.safe_input import SafeInput
+
+P = TypeVar("P", bound="Panel")
+
+
+def bindings_for(commands: tuple[AppCommand, ...]) -> list[Binding]:
+    """Textual bindings for registry commands (their ids make them remappable with the keymap)."""
+    return [Binding(c.key, c.action, c.title.split(": ", 1)[-1], show=c.show, id=c.id, tooltip=c.help)
+            for c in commands if c.key and c.action]
+
+
+class Panel(Vertical):
+    """One panel of a tab. Subclasses set NAME, TITLE, MAIN_TABLE and, for `r`/refresh, ``load()``."""
+
+    NAME: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    KEY: ClassVar[str] = ""  # the panel's switch key in its tab (1, 2, ...), shown in the header
+    MAIN_TABLE: ClassVar[str] = ""  # id of the table that takes the focus and the filter
+    FILTER_HINT: ClassVar[str] = "filter: words that must all appear, !negate"
+
+    DEFAULT_CSS = """
+    Panel { height: 1fr; }
+    Panel NodeTable { border: round $primary-darken-1; border-title-align: left; }
+    Panel NodeTable:focus { border: round $accent; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(id=kwargs.pop("id", f"panel-{self.NAME}"), **kwargs)
+        self.loads = 0  # finished loads (tests and the bench wait on it)
+        self.busy = False
+        self.loaded = False
+        self.errors: list[str] = []
+        self.filter_text = ""
+
+    # -- context --------------------------------------------------------------------------------------------
+    @property
+    def ctx(self) -> AppContext:
+        return context_of(self)
+
+    @property
+    def tab(self) -> TabView:
+        for node in self.ancestors:
+            if isinstance(node, TabView):
+                return node
+        raise RuntimeError(f"panel {self.NAME} is not inside a TabView")
+
+    @property
+    def commands(self) -> tuple[AppCommand, ...]:
+        return commands_of(self.tab.TAB_ID, self.NAME)
+
+    def table(self, table_id: str) -> NodeTable:
+        return self.query_one(f"#{table_id}", NodeTable)
+
+    @property
+    def main_table(self) -> NodeTable | None:
+        return self.table(self.MAIN_TABLE) if self.MAIN_TABLE else None
+
+    # -- keys -----------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        cmd = next((c for c in self.commands if c.action == action), None)
+        if cmd is not None and cmd.mutating and self.ctx.read_only:
+            return None  # shown greyed: the header says why
+        return True
+
+    def refused(self, what: str) -> bool:
+        """True (and says so) in read-only mode: every mutating action starts with this."""
+        if self.ctx.read_only:
+            self.app.notify(f"read-only mode: {what} is disabled (restart opstui without --read-only)",
+                            severity="warning", markup=False)
+            return True
+        return False
+
+    # -- lifecycle (the tab calls these) ---------------------------------------------------------------------
+    def load(self) -> None:
+        """Load (or reload) what the panel shows; panels that load override it."""
+
+    def shown(self) -> None:
+        """The panel came in front: focus its main table, load it the first time."""
+        table = self.main_table
+        if table is not None:
+            table.focus()
+        if not self.loaded and not self.busy:
+            self.load()
+
+    def reset(self) -> None:
+        """The context changed: forget what was shown (subclasses clear their own state, then call this)."""
+        self.loaded = False
+        self.errors = []
+        for table in self.query(NodeTable):
+            table.set_rows([])
+
+    def matches(self, row: Any, cells: tuple[str, ...], words: list[str]) -> bool:
+        """Does a row match the filter words? Default: every word in some cell (`!word`: in none)."""
+        hay = " ".join(cells).lower()
+        return all((w[1:] not in hay) if w.startswith("!") and len(w) > 1 else (w in hay) for w in words)
+
+    def visible(self, order: list[int]) -> list[int]:
+        """The main table's display positions the filter lets through (a NodeTable ``visible_fn``)."""
+        table = self.main_table
+        words = [w.lower() for w in self.filter_text.split()]
+        if table is None or not words:
+            return list(range(len(order)))
+        rows, cells = table.source_rows, table.source_cells
+        return [pos for pos, src in enumerate(order) if self.matches(rows[src], cells[src], words)]
+
+    def apply_filter(self, text: str) -> None:
+        """Filter the main table; it keeps its cursor (by key) and selection."""
+        self.filter_text = text
+        table = self.main_table
+        if table is not None:
+            table.set_visible(self.visible(table.order))
+
+    def show_rows(self, table_id: str, rows: Any) -> None:
+        """New data for a table; the main table keeps its filter (and, as always, cursor and selection)."""
+        table = self.table(table_id)
+        table.set_rows(rows, self.visible if table_id == self.MAIN_TABLE else None)
+
+    def header_extra(self) -> Text:
+        """What the panel adds to the tab's header (counts in red, a mode...)."""
+        return Text()
+
+
+def aws_work(method: Callable[..., Awaitable[None]]) -> Callable[..., Worker[None]]:
+    """Run a panel's (or a tab's) async loader as an exclusive worker with the shared bookkeeping.
+
+    Inside, ``await self.fresh(coro)`` runs an aws-layer coroutine on the AWS loop and raises ``Stale`` if
+    the profile or regions changed meanwhile; the loader then simply stops, nothing of the old context is
+    shown. When the loader returns, ``loads`` counts it and ``loaded`` is set; the tab's header and status
+    line are redrawn and its refresh re-armed, also after an error.
+    """
+
+    group = method.__name__.lstrip("_")
+
+    @functools.wraps(method)
+    def launcher(self: Any, *args: Any) -> Worker[None]:
+        generation = self.ctx.generation
+
+        async def body() -> None:
+            self.busy = True
+            tab: TabView = self if isinstance(self, TabView) else self.tab
+            tab.render_header()
+            ok = False
+            try:
+                await method(self, *args)
+                ok = True
+            except Stale:
+                return
+            except OpsError as err:  # an expected failure: the status line says what and where
+                if generation == self.ctx.generation:
+                    self.errors = [str(err)]
+            except Exception as exc:  # noqa: BLE001 - a bug: shown, and the refresh goes on
+                if generation == self.ctx.generation:
+                    tab.worker_failed(self, exc)
+            finally:
+                self.busy = False
+                if generation == self.ctx.generation:
+                    if ok:
+                        self.loads += 1
+                        self.loaded = True
+                    tab.render_header()
+                    tab.render_status()
+                    tab.schedule()
+
+        return self.run_worker(body(), group=f"{getattr(self, 'NAME', '') or 'tab'}-{group}", exclusive=True,
+                               exit_on_error=False)
+
+    return launcher
+
+
+async def fresh_call(owner: Panel | TabView, coro: Awaitable[Any], generation: int) -> Any:
+    return await owner.ctx.fresh(coro, generation)
+
+
+class TabView(Vertical):
+    """A tab: header, panel switcher, filter box, status line, refresh timer. Subclasses set TAB_ID, PANELS
+    (Panel classes, in key order) or override ``compose_body`` for a tab without panels."""
+
+    TAB_ID: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    PANELS: ClassVar[tuple[type[Panel], ...]] = ()
+    HAS_FILTER: ClassVar[bool] = True
+
+    DEFAULT_CSS = """
+    TabView { height: 1fr; }
+    TabView .tab-header { height: 1; padding: 0 1; background: $boost; }
+    TabView .tab-filter { display: none; height: 3; }
+    TabView .tab-filter.-shown { display: block; }
+    TabView .tab-panels { height: 1fr; }
+    TabView .tab-status { height: auto; max-height: 6; padding: 0 1; color: $error; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.panel = self.PANELS[0].NAME if self.PANELS else ""
+        self.loads = 0
+        self.busy = False
+        self.loaded = False
+        self.errors: list[str] = []
+        self.failures: list[str] = []  # unexpected worker failures, as shown (tests read them)
+        self._timer: Timer | None = None
+
+    # -- context --------------------------------------------------------------------------------------------
+    @property
+    def ctx(self) -> AppContext:
+        return context_of(self)
+
+    @property
+    def tab(self) -> TabView:
+        return self
+
+    # -- layout ---------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(classes="tab-header", id=f"{self.TAB_ID}-header")
+        if self.HAS_FILTER:
+            yield SafeInput(placeholder="filter", classes="tab-filter", id=f"{self.TAB_ID}-filter")
+        yield from self.compose_body()
+        yield Static(classes="tab-status", id=f"{self.TAB_ID}-status")
+
+    def compose_body(self) -> ComposeResult:
+        with ContentSwitcher(initial=f"panel-{self.panel}", classes="tab-panels", id=f"{self.TAB_ID}-panels"):
+            for cls in self.PANELS:
+                yield cls()
+
+    def on_mount(self) -> None:
+        self.render_header()
+
+    def panels(self) -> list[Panel]:
+        return list(self.query(Panel))
+
+    def panel_named(self, name: str) -> Panel:
+        return self.query_one(f"#panel-{name}", Panel)
+
+    @property
+    def current(self) -> Panel | None:
+        return self.panel_named(self.panel) if self.panel else None
+
+    # -- header and status ------------------------------------------------------------------------------------
+    def header_text(self) -> Text:
+        text = Text()
+        for cls in self.PANELS:
+            if cls.KEY:
+                text.append(f" {cls.KEY} {cls.TITLE} ", style="bold reverse" if self.panel == cls.NAME else "")
+                text.append(" ")
+        if self.is_mounted and self.ctx.read_only and any(c.mutating for c in commands_of(self.TAB_ID)):
+            text.append("  ")
+            text.append(" READ-ONLY: changes are disabled ", style="bold black on yellow")
+        return text
+
+    def render_header(self) -> None:
+        if not self.is_mounted:
+            return
+        text = self.header_text()
+        for panel in self.panels():
+            text.append_text(panel.header_extra())
+        if any(p.busy for p in self.panels()) or self.busy:
+            text.append("   loading…", style="dim")
+        self.query_one(f"#{self.TAB_ID}-header", Static).update(text)
+
+    def status_lines(self) -> list[str]:
+        panel = self.current
+        return [*self.errors, *(panel.errors if panel else []), *self.failures[-2:]]
+
+    def render_status(self) -> None:
+        if not self.is_mounted:
+            return
+        lines = [f"⚠ {clean(e, 400)}" for e in self.status_lines()]
+        self.query_one(f"#{self.TAB_ID}-status", Static).update(Content("\n".join(lines)))
+
+    def worker_failed(self, where: Panel | TabView, exc: BaseException) -> None:
+        """The one place an unexpected worker failure goes: shown as literal text; the refresh goes on."""
+        name = getattr(where, "NAME", "") or self.TAB_ID
+        message = f"{self.TITLE or self.TAB_ID}: loading {name} failed unexpectedly: {type(exc).__name__}: {exc}"
+        self.failures.append(message)
+        self.log.error(message)
+        self.app.notify(clean(message, 400), title=self.TITLE or self.TAB_ID, severity="error", markup=False)
+
+    # -- panels ---------------------------------------------------------------------------------------------
+    def show_panel(self, name: str, filter_text: str | None = None) -> None:
+        """Bring a panel to the front (and set its filter: the Overview's jumps)."""
+        self.panel = name
+        self.query_one(f"#{self.TAB_ID}-panels", ContentSwitcher).current = f"panel-{name}"
+        panel = self.panel_named(name)
+        if filter_text is not None:
+            panel.filter_text = filter_text
+        if self.HAS_FILTER:
+            box = self.query_one(f"#{self.TAB_ID}-filter", Input)
+            with box.prevent(Input.Changed):
+                box.value = panel.filter_text
+            box.placeholder = panel.FILTER_HINT + "   (enter: apply, esc: close)"
+            box.set_class(bool(panel.filter_text), "-shown")
+        panel.apply_filter(panel.filter_text)
+        self.render_header()
+        self.render_status()
+        self.refresh_bindings()
+        panel.shown()
+
+    # -- the lifecycle the app calls ---------------------------------------------------------------------------
+    def shown(self) -> None:
+        if self.panel:
+            self.show_panel(self.panel)
+
+    def reload(self) -> None:
+        panel = self.current
+        if panel is not None:
+            panel.load()
+
+    def reset(self, generation: int) -> None:
+        self.errors, self.failures = [], []
+        for panel in self.panels():
+            panel.reset()
+        self.render_header()
+        self.render_status()
+        if self.is_active:
+            self.reload()
+
+    @property
+    def is_active(self) -> bool:
+        try:
+            return getattr(self.app.query_one("#tabs"), "active", "") == self.TAB_ID
+        except Exception:
+            return False
+
+    # -- refresh ----------------------------------------------------------------------------------------------
+    def schedule(self) -> None:
+        """Re-arm the refresh: the panel in front comes back on the app's interval while the tab is shown
+        (set_timer after each load: refreshes never overlap, and one failure never stops the chain)."""
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.ctx.settings.refresh, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.is_active and not self.app.screen.is_modal:
+            self.reload()
+        else:
+            self.schedule()
+
+    # -- filter -----------------------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        if not self.HAS_FILTER:
+            return
+        box = self.query_one(f"#{self.TAB_ID}-filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    @on(Input.Changed, ".tab-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        panel = self.current
+        if panel is not None:
+            panel.apply_filter(event.value)
+
+    @on(Input.Submitted, ".tab-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        panel = self.current
+        if panel is not None and panel.main_table is not None:
+            panel.main_table.focus()
+
+    def close_filter(self) -> bool:
+        """esc in the filter box: close it (keeping a typed filter) and go back to the table."""
+        if not self.HAS_FILTER:
+            return False
+        box = self.query_one(f"#{self.TAB_ID}-filter", Input)
+        if not box.has_focus:
+            return False
+        if not box.value:
+            box.remove_class("-shown")
+        panel = self.current
+        if panel is not None and panel.main_table is not None:
+            panel.main_table.focus()
+        return True
+
+
+def panel_action(name: str) -> Callable[[TabView], None]:
+    """A tab-level action that brings a panel to the front (the panel keys 1, 2, ...)."""
+
+    def action(self: TabView) -> None:
+        self.show_panel(name)
+
+    action.__name__ = f"action_{name}"
+    return action
+
+
+__all__ = ["Panel", "TabView", "Widget", "aws_work", "bindings_for", "panel_action", "fresh_call"]

@@ -1,0 +1,5 @@
+"""The Shells tab: Session Manager shells inside the app, one sub-tab per node."""
+
+from opstui.views.shells.view import ShellSession, ShellsView
+
+__all__ = ["ShellSession", "ShellsView"]
