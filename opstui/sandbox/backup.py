@@ -27,11 +27,12 @@ Selections (CreateBackupSelection / List / Get / DeleteBackupSelection)
   "Related backup plan selections must be deleted prior to backup plan deletion.").
 
 Schedules
-  ``cron(min hour day-of-month month day-of-week year)`` (AWS's six fields; exactly one day field ``?``;
-  numbers, ranges, lists, steps, ``*``, MON-SUN / JAN-DEC names, ``L`` for the last day of the month), UTC
-  (``ScheduleExpressionTimezone`` other than UTC is treated as UTC). Rules of moto's default
-  (``cron(0 5 ? * * *)``, start window 480 min, completion window 10080 min) apply when the plan omits them.
-  A rule that first appears is due at its next cron time after that moment (sandbox clock).
+  ``cron(min hour day-of-month month day-of-week year)``, read by :func:`opstui.schedule.backup_schedule`
+  (EventBridge's six fields and wildcards: exactly one day field ``?``; numbers, ranges, lists, steps, ``*``,
+  MON-SUN / JAN-DEC names, ``L``, ``W``, ``#``), UTC (``ScheduleExpressionTimezone`` other than UTC is treated as
+  UTC). Rules of moto's default (``cron(0 5 ? * * *)``, start window 480 min, completion window 10080 min) apply
+  when the plan omits them. A rule that first appears is due at its next cron time after that moment (sandbox
+  clock).
 
 Backup jobs
   ``StartBy`` = scheduled time + StartWindowMinutes, ``ExpectedCompletionDate`` = scheduled time +
@@ -90,10 +91,8 @@ from __future__ import annotations
 
 import base64
 import bisect
-import calendar
 import datetime as dt
 import fnmatch
-import functools
 import hashlib
 import json
 import random
@@ -115,6 +114,8 @@ from moto.backup.models import backup_backends
 from moto.backup.responses import BackupResponse
 from moto.core.exceptions import JsonRESTError
 from moto.ec2.models import ec2_backends
+
+from opstui.schedule import Cron, ScheduleError, backup_schedule
 
 from . import clock
 from .ec2_fast import instance_index
@@ -171,108 +172,13 @@ def _hex(rng: random.Random, n: int) -> str:
 # cron
 
 
-_DOW = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-_MONTHS = {m: n for n, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                                       "DEC"], start=1)}
-
-
-def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int]:
-    out: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-            if step < 1:
-                raise ValueError(text)
-            if part in ("*", ""):
-                part = str(low)
-            if "-" not in part:
-                part = f"{part}-{high}"
-        if part == "*":
-            a, b = low, high
-        elif "-" in part:
-            x, y = part.split("-", 1)
-            a, b = _value(x, names), _value(y, names)
-        else:
-            a = b = _value(part, names)
-        if not (low <= a <= b <= high):
-            raise ValueError(text)
-        out.update(range(a, b + 1, step))
-    return frozenset(out)
-
-
-def _value(text: str, names: dict[str, int] | None) -> int:
-    text = text.strip().upper()
-    if names and text in names:
-        return names[text]
-    return int(text)
-
-
-@dataclass(frozen=True)
-class Cron:
-    """An AWS six-field cron expression, evaluated in UTC."""
-
-    expression: str
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    doms: frozenset[int] | None  # None: any day of the month
-    last_dom: bool
-    months: frozenset[int]
-    dows: frozenset[int] | None  # 1=SUN..7=SAT; None: any
-    years: frozenset[int] | None
-
-    def _day_ok(self, day: dt.date) -> bool:
-        if day.month not in self.months or (self.years is not None and day.year not in self.years):
-            return False
-        if self.last_dom:
-            return day.day == calendar.monthrange(day.year, day.month)[1]
-        if self.doms is not None and day.day not in self.doms:
-            return False
-        return self.dows is None or ((day.weekday() + 1) % 7 + 1) in self.dows
-
-    def next_after(self, after: dt.datetime) -> dt.datetime | None:
-        """The first fire time strictly after ``after`` (aware UTC), or None within ~5 years."""
-        day = after.date()
-        for _ in range(366 * 5):
-            if self._day_ok(day):
-                for hour in self.hours:
-                    for minute in self.minutes:
-                        when = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC)
-                        if when > after:
-                            return when
-            day += dt.timedelta(days=1)
-        return None
-
-
 def parse_cron(expression: str) -> Cron:
-    """Parse ``cron(...)``; raises InvalidParameterValueException like AWS for a malformed expression."""
-    cron = _parse_cron(expression)
-    if cron is None:
-        raise InvalidParameterValueException(f"Invalid schedule expression {expression}")
-    return cron
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_cron(expression: str) -> Cron | None:
-    m = re.fullmatch(r"\s*cron\((.*)\)\s*", expression or "")
-    if not m:
-        return None
-    parts = m.group(1).split()
-    if len(parts) != 6:
-        return None
-    minute, hour, dom, month, dow, year = parts
+    """A rule's schedule (:func:`opstui.schedule.backup_schedule`); InvalidParameterValueException like AWS for a
+    malformed expression."""
     try:
-        if (dom == "?") == (dow == "?"):
-            raise ValueError("exactly one day field must be ?")
-        last = dom.upper() == "L"
-        doms = None if dom in ("?", "*") or last else _field(dom, 1, 31)
-        dows = None if dow in ("?", "*") else _field(dow, 1, 7, _DOW)
-        years = None if year == "*" else _field(year, 1970, 2199)
-        return Cron(expression, tuple(sorted(_field(minute, 0, 59))), tuple(sorted(_field(hour, 0, 23))),
-                    doms, last, _field(month, 1, 12, _MONTHS), dows, years)
-    except ValueError:
-        return None
+        return backup_schedule(expression or "")
+    except ScheduleError as exc:
+        raise InvalidParameterValueException(f"Invalid schedule expression {expression}") from exc
 
 
 # --------------------------------------------------------------------------------------------------------

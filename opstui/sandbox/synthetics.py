@@ -86,8 +86,9 @@ from moto.core.exceptions import JsonRESTError
 from moto.synthetics import urls as synthetics_urls
 from moto.synthetics.responses import SyntheticsResponse
 
+from opstui.schedule import Rate, Schedule, ScheduleError, canary_schedule
+
 from . import clock, webapp
-from .associations import _DOW, _MONTHS, Schedule, _cron_field
 from .scenarios import PRIMARY, Scenario
 
 NAMESPACE = "CloudWatchSynthetics"
@@ -100,8 +101,6 @@ _NAME = re.compile(r"^[0-9a-z_\-]{1,255}$")
 _HANDLER = re.compile(r"^(([0-9a-zA-Z_-]+(\/|\.))*[0-9A-Za-z_\\-]+(\.|::)[A-Za-z_][A-Za-z0-9_]*)?$")
 _ROLE = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 _RUNTIME = re.compile(r"^syn-(nodejs-puppeteer|nodejs-playwright|python-selenium)-\d+\.\d+$|^syn-1\.0$")
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours)\s*\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
 _QUOTED_URL = re.compile(r"""(['"`])(https?://[^'"`\s]*)\1""")
 _URL_VAR = re.compile(r"""\b(?:urls?|URLS?|Urls?|endpoint|ENDPOINT)\s*=\s*\[?\s*(['"])(.*?)\1""")
 _ENV_REF = re.compile(r"""process\.env\.([A-Za-z_][A-Za-z0-9_]*)|process\.env\[\s*['"]([^'"]+)['"]\s*\]"""
@@ -133,64 +132,27 @@ def _conflict(message: str) -> SyntheticsError:
 # schedules
 
 
-@dataclass(frozen=True)
-class CanarySchedule:
-    expression: str
-    rate_seconds: int | None  # 0: run once when started; None: cron
-    cron: Schedule | None = None
-
-    def next_after(self, after: dt.datetime) -> dt.datetime | None:
-        if self.rate_seconds is not None:
-            return after + dt.timedelta(seconds=self.rate_seconds) if self.rate_seconds else None
-        assert self.cron is not None
-        return self.cron.next_after(after)
-
-    @property
-    def period_seconds(self) -> int | None:
-        """Seconds between runs (cron: the shortest gap between two fire times; once: None)."""
-        if self.rate_seconds is not None:
-            return self.rate_seconds or None
-        assert self.cron is not None and self.cron.cron is not None
-        ordered = sorted(self.cron.cron[0])
-        gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)] + [60 - ordered[-1] + ordered[0]]
-        return 60 * min(gaps)
-
-
-def parse_schedule(expression: str) -> CanarySchedule:
-    """A canary schedule, or ``ValidationException`` (rate from 1 minute to 1 hour, 0 = once; 6-field cron)."""
-    expr = expression.strip()
-    m = _RATE.match(expr)
-    if m:
-        value, unit = int(m.group(1)), m.group(2)
-        seconds = value * (3600 if unit.startswith("hour") else 60)
-        if value != 0 and not 60 <= seconds <= 3600:
-            raise _validation(f"Invalid schedule expression {expression}: the rate must be between "
-                              "rate(1 minute) and rate(1 hour), or rate(0 minute) to run once.")
-        return CanarySchedule(expr, seconds)
-    m = _CRON.match(expr)
-    bad = _validation(f"Invalid schedule expression {expression}. Use rate(number unit) or cron(expression).")
-    if not m:
-        raise bad
-    parts = m.group(1).split()
-    if len(parts) != 6:
-        raise bad
-    minute, hour, dom, month, dow, year = parts
+def parse_schedule(expression: str) -> Schedule:
+    """A canary schedule (:func:`opstui.schedule.canary_schedule`: rate from 1 minute to 1 hour, 0 = once;
+    6-field cron), or ``ValidationException``."""
     try:
-        if (dom == "?") == (dow == "?"):
-            raise ValueError  # exactly one of day-of-month and day-of-week is "?"
-        if year != "*" and not all(1970 <= int(y) <= 2199 for y in year.replace("-", ",").split(",")):
-            raise ValueError
-        dom_any, dow_any = dom in ("?", "*"), dow in ("?", "*")
-        sched = Schedule(expr, cron=(
-            _cron_field(minute, 0, 59), _cron_field(hour, 0, 23),
-            frozenset(range(1, 32)) if dom_any else _cron_field(dom, 1, 31),
-            _cron_field(month, 1, 12, _MONTHS),
-            frozenset(range(1, 8)) if dow_any else _cron_field(dow, 1, 7, _DOW)), dom_any=dom_any, dow_any=dow_any)
-    except ValueError as exc:
-        raise bad from exc
-    if sched.next_after(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) is None:
-        raise bad
-    return CanarySchedule(expr, None, sched)
+        return canary_schedule(expression)
+    except ScheduleError as exc:
+        if exc.limit:
+            raise _validation(f"Invalid schedule expression {expression}: {exc.reason}") from exc
+        raise _validation(f"Invalid schedule expression {expression}. Use rate(number unit) or "
+                          "cron(expression).") from exc
+
+
+def period_seconds(schedule: Schedule) -> int | None:
+    """Seconds between runs (cron: the shortest gap between two fire times; once: None)."""
+    every = schedule.interval
+    return int(every.total_seconds()) if every is not None else None
+
+
+def runs_once(schedule: Schedule) -> bool:
+    """``rate(0 minute)`` / ``rate(0 hour)``: one run when started."""
+    return isinstance(schedule, Rate) and schedule.value == 0
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -295,7 +257,7 @@ class Canary:
     runtime_version: str
     execution_role_arn: str
     artifact_s3_location: str
-    schedule: CanarySchedule
+    schedule: Schedule
     duration_in_seconds: int
     run_config: dict[str, Any]
     env: dict[str, str]
@@ -468,7 +430,7 @@ def _execute(c: Canary) -> Run:
             run.state, run.reason, run.reason_code = state, reason, code
             run.duration_ms = round(duration, 1)
             run.completed = started + dt.timedelta(milliseconds=duration)
-            if c.schedule.rate_seconds == 0 and c.state == "RUNNING":
+            if runs_once(c.schedule) and c.state == "RUNNING":
                 _stopped(c, run.completed)
         _publish(c, run)
         return run
@@ -633,7 +595,7 @@ def _check_fields(params: dict[str, Any], account: str, current: Canary | None) 
         out["schedule"], out["duration"] = schedule, duration
     if "RunConfig" in params or current is None:
         rc = params.get("RunConfig") or {}
-        period = schedule.period_seconds if schedule else None
+        period = period_seconds(schedule) if schedule else None
         default_timeout = min(period or 840, 840)
         timeout = _int(rc, "TimeoutInSeconds", 3, 840, default_timeout)
         if period is not None and timeout is not None and timeout > period:
@@ -910,7 +872,7 @@ def _seed_canary(account: str, region: str, name: str, url: str, expression: str
                execution_role_arn=f"arn:aws:iam::{account}:role/service-role/CloudWatchSyntheticsRole-{name}",
                artifact_s3_location=f"s3://cw-syn-results-{account}-{region}/canary/{region}/{name[:21]}-{short[:12]}",
                schedule=schedule, duration_in_seconds=0,
-               run_config={"TimeoutInSeconds": min(schedule.period_seconds or 60, 60), "MemoryInMB": 1000,
+               run_config={"TimeoutInSeconds": min(period_seconds(schedule) or 60, 60), "MemoryInMB": 1000,
                            "ActiveTracing": False},
                env={}, success_retention=31, failure_retention=31, target=find_target(script, {}), script=script,
                tags={"blueprint": "heartbeat", "Env": "prod"}, state="RUNNING", state_reason=None,
@@ -922,7 +884,7 @@ def _seed_canary(account: str, region: str, name: str, url: str, expression: str
 
 def _backfill(c: Canary, now: dt.datetime, seed: int, outcome: Any) -> None:
     """Runs every period over the last 24 h; ``outcome(when, rng) -> (state, reason, duration ms)``."""
-    period = c.schedule.period_seconds or 60
+    period = period_seconds(c.schedule) or 60
     rng = random.Random(f"{seed}/{c.name}/runs")
     start = now - dt.timedelta(hours=24)
     start = start.replace(second=int(rng.random() * 59), microsecond=0)
