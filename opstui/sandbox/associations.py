@@ -58,7 +58,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.ssm.responses import SimpleSystemManagerResponse
@@ -67,8 +67,11 @@ from opstui.schedule import Cron, Schedule, ScheduleError, association_schedule
 
 from . import clock, run_command
 from .command_exec import Command, reachability
-from .scenarios import Scenario
+from .extension import Extension, attach
 from .ssm_nodes import REGISTRY
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 INVENTORY_DOCUMENT = "AWS-GatherSoftwareInventory"
 SEED_ASSOCIATION_NAME = "Inventory-Association"
@@ -343,32 +346,54 @@ def _loop() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# lifecycle
+# the extension: patches, lifecycle, control
 
 
-def activate(scenario: Scenario | None) -> None:
-    """Fresh state for a new Sandbox: the seeded inventory association per region, and the scheduler."""
-    global _thread
-    shutdown()
-    with _lock:
-        _associations.clear()
-        _node_runs.clear()
-        if scenario is not None:
-            now = clock.now()
-            for region in scenario.regions:
-                _seed_association(scenario.account_id, region, now)
-    _stop.clear()
-    _thread = threading.Thread(target=_loop, name="opstui-state-manager", daemon=True)
-    _thread.start()
+class StateManager(Extension):
+    """State Manager's actions and its scheduler (after Run Command in start order: it runs documents through
+    Run Command's engine, so it must stop first). ``GET /_opstui/associations``: the associations the scheduler
+    knows, with their next due time (sandbox clock)."""
+
+    name = "associations"
+
+    def patch(self) -> None:
+        attach(SimpleSystemManagerResponse, create_association, describe_association, list_associations,
+               update_association, delete_association, describe_association_executions,
+               describe_association_execution_targets)
+
+    def start(self, sandbox: Sandbox) -> None:
+        """Fresh state for a new Sandbox: the seeded inventory association per region, and the scheduler."""
+        global _thread
+        self.stop(sandbox)
+        scenario = sandbox.scenario_data
+        with _lock:
+            _associations.clear()
+            _node_runs.clear()
+            if scenario is not None:
+                now = clock.now()
+                for region in scenario.regions:
+                    _seed_association(scenario.account_id, region, now)
+        _stop.clear()
+        _thread = threading.Thread(target=_loop, name="opstui-state-manager", daemon=True)
+        _thread.start()
+
+    def stop(self, sandbox: Sandbox) -> None:
+        global _thread
+        _stop.set()
+        clock.wake()
+        if _thread is not None:
+            _thread.join(5)
+            _thread = None
+
+    def control_snapshot(self) -> dict[str, Any]:
+        with _lock:
+            return {"associations": [{"AssociationId": a.association_id, "Region": a.region, "Name": a.name,
+                                      "Executions": len(a.executions),
+                                      "NextDue": a.next_due.isoformat() if a.next_due else None}
+                                     for a in _associations.values()], "clock": clock.snapshot()}
 
 
-def shutdown() -> None:
-    global _thread
-    _stop.set()
-    clock.wake()
-    if _thread is not None:
-        _thread.join(5)
-        _thread = None
+EXTENSION = StateManager()
 
 
 def _seed_association(account: str, region: str, now: dt.datetime) -> None:
@@ -403,14 +428,6 @@ def _seed_association(account: str, region: str, now: dt.datetime) -> None:
     assoc.last_success = last if execution.status == "Success" else last - dt.timedelta(minutes=30)
     assoc.next_due = last + dt.timedelta(minutes=30)
     _associations[assoc.association_id] = assoc
-
-
-def control_snapshot() -> dict[str, Any]:
-    with _lock:
-        return {"associations": [{"AssociationId": a.association_id, "Region": a.region, "Name": a.name,
-                                  "Executions": len(a.executions),
-                                  "NextDue": a.next_due.isoformat() if a.next_due else None}
-                                 for a in _associations.values()], "clock": clock.snapshot()}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -758,28 +775,3 @@ def describe_association_execution_targets(self: Any) -> str:
     if nxt:
         body["NextToken"] = nxt
     return _dumps(body)
-
-
-# --------------------------------------------------------------------------------------------------------
-# install
-
-_installed = False
-_install_lock = threading.Lock()
-
-
-def install() -> None:
-    """Install the State Manager actions on moto's SSM response class (once per process)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        cls = SimpleSystemManagerResponse
-        cls.create_association = create_association  # type: ignore[attr-defined]
-        cls.describe_association = describe_association  # type: ignore[attr-defined]
-        cls.list_associations = list_associations  # type: ignore[attr-defined]
-        cls.update_association = update_association  # type: ignore[attr-defined]
-        cls.delete_association = delete_association  # type: ignore[attr-defined]
-        cls.describe_association_executions = describe_association_executions  # type: ignore[attr-defined]
-        cls.describe_association_execution_targets = describe_association_execution_targets  # type: ignore[attr-defined]
-        _installed = True
-

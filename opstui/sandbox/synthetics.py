@@ -79,7 +79,7 @@ import urllib.request
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from moto.core.exceptions import JsonRESTError
@@ -89,7 +89,11 @@ from moto.synthetics.responses import SyntheticsResponse
 from opstui.schedule import Rate, Schedule, ScheduleError, canary_schedule
 
 from . import clock, webapp
+from .extension import Extension, attach
 from .scenarios import PRIMARY, Scenario
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 NAMESPACE = "CloudWatchSynthetics"
 MAX_RUNS = 20_000
@@ -938,7 +942,7 @@ def _seed(scenario: Scenario, seed: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# lifecycle, control
+# the extension: routes, patches, lifecycle, control
 
 
 _EXTRA_PATHS = {
@@ -948,86 +952,76 @@ _EXTRA_PATHS = {
     "{0}/canaries/last-run$": SyntheticsResponse.dispatch,
     "{0}/tags/(?P<resourceArn>.+)$": SyntheticsResponse.dispatch,
 }
-_installed = False
-_install_lock = threading.Lock()
 
 
-def install() -> None:
-    """Routes and actions on moto's Synthetics (once per process, before its app is first built)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
+class Synthetics(Extension):
+    """The canary actions and routes; fresh canaries and the scheduler for each run. Control: ``GET
+    /_opstui/synthetics`` (canaries, run counts, next due); ``POST {"run": name, "region": r}`` runs a canary now
+    and/or ``{"external": bool}`` lets canaries leave the machine."""
+
+    name = "synthetics"
+
+    def patch(self) -> None:
         for path, handler in _EXTRA_PATHS.items():
             synthetics_urls.url_paths.setdefault(path, handler)
-        cls = SyntheticsResponse
-        cls.create_canary = create_canary  # type: ignore[method-assign,assignment]
-        cls.get_canary = get_canary  # type: ignore[method-assign,assignment]
-        cls.describe_canaries = describe_canaries  # type: ignore[method-assign,assignment]
-        cls.list_tags_for_resource = list_tags_for_resource  # type: ignore[method-assign,assignment]
-        cls.update_canary = update_canary  # type: ignore[attr-defined]
-        cls.delete_canary = delete_canary  # type: ignore[attr-defined]
-        cls.describe_canaries_last_run = describe_canaries_last_run  # type: ignore[attr-defined]
-        cls.get_canary_runs = get_canary_runs  # type: ignore[attr-defined]
-        cls.start_canary = start_canary  # type: ignore[attr-defined]
-        cls.stop_canary = stop_canary  # type: ignore[attr-defined]
-        cls.tag_resource = tag_resource  # type: ignore[attr-defined]
-        cls.untag_resource = untag_resource  # type: ignore[attr-defined]
-        _installed = True
+        attach(SyntheticsResponse, create_canary, get_canary, describe_canaries, list_tags_for_resource,
+               update_canary, delete_canary, describe_canaries_last_run, get_canary_runs, start_canary,
+               stop_canary, tag_resource, untag_resource)
+
+    def start(self, sandbox: Sandbox) -> None:
+        """Fresh canaries for a new Sandbox (after the storefront in start order: the seed's canary requests
+        it), and the scheduler."""
+        global _thread, _pool
+        self.stop(sandbox)
+        scenario = sandbox.scenario_data
+        with _lock:
+            _canaries.clear()
+            _settings["external"] = False
+            if scenario is not None and scenario.name == "default":
+                _seed(scenario, sandbox.seed)
+        _stop.clear()
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="opstui-canary")
+        _thread = threading.Thread(target=_loop, name="opstui-synthetics", daemon=True)
+        _thread.start()
+
+    def stop(self, sandbox: Sandbox) -> None:
+        global _thread, _pool, _refused
+        _stop.set()
+        _wake.set()
+        if _thread is not None:
+            _thread.join(5)
+            _thread = None
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+        if _refused is not None:
+            _refused.close()
+            _refused = None
+
+    def configure(self, **payload: Any) -> dict[str, Any]:
+        """``{"external": bool}`` and/or ``{"run": name, "region": r}``."""
+        unknown = set(payload) - {"external", "run", "region", "account"}
+        if unknown:
+            raise ValueError(f"unknown synthetics field(s) {sorted(unknown)}; known: ['external', 'region', 'run']")
+        out: dict[str, Any] = {}
+        if "external" in payload:
+            if not isinstance(payload["external"], bool):
+                raise ValueError("external must be a boolean")
+            _settings["external"] = payload["external"]
+        if payload.get("run"):
+            from .scenarios import ACCOUNT_ID
+
+            out["run"] = run_now(payload.get("account") or ACCOUNT_ID, payload.get("region") or PRIMARY,
+                                 str(payload["run"]))
+        out["settings"] = dict(_settings)
+        return out
+
+    def control_snapshot(self) -> dict[str, Any]:
+        with _lock:
+            return {"settings": dict(_settings), "clock": clock.snapshot(), "canaries": [
+                {"Name": c.name, "Region": c.region, "State": c.state, "Urls": list(c.target.urls),
+                 "NavigationTimeoutMs": c.target.nav_timeout_ms, "Runs": len(c.runs),
+                 "NextDue": c.next_due.isoformat() if c.next_due else None} for c in _canaries.values()]}
 
 
-def activate(scenario: Scenario | None, seed: int = 42) -> None:
-    """Fresh canaries for a new Sandbox (the storefront must be running), and the scheduler."""
-    global _thread, _pool
-    shutdown()
-    with _lock:
-        _canaries.clear()
-        _settings["external"] = False
-        if scenario is not None and scenario.name == "default":
-            _seed(scenario, seed)
-    _stop.clear()
-    _pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="opstui-canary")
-    _thread = threading.Thread(target=_loop, name="opstui-synthetics", daemon=True)
-    _thread.start()
-
-
-def shutdown() -> None:
-    global _thread, _pool, _refused
-    _stop.set()
-    _wake.set()
-    if _thread is not None:
-        _thread.join(5)
-        _thread = None
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
-    if _refused is not None:
-        _refused.close()
-        _refused = None
-
-
-def configure(**payload: Any) -> dict[str, Any]:
-    """``POST /_opstui/synthetics``: ``{"external": bool}`` and/or ``{"run": name, "region": r}``."""
-    unknown = set(payload) - {"external", "run", "region", "account"}
-    if unknown:
-        raise ValueError(f"unknown synthetics field(s) {sorted(unknown)}; known: ['external', 'region', 'run']")
-    out: dict[str, Any] = {}
-    if "external" in payload:
-        if not isinstance(payload["external"], bool):
-            raise ValueError("external must be a boolean")
-        _settings["external"] = payload["external"]
-    if payload.get("run"):
-        from .scenarios import ACCOUNT_ID
-
-        out["run"] = run_now(payload.get("account") or ACCOUNT_ID, payload.get("region") or PRIMARY,
-                             str(payload["run"]))
-    out["settings"] = dict(_settings)
-    return out
-
-
-def control_snapshot() -> dict[str, Any]:
-    with _lock:
-        return {"settings": dict(_settings), "clock": clock.snapshot(), "canaries": [
-            {"Name": c.name, "Region": c.region, "State": c.state, "Urls": list(c.target.urls),
-             "NavigationTimeoutMs": c.target.nav_timeout_ms, "Runs": len(c.runs),
-             "NextDue": c.next_due.isoformat() if c.next_due else None} for c in _canaries.values()]}
+EXTENSION = Synthetics()
