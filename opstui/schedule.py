@@ -1,8 +1,8 @@
-"""AWS schedule expressions, once for the whole project: ``cron(...)`` and ``rate(...)``, when they fire, and the
-limits each service adds.
+"""AWS schedule expressions, once for the whole project: ``cron(...)`` and ``rate(...)``, when they fire, and
+the limits each service adds.
 
 Why one module: the sandbox must refuse exactly what AWS refuses, and the app checks a form before it sends
-anything; both must read a schedule the same way. It imports neither moto nor textual, so either side can use it.
+anything; both must read a schedule the same way. It imports neither moto nor textual: either side uses it.
 
 The syntax (Amazon EventBridge User Guide, "Cron expressions reference" and "Rate expressions"; AWS Backup and
 CloudWatch Synthetics refer to the same syntax; Systems Manager User Guide, "Reference: Cron and rate
@@ -21,31 +21,31 @@ day-of-week   1-7 or SUN-SAT    ``, - * ? L #``
 year          1970-2199         ``, - * /``
 ============  ================  ===============
 
-* ``a/b`` is every b-th value from a to the field's maximum (``1/10`` in minutes: 1, 11, 21 ...), ``*/b`` from the
-  field's minimum, ``a-b/c`` within the range; ranges do not wrap (``FRI-MON`` is refused); names are
+* ``a/b`` is every b-th value from a to the field's maximum (``1/10`` in minutes: 1, 11, 21 ...), ``*/b`` from
+  the field's minimum, ``a-b/c`` within the range; ranges do not wrap (``FRI-MON`` is refused); names are
   case-insensitive.
 * One of day-of-month and day-of-week is ``?`` and the other is not ("You can't specify the Day-of-month and
   Day-of-week fields in the same cron expression").
 * Day-of-month: ``L`` the last day of the month, ``LW`` its last weekday, ``nW`` the weekday nearest day n
   within the same month (``1W`` on a Saturday is Monday the 3rd). Day-of-week: ``L`` the last day of the week
-  (Saturday), ``nL`` the last day n of the month (``6L``: the last Friday), ``n#k`` the k-th day n of the month
-  (``3#2``: the second Tuesday; only one ``#`` expression in the field). These stand alone, never in a list.
+  (Saturday), ``nL`` the last day n of the month (``6L``: the last Friday), ``n#k`` the k-th day n of the
+  month (``3#2``: the second Tuesday; only one ``#`` expression in the field). These stand alone, in no list.
 * Systems Manager also takes an optional leading seconds field ("An additional field, the Seconds field (the
   first in a cron expression), is optional"); :func:`parse_cron` accepts it with ``seconds=True`` and only as
   ``0`` (the sandbox's schedulers work in minutes).
 * An expression that can never fire (``cron(0 0 30 2 ? *)``) is refused.
 
-``rate(value unit)``: value a whole number, unit ``minute(s)``, ``hour(s)`` or ``day(s)``; "If the value is equal
-to 1, then the unit must be singular. If the value is greater than 1, the unit must be plural." (EventBridge);
-``rate(0 ...)`` is refused.
+``rate(value unit)``: value a whole number, unit ``minute(s)``, ``hour(s)`` or ``day(s)``; "If the value is
+equal to 1, then the unit must be singular. If the value is greater than 1, the unit must be plural."
+(EventBridge); ``rate(0 ...)`` is refused.
 
 Service limits, kept as the project has always applied them:
 
 * State Manager associations (the Systems Manager reference above): rates of 30 minutes or more and less than
   31 days; cron expressions may not fire more often than every 30 minutes (:func:`association_schedule`). The
-  sandbox applies the 30 minutes to every association; the app checks them only for AWS-GatherSoftwareInventory.
-* AWS Backup (AWS Backup API reference, ``BackupRule.ScheduleExpression``: "A cron expression in UTC specifying
-  when Backup initiates a backup job"): cron only (:func:`backup_schedule`).
+  sandbox holds every association to the 30 minutes; the app, only AWS-GatherSoftwareInventory.
+* AWS Backup (AWS Backup API reference, ``BackupRule.ScheduleExpression``: "A cron expression in UTC
+  specifying when Backup initiates a backup job"): cron only (:func:`backup_schedule`).
 * CloudWatch Synthetics (API reference, ``CanaryScheduleInput.Expression``): ``rate(number unit)`` with unit
   ``minute``, ``minutes`` or ``hour`` between ``rate(1 minute)`` and ``rate(1 hour)``; "Specifying rate(0
   minute) or rate(0 hour) is a special value that causes the canary to run only once when it is started"; or a
@@ -68,8 +68,8 @@ MIN_YEAR, MAX_YEAR = 1970, 2199
 HORIZON_YEARS = 28
 
 DAY_NAMES = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-MONTH_NAMES = {m: n for n, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT",
-                                           "NOV", "DEC"), start=1)}
+MONTH_NAMES = {m: n for n, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP",
+                                           "OCT", "NOV", "DEC"), start=1)}
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 ASSOCIATION_MIN_INTERVAL = dt.timedelta(minutes=30)
@@ -92,12 +92,12 @@ class ScheduleError(ValueError):
         self.limit = limit
 
 
-# -- rate(...) ------------------------------------------------------------------------------------------------
+# -- rate(...) -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Rate:
-    """``rate(value unit)``: every ``value`` units from when the schedule starts (0: once, Synthetics only)."""
+    """``rate(value unit)``: every ``value`` units from when the schedule starts (0: once; Synthetics)."""
 
     expression: str
     value: int
@@ -116,13 +116,14 @@ class Rate:
         return after + dt.timedelta(seconds=self.seconds) if self.value else None
 
 
-def parse_rate(expression: str, *, units: tuple[str, ...] = ("minute", "hour", "day"), plural_rule: bool = True,
-               zero: bool = False) -> Rate:
-    """``rate(value unit)`` with the given singular units (each also plural); raises :class:`ScheduleError`."""
+def parse_rate(expression: str, *, units: tuple[str, ...] = ("minute", "hour", "day"),
+               plural_rule: bool = True, zero: bool = False) -> Rate:
+    """``rate(value unit)`` with these singular units (each also plural); raises :class:`ScheduleError`."""
     text = expression.strip()
     m = _RATE.fullmatch(text)
     if m is None:
-        raise ScheduleError(f"{text[:60]!r} is not a rate expression: rate(value unit), e.g. rate(30 minutes)")
+        raise ScheduleError(f"{text[:60]!r} is not a rate expression: rate(value unit), e.g. "
+                            "rate(30 minutes)")
     value, word = int(m.group(1)), m.group(2)
     unit = word[:-1] if word.endswith("s") else word
     if unit not in units:
@@ -135,7 +136,7 @@ def parse_rate(expression: str, *, units: tuple[str, ...] = ("minute", "hour", "
     return Rate(text, value, unit)
 
 
-# -- cron(...) ------------------------------------------------------------------------------------------------
+# -- cron(...) -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,8 @@ class Days:
     """Which days of a month fire: the day-of-month or day-of-week field (the other one is ``?``).
 
     kind: ``every`` | ``dom`` (values: days of the month) | ``last`` | ``last-weekday`` | ``nearest-weekday``
-    (n: the day) | ``dow`` (values: 1=SUN .. 7=SAT) | ``last-dow`` (n: the day of the week) | ``nth-dow`` (n: the
-    day of the week, k: which one).
+    (n: the day) | ``dow`` (values: 1=SUN .. 7=SAT) | ``last-dow`` (n: the day of the week) | ``nth-dow`` (n:
+    the day of the week, k: which one).
     """
 
     kind: str
@@ -231,7 +232,7 @@ class Cron:
                         yield when
 
     def next_after(self, after: dt.datetime) -> dt.datetime | None:
-        """The first fire time strictly after ``after`` (aware: returned in UTC; naive: read as UTC), or None."""
+        """The first fire time strictly after ``after`` (aware: answered in UTC; naive: read as UTC)."""
         aware = after.tzinfo is not None
         base = after.astimezone(dt.UTC).replace(tzinfo=None) if aware else after
         for day in self._firing_days(base.date()):
@@ -262,7 +263,8 @@ def _value(token: str, low: int, high: int, names: dict[str, int] | None) -> int
     if names and token in names:
         return names[token]
     if not _NUMBER.fullmatch(token):
-        raise ScheduleError(f"{token!r} is not a number" + (f" or a name ({', '.join(names)})" if names else ""))
+        named = f" or a name ({', '.join(names)})" if names else ""
+        raise ScheduleError(f"{token!r} is not a number{named}")
     value = int(token)
     if not low <= value <= high:
         raise ScheduleError(f"{value} is outside {low}-{high}")
@@ -327,7 +329,7 @@ def _day_of_week(text: str) -> Days:
 
 @functools.lru_cache(maxsize=512)
 def parse_cron(expression: str, *, seconds: bool = False) -> Cron:
-    """``cron(...)`` with six fields (``seconds``: or seven, the first being 0); raises :class:`ScheduleError`."""
+    """``cron(...)``: six fields (``seconds``: or seven, the first 0); raises :class:`ScheduleError`."""
     text = expression.strip()
     m = _CRON.fullmatch(text)
     if m is None:
@@ -339,11 +341,12 @@ def parse_cron(expression: str, *, seconds: bool = False) -> Cron:
             raise ScheduleError("the optional seconds field of a cron expression must be 0")
         fields = fields[1:]
     if len(fields) != 6:
-        raise ScheduleError("a cron expression has 6 fields: minutes hours day-of-month month day-of-week year, "
-                            "e.g. cron(0 2 ? * * *)")
+        raise ScheduleError("a cron expression has 6 fields: minutes hours day-of-month month day-of-week "
+                            "year, e.g. cron(0 2 ? * * *)")
     minute, hour, dom, month, dow, year = fields
     if (dom == "?") == (dow == "?"):
-        raise ScheduleError("in cron(...) either day-of-month or day-of-week must be ?, e.g. cron(0 2 ? * * *)")
+        raise ScheduleError("in cron(...) either day-of-month or day-of-week must be ?, e.g. "
+                            "cron(0 2 ? * * *)")
     cron = Cron(
         expression=text,
         minutes=_field(minute, 0, 59, what="minutes"),
@@ -361,23 +364,23 @@ def parse_cron(expression: str, *, seconds: bool = False) -> Cron:
 Schedule = Rate | Cron
 
 
-# -- what each service takes -----------------------------------------------------------------------------------
+# -- what each service takes ---------------------------------------------------------------------------------
 
 
 def association_schedule(expression: str) -> Schedule:
-    """A State Manager association's ``ScheduleExpression``: a rate of 30 minutes or more and less than 31 days,
-    or a cron expression (optional seconds field) that fires at most every 30 minutes."""
+    """A State Manager association's ``ScheduleExpression``: a rate of 30 minutes or more and less than 31
+    days, or a cron expression (optional seconds field) that fires at most every 30 minutes."""
     text = expression.strip()
     if text.startswith("rate("):
         rate = parse_rate(text)
-        if not ASSOCIATION_MIN_INTERVAL.total_seconds() <= rate.seconds < ASSOCIATION_MAX_RATE.total_seconds():
-            raise ScheduleError("Rate expressions for associations must be 30 minutes or greater and less than "
-                                "31 days.", limit=True)
+        if not ASSOCIATION_MIN_INTERVAL <= dt.timedelta(seconds=rate.seconds) < ASSOCIATION_MAX_RATE:
+            raise ScheduleError("Rate expressions for associations must be 30 minutes or greater and less "
+                                "than 31 days.", limit=True)
         return rate
     cron = parse_cron(text, seconds=True)
     if cron.interval is not None and cron.interval < ASSOCIATION_MIN_INTERVAL:
-        raise ScheduleError("Cron expressions for associations must not run more often than every 30 minutes.",
-                            limit=True)
+        raise ScheduleError("Cron expressions for associations must not run more often than every 30 "
+                            "minutes.", limit=True)
     return cron
 
 
@@ -387,12 +390,12 @@ def backup_schedule(expression: str) -> Cron:
 
 
 def canary_schedule(expression: str) -> Schedule:
-    """A canary's ``Schedule.Expression``: a rate from 1 minute to 1 hour, ``rate(0 minute)`` (once), or cron."""
+    """A canary's ``Schedule.Expression``: a rate of 1 minute to 1 hour, ``rate(0 minute)`` (once) or cron."""
     text = expression.strip()
     if text.startswith("rate("):
         rate = parse_rate(text, units=("minute", "hour"), plural_rule=False, zero=True)
-        if rate.value and not CANARY_MIN_RATE.total_seconds() <= rate.seconds <= CANARY_MAX_RATE.total_seconds():
-            raise ScheduleError("the rate must be between rate(1 minute) and rate(1 hour), or rate(0 minute) to "
-                                "run once.", limit=True)
+        if rate.value and not CANARY_MIN_RATE <= dt.timedelta(seconds=rate.seconds) <= CANARY_MAX_RATE:
+            raise ScheduleError("the rate must be between rate(1 minute) and rate(1 hour), or rate(0 minute) "
+                                "to run once.", limit=True)
         return rate
     return parse_cron(text)

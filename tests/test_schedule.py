@@ -1,4 +1,5 @@
-"""opstui.schedule: AWS's cron and rate syntax, next fire times, and the service limits (no sandbox, no network).
+"""opstui.schedule: AWS's cron and rate syntax, next fire times, and the service limits (no sandbox, no
+network).
 
 Examples are the ones AWS documents (EventBridge "Cron expressions reference", the Systems Manager "Reference:
 Cron and rate expressions", the Synthetics API reference) plus the edges of each wildcard.
@@ -59,9 +60,9 @@ def test_rate_unit_must_agree_with_the_value(text: str) -> None:
         parse_rate(text)
 
 
-@pytest.mark.parametrize("text", ["rate(0 minutes)", "rate(-1 minutes)", "rate(0.5 minutes)", "rate(30 seconds)",
-                                  "rate(1 week)", "rate(minutes)", "rate 5 minutes", "RATE(5 minutes)",
-                                  "rate(5 Minutes)", "cron(0 2 ? * * *)", ""])
+@pytest.mark.parametrize("text", ["rate(0 minutes)", "rate(-1 minutes)", "rate(0.5 minutes)",
+                                  "rate(30 seconds)", "rate(1 week)", "rate(minutes)", "rate 5 minutes",
+                                  "RATE(5 minutes)", "rate(5 Minutes)", "cron(0 2 ? * * *)", ""])
 def test_rate_refused(text: str) -> None:
     with pytest.raises(ScheduleError):
         parse_rate(text)
@@ -79,7 +80,8 @@ def test_documented_examples() -> None:
     start = at(2025, 1, 1)  # a Wednesday
     assert fires("cron(0 10 * * ? *)", start, 2) == [at(2025, 1, 1, 10), at(2025, 1, 2, 10)]
     assert fires("cron(15 12 * * ? *)", start) == [at(2025, 1, 1, 12, 15)]
-    assert fires("cron(0 18 ? * MON-FRI *)", at(2025, 1, 3, 19), 2) == [at(2025, 1, 6, 18), at(2025, 1, 7, 18)]
+    weekdays = fires("cron(0 18 ? * MON-FRI *)", at(2025, 1, 3, 19), 2)  # Friday evening
+    assert weekdays == [at(2025, 1, 6, 18), at(2025, 1, 7, 18)]
     assert fires("cron(0 8 1 * ? *)", start, 2) == [at(2025, 1, 1, 8), at(2025, 2, 1, 8)]
     assert fires("cron(0/15 * * * ? *)", start, 3) == [at(2025, 1, 1, 0, 15), at(2025, 1, 1, 0, 30),
                                                         at(2025, 1, 1, 0, 45)]
@@ -169,15 +171,17 @@ def test_last_weekday_of_the_month() -> None:
 ])
 def test_nearest_weekday_stays_in_the_month(month: tuple[int, int], day: int, expected: int) -> None:
     year, m = month
-    assert fires(f"cron(0 0 {day}W {m} ? *)", at(year, 1, 1) - dt.timedelta(minutes=1)) == [at(year, m, expected)]
+    start = at(year, 1, 1) - dt.timedelta(minutes=1)
+    assert fires(f"cron(0 0 {day}W {m} ? *)", start) == [at(year, m, expected)]
 
 
 def test_nearest_weekday_of_a_day_the_month_lacks_does_not_fire() -> None:
-    assert fires("cron(0 0 31W * ? *)", at(2025, 4, 1)) == [at(2025, 5, 30)]  # April has no 31st; May 31 is a Sat
+    # April has no 31st; May 31 is a Saturday
+    assert fires("cron(0 0 31W * ? *)", at(2025, 4, 1)) == [at(2025, 5, 30)]
 
 
 def test_day_of_week_l_and_hash() -> None:
-    assert fires("cron(0 0 ? * L *)", at(2025, 1, 1)) == [at(2025, 1, 4)]  # L alone: Saturday, the week's last day
+    assert fires("cron(0 0 ? * L *)", at(2025, 1, 1)) == [at(2025, 1, 4)]  # L alone: Saturday, the last day
     assert fires("cron(0 0 ? * 6L *)", at(2025, 1, 1), 2) == [at(2025, 1, 31), at(2025, 2, 28)]  # last Friday
     assert fires("cron(0 0 ? * FRIL *)", at(2025, 1, 1)) == [at(2025, 1, 31)]
     assert fires("cron(0 0 ? * 3#2 *)", at(2025, 1, 1)) == [at(2025, 1, 14)]  # second Tuesday
@@ -232,7 +236,8 @@ def test_a_schedule_that_fires_once_has_no_interval() -> None:
 
 
 @pytest.mark.parametrize("text", ["rate(30 minutes)", "rate(1 hour)", "rate(30 days)", "cron(0 2 ? * SUN *)",
-                                  "cron(0,30 * ? * * *)", "cron(0 0/30 * 1/1 * ? *)", "cron(0 0 ? * THU#2 *)"])
+                                  "cron(0,30 * ? * * *)", "cron(0 0/30 * 1/1 * ? *)",
+                                  "cron(0 0 ? * THU#2 *)"])
 def test_association_schedules_accepted(text: str) -> None:
     assert association_schedule(text).expression == text
 

@@ -435,7 +435,7 @@ _AT = re.compile(r"^at\((.*)\)$", re.IGNORECASE)
 
 
 def _parsed(text: str) -> Schedule:
-    """The schedule as State Manager reads it (opstui.schedule: EventBridge's syntax, optional seconds field)."""
+    """The schedule as State Manager reads it (EventBridge's syntax, an optional seconds field)."""
     return parse_rate(text) if text.startswith("rate(") else parse_cron(text, seconds=True)
 
 

@@ -831,8 +831,9 @@ def _set_alarm_state(self: Any) -> Any:
 
 
 class Alarms(Extension):
-    """Alarm evaluation, history, DescribeAlarms and SetAlarmState; a fresh history for each run. The evaluator
-    thread is started and stopped with the scripted incident (:mod:`.incident`), once its alarms are seeded.
+    """Alarm evaluation, history, DescribeAlarms and SetAlarmState; a fresh history for each run. The
+    evaluator thread is started and stopped with the scripted incident (:mod:`.incident`), once its alarms are
+    seeded.
 
     Control: ``GET /_opstui/alarms`` (the evaluator's stats); ``POST /_opstui/alarms/evaluate`` (one pass now:
     counts by state, stats); ``POST /_opstui/alarms/bulk {"count", "region"?, "account"?, "prefix"?,
@@ -856,8 +857,10 @@ class Alarms(Extension):
         return {"stats": dict(stats)}
 
     def routes(self) -> dict[tuple[str, str], Handler]:
-        return {("POST", "alarms/evaluate"): lambda _request: {"states": evaluate_all(), "stats": dict(stats)},
-                ("POST", "alarms/bulk"): self._bulk}
+        return {("POST", "alarms/evaluate"): self._evaluate, ("POST", "alarms/bulk"): self._bulk}
+
+    def _evaluate(self, _request: ControlRequest) -> dict[str, Any]:
+        return {"states": evaluate_all(), "stats": dict(stats)}
 
     def _bulk(self, request: ControlRequest) -> dict[str, int]:
         body = request.payload

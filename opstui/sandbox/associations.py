@@ -5,14 +5,14 @@ UpdateAssociation, DeleteAssociation, DescribeAssociationExecutions and Describe
 moto's ``SimpleSystemManagerResponse`` (technique B). Behaviour, chosen to match AWS (botocore's model, the API
 reference, the user guide's "Cron and rate expressions for associations"):
 
-Schedules (``ScheduleExpression``), read by :func:`opstui.schedule.association_schedule` (the Systems Manager user
-guide's "Reference: Cron and rate expressions for Systems Manager"):
+Schedules (``ScheduleExpression``), read by :func:`opstui.schedule.association_schedule` (the Systems Manager
+user guide's "Reference: Cron and rate expressions for Systems Manager"):
   * ``rate(N minute|minutes|hour|hours|day|days)``: singular unit iff N is 1; like AWS, associations accept
     intervals of 30 minutes or more and less than 31 days -- so AWS-GatherSoftwareInventory (any document) at
     ``rate(10 minutes)`` is refused with ``InvalidSchedule``.
   * ``cron(min hour day-of-month month day-of-week year)`` (an optional leading seconds field must be 0), with
-    EventBridge's fields and wildcards (``L``, ``W``, ``#`` included); day-of-month or day-of-week must be ``?``.
-    Runs more often than every 30 minutes, or expressions that never fire, -> ``InvalidSchedule``.
+    EventBridge's fields and wildcards (``L``, ``W``, ``#`` included); day-of-month or day-of-week must be
+    ``?``. Runs more often than every 30 minutes, or expressions that never fire, -> ``InvalidSchedule``.
   * No expression: the association runs once (on create and on update).
   * An association runs at once when created or updated (AWS applies it right away), unless
     ``ApplyOnlyAtCronInterval`` is true with a cron schedule; then on schedule, read from the sandbox clock
@@ -89,8 +89,9 @@ def _error(code: str, message: str) -> JsonRESTError:
 
 
 def parse_schedule(expression: str) -> Schedule:
-    """A validated association schedule (:func:`opstui.schedule.association_schedule`), or ``InvalidSchedule``:
-    a bare "is not valid." for a malformed expression, AWS's sentence on the limit for one that breaks it."""
+    """A validated association schedule (:func:`opstui.schedule.association_schedule`), or
+    ``InvalidSchedule``: a bare "is not valid." for a malformed expression, AWS's sentence on the limit for
+    one that breaks it."""
     try:
         return association_schedule(expression)
     except ScheduleError as exc:
@@ -351,8 +352,8 @@ def _loop() -> None:
 
 class StateManager(Extension):
     """State Manager's actions and its scheduler (after Run Command in start order: it runs documents through
-    Run Command's engine, so it must stop first). ``GET /_opstui/associations``: the associations the scheduler
-    knows, with their next due time (sandbox clock)."""
+    Run Command's engine, so it must stop first). ``GET /_opstui/associations``: the associations the
+    scheduler knows, with their next due time (sandbox clock)."""
 
     name = "associations"
 

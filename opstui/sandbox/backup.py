@@ -29,10 +29,10 @@ Selections (CreateBackupSelection / List / Get / DeleteBackupSelection)
 Schedules
   ``cron(min hour day-of-month month day-of-week year)``, read by :func:`opstui.schedule.backup_schedule`
   (EventBridge's six fields and wildcards: exactly one day field ``?``; numbers, ranges, lists, steps, ``*``,
-  MON-SUN / JAN-DEC names, ``L``, ``W``, ``#``), UTC (``ScheduleExpressionTimezone`` other than UTC is treated as
-  UTC). Rules of moto's default (``cron(0 5 ? * * *)``, start window 480 min, completion window 10080 min) apply
-  when the plan omits them. A rule that first appears is due at its next cron time after that moment (sandbox
-  clock).
+  MON-SUN / JAN-DEC names, ``L``, ``W``, ``#``), UTC (``ScheduleExpressionTimezone`` other than UTC is treated
+  as UTC). Rules of moto's default (``cron(0 5 ? * * *)``, start window 480 min, completion window 10080 min)
+  apply when the plan omits them. A rule that first appears is due at its next cron time after that moment
+  (sandbox clock).
 
 Backup jobs
   ``StartBy`` = scheduled time + StartWindowMinutes, ``ExpectedCompletionDate`` = scheduled time +
@@ -177,8 +177,8 @@ def _hex(rng: random.Random, n: int) -> str:
 
 
 def parse_cron(expression: str) -> Cron:
-    """A rule's schedule (:func:`opstui.schedule.backup_schedule`); InvalidParameterValueException like AWS for a
-    malformed expression."""
+    """A rule's schedule (:func:`opstui.schedule.backup_schedule`); InvalidParameterValueException like AWS
+    for a malformed expression."""
     try:
         return backup_schedule(expression or "")
     except ScheduleError as exc:
@@ -1466,12 +1466,14 @@ _PATHS = (  # both with and without the trailing slash botocore sends ("/?$" los
 class Backup(Extension):
     """AWS Backup's routes and operations; a fresh store, the seeded plan and its history for each run.
 
-    Control: ``GET /_opstui/backup`` (knobs, job counts by state, copy jobs, recovery points per vault, the rules'
-    next due times); ``POST`` knobs -- ``fail_rate``, ``issues_rate``, ``expire_rate``, ``copy_fail_rate`` (0-1),
-    ``on_demand_start_seconds``; ``outcomes`` {instance id: COMPLETED|ISSUES|FAILED|EXPIRED|ABORTED|null} forces
-    the next jobs of those instances (null clears); ``reset`` restores the defaults -- and/or ``history_days``
-    [+ ``jobs``], which replaces the seeded plan's job history (:func:`opstui.sandbox.backup_seed.history`);
-    ``POST /_opstui/backup/run-scheduler`` fires every rule that is due now -> ``{"created": n}``.
+    Control: ``GET /_opstui/backup`` (knobs, job counts by state, copy jobs, recovery points per vault, the
+    rules' next due times); ``POST`` knobs -- ``fail_rate``, ``issues_rate``, ``expire_rate``,
+    ``copy_fail_rate`` (0-1), ``on_demand_start_seconds``; ``outcomes``
+    {instance id: COMPLETED|ISSUES|FAILED|EXPIRED|ABORTED|null} forces the next jobs of those instances (null
+    clears);
+    ``reset`` restores the defaults -- and/or ``history_days`` [+ ``jobs``], which replaces the seeded plan's
+    job history (:func:`opstui.sandbox.backup_seed.history`); ``POST /_opstui/backup/run-scheduler`` fires
+    every rule that is due now -> ``{"created": n}``.
     """
 
     name = "backup"
@@ -1482,9 +1484,10 @@ class Backup(Extension):
         attach(BackupResponse, create_backup_plan, create_backup_selection, get_backup_selection,
                delete_backup_selection, list_backup_selections, delete_backup_plan, start_backup_job,
                describe_backup_job, stop_backup_job, list_backup_jobs, list_copy_jobs, describe_copy_job,
-               list_recovery_points_by_backup_vault, list_recovery_points_by_resource, describe_recovery_point,
-               delete_recovery_point, get_recovery_point_restore_metadata, start_restore_job, describe_restore_job,
-               list_restore_jobs, list_backup_vaults, describe_backup_vault)
+               list_recovery_points_by_backup_vault, list_recovery_points_by_resource,
+               describe_recovery_point, delete_recovery_point, get_recovery_point_restore_metadata,
+               start_restore_job, describe_restore_job, list_restore_jobs, list_backup_vaults,
+               describe_backup_vault)
 
     def prepare(self, sandbox: Sandbox) -> None:
         """Forget everything (knobs back to their defaults), then seed the scenario's plan and history."""

@@ -2,14 +2,15 @@
 
 Why: moto's backends and response classes are process-global, so what an extension patches into moto must be
 patched once per process however many Sandboxes start (:meth:`Extension.install`, once-only here and nowhere
-else); a Sandbox run then prepares, starts and stops every extension in one order (:class:`Registry`), and each
-extension answers its own control endpoints under ``/_opstui/`` (the middleware looks them up here instead of
-knowing every endpoint).
+else); a Sandbox run then prepares, starts and stops every extension in one order (:class:`Registry`), and
+each extension answers its own control endpoints under ``/_opstui/`` (the middleware looks them up here
+instead of knowing every endpoint).
 
-An extension's ``name`` is its control endpoint: ``GET /_opstui/<name>`` answers :meth:`~Extension.control_snapshot`,
-``POST`` :meth:`~Extension.configure` with the JSON body as keywords, ``DELETE`` :meth:`~Extension.clear` (then
-``{"cleared": true}``) -- each only where the extension overrides that method; :meth:`~Extension.routes` adds
-endpoints of other paths. A handler that raises KeyError, ValueError or TypeError answers 400 with its message.
+An extension's ``name`` is its control endpoint: ``GET /_opstui/<name>`` answers
+:meth:`~Extension.control_snapshot`, ``POST`` :meth:`~Extension.configure` with the JSON body as keywords,
+``DELETE`` :meth:`~Extension.clear` (then ``{"cleared": true}``) -- each only where the extension overrides
+that method; :meth:`~Extension.routes` adds endpoints of other paths. A handler that raises KeyError,
+ValueError or TypeError answers 400 with its message.
 
 This module imports no moto: the extensions do.
 """
@@ -42,8 +43,8 @@ _patch_lock = threading.RLock()
 
 
 def attach(target: type, *handlers: Callable[..., Any]) -> None:
-    """Put each handler on a moto class under its own name: moto dispatches an action to the method named after
-    it (PutInventory -> ``put_inventory``), so the function's name is the contract."""
+    """Put each handler on a moto class under its own name: moto dispatches an action to the method named
+    after it (PutInventory -> ``put_inventory``), so the function's name is the contract."""
     for handler in handlers:
         setattr(target, handler.__name__, handler)
 
@@ -164,7 +165,7 @@ class Registry:
             ext.start(sandbox)
 
     def stop(self, sandbox: Sandbox) -> None:
-        """Stop every extension, last started first; the first failure is raised once all have been stopped."""
+        """Stop every extension, last started first; the first failure is raised once all are stopped."""
         failures: list[BaseException] = []
         for ext in reversed(self.extensions):
             try:

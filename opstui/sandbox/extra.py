@@ -1,8 +1,8 @@
 """Whether the optional ``sandbox`` extra is installed, and the one command that adds it.
 
-Why: ``pip install opstui`` for production pulls in no moto, flask or werkzeug (a console for real accounts has
-no use for a fake AWS). ``opstui --demo`` and ``opstui sandbox`` need them, so they ask here first and, when
-they are missing, say in one line how to add them instead of failing with an ImportError deep in moto.
+Why: ``pip install opstui`` for production pulls in no moto, flask or werkzeug (a console for real accounts
+has no use for a fake AWS). ``opstui --demo`` and ``opstui sandbox`` need them, so they ask here first and,
+when they are missing, say in one line how to add them instead of failing with an ImportError deep in moto.
 
 Only looks (``importlib.util.find_spec``), never imports: importing moto takes a second, and this module must
 import nothing the extra brings.
@@ -58,7 +58,7 @@ def install_command() -> str:
     root = _checkout()
     if root is None:
         return "pip install 'opstui[sandbox]'"
-    pip = Path(sys.executable).with_name("pip")  # the venv's own pip (not resolved: a venv's python is a link)
+    pip = Path(sys.executable).with_name("pip")  # the venv's own (not resolved: a venv's python is a link)
     runner = _shown(pip) if pip.exists() else f"{_shown(Path(sys.executable))} -m pip"
     return f"{runner} install -e '{_shown(root)}[sandbox]'"
 

@@ -177,8 +177,8 @@ def render_error(error: str, service: str | None, region: str | None, action: st
 
 class Faults(Extension):
     """The running Sandbox's fault rules (``sandbox.faults``) over ``/_opstui/faults``: ``POST {"error",
-    "service"?, "region"?, "action"?, "count"?}`` adds one -> ``{"added": rule}``; ``GET`` -> ``{"rules": [...]}``;
-    ``DELETE`` clears them."""
+    "service"?, "region"?, "action"?, "count"?}`` adds one -> ``{"added": rule}``; ``GET`` ->
+    ``{"rules": [...]}``; ``DELETE`` clears them."""
 
     name = "faults"
 

@@ -77,7 +77,7 @@ def _backup_jobs(account: str, h: dict[str, str]) -> int:
 
 
 class Hostile(Extension):
-    """Seeds the hostile strings once the endpoint answers (after Backup in start order: it adds backup jobs)."""
+    """Seeds the hostile strings once the endpoint answers (after Backup in start order: it adds jobs)."""
 
     name = "hostile"
 

@@ -1028,8 +1028,9 @@ class Inventory(Extension):
     """The five inventory actions; the scenario's inventory, seeded and materialised; its knobs.
 
     Control: ``GET /_opstui/inventory`` (knobs, nodes with inventory, pending, distinct entries per type);
-    ``POST {"apps_per_node": N | null}``: every scenario node (but the local one) reports exactly N applications
-    (null: the scenario's own sets), re-materialised lazily, capture times kept -> ``{"settings": ...}``.
+    ``POST {"apps_per_node": N | null}``: every scenario node (but the local one) reports exactly N
+    applications (null: the scenario's own sets), re-materialised lazily, capture times kept; answers
+    ``{"settings": ...}``.
     """
 
     name = "inventory"

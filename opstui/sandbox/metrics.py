@@ -13,10 +13,10 @@ sources:
 
   - Resolution: 5 minutes, i.e. EC2 *basic monitoring*, the AWS default (moto's instances say
     ``Monitoring: disabled``). A 1-minute query therefore returns one point every 5 minutes, as AWS does.
-  - No datapoints before the instance's launch time, nor while it is stopped: :meth:`Metrics.patch` wraps moto's
-    ``Instance.stop/start/terminate`` to record down intervals on the sandbox clock. An instance that was
-    already stopped when the scenario was seeded (``stg-app-02``) has no data at all (it stopped months ago)
-    and, like AWS (metrics with no data for two weeks), is not listed by ListMetrics.
+  - No datapoints before the instance's launch time, nor while it is stopped: :meth:`Metrics.patch` wraps
+    moto's ``Instance.stop/start/terminate`` to record down intervals on the sandbox clock. An instance that
+    was already stopped when the scenario was seeded (``stg-app-02``) has no data at all (it stopped months
+    ago) and, like AWS (metrics with no data for two weeks), is not listed by ListMetrics.
   - Incident overlays (:func:`add_overlay`, used by :mod:`opstui.sandbox.incident`) ramp a series towards a
     peak and back, on top of the baseline.
 
@@ -981,7 +981,7 @@ class Metrics(Extension):
         _watch_agent()
 
     def prepare(self, sandbox: Sandbox) -> None:
-        """After seeding: forget the previous run's datapoints, seed the producer, record stops from now on."""
+        """After seeding: forget the last run's datapoints, seed the producer, record stops from now on."""
         global _recording
         clear()
         configure_seed(sandbox.seed)
@@ -989,7 +989,7 @@ class Metrics(Extension):
         _recording = True
 
     def stop(self, sandbox: Sandbox) -> None:
-        """The next scenario's seeding must not record stops (an instance seeded stopped has been for ages)."""
+        """The next seeding must not record stops (an instance seeded stopped has been down for ages)."""
         global _recording
         _recording = False
 

@@ -131,10 +131,11 @@ def _error(code: str, message: str) -> JsonRESTError:
 
 
 class RunCommand(Extension):
-    """SendCommand, ListCommands, ListCommandInvocations, GetCommandInvocation and CancelCommand on the executor.
+    """SendCommand, ListCommands, ListCommandInvocations, GetCommandInvocation, CancelCommand: the executor.
 
-    Control: ``GET /_opstui/run-command`` (peak concurrency per command, executions, running processes, knobs);
-    ``POST`` the engine's knobs (``delivery_timeout_scale``, ``delivery_delay``, ...) -> ``{"settings": ...}``.
+    Control: ``GET /_opstui/run-command`` (peak concurrency per command, executions, running processes,
+    knobs); ``POST`` the engine's knobs (``delivery_timeout_scale``, ``delivery_delay``, ...) ->
+    ``{"settings": ...}``.
     """
 
     name = "run-command"

@@ -251,7 +251,7 @@ class SandboxMiddleware:
         return self.app(environ, start_clean)
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, name: str) -> Iterable[bytes]:
-        """A control endpoint, looked up in :data:`EXTENSIONS` (the bearer token was checked by the caller)."""
+        """A control endpoint, looked up in :data:`EXTENSIONS` (the caller checked the bearer token)."""
         method = environ.get("REQUEST_METHOD", "GET")
         payload: dict[str, Any] = {}
         if method in ("POST", "PUT"):
@@ -263,7 +263,8 @@ class SandboxMiddleware:
                 return _json_response(start_response, 400, {"error": "body must be JSON"})
         handler = EXTENSIONS.route(method, name)
         if handler is None:
-            return _json_response(start_response, 404, {"error": f"no control endpoint {method} /_opstui/{name}"})
+            return _json_response(start_response, 404,
+                                  {"error": f"no control endpoint {method} /_opstui/{name}"})
         try:
             body = handler(ControlRequest(method, name, payload, parse_qs(environ.get("QUERY_STRING", ""))))
         except (KeyError, ValueError, TypeError) as exc:
@@ -278,8 +279,8 @@ class Health(Extension):
 
     def control_snapshot(self) -> dict[str, Any]:
         sb = self.running
-        return {"ready": sb.ready, "regions": sb.regions, "account_id": sb.account_id, "scenario": sb.scenario_name,
-                "refused": dict(sb.refused)}
+        return {"ready": sb.ready, "regions": sb.regions, "account_id": sb.account_id,
+                "scenario": sb.scenario_name, "refused": dict(sb.refused)}
 
 
 class Calls(Extension):
@@ -295,8 +296,8 @@ class Calls(Extension):
         self.running.calls.clear()
 
 
-#: Every extension, in start order: prepared (before the server listens) and started (after it answers) in this
-#: order, stopped in reverse. What depends on another comes after it: the clock before what reads it at
+#: Every extension, in start order: prepared (before the server listens) and started (after it answers) in
+#: this order, stopped in reverse. What depends on another comes after it: the clock before what reads it at
 #: seeding, Backup before the hostile seed (its jobs), the storefront before the incident (which slows it) and
 #: the canaries (which request it), Run Command before State Manager (which runs through its engine).
 EXTENSIONS = Registry([

@@ -294,8 +294,8 @@ def _json_default(value: Any) -> Any:
 
 
 class ManagedNodes(Extension):
-    """DescribeInstanceInformation and ManagedInstance tags of hybrid nodes; ``POST /_opstui/ping`` sets a node's
-    ping status (``{"region", "instance_id", "status"}``)."""
+    """DescribeInstanceInformation and ManagedInstance tags of hybrid nodes; ``POST /_opstui/ping`` sets a
+    node's ping status (``{"region", "instance_id", "status"}``)."""
 
     name = "nodes"
 

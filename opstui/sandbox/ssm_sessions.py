@@ -397,7 +397,7 @@ def describe_sessions(self: Any) -> str:
 
 
 class Sessions(Extension):
-    """Start/Resume/Terminate/DescribeSessions on the run's :class:`SessionManager` (the Sandbox's ``sessions``).
+    """Start/Resume/Terminate/DescribeSessions on the run's :class:`SessionManager` (``Sandbox.sessions``).
 
     Control: ``GET /_opstui/sessions`` (the data-channel port, refused tokens, the sessions);
     ``/_opstui/session-faults`` POST ``{"kind", "session_id"?, ...params}`` / GET / DELETE;
@@ -416,15 +416,19 @@ class Sessions(Extension):
 
     def control_snapshot(self) -> dict[str, Any]:
         sb = self.running
-        return {"stream_port": sb.stream_port, "refused_invalid_token": sb.sessions.server.refused_invalid_token,
+        return {"stream_port": sb.stream_port,
+                "refused_invalid_token": sb.sessions.server.refused_invalid_token,
                 "sessions": sb.sessions.snapshot()}
 
     def routes(self) -> dict[tuple[str, str], Handler]:
         return {("POST", "session-faults"): self._add_fault,
                 ("DELETE", "session-faults"): self._clear_faults,
                 ("GET", "session-faults"): lambda _request: {"rules": self.running.session_faults.rules},
-                ("POST", "session-mode"): lambda request: {"mode": self.running.sessions.configure(**request.payload)},
+                ("POST", "session-mode"): self._set_mode,
                 ("GET", "session-mode"): lambda _request: {"mode": self.running.sessions.settings.as_dict()}}
+
+    def _set_mode(self, request: ControlRequest) -> dict[str, Any]:
+        return {"mode": self.running.sessions.configure(**request.payload)}
 
     def _add_fault(self, request: ControlRequest) -> dict[str, Any]:
         body = request.payload
@@ -436,7 +440,8 @@ class Sessions(Extension):
         return {"cleared": True}
 
     def patch(self) -> None:
-        attach(SimpleSystemManagerResponse, start_session, resume_session, terminate_session, describe_sessions)
+        attach(SimpleSystemManagerResponse, start_session, resume_session, terminate_session,
+               describe_sessions)
 
 
 EXTENSION = Sessions()

@@ -956,8 +956,8 @@ _EXTRA_PATHS = {
 
 class Synthetics(Extension):
     """The canary actions and routes; fresh canaries and the scheduler for each run. Control: ``GET
-    /_opstui/synthetics`` (canaries, run counts, next due); ``POST {"run": name, "region": r}`` runs a canary now
-    and/or ``{"external": bool}`` lets canaries leave the machine."""
+    /_opstui/synthetics`` (canaries, run counts, next due); ``POST {"run": name, "region": r}`` runs a canary
+    now and/or ``{"external": bool}`` lets canaries leave the machine."""
 
     name = "synthetics"
 
@@ -1002,7 +1002,8 @@ class Synthetics(Extension):
         """``{"external": bool}`` and/or ``{"run": name, "region": r}``."""
         unknown = set(payload) - {"external", "run", "region", "account"}
         if unknown:
-            raise ValueError(f"unknown synthetics field(s) {sorted(unknown)}; known: ['external', 'region', 'run']")
+            raise ValueError(f"unknown synthetics field(s) {sorted(unknown)}; "
+                             "known: ['external', 'region', 'run']")
         out: dict[str, Any] = {}
         if "external" in payload:
             if not isinstance(payload["external"], bool):

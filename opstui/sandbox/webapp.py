@@ -241,8 +241,8 @@ def health() -> str:
 
 
 class Storefront(Extension):
-    """A fresh storefront for each run (``auto`` health in live mode, ``ok`` otherwise); ``GET /_opstui/webapp``
-    and ``POST /_opstui/webapp {"health": "ok"|"slow"|"down"|"auto", "latency": [lo, hi]}``."""
+    """A fresh storefront for each run (``auto`` health in live mode, ``ok`` otherwise). Control: ``GET
+    /_opstui/webapp``; ``POST {"health": "ok"|"slow"|"down"|"auto", "latency": [lo, hi]}``."""
 
     name = "webapp"
 

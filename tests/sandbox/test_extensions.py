@@ -1,4 +1,5 @@
-"""The extension protocol and registry (opstui.sandbox.extension): once-only patching, the run's order, routing.
+"""The extension protocol and registry (opstui.sandbox.extension): once-only patching, the run's order,
+routing.
 
 No sandbox is started here: these are the plumbing's own rules; the endpoints' behaviour is tested through a
 running sandbox by the other files (tests/sandbox_control.py drives them).
@@ -19,11 +20,12 @@ ENDPOINTS = {
     ("GET", "health"), ("GET", "calls"), ("DELETE", "calls"), ("POST", "faults"), ("DELETE", "faults"),
     ("GET", "faults"), ("POST", "ping"), ("POST", "session-faults"), ("DELETE", "session-faults"),
     ("GET", "session-faults"), ("POST", "session-mode"), ("GET", "session-mode"), ("GET", "sessions"),
-    ("GET", "run-command"), ("POST", "run-command"), ("GET", "clock"), ("POST", "clock"), ("GET", "inventory"),
-    ("POST", "inventory"), ("GET", "backup"), ("POST", "backup"), ("POST", "backup/run-scheduler"),
-    ("GET", "associations"), ("GET", "webapp"), ("POST", "webapp"), ("GET", "synthetics"), ("POST", "synthetics"),
-    ("GET", "sns-outbox"), ("DELETE", "sns-outbox"), ("GET", "sns-inbox"), ("POST", "sns"), ("GET", "incident"),
-    ("POST", "incident"), ("GET", "alarms"), ("POST", "alarms/evaluate"), ("POST", "alarms/bulk"),
+    ("GET", "run-command"), ("POST", "run-command"), ("GET", "clock"), ("POST", "clock"),
+    ("GET", "inventory"), ("POST", "inventory"), ("GET", "backup"), ("POST", "backup"),
+    ("POST", "backup/run-scheduler"), ("GET", "associations"), ("GET", "webapp"), ("POST", "webapp"),
+    ("GET", "synthetics"), ("POST", "synthetics"), ("GET", "sns-outbox"), ("DELETE", "sns-outbox"),
+    ("GET", "sns-inbox"), ("POST", "sns"), ("GET", "incident"), ("POST", "incident"), ("GET", "alarms"),
+    ("POST", "alarms/evaluate"), ("POST", "alarms/bulk"),
 }
 
 
