@@ -119,7 +119,12 @@ def run_app(settings: Settings, credentials=None) -> int:
 
 def run_demo(settings: Settings, *, scenario: str = "default", nodes: int | None = None) -> int:
     from opstui.demo import SandboxProcess, SandboxStartError
+    from opstui.sandbox.extra import problem
 
+    missing = problem()
+    if missing:  # the child would die on its first import of moto: say what to install instead
+        print(f"opstui --demo: {missing}", file=sys.stderr)
+        return 2
     print("opstui: starting the local sandbox…", file=sys.stderr, flush=True)
     os.environ.pop("AWS_PROFILE", None)  # the demo never touches a real account's profile
     try:

@@ -7,7 +7,8 @@ Aggregators for counts; 50 entities a page, paged by botocore's paginator) and L
 type on one node; botocore has no paginator for it, so `list_inventory_entries` follows NextToken itself).
 Every value in an inventory row is a string the node reported: untrusted, shown only through `safe.clean`.
 
-Schedules are checked here before anything is sent (`schedule_problem`), with the rule AWS applies to
+Schedules are checked here before anything is sent (`schedule_problem`), read as State Manager reads them
+(`opstui.schedule`, the module the sandbox's State Manager uses too) and with the rule AWS applies to
 AWS-GatherSoftwareInventory (no more often than every 30 minutes), so the form can say what is wrong at once;
 the service checks again.
 """
@@ -40,6 +41,7 @@ from opstui.aws.models import (
     short,
     utc,
 )
+from opstui.schedule import ASSOCIATION_MAX_RATE, Rate, Schedule, ScheduleError, parse_cron, parse_rate
 
 INVENTORY_DOCUMENT = "AWS-GatherSoftwareInventory"
 ALL_NODES_TARGET: tuple[tuple[str, tuple[str, ...]], ...] = (("InstanceIds", ("*",)),)
@@ -429,81 +431,21 @@ async def node_inventory_types(
 
 # -- schedules ---------------------------------------------------------------------------------------------
 
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
-_CRON = re.compile(r"^(cron|at)\((.*)\)$", re.IGNORECASE)
-_UNIT = {"minute": 60, "hour": 3600, "day": 86400}
+_AT = re.compile(r"^at\((.*)\)$", re.IGNORECASE)
 
 
-def _field_values(field: str, low: int, high: int) -> list[int] | None:
-    """The values of one cron field (`*`, `5`, `1-5`, `*/10`, `0,30`, `10-50/20`); None for names/`?`/L/W."""
-    values: set[int] = set()
-    for part in field.split(","):
-        step = 1
-        if "/" in part:
-            part, _, step_text = part.partition("/")
-            if not step_text.isdigit() or int(step_text) == 0:
-                return None
-            step = int(step_text)
-        if part in ("*", "?"):
-            start, end = low, high
-        elif "-" in part:
-            a, _, b = part.partition("-")
-            if not (a.isdigit() and b.isdigit()):
-                return None
-            start, end = int(a), int(b)
-        elif part.isdigit():
-            start = int(part)
-            end = high if step > 1 else start
-        else:
-            return None
-        if start < low or end > high or start > end:
-            return None
-        values.update(range(start, end + 1, step))
-    return sorted(values)
-
-
-def _min_gap(values: list[int], span: int, wraps: bool) -> int | None:
-    if len(values) < 2:
-        return span if wraps and values else None
-    gaps = [b - a for a, b in zip(values, values[1:], strict=False)]
-    if wraps:
-        gaps.append(span - values[-1] + values[0])
-    return min(gaps)
-
-
-def _cron_fields(body: str) -> list[str] | None:
-    """The six fields (minutes hours day-of-month month day-of-week year); a leading seconds field of 0 is
-    dropped, as AWS allows it."""
-    fields = body.split()
-    if len(fields) == 7 and fields[0] == "0":
-        fields = fields[1:]
-    return fields if len(fields) == 6 else None
+def _parsed(text: str) -> Schedule:
+    """The schedule as State Manager reads it (EventBridge's syntax, an optional seconds field)."""
+    return parse_rate(text) if text.startswith("rate(") else parse_cron(text, seconds=True)
 
 
 def schedule_period(expression: str) -> timedelta | None:
-    """How often a schedule fires: exact for `rate(...)`, the shortest gap for `cron(...)` (from its minute
-    and hour fields), None when unknown (at(...), names in fields) or invalid."""
-    text = (expression or "").strip()
-    m = _RATE.match(text)
-    if m:
-        unit = m.group(2).lower().rstrip("s")
-        return timedelta(seconds=int(m.group(1)) * _UNIT[unit])
-    m = _CRON.match(text)
-    if not m or m.group(1).lower() != "cron":
+    """How often a schedule fires: exact for `rate(...)`, the shortest gap between two fire times for
+    `cron(...)`, None when unknown (at(...)) or invalid."""
+    try:
+        return _parsed((expression or "").strip()).interval
+    except ScheduleError:
         return None
-    fields = _cron_fields(m.group(2))
-    if fields is None:
-        return None
-    minutes = _field_values(fields[0], 0, 59)
-    hours = _field_values(fields[1], 0, 23)
-    if minutes is None or hours is None:
-        return None
-    every_hour = len(hours) == 24
-    gap = _min_gap(minutes, 60, every_hour)
-    if gap is not None and (len(minutes) > 1 or every_hour):
-        return timedelta(minutes=gap)
-    hour_gap = _min_gap(hours, 24, True)
-    return timedelta(hours=hour_gap or 24)
 
 
 def schedule_problem(expression: str, *, minimum: timedelta | None = MIN_INVENTORY_PERIOD) -> str | None:
@@ -512,26 +454,18 @@ def schedule_problem(expression: str, *, minimum: timedelta | None = MIN_INVENTO
     text = (expression or "").strip()
     if not text:
         return "the schedule is empty: type rate(30 minutes), rate(1 hour), rate(1 day) or cron(0 */2 * * ? *)"
-    m = _RATE.match(text)
-    if m is None and not _CRON.match(text):
+    if _AT.match(text):
+        return None  # a one-time schedule: the service decides
+    if not text.startswith(("rate(", "cron(")):
         return (f"{text[:60]!r} is not a schedule: use rate(N minutes|hours|days) or cron(...) "
                 "(e.g. rate(30 minutes), cron(0 2 ? * * *))")
-    if m is not None:
-        n, unit = int(m.group(1)), m.group(2).lower()
-        if n < 1:
-            return "a rate must be at least 1"
-        if n == 1 and unit.endswith("s") or n > 1 and not unit.endswith("s"):
-            return f"write rate({n} {unit.rstrip('s') + ('s' if n > 1 else '')}) (AWS requires the unit to agree)"
-        if n * _UNIT[unit.rstrip("s")] >= 31 * 86400:
-            return f"{text} is too long: an association's rate must be under 31 days"
-    elif _CRON.match(text).group(1).lower() == "cron":  # type: ignore[union-attr]
-        fields = _cron_fields(_CRON.match(text).group(2))  # type: ignore[union-attr]
-        if fields is None:
-            return ("a cron expression has 6 fields: minutes hours day-of-month month day-of-week year, "
-                    "e.g. cron(0 2 ? * * *)")
-        if "?" not in (fields[2], fields[4]):
-            return "in cron(...) either day-of-month or day-of-week must be ?, e.g. cron(0 2 ? * * *)"
-    period = schedule_period(text)
+    try:
+        schedule = _parsed(text)
+    except ScheduleError as exc:
+        return exc.reason
+    if isinstance(schedule, Rate) and schedule.interval and schedule.interval >= ASSOCIATION_MAX_RATE:
+        return f"{text} is too long: an association's rate must be under 31 days"
+    period = schedule.interval
     if minimum is not None and period is not None and period < minimum:
         return (f"{text} runs every {human_duration(period)}: inventory may be gathered at most every "
                 f"{human_duration(minimum)} (AWS rejects a shorter schedule for {INVENTORY_DOCUMENT})")

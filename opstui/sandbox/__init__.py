@@ -4,7 +4,10 @@ This package is the only code in opstui that imports moto (and it never imports 
 Modules, one concern each:
 
 * ``server``    -- :class:`~opstui.sandbox.server.Sandbox`, the WSGI middleware (faults,
-  ``/_opstui/`` control endpoints) in front of moto's DomainDispatcherApplication.
+  ``/_opstui/`` control endpoints) in front of moto's DomainDispatcherApplication, and ``EXTENSIONS``: every
+  extension in start order.
+* ``extension`` -- the one shape of an extension (what it patches into moto, once per process; how a run
+  prepares, starts and stops it; its control endpoints) and the registry that runs them (no moto).
 * ``credentials`` -- the run's random key pair, how it is handed out, the control token (no moto);
   ``sigv4`` -- every AWS request's signature recomputed with botocore's signers, refusals in each
   protocol's shape; ``listener_guard`` -- foreign Host, browser Origin and CORS refused on every listener;

@@ -58,7 +58,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.cloudwatch.exceptions import InvalidFormat, InvalidParameterValue, ResourceNotFound, ValidationError
 from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
@@ -66,6 +66,11 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from . import clock, metrics
+from .extension import ControlRequest, Extension, Handler
+from .scenarios import PRIMARY
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 OPERATORS = {
@@ -821,22 +826,51 @@ def _set_alarm_state(self: Any) -> Any:
     return EmptyResult()
 
 
-_installed = False
-_install_lock = threading.Lock()
+# ------------------------------------------------------------------------------------------------------------
+# the extension
 
 
-def install() -> None:
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
+class Alarms(Extension):
+    """Alarm evaluation, history, DescribeAlarms and SetAlarmState; a fresh history for each run. The
+    evaluator thread is started and stopped with the scripted incident (:mod:`.incident`), once its alarms are
+    seeded.
+
+    Control: ``GET /_opstui/alarms`` (the evaluator's stats); ``POST /_opstui/alarms/evaluate`` (one pass now:
+    counts by state, stats); ``POST /_opstui/alarms/bulk {"count", "region"?, "account"?, "prefix"?,
+    "topic_arn"?}`` (bench alarms, :func:`bulk_create`).
+    """
+
+    name = "alarms"
+
+    def patch(self) -> None:
         CloudWatchBackend.put_metric_alarm = _wrap_put_metric_alarm(  # type: ignore[method-assign]
             CloudWatchBackend.put_metric_alarm)
         CloudWatchBackend.delete_alarms = _wrap_delete_alarms(CloudWatchBackend.delete_alarms)  # type: ignore
         CloudWatchResponse.describe_alarms = _describe_alarms  # type: ignore[method-assign]
         CloudWatchResponse.describe_alarm_history = _describe_alarm_history  # type: ignore[attr-defined]
         CloudWatchResponse.set_alarm_state = _set_alarm_state  # type: ignore[method-assign]
-        _installed = True
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        clear()
+
+    def control_snapshot(self) -> dict[str, Any]:
+        return {"stats": dict(stats)}
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {("POST", "alarms/evaluate"): self._evaluate, ("POST", "alarms/bulk"): self._bulk}
+
+    def _evaluate(self, _request: ControlRequest) -> dict[str, Any]:
+        return {"states": evaluate_all(), "stats": dict(stats)}
+
+    def _bulk(self, request: ControlRequest) -> dict[str, int]:
+        body = request.payload
+        account = body.get("account", self.running.account_id)
+        n = bulk_create(account, body.get("region", PRIMARY), int(body["count"]),
+                        body.get("prefix", "bench-cpu-"), body.get("topic_arn"))
+        return {"created": n}
+
+
+EXTENSION = Alarms()
 
 
 # ------------------------------------------------------------------------------------------------------------

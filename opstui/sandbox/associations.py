@@ -5,13 +5,14 @@ UpdateAssociation, DeleteAssociation, DescribeAssociationExecutions and Describe
 moto's ``SimpleSystemManagerResponse`` (technique B). Behaviour, chosen to match AWS (botocore's model, the API
 reference, the user guide's "Cron and rate expressions for associations"):
 
-Schedules (``ScheduleExpression``)
+Schedules (``ScheduleExpression``), read by :func:`opstui.schedule.association_schedule` (the Systems Manager
+user guide's "Reference: Cron and rate expressions for Systems Manager"):
   * ``rate(N minute|minutes|hour|hours|day|days)``: singular unit iff N is 1; like AWS, associations accept
     intervals of 30 minutes or more and less than 31 days -- so AWS-GatherSoftwareInventory (any document) at
     ``rate(10 minutes)`` is refused with ``InvalidSchedule``.
-  * ``cron(min hour day-of-month month day-of-week year)`` (an optional leading seconds field must be 0): numbers,
-    ``*``, ``?``, lists, ranges, ``a/b`` and ``*/b`` steps, SUN-SAT (1-7) names; day-of-month or day-of-week must
-    be ``?``. Runs more often than every 30 minutes, or expressions that never fire, -> ``InvalidSchedule``.
+  * ``cron(min hour day-of-month month day-of-week year)`` (an optional leading seconds field must be 0), with
+    EventBridge's fields and wildcards (``L``, ``W``, ``#`` included); day-of-month or day-of-week must be
+    ``?``. Runs more often than every 30 minutes, or expressions that never fire, -> ``InvalidSchedule``.
   * No expression: the association runs once (on create and on update).
   * An association runs at once when created or updated (AWS applies it right away), unless
     ``ApplyOnlyAtCronInterval`` is true with a cron schedule; then on schedule, read from the sandbox clock
@@ -57,27 +58,24 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.ssm.responses import SimpleSystemManagerResponse
 
+from opstui.schedule import Cron, Schedule, ScheduleError, association_schedule
+
 from . import clock, run_command
 from .command_exec import Command, reachability
-from .scenarios import Scenario
+from .extension import Extension, attach
 from .ssm_nodes import REGISTRY
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 INVENTORY_DOCUMENT = "AWS-GatherSoftwareInventory"
 SEED_ASSOCIATION_NAME = "Inventory-Association"
-MIN_RATE_SECONDS = 30 * 60
-MAX_RATE_SECONDS = 31 * 24 * 3600
 _NAME = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
-_UNIT = {"minute": 60, "hour": 3600, "day": 86400}
-_DOW = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-_MONTHS = {m: n for n, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                                       "DEC"], start=1)}
 FILTER_KEYS = ("InstanceId", "Name", "AssociationId", "AssociationStatusName", "LastExecutedBefore",
                "LastExecutedAfter", "AssociationName", "ResourceGroupName", "CloudConnectorId")
 
@@ -90,114 +88,15 @@ def _error(code: str, message: str) -> JsonRESTError:
 # schedules
 
 
-@dataclass(frozen=True)
-class Schedule:
-    expression: str
-    rate_seconds: int | None = None
-    cron: tuple[frozenset[int], ...] | None = None  # minute, hour, dom (None=any), month, dow (None=any)
-    dom_any: bool = True
-    dow_any: bool = True
-
-    def next_after(self, after: dt.datetime) -> dt.datetime | None:
-        if self.rate_seconds is not None:
-            return after + dt.timedelta(seconds=self.rate_seconds)
-        assert self.cron is not None
-        minutes, hours, doms, months, dows = self.cron
-        t = after.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-        for _ in range(60 * 24 * 400):
-            if t.month in months and (self.dom_any or t.day in doms) and \
-                    (self.dow_any or ((t.weekday() + 1) % 7 + 1) in dows) and t.hour in hours and t.minute in minutes:
-                return t
-            if t.hour not in hours or t.month not in months or (not self.dom_any and t.day not in doms) or \
-                    (not self.dow_any and ((t.weekday() + 1) % 7 + 1) not in dows):
-                t = t.replace(minute=0) + dt.timedelta(hours=1)
-            else:
-                t += dt.timedelta(minutes=1)
-        return None
-
-
-def _cron_field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int]:
-    out: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-            if step < 1:
-                raise ValueError
-            if part in ("*", ""):
-                part = str(low)
-            if "-" not in part:
-                part = f"{part}-{high}"
-        if part == "*":
-            a, b = low, high
-        elif "-" in part:
-            x, y = part.split("-", 1)
-            a, b = _cron_value(x, names), _cron_value(y, names)
-        else:
-            a = b = _cron_value(part, names)
-        if not (low <= a <= high and low <= b <= high and a <= b):
-            raise ValueError
-        out.update(range(a, b + 1, step))
-    return frozenset(out)
-
-
-def _cron_value(text: str, names: dict[str, int] | None) -> int:
-    text = text.strip().upper()
-    if names and text in names:
-        return names[text]
-    return int(text)
-
-
 def parse_schedule(expression: str) -> Schedule:
-    """A validated association schedule, or ``InvalidSchedule``."""
-    expr = expression.strip()
-    bad = _error("InvalidSchedule", f"Schedule expression {expression} is not valid.")
-    m = _RATE.match(expr)
-    if m:
-        value, unit = int(m.group(1)), m.group(2)
-        if value < 1 or (value == 1) != (not unit.endswith("s")):
-            raise bad
-        seconds = value * _UNIT[unit.rstrip("s")]
-        if not MIN_RATE_SECONDS <= seconds < MAX_RATE_SECONDS:
-            raise _error("InvalidSchedule", f"Schedule expression {expression} is not valid. Rate expressions for "
-                                            "associations must be 30 minutes or greater and less than 31 days.")
-        return Schedule(expr, rate_seconds=seconds)
-    m = _CRON.match(expr)
-    if not m:
-        raise bad
-    fields_ = m.group(1).split()
-    if len(fields_) == 7:
-        if fields_[0] != "0":
-            raise bad
-        fields_ = fields_[1:]
-    if len(fields_) != 6:
-        raise bad
-    minute, hour, dom, month, dow, year = fields_
+    """A validated association schedule (:func:`opstui.schedule.association_schedule`), or
+    ``InvalidSchedule``: a bare "is not valid." for a malformed expression, AWS's sentence on the limit for
+    one that breaks it."""
     try:
-        if (dom == "?") == (dow == "?"):
-            raise ValueError  # exactly one of day-of-month and day-of-week is "?"
-        if year not in ("*",) and not all(1970 <= int(y) <= 2199 for y in year.split(",")):
-            raise ValueError
-        minutes = _cron_field(minute, 0, 59)
-        hours = _cron_field(hour, 0, 23)
-        dom_any = dom in ("?", "*")
-        dow_any = dow in ("?", "*")
-        doms = frozenset(range(1, 32)) if dom_any else _cron_field(dom, 1, 31)
-        months = _cron_field(month, 1, 12, _MONTHS)
-        dows = frozenset(range(1, 8)) if dow_any else _cron_field(dow, 1, 7, _DOW)
-    except ValueError as exc:
-        raise bad from exc
-    sched = Schedule(expr, cron=(minutes, hours, doms, months, dows), dom_any=dom_any, dow_any=dow_any)
-    # more often than every 30 minutes is refused (AWS: every 1/2, 1, 2, 4, 8, 12 hours, daily or weekly)
-    ordered = sorted(minutes)
-    gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)] + [60 - ordered[-1] + ordered[0]]
-    if min(gaps) < 30:
-        raise _error("InvalidSchedule", f"Schedule expression {expression} is not valid. Cron expressions for "
-                                        "associations must not run more often than every 30 minutes.")
-    if sched.next_after(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) is None:
-        raise bad
-    return sched
+        return association_schedule(expression)
+    except ScheduleError as exc:
+        reason = f" {exc.reason}" if exc.limit else ""
+        raise _error("InvalidSchedule", f"Schedule expression {expression} is not valid.{reason}") from exc
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -448,32 +347,54 @@ def _loop() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# lifecycle
+# the extension: patches, lifecycle, control
 
 
-def activate(scenario: Scenario | None) -> None:
-    """Fresh state for a new Sandbox: the seeded inventory association per region, and the scheduler."""
-    global _thread
-    shutdown()
-    with _lock:
-        _associations.clear()
-        _node_runs.clear()
-        if scenario is not None:
-            now = clock.now()
-            for region in scenario.regions:
-                _seed_association(scenario.account_id, region, now)
-    _stop.clear()
-    _thread = threading.Thread(target=_loop, name="opstui-state-manager", daemon=True)
-    _thread.start()
+class StateManager(Extension):
+    """State Manager's actions and its scheduler (after Run Command in start order: it runs documents through
+    Run Command's engine, so it must stop first). ``GET /_opstui/associations``: the associations the
+    scheduler knows, with their next due time (sandbox clock)."""
+
+    name = "associations"
+
+    def patch(self) -> None:
+        attach(SimpleSystemManagerResponse, create_association, describe_association, list_associations,
+               update_association, delete_association, describe_association_executions,
+               describe_association_execution_targets)
+
+    def start(self, sandbox: Sandbox) -> None:
+        """Fresh state for a new Sandbox: the seeded inventory association per region, and the scheduler."""
+        global _thread
+        self.stop(sandbox)
+        scenario = sandbox.scenario_data
+        with _lock:
+            _associations.clear()
+            _node_runs.clear()
+            if scenario is not None:
+                now = clock.now()
+                for region in scenario.regions:
+                    _seed_association(scenario.account_id, region, now)
+        _stop.clear()
+        _thread = threading.Thread(target=_loop, name="opstui-state-manager", daemon=True)
+        _thread.start()
+
+    def stop(self, sandbox: Sandbox) -> None:
+        global _thread
+        _stop.set()
+        clock.wake()
+        if _thread is not None:
+            _thread.join(5)
+            _thread = None
+
+    def control_snapshot(self) -> dict[str, Any]:
+        with _lock:
+            return {"associations": [{"AssociationId": a.association_id, "Region": a.region, "Name": a.name,
+                                      "Executions": len(a.executions),
+                                      "NextDue": a.next_due.isoformat() if a.next_due else None}
+                                     for a in _associations.values()], "clock": clock.snapshot()}
 
 
-def shutdown() -> None:
-    global _thread
-    _stop.set()
-    clock.wake()
-    if _thread is not None:
-        _thread.join(5)
-        _thread = None
+EXTENSION = StateManager()
 
 
 def _seed_association(account: str, region: str, now: dt.datetime) -> None:
@@ -508,14 +429,6 @@ def _seed_association(account: str, region: str, now: dt.datetime) -> None:
     assoc.last_success = last if execution.status == "Success" else last - dt.timedelta(minutes=30)
     assoc.next_due = last + dt.timedelta(minutes=30)
     _associations[assoc.association_id] = assoc
-
-
-def control_snapshot() -> dict[str, Any]:
-    with _lock:
-        return {"associations": [{"AssociationId": a.association_id, "Region": a.region, "Name": a.name,
-                                  "Executions": len(a.executions),
-                                  "NextDue": a.next_due.isoformat() if a.next_due else None}
-                                 for a in _associations.values()], "clock": clock.snapshot()}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -615,7 +528,7 @@ def _validated_fields(self: Any, name: str, current: Association | None = None) 
     if targets is not None:
         _check_targets(targets)
     apply_only = self._get_param("ApplyOnlyAtCronInterval")
-    if apply_only and (schedule is None or schedule.cron is None):
+    if apply_only and not isinstance(schedule, Cron):
         raise _error("InvalidSchedule", "ApplyOnlyAtCronInterval needs a cron schedule expression.")
     extra = {k: self._get_param(k) for k in ("ScheduleOffset", "Duration", "TargetMaps", "CalendarNames",
                                              "TargetLocations", "AlarmConfiguration", "AutomationTargetParameterName",
@@ -863,28 +776,3 @@ def describe_association_execution_targets(self: Any) -> str:
     if nxt:
         body["NextToken"] = nxt
     return _dumps(body)
-
-
-# --------------------------------------------------------------------------------------------------------
-# install
-
-_installed = False
-_install_lock = threading.Lock()
-
-
-def install() -> None:
-    """Install the State Manager actions on moto's SSM response class (once per process)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        cls = SimpleSystemManagerResponse
-        cls.create_association = create_association  # type: ignore[attr-defined]
-        cls.describe_association = describe_association  # type: ignore[attr-defined]
-        cls.list_associations = list_associations  # type: ignore[attr-defined]
-        cls.update_association = update_association  # type: ignore[attr-defined]
-        cls.delete_association = delete_association  # type: ignore[attr-defined]
-        cls.describe_association_executions = describe_association_executions  # type: ignore[attr-defined]
-        cls.describe_association_execution_targets = describe_association_execution_targets  # type: ignore[attr-defined]
-        _installed = True
-

@@ -27,11 +27,12 @@ Selections (CreateBackupSelection / List / Get / DeleteBackupSelection)
   "Related backup plan selections must be deleted prior to backup plan deletion.").
 
 Schedules
-  ``cron(min hour day-of-month month day-of-week year)`` (AWS's six fields; exactly one day field ``?``;
-  numbers, ranges, lists, steps, ``*``, MON-SUN / JAN-DEC names, ``L`` for the last day of the month), UTC
-  (``ScheduleExpressionTimezone`` other than UTC is treated as UTC). Rules of moto's default
-  (``cron(0 5 ? * * *)``, start window 480 min, completion window 10080 min) apply when the plan omits them.
-  A rule that first appears is due at its next cron time after that moment (sandbox clock).
+  ``cron(min hour day-of-month month day-of-week year)``, read by :func:`opstui.schedule.backup_schedule`
+  (EventBridge's six fields and wildcards: exactly one day field ``?``; numbers, ranges, lists, steps, ``*``,
+  MON-SUN / JAN-DEC names, ``L``, ``W``, ``#``), UTC (``ScheduleExpressionTimezone`` other than UTC is treated
+  as UTC). Rules of moto's default (``cron(0 5 ? * * *)``, start window 480 min, completion window 10080 min)
+  apply when the plan omits them. A rule that first appears is due at its next cron time after that moment
+  (sandbox clock).
 
 Backup jobs
   ``StartBy`` = scheduled time + StartWindowMinutes, ``ExpectedCompletionDate`` = scheduled time +
@@ -90,10 +91,8 @@ from __future__ import annotations
 
 import base64
 import bisect
-import calendar
 import datetime as dt
 import fnmatch
-import functools
 import hashlib
 import json
 import random
@@ -102,7 +101,7 @@ import threading
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from moto.backup import urls as backup_urls
@@ -116,8 +115,14 @@ from moto.backup.responses import BackupResponse
 from moto.core.exceptions import JsonRESTError
 from moto.ec2.models import ec2_backends
 
+from opstui.schedule import Cron, ScheduleError, backup_schedule
+
 from . import clock
 from .ec2_fast import instance_index
+from .extension import Extension, Handler, attach
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 DAY = 86400.0
 MAX_RESULTS = 1000
@@ -171,108 +176,13 @@ def _hex(rng: random.Random, n: int) -> str:
 # cron
 
 
-_DOW = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-_MONTHS = {m: n for n, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                                       "DEC"], start=1)}
-
-
-def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> frozenset[int]:
-    out: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-            if step < 1:
-                raise ValueError(text)
-            if part in ("*", ""):
-                part = str(low)
-            if "-" not in part:
-                part = f"{part}-{high}"
-        if part == "*":
-            a, b = low, high
-        elif "-" in part:
-            x, y = part.split("-", 1)
-            a, b = _value(x, names), _value(y, names)
-        else:
-            a = b = _value(part, names)
-        if not (low <= a <= b <= high):
-            raise ValueError(text)
-        out.update(range(a, b + 1, step))
-    return frozenset(out)
-
-
-def _value(text: str, names: dict[str, int] | None) -> int:
-    text = text.strip().upper()
-    if names and text in names:
-        return names[text]
-    return int(text)
-
-
-@dataclass(frozen=True)
-class Cron:
-    """An AWS six-field cron expression, evaluated in UTC."""
-
-    expression: str
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    doms: frozenset[int] | None  # None: any day of the month
-    last_dom: bool
-    months: frozenset[int]
-    dows: frozenset[int] | None  # 1=SUN..7=SAT; None: any
-    years: frozenset[int] | None
-
-    def _day_ok(self, day: dt.date) -> bool:
-        if day.month not in self.months or (self.years is not None and day.year not in self.years):
-            return False
-        if self.last_dom:
-            return day.day == calendar.monthrange(day.year, day.month)[1]
-        if self.doms is not None and day.day not in self.doms:
-            return False
-        return self.dows is None or ((day.weekday() + 1) % 7 + 1) in self.dows
-
-    def next_after(self, after: dt.datetime) -> dt.datetime | None:
-        """The first fire time strictly after ``after`` (aware UTC), or None within ~5 years."""
-        day = after.date()
-        for _ in range(366 * 5):
-            if self._day_ok(day):
-                for hour in self.hours:
-                    for minute in self.minutes:
-                        when = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC)
-                        if when > after:
-                            return when
-            day += dt.timedelta(days=1)
-        return None
-
-
 def parse_cron(expression: str) -> Cron:
-    """Parse ``cron(...)``; raises InvalidParameterValueException like AWS for a malformed expression."""
-    cron = _parse_cron(expression)
-    if cron is None:
-        raise InvalidParameterValueException(f"Invalid schedule expression {expression}")
-    return cron
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_cron(expression: str) -> Cron | None:
-    m = re.fullmatch(r"\s*cron\((.*)\)\s*", expression or "")
-    if not m:
-        return None
-    parts = m.group(1).split()
-    if len(parts) != 6:
-        return None
-    minute, hour, dom, month, dow, year = parts
+    """A rule's schedule (:func:`opstui.schedule.backup_schedule`); InvalidParameterValueException like AWS
+    for a malformed expression."""
     try:
-        if (dom == "?") == (dow == "?"):
-            raise ValueError("exactly one day field must be ?")
-        last = dom.upper() == "L"
-        doms = None if dom in ("?", "*") or last else _field(dom, 1, 31)
-        dows = None if dow in ("?", "*") else _field(dow, 1, 7, _DOW)
-        years = None if year == "*" else _field(year, 1970, 2199)
-        return Cron(expression, tuple(sorted(_field(minute, 0, 59))), tuple(sorted(_field(hour, 0, 23))),
-                    doms, last, _field(month, 1, 12, _MONTHS), dows, years)
-    except ValueError:
-        return None
+        return backup_schedule(expression or "")
+    except ScheduleError as exc:
+        raise InvalidParameterValueException(f"Invalid schedule expression {expression}") from exc
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1531,69 +1441,6 @@ def describe_backup_vault(self: Any) -> Any:
     return _dumps(out)
 
 
-# --------------------------------------------------------------------------------------------------------
-# control, lifecycle, install
-
-
-def configure(**knobs: Any) -> dict[str, Any]:
-    """Knobs: ``fail_rate``, ``issues_rate``, ``expire_rate``, ``copy_fail_rate`` (0-1),
-    ``on_demand_start_seconds``; ``outcomes`` {instance id: COMPLETED|ISSUES|FAILED|EXPIRED|ABORTED|null}
-    forces the next jobs of those instances (null clears); ``reset`` restores the defaults."""
-    with _lock:
-        if knobs.pop("reset", False):
-            _knobs.clear()
-            _knobs.update(KNOB_DEFAULTS)
-            _forced.clear()
-        outcomes = knobs.pop("outcomes", None)
-        for name, value in knobs.items():
-            if name not in KNOB_DEFAULTS:
-                raise ValueError(f"unknown backup knob {name!r}; known: {sorted(KNOB_DEFAULTS) + ['outcomes']}")
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number")
-            if name.endswith("_rate") and value > 1:
-                raise ValueError(f"{name} must be between 0 and 1")
-            _knobs[name] = float(value)
-        for iid, outcome in (outcomes or {}).items():
-            if outcome is None:
-                _forced.pop(iid, None)
-            elif outcome not in ("COMPLETED", "ISSUES", "FAILED", "EXPIRED", "ABORTED"):
-                raise ValueError(f"unknown outcome {outcome!r}")
-            else:
-                _forced[iid] = outcome
-        return {**_knobs, "outcomes": dict(_forced)}
-
-
-def control_snapshot() -> dict[str, Any]:
-    now = _now()
-    with _lock:
-        regions = {}
-        for (account, region), st in _stores.items():
-            states: dict[str, int] = {}
-            for job in st.jobs.values():
-                if job.created <= now:
-                    s = job.state(now)
-                    states[s] = states.get(s, 0) + 1
-            regions[f"{account}/{region}"] = {
-                "backup_jobs": states, "copy_jobs": sum(1 for c in st.copies.values() if c.visible(now)),
-                "restore_jobs": len(st.restores),
-                "recovery_points": {v: sum(1 for p in pts.values() if p.status(now)) for v, pts in st.points.items()},
-                "next_due": {f"{k[0]}/{k[1]}": dt.datetime.fromtimestamp(v, dt.UTC).isoformat()
-                             for k, v in st.rule_due.items() if v != float("inf")},
-            }
-        return {"settings": {**_knobs, "outcomes": dict(_forced)}, "regions": regions, "clock": clock.snapshot()}
-
-
-def clear(seed_value: int = 42) -> None:
-    """Forget everything (a new Sandbox); knobs back to their defaults."""
-    global _seed_value
-    with _lock:
-        _stores.clear()
-        _knobs.clear()
-        _knobs.update(KNOB_DEFAULTS)
-        _forced.clear()
-        _seed_value = seed_value
-
-
 _PATHS = (  # both with and without the trailing slash botocore sends ("/?$" loses it in moto's conversion)
     "{0}/backup/plans/(?P<plan>[^/]+)/selections/$",
     "{0}/backup/plans/(?P<plan>[^/]+)/selections/(?P<selection>[^/]+)$",
@@ -1611,25 +1458,108 @@ _PATHS = (  # both with and without the trailing slash botocore sends ("/?$" los
     "{0}/resources/(?P<arn>.+)/recovery-points/$",
 )
 
-_installed = False
-_install_lock = threading.Lock()
+
+# --------------------------------------------------------------------------------------------------------
+# the extension: patches, lifecycle, control
 
 
-def install() -> None:
-    """Add the routes and operations to moto's backup service (once per process, before its first request)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
+class Backup(Extension):
+    """AWS Backup's routes and operations; a fresh store, the seeded plan and its history for each run.
+
+    Control: ``GET /_opstui/backup`` (knobs, job counts by state, copy jobs, recovery points per vault, the
+    rules' next due times); ``POST`` knobs -- ``fail_rate``, ``issues_rate``, ``expire_rate``,
+    ``copy_fail_rate`` (0-1), ``on_demand_start_seconds``; ``outcomes``
+    {instance id: COMPLETED|ISSUES|FAILED|EXPIRED|ABORTED|null} forces the next jobs of those instances (null
+    clears);
+    ``reset`` restores the defaults -- and/or ``history_days`` [+ ``jobs``], which replaces the seeded plan's
+    job history (:func:`opstui.sandbox.backup_seed.history`); ``POST /_opstui/backup/run-scheduler`` fires
+    every rule that is due now -> ``{"created": n}``.
+    """
+
+    name = "backup"
+
+    def patch(self) -> None:
         for pattern in _PATHS:
             backup_urls.url_paths.setdefault(pattern, backup_urls.response.dispatch)
-        cls = BackupResponse
-        for fn in (create_backup_plan, create_backup_selection, get_backup_selection, delete_backup_selection, list_backup_selections,
-                   delete_backup_plan, start_backup_job, describe_backup_job, stop_backup_job, list_backup_jobs,
-                   list_copy_jobs, describe_copy_job, list_recovery_points_by_backup_vault,
-                   list_recovery_points_by_resource, describe_recovery_point, delete_recovery_point,
-                   get_recovery_point_restore_metadata,
-                   start_restore_job, describe_restore_job, list_restore_jobs, list_backup_vaults,
-                   describe_backup_vault):
-            setattr(cls, fn.__name__, fn)
-        _installed = True
+        attach(BackupResponse, create_backup_plan, create_backup_selection, get_backup_selection,
+               delete_backup_selection, list_backup_selections, delete_backup_plan, start_backup_job,
+               describe_backup_job, stop_backup_job, list_backup_jobs, list_copy_jobs, describe_copy_job,
+               list_recovery_points_by_backup_vault, list_recovery_points_by_resource,
+               describe_recovery_point, delete_recovery_point, get_recovery_point_restore_metadata,
+               start_restore_job, describe_restore_job, list_restore_jobs, list_backup_vaults,
+               describe_backup_vault)
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        """Forget everything (knobs back to their defaults), then seed the scenario's plan and history."""
+        global _seed_value
+        from . import backup_seed  # it builds on this module
+
+        with _lock:
+            _stores.clear()
+            _knobs.clear()
+            _knobs.update(KNOB_DEFAULTS)
+            _forced.clear()
+            _seed_value = sandbox.seed
+        backup_seed.seed(sandbox.scenario_data)
+
+    def configure(self, **knobs: Any) -> dict[str, Any]:
+        from . import backup_seed
+
+        days, jobs = knobs.pop("history_days", None), knobs.pop("jobs", None)
+        out: dict[str, Any] = {"settings": self._set_knobs(**knobs)}
+        if days is not None:
+            out["history"] = backup_seed.history(self.running.account_id, days, jobs)
+        return out
+
+    @staticmethod
+    def _set_knobs(**knobs: Any) -> dict[str, Any]:
+        with _lock:
+            if knobs.pop("reset", False):
+                _knobs.clear()
+                _knobs.update(KNOB_DEFAULTS)
+                _forced.clear()
+            outcomes = knobs.pop("outcomes", None)
+            for name, value in knobs.items():
+                if name not in KNOB_DEFAULTS:
+                    known = [*sorted(KNOB_DEFAULTS), "outcomes"]
+                    raise ValueError(f"unknown backup knob {name!r}; known: {known}")
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ValueError(f"{name} must be a non-negative number")
+                if name.endswith("_rate") and value > 1:
+                    raise ValueError(f"{name} must be between 0 and 1")
+                _knobs[name] = float(value)
+            for iid, outcome in (outcomes or {}).items():
+                if outcome is None:
+                    _forced.pop(iid, None)
+                elif outcome not in ("COMPLETED", "ISSUES", "FAILED", "EXPIRED", "ABORTED"):
+                    raise ValueError(f"unknown outcome {outcome!r}")
+                else:
+                    _forced[iid] = outcome
+            return {**_knobs, "outcomes": dict(_forced)}
+
+    def control_snapshot(self) -> dict[str, Any]:
+        now = _now()
+        with _lock:
+            regions = {}
+            for (account, region), st in _stores.items():
+                states: dict[str, int] = {}
+                for job in st.jobs.values():
+                    if job.created <= now:
+                        s = job.state(now)
+                        states[s] = states.get(s, 0) + 1
+                regions[f"{account}/{region}"] = {
+                    "backup_jobs": states, "copy_jobs": sum(1 for c in st.copies.values() if c.visible(now)),
+                    "restore_jobs": len(st.restores),
+                    "recovery_points": {v: sum(1 for p in pts.values() if p.status(now))
+                                        for v, pts in st.points.items()},
+                    "next_due": {f"{k[0]}/{k[1]}": dt.datetime.fromtimestamp(v, dt.UTC).isoformat()
+                                 for k, v in st.rule_due.items() if v != float("inf")},
+                }
+            return {"settings": {**_knobs, "outcomes": dict(_forced)}, "regions": regions,
+                    "clock": clock.snapshot()}
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {("POST", "backup/run-scheduler"): lambda _request: {"created": catch_up()}}
+
+
+EXTENSION = Backup()

@@ -25,6 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from typing import TYPE_CHECKING
+
+from .extension import Extension
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 MAX_SPEED = 100_000.0
 
@@ -117,3 +123,28 @@ def wake() -> None:
 def snapshot() -> dict[str, object]:
     current = now()
     return {"now": current.isoformat().replace("+00:00", "Z"), "speed": _speed}
+
+
+class Clock(Extension):
+    """The clock as an extension: back to real time for each run, and its control endpoint (above)."""
+
+    name = "clock"
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        reset()
+
+    def control_snapshot(self) -> dict[str, object]:
+        return snapshot()
+
+    def configure(self, **knobs: float) -> dict[str, object]:
+        unknown = set(knobs) - {"speed", "advance"}
+        if unknown:
+            raise ValueError(f"unknown clock field(s) {sorted(unknown)}; known: ['advance', 'speed']")
+        if knobs.get("speed") is not None:
+            set_speed(knobs["speed"])
+        if knobs.get("advance") is not None:
+            advance(knobs["advance"])
+        return snapshot()
+
+
+EXTENSION = Clock()

@@ -40,7 +40,6 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -50,6 +49,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ssm.models import ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
+
+from .extension import Extension, attach
 
 AMAZON = "Amazon"
 ALL_PLATFORMS = ("Windows", "Linux", "MacOS")
@@ -576,20 +577,17 @@ def get_document(self: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# patches
-
-_installed = False
-_install_lock = threading.Lock()
+# the extension
 
 
-def install() -> None:
-    """Install ListDocuments / DescribeDocument / GetDocument on moto's SSM responses (once per process)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
+class Documents(Extension):
+    """ListDocuments / DescribeDocument / GetDocument from the AWS-owned documents' package data."""
+
+    name = "documents"
+
+    def patch(self) -> None:
         catalog()  # fail at start-up, not on the first request, if the package data is missing
-        SimpleSystemManagerResponse.list_documents = list_documents  # type: ignore[method-assign,assignment]
-        SimpleSystemManagerResponse.describe_document = describe_document  # type: ignore[method-assign]
-        SimpleSystemManagerResponse.get_document = get_document  # type: ignore[method-assign]
-        _installed = True
+        attach(SimpleSystemManagerResponse, list_documents, describe_document, get_document)
+
+
+EXTENSION = Documents()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
-import threading
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -31,8 +30,7 @@ from moto.ec2.models.instances import InstanceBackend
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import simple_aws_filter_to_re
 
-_installed = False
-_install_lock = threading.Lock()
+from .extension import Extension, attach
 
 #: Filter names the lean renderer evaluates itself; others fall back to moto.
 LEAN_FILTERS = frozenset(
@@ -96,18 +94,18 @@ def _reservation_of(backend: Any) -> dict[str, str]:
     return res_of
 
 
-def _get_instance(self: Any, instance_id: str) -> Any:
+def get_instance(self: Any, instance_id: str) -> Any:
     instance = instance_index(self).get(instance_id)
     if instance is None:
         raise InvalidInstanceIdError(instance_id)
     return instance
 
 
-def _get_instance_by_id(self: Any, instance_id: str) -> Any:
+def get_instance_by_id(self: Any, instance_id: str) -> Any:
     return instance_index(self).get(instance_id)
 
 
-def _get_multi_instances_by_id(self: Any, instance_ids: list[str], filters: Any = None) -> list[Any]:
+def get_multi_instances_by_id(self: Any, instance_ids: list[str], filters: Any = None) -> list[Any]:
     index = instance_index(self)
     missing = [i for i in instance_ids if i not in index]
     if missing:
@@ -115,7 +113,7 @@ def _get_multi_instances_by_id(self: Any, instance_ids: list[str], filters: Any 
     return [index[i] for i in instance_ids if index[i].applies(filters)]
 
 
-def _get_tags(self: Any) -> list[dict[str, str]]:
+def get_tags(self: Any) -> list[dict[str, str]]:
     rid = getattr(self, "id", None)
     if not rid:
         return []
@@ -328,16 +326,18 @@ def _lean_describe_instances(self: Any) -> str:
     return "".join(out)
 
 
-def install() -> None:
-    """Apply the patches once per process. Safe to call repeatedly."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        TaggedEC2Resource.get_tags = _get_tags  # type: ignore[method-assign]
-        InstanceBackend.get_instance = _get_instance  # type: ignore[method-assign]
-        InstanceBackend.get_instance_by_id = _get_instance_by_id  # type: ignore[method-assign]
-        InstanceBackend.get_multi_instances_by_id = _get_multi_instances_by_id  # type: ignore[method-assign]
+# --------------------------------------------------------------------------------------------
+# the extension
+
+
+class Ec2Fast(Extension):
+    """Indexed instance lookup, O(1) tag reads and the lean DescribeInstances (falls back to moto's)."""
+
+    name = "ec2"
+
+    def patch(self) -> None:
+        attach(TaggedEC2Resource, get_tags)
+        attach(InstanceBackend, get_instance, get_instance_by_id, get_multi_instances_by_id)
         original = EC2Response.describe_instances
 
         def describe_instances(self: Any) -> Any:
@@ -348,4 +348,6 @@ def install() -> None:
 
         describe_instances.__doc__ = "Lean DescribeInstances (opstui sandbox); falls back to moto's."
         EC2Response.describe_instances = describe_instances  # type: ignore[method-assign]
-        _installed = True
+
+
+EXTENSION = Ec2Fast()

@@ -21,7 +21,10 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
+
+from .extension import Extension
 
 ERRORS = ("AccessDenied", "ExpiredToken", "Throttling", "Unavailable")
 PRINCIPAL = "arn:aws:sts::{account}:assumed-role/Operator/jane"
@@ -170,3 +173,26 @@ def render_error(error: str, service: str | None, region: str | None, action: st
         )
     headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)]
     return FaultResponse(status, headers, xml.encode())
+
+
+class Faults(Extension):
+    """The running Sandbox's fault rules (``sandbox.faults``) over ``/_opstui/faults``: ``POST {"error",
+    "service"?, "region"?, "action"?, "count"?}`` adds one -> ``{"added": rule}``; ``GET`` ->
+    ``{"rules": [...]}``; ``DELETE`` clears them."""
+
+    name = "faults"
+
+    def configure(self, **payload: Any) -> dict[str, Any]:
+        rule = self.running.faults.add(error=payload["error"], service=payload.get("service"),
+                                       region=payload.get("region"), action=payload.get("action"),
+                                       count=payload.get("count"))
+        return {"added": rule.__dict__}
+
+    def control_snapshot(self) -> dict[str, Any]:
+        return {"rules": [r.__dict__ for r in self.running.faults.rules]}
+
+    def clear(self) -> None:
+        self.running.faults.clear()
+
+
+EXTENSION = Faults()

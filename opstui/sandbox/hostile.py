@@ -17,13 +17,17 @@ hostile sweep (``tests/views/test_hostile_sweep.py``) finds them on every tab:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
 
+from .extension import Extension
 from .scenarios import HOSTILE_STRINGS, PRIMARY, Scenario
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 TOPIC = "hostile-alerts"
 BUCKET = "opstui-hostile-{account}"
@@ -70,3 +74,16 @@ def _backup_jobs(account: str, h: dict[str, str]) -> int:
                                     [], start_delay=60, forced=outcome)
             job.message = f"Windows VSS writer {h['osc_title']}{h['clear_screen']}{h['markup']} failed: {h['sgr_red']}"
     return 2 * len(resources)
+
+
+class Hostile(Extension):
+    """Seeds the hostile strings once the endpoint answers (after Backup in start order: it adds jobs)."""
+
+    name = "hostile"
+
+    def start(self, sandbox: Sandbox) -> None:
+        if sandbox.scenario_data is not None:
+            seed(sandbox.scenario_data)
+
+
+EXTENSION = Hostile()

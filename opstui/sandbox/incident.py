@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.ec2.models import ec2_backends
@@ -42,7 +42,11 @@ from moto.sns.models import sns_backends
 
 from . import alarms, clock, metrics, sns_delivery
 from .ec2_fast import instance_index
+from .extension import Extension
 from .scenarios import PRIMARY, Scenario
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 TOPIC = "ops-alerts"
 EMAIL = "oncall@example.com"
@@ -245,35 +249,55 @@ class Incident:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# sandbox wiring and control endpoints
+# the extension
 
 _current: Incident | None = None
 
 
-def install() -> None:
-    """Before seeding: the alarm and SNS extensions, empty history/outbox."""
-    alarms.install()
-    alarms.clear()
-    sns_delivery.install()
-    sns_delivery.clear()
+class Incidents(Extension):
+    """The monitoring seed and the scripted incident of a run (after the web app in start order: the incident
+    turns the storefront slow, and gives it its health back when it stops).
+
+    Control: ``GET /_opstui/incident`` -> status; ``POST {"action": "start", "elapsed": s, "duration": s}``
+    starts it now, ``{"action": "stop"}`` ends it now.
+    """
+
+    name = "incident"
+
+    def start(self, sandbox: Sandbox) -> None:
+        """Seed topic + alarms, start the alarm evaluator and (live) the incident schedule."""
+        global _current
+        scenario = sandbox.scenario_data
+        if scenario is None:  # never: a Sandbox starts its extensions once its scenario is seeded
+            return
+        seed(scenario, sandbox.inbox_url)
+        alarms.activate()
+        _current = Incident(scenario, sandbox.live)
+        _current.run()
+
+    def stop(self, sandbox: Sandbox) -> None:
+        global _current
+        if _current is not None:
+            _current.shutdown()
+            _current = None
+        alarms.shutdown()
+
+    def control_snapshot(self) -> dict[str, Any]:
+        return _current.status() if _current else {"active": False}
+
+    def configure(self, **payload: Any) -> dict[str, Any]:
+        if _current is None:
+            raise ValueError("no sandbox running")
+        action = payload.get("action")
+        if action == "start":
+            return _current.start(elapsed=float(payload.get("elapsed", 0)),
+                                  duration=float(payload.get("duration", DURATION)))
+        if action == "stop":
+            return _current.stop()
+        raise ValueError('action must be "start" or "stop"')
 
 
-def activate(scenario: Scenario, inbox_url: str, live: bool) -> dict[str, Any]:
-    """After the server is up: seed topic + alarms, start the evaluator and (live) the incident schedule."""
-    global _current
-    seeded = seed(scenario, inbox_url)
-    alarms.activate()
-    _current = Incident(scenario, live)
-    _current.run()
-    return seeded
-
-
-def shutdown() -> None:
-    global _current
-    if _current is not None:
-        _current.shutdown()
-        _current = None
-    alarms.shutdown()
+EXTENSION = Incidents()
 
 
 def receive_inbox(environ: dict[str, Any]) -> dict[str, Any]:
@@ -288,39 +312,3 @@ def receive_inbox(environ: dict[str, Any]) -> dict[str, Any]:
     headers["content-type"] = environ.get("CONTENT_TYPE", "")
     sns_delivery.receive(headers, body)
     return {"ok": True}
-
-
-def control(name: str, method: str, payload: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any] | None:
-    """Monitoring control endpoints; None if ``name`` is not one of them."""
-    if name == "sns-outbox" and method == "GET":
-        return {"deliveries": sns_delivery.outbox((query.get("protocol") or [None])[0])}
-    if name == "sns-outbox" and method == "DELETE":
-        sns_delivery.clear()
-        return {"cleared": True}
-    if name == "sns-inbox" and method == "GET":
-        return {"received": sns_delivery.inbox()}
-    if name == "sns" and method == "POST":
-        return {"settings": sns_delivery.configure(**payload)}
-    if name == "incident" and method == "GET":
-        return _current.status() if _current else {"active": False}
-    if name == "incident" and method == "POST":
-        if _current is None:
-            raise ValueError("no sandbox running")
-        action = payload.get("action")
-        if action == "start":
-            return _current.start(elapsed=float(payload.get("elapsed", 0)),
-                                  duration=float(payload.get("duration", DURATION)))
-        if action == "stop":
-            return _current.stop()
-        raise ValueError('action must be "start" or "stop"')
-    if name == "alarms" and method == "GET":
-        return {"stats": dict(alarms.stats)}
-    if name == "alarms/evaluate" and method == "POST":
-        return {"states": alarms.evaluate_all(), "stats": dict(alarms.stats)}
-    if name == "alarms/bulk" and method == "POST":
-        region = payload.get("region", PRIMARY)
-        account = payload.get("account", _current.account if _current else "123456789012")
-        topic = payload.get("topic_arn")
-        n = alarms.bulk_create(account, region, int(payload["count"]), payload.get("prefix", "bench-cpu-"), topic)
-        return {"created": n}
-    return None

@@ -91,7 +91,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.ec2.models import ec2_backends
@@ -99,8 +99,12 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 
 from . import clock, inventory_data
 from .ec2_fast import instance_index
+from .extension import Extension, attach
 from .inventory_data import Entry
 from .ssm_nodes import REGISTRY, ManagedNode
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 # --------------------------------------------------------------------------------------------------------
 # schemas
@@ -538,32 +542,6 @@ def start_warmer() -> None:
 def wait_warm(timeout: float = 30.0) -> None:
     if _warmer is not None:
         _warmer.join(timeout)
-
-
-def configure(**knobs: Any) -> dict[str, Any]:
-    """``apps_per_node``: every scenario node (but the local one) reports exactly N applications (None: the
-    scenario's own sets). Re-materialises lazily, keeping capture times."""
-    unknown = set(knobs) - {"apps_per_node"}
-    if unknown:
-        raise ValueError(f"unknown inventory knob(s) {sorted(unknown)}; known: ['apps_per_node']")
-    if "apps_per_node" in knobs:
-        value = knobs["apps_per_node"]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2000):
-            raise ValueError("apps_per_node must be an integer 1-2000 or null")
-        with _lock:
-            _settings.apps_per_node = value
-            for key, prof in _profiles.items():
-                if not prof.local:
-                    _pending.add(key)
-    return _settings.as_dict()
-
-
-def control_snapshot() -> dict[str, Any]:
-    with _lock:
-        nodes = sum(len(s.items) for s in _stores.values())
-        postings = {t: len(p) for s in _stores.values() for t, p in s.postings.items()}
-        return {"settings": _settings.as_dict(), "nodes_with_inventory": nodes, "pending": len(_pending),
-                "distinct_entries": postings}
 
 
 def node_items(account: str, region: str, instance_id: str) -> dict[str, Item]:
@@ -1043,22 +1021,53 @@ def delete_inventory(self: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------
-# install
-
-_installed = False
-_install_lock = threading.Lock()
+# the extension
 
 
-def install() -> None:
-    """Install the five inventory actions on moto's SSM response class (once per process)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        cls = SimpleSystemManagerResponse
-        cls.put_inventory = put_inventory  # type: ignore[attr-defined]
-        cls.get_inventory = get_inventory  # type: ignore[attr-defined]
-        cls.list_inventory_entries = list_inventory_entries  # type: ignore[attr-defined]
-        cls.get_inventory_schema = get_inventory_schema  # type: ignore[attr-defined]
-        cls.delete_inventory = delete_inventory  # type: ignore[attr-defined]
-        _installed = True
+class Inventory(Extension):
+    """The five inventory actions; the scenario's inventory, seeded and materialised; its knobs.
+
+    Control: ``GET /_opstui/inventory`` (knobs, nodes with inventory, pending, distinct entries per type);
+    ``POST {"apps_per_node": N | null}``: every scenario node (but the local one) reports exactly N
+    applications (null: the scenario's own sets), re-materialised lazily, capture times kept; answers
+    ``{"settings": ...}``.
+    """
+
+    name = "inventory"
+
+    def patch(self) -> None:
+        attach(SimpleSystemManagerResponse, put_inventory, get_inventory, list_inventory_entries,
+               get_inventory_schema, delete_inventory)
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        clear()
+        seed(sandbox.scenario_data)
+
+    def start(self, sandbox: Sandbox) -> None:
+        start_warmer()
+
+    def configure(self, **knobs: Any) -> dict[str, Any]:
+        unknown = set(knobs) - {"apps_per_node"}
+        if unknown:
+            raise ValueError(f"unknown inventory knob(s) {sorted(unknown)}; known: ['apps_per_node']")
+        if "apps_per_node" in knobs:
+            value = knobs["apps_per_node"]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 1 <= value <= 2000):
+                raise ValueError("apps_per_node must be an integer 1-2000 or null")
+            with _lock:
+                _settings.apps_per_node = value
+                for key, prof in _profiles.items():
+                    if not prof.local:
+                        _pending.add(key)
+        return {"settings": _settings.as_dict()}
+
+    def control_snapshot(self) -> dict[str, Any]:
+        with _lock:
+            nodes = sum(len(s.items) for s in _stores.values())
+            postings = {t: len(p) for s in _stores.values() for t, p in s.postings.items()}
+            return {"settings": _settings.as_dict(), "nodes_with_inventory": nodes, "pending": len(_pending),
+                    "distinct_entries": postings}
+
+
+EXTENSION = Inventory()

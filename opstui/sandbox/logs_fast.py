@@ -33,6 +33,8 @@ from moto.logs.models import LogEvent, logs_backends
 from moto.logs.responses import LogsResponse
 from moto.logs.utils import EventMessageFilter
 
+from .extension import Extension, attach
+
 #: One lock for every write the sandbox makes and for the snapshot a read takes of a group's streams.
 LOCK = threading.RLock()
 MAX_LIMIT = 10_000
@@ -139,14 +141,17 @@ def filter_log_events(self: Any) -> str:
     return json.dumps(result, ensure_ascii=False)
 
 
-_installed = False
-_install_lock = threading.Lock()
+# --------------------------------------------------------------------------------------------
+# the extension
 
 
-def install() -> None:
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        LogsResponse.filter_log_events = filter_log_events  # type: ignore[method-assign]
-        _installed = True
+class LogsFast(Extension):
+    """An indexed FilterLogEvents (Run Command output streams)."""
+
+    name = "logs"
+
+    def patch(self) -> None:
+        attach(LogsResponse, filter_log_events)
+
+
+EXTENSION = LogsFast()

@@ -24,6 +24,7 @@ from types import FrameType
 
 from .credentials import CredentialsError, chosen_or_generated
 from .environment import clean_environment
+from .extra import problem
 from .scenarios import MAX_NODES, SCENARIOS
 
 
@@ -64,6 +65,10 @@ def is_loopback(host: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    missing = problem()
+    if missing:
+        print(f"opstui sandbox: {missing}", file=sys.stderr)
+        return 2
     if not is_loopback(args.host):
         print(f"--host {args.host}: the sandbox listens on loopback only (127.0.0.1, ::1)", file=sys.stderr)
         return 2

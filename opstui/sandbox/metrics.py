@@ -13,10 +13,10 @@ sources:
 
   - Resolution: 5 minutes, i.e. EC2 *basic monitoring*, the AWS default (moto's instances say
     ``Monitoring: disabled``). A 1-minute query therefore returns one point every 5 minutes, as AWS does.
-  - No datapoints before the instance's launch time, nor while it is stopped: :func:`install` wraps moto's
-    ``Instance.stop/start/terminate`` to record down intervals on the sandbox clock. An instance that was
-    already stopped when the scenario was seeded (``stg-app-02``) has no data at all (it stopped months ago)
-    and, like AWS (metrics with no data for two weeks), is not listed by ListMetrics.
+  - No datapoints before the instance's launch time, nor while it is stopped: :meth:`Metrics.patch` wraps
+    moto's ``Instance.stop/start/terminate`` to record down intervals on the sandbox clock. An instance that
+    was already stopped when the scenario was seeded (``stg-app-02``) has no data at all (it stopped months
+    ago) and, like AWS (metrics with no data for two weeks), is not listed by ListMetrics.
   - Incident overlays (:func:`add_overlay`, used by :mod:`opstui.sandbox.incident`) ramp a series towards a
     peak and back, on top of the baseline.
 
@@ -59,7 +59,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.cloudwatch.exceptions import InvalidParameterCombination, InvalidParameterValue, ValidationError
 from moto.cloudwatch.responses import CloudWatchResponse
@@ -69,7 +69,11 @@ from moto.ec2.models.instances import Instance
 
 from . import clock, node_state
 from .ec2_fast import instance_index
+from .extension import Extension, attach
 from .ssm_nodes import REGISTRY
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 NS_EC2 = "AWS/EC2"
 NS_AGENT = "CWAgent"
@@ -640,7 +644,7 @@ def _check_period(period: Any, where: str) -> int:
     return p
 
 
-def _put_metric_data(self: Any) -> Any:
+def put_metric_data(self: Any) -> Any:
     namespace = self._get_param("Namespace")
     data = self._get_param("MetricData", []) or []
     if not namespace:
@@ -695,7 +699,7 @@ def _put_metric_data(self: Any) -> Any:
 _ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 
 
-def _get_metric_data(self: Any) -> Any:
+def get_metric_data(self: Any) -> Any:
     params = self._get_params()
     queries = params.get("MetricDataQueries") or []
     if not queries:
@@ -819,7 +823,7 @@ def _expression(expr: str, computed: list[dict[str, Any]]) -> tuple[list[float],
     return list(ts), [float(v) for v in vals]
 
 
-def _get_metric_statistics(self: Any) -> Any:
+def get_metric_statistics(self: Any) -> Any:
     namespace = self._get_param("Namespace")
     name = self._get_param("MetricName")
     start = _ts(_as_datetime(self._get_param("StartTime")))
@@ -859,7 +863,7 @@ def _get_metric_statistics(self: Any) -> Any:
     return ActionResult({"Label": name, "Datapoints": [by_ts[t] for t in sorted(by_ts)]})
 
 
-def _list_metrics(self: Any) -> Any:
+def list_metrics(self: Any) -> Any:
     namespace = self._get_param("Namespace")
     name = self._get_param("MetricName")
     dims = self._get_params().get("Dimensions") or []
@@ -936,20 +940,18 @@ def _record_transition(instance: Any, running: bool) -> None:
         down.append([now, None])
 
 
-_installed = False
-_install_lock = threading.Lock()
+# ------------------------------------------------------------------------------------------------------------
+# the extension
 
 
-def install() -> None:
-    """Install the API handlers and the instance stop/start hooks (idempotent)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        CloudWatchResponse.put_metric_data = _put_metric_data  # type: ignore[attr-defined]
-        CloudWatchResponse.get_metric_data = _get_metric_data  # type: ignore[attr-defined]
-        CloudWatchResponse.get_metric_statistics = _get_metric_statistics  # type: ignore[attr-defined]
-        CloudWatchResponse.list_metrics = _list_metrics  # type: ignore[attr-defined]
+class Metrics(Extension):
+    """The metric APIs on generated data, the instance stop/start hooks; a fresh store and producer seed for
+    each run, and stops recorded only while it runs."""
+
+    name = "metrics"
+
+    def patch(self) -> None:
+        attach(CloudWatchResponse, put_metric_data, get_metric_data, get_metric_statistics, list_metrics)
         original_start, original_stop, original_terminate = Instance.start, Instance.stop, Instance.terminate
 
         def start(inst: Any, *a: Any, **kw: Any) -> Any:
@@ -961,37 +963,35 @@ def install() -> None:
                 _record_transition(inst, True)
             return result
 
-        def stop(inst: Any, *a: Any, **kw: Any) -> Any:
-            was = inst._state.name
-            result = original_stop(inst, *a, **kw)
-            if was == "running":
-                _record_transition(inst, False)
-            return result
+        def going_down(original: Any) -> Any:
+            """Stop and terminate: a running instance's down interval opens."""
 
-        def terminate(inst: Any, *a: Any, **kw: Any) -> Any:
-            was = inst._state.name
-            result = original_terminate(inst, *a, **kw)
-            if was == "running":
-                _record_transition(inst, False)
-            return result
+            def wrapped(inst: Any, *a: Any, **kw: Any) -> Any:
+                was = inst._state.name
+                result = original(inst, *a, **kw)
+                if was == "running":
+                    _record_transition(inst, False)
+                return result
+
+            return wrapped
 
         Instance.start = start  # type: ignore[method-assign]
-        Instance.stop = stop  # type: ignore[method-assign]
-        Instance.terminate = terminate  # type: ignore[method-assign]
+        Instance.stop = going_down(original_stop)  # type: ignore[method-assign]
+        Instance.terminate = going_down(original_terminate)  # type: ignore[method-assign]
         _watch_agent()
-        _installed = True
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        """After seeding: forget the last run's datapoints, seed the producer, record stops from now on."""
+        global _recording
+        clear()
+        configure_seed(sandbox.seed)
+        _list_cache.clear()
+        _recording = True
+
+    def stop(self, sandbox: Sandbox) -> None:
+        """The next seeding must not record stops (an instance seeded stopped has been down for ages)."""
+        global _recording
+        _recording = False
 
 
-def activate(seed: int = 42) -> None:
-    """After seeding: forget the previous sandbox's datapoints, seed the producer, record stops from now on."""
-    global _recording
-    clear()
-    configure_seed(seed)
-    _list_cache.clear()
-    _recording = True
-
-
-def deactivate() -> None:
-    """Sandbox stop/start: the next scenario's seeding must not record stops."""
-    global _recording
-    _recording = False
+EXTENSION = Metrics()

@@ -70,7 +70,7 @@ Output locations
   * CloudWatch Logs (``CloudWatchOutputConfig.CloudWatchOutputEnabled``): group ``CloudWatchLogGroupName`` or
     ``/aws/ssm/<DocumentName>``, streams ``<CommandId>/<InstanceId>/<plugin with ':' -> '-'>/stdout|stderr``.
 
-Control: :func:`control_snapshot` / :func:`configure` back ``GET``/``POST /_opstui/run-command``.
+Control: :class:`RunCommand` answers ``GET``/``POST /_opstui/run-command``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ import re
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.ec2.models import ec2_backends
@@ -103,7 +103,11 @@ from .command_exec import (
     truncate_plugin_output,
 )
 from .ec2_fast import instance_index
+from .extension import Extension, attach
 from .ssm_nodes import REGISTRY, ManagedNode
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 COMMAND_STATUSES = ("Pending", "InProgress", "Success", "Cancelled", "Failed", "TimedOut", "Cancelling")
 INVOCATION_STATUSES = ("Pending", "InProgress", "Delayed", "Success", "Cancelled", "TimedOut", "Failed",
@@ -123,34 +127,49 @@ def _error(code: str, message: str) -> JsonRESTError:
 
 
 # --------------------------------------------------------------------------------------------------------
-# lifecycle and control
+# the extension: patches, lifecycle, control
 
 
-def activate(state_dir: Path) -> None:
-    """Start fresh for a new Sandbox: forget commands and node software state, start the engine."""
-    global _state_dir
-    ENGINE.stop()
-    with _store_lock:
-        _commands.clear()
-    node_state.clear()
-    _state_dir = Path(state_dir)
-    ENGINE.start()
+class RunCommand(Extension):
+    """SendCommand, ListCommands, ListCommandInvocations, GetCommandInvocation, CancelCommand: the executor.
+
+    Control: ``GET /_opstui/run-command`` (peak concurrency per command, executions, running processes,
+    knobs); ``POST`` the engine's knobs (``delivery_timeout_scale``, ``delivery_delay``, ...) ->
+    ``{"settings": ...}``.
+    """
+
+    name = "run-command"
+
+    def patch(self) -> None:
+        logs_fast.EXTENSION.install()  # output goes to CloudWatch Logs and is read back with FilterLogEvents
+        attach(SimpleSystemManagerResponse, send_command, list_commands, get_command_invocation,
+               list_command_invocations, cancel_command)
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        """Start fresh for a new Sandbox: forget commands and node software state, start the engine."""
+        global _state_dir
+        ENGINE.stop()
+        with _store_lock:
+            _commands.clear()
+        node_state.clear()
+        _state_dir = Path(sandbox.state_dir)
+        ENGINE.start()
+
+    def stop(self, sandbox: Sandbox) -> None:
+        """Kill every running command process and stop the engine."""
+        ENGINE.stop()
+
+    def control_snapshot(self) -> dict[str, Any]:
+        return {"peak_concurrency": dict(ENGINE.peaks), "executions": ENGINE.executions,
+                "running_processes": ENGINE.running_processes(), "commands": len(_commands),
+                "settings": ENGINE.settings.as_dict()}
+
+    def configure(self, **knobs: Any) -> dict[str, Any]:
+        ENGINE.settings.update(**knobs)
+        return {"settings": ENGINE.settings.as_dict()}
 
 
-def shutdown() -> None:
-    """Kill every running command process and stop the engine (Sandbox.stop())."""
-    ENGINE.stop()
-
-
-def control_snapshot() -> dict[str, Any]:
-    return {"peak_concurrency": dict(ENGINE.peaks), "executions": ENGINE.executions,
-            "running_processes": ENGINE.running_processes(), "commands": len(_commands),
-            "settings": ENGINE.settings.as_dict()}
-
-
-def configure(**knobs: Any) -> dict[str, Any]:
-    ENGINE.settings.update(**knobs)
-    return ENGINE.settings.as_dict()
+EXTENSION = RunCommand()
 
 
 def get_command(command_id: str) -> Command | None:
@@ -627,25 +646,3 @@ def cancel_command(self: Any) -> str:
     if not cmd.finished:
         ENGINE.cancel(cmd, ids)
     return "{}"
-
-
-# --------------------------------------------------------------------------------------------------------
-# install
-
-_installed = False
-_install_lock = threading.Lock()
-
-
-def install() -> None:
-    """Install SendCommand / ListCommands / ListCommandInvocations / GetCommandInvocation / CancelCommand."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        logs_fast.install()
-        SimpleSystemManagerResponse.send_command = send_command  # type: ignore[method-assign,assignment]
-        SimpleSystemManagerResponse.list_commands = list_commands  # type: ignore[method-assign,assignment]
-        SimpleSystemManagerResponse.get_command_invocation = get_command_invocation  # type: ignore[method-assign,assignment]
-        SimpleSystemManagerResponse.list_command_invocations = list_command_invocations  # type: ignore[attr-defined]
-        SimpleSystemManagerResponse.cancel_command = cancel_command  # type: ignore[attr-defined]
-        _installed = True

@@ -128,8 +128,8 @@ def _node_for(spec: NodeSpec, now: dt.datetime, rng: random.Random) -> ManagedNo
 
 def seed(scenario: Scenario, registry: NodeRegistry, seed_value: int = 42) -> dict[str, int]:
     """Create the scenario's VPCs, instances and managed nodes. Returns node counts per region."""
-    ec2_fast.install()
-    ssm_nodes.install()
+    ec2_fast.EXTENSION.install()  # the fast launch and the index (a no-op once Sandbox.start() installed all)
+    ssm_nodes.EXTENSION.install()
     registry.latest_agent = scenario.latest_agent
     rng = random.Random(seed_value ^ 0x5EED)
     now = dt.datetime.now(dt.UTC)

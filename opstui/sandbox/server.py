@@ -6,13 +6,16 @@ Layout (technique D): werkzeug's threaded server -> :class:`SandboxMiddleware` -
 * refuses foreign hosts and browsers (:mod:`.listener_guard`) and every AWS request not signed with the
   run's key pair (:mod:`.sigv4`), before anything else sees it;
 * serves the control endpoints under ``/_opstui/`` (bearer token, JSON only) so a sandbox running as a
-  child process can be driven over HTTP (health, faults, ping status);
+  child process can be driven over HTTP (health, faults, ping status, each extension's knobs): each endpoint
+  belongs to one extension (:mod:`.extension`) and is looked up in :data:`EXTENSIONS`;
 * injects faults, choosing service/region from the SigV4 credential scope and the action
   from ``X-Amz-Target`` or the query/form ``Action`` (it re-buffers the body it reads, so
   moto still sees the full request).
 
 moto's backends are process-global, so only one :class:`Sandbox` may run per process at a
-time; ``start()`` resets moto and the node registry before seeding.
+time; ``start()`` installs the extensions (once per process), resets moto and the node registry, seeds the
+scenario, then prepares the extensions, starts the server and starts the extensions; ``stop()`` stops them in
+reverse.
 """
 
 from __future__ import annotations
@@ -43,24 +46,30 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from opstui.private_files import private_dir
 
 from . import (
+    alarms,
     associations,
     backup,
-    backup_seed,
     clock,
     documents,
+    ec2_fast,
+    faults,
     hostile,
     incident,
     inventory,
+    logs_fast,
     metrics,
     operations,
     resource_groups,
     run_command,
     sigv4,
+    sns_delivery,
+    ssm_nodes,
     ssm_sessions,
     synthetics,
     webapp,
 )
 from .credentials import USER_NAME, SandboxCredentials
+from .extension import ControlRequest, Extension, Registry
 from .faults import FaultRegistry
 from .listener_guard import ListenerGuard, environ_headers, strip_cors
 from .living import LivingState
@@ -242,6 +251,7 @@ class SandboxMiddleware:
         return self.app(environ, start_clean)
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, name: str) -> Iterable[bytes]:
+        """A control endpoint, looked up in :data:`EXTENSIONS` (the caller checked the bearer token)."""
         method = environ.get("REQUEST_METHOD", "GET")
         payload: dict[str, Any] = {}
         if method in ("POST", "PUT"):
@@ -251,103 +261,52 @@ class SandboxMiddleware:
                 payload = json.loads(raw or b"{}")
             except (ValueError, json.JSONDecodeError):
                 return _json_response(start_response, 400, {"error": "body must be JSON"})
-        sb = self.sandbox
+        handler = EXTENSIONS.route(method, name)
+        if handler is None:
+            return _json_response(start_response, 404,
+                                  {"error": f"no control endpoint {method} /_opstui/{name}"})
         try:
-            if name == "health" and method == "GET":
-                return _json_response(start_response, 200, {"ready": sb.ready, "regions": sb.regions,
-                                                            "account_id": sb.account_id,
-                                                            "scenario": sb.scenario_name,
-                                                            "refused": dict(sb.refused)})
-            if name == "calls" and method == "GET":
-                return _json_response(start_response, 200, {"calls": dict(sb.calls)})
-            if name == "calls" and method == "DELETE":
-                sb.calls.clear()
-                return _json_response(start_response, 200, {"cleared": True})
-            if name == "faults" and method == "POST":
-                rule = sb.faults.add(
-                    error=payload["error"],
-                    service=payload.get("service"),
-                    region=payload.get("region"),
-                    action=payload.get("action"),
-                    count=payload.get("count"),
-                )
-                return _json_response(start_response, 200, {"added": rule.__dict__})
-            if name == "faults" and method == "DELETE":
-                sb.faults.clear()
-                return _json_response(start_response, 200, {"cleared": True})
-            if name == "faults" and method == "GET":
-                return _json_response(start_response, 200, {"rules": [r.__dict__ for r in sb.faults.rules]})
-            if name == "ping" and method == "POST":
-                sb.set_ping(payload["region"], payload["instance_id"], payload["status"])
-                return _json_response(start_response, 200, {"ok": True})
-            if name == "session-faults" and method == "POST":
-                params = {k: v for k, v in payload.items() if k not in ("kind", "session_id")}
-                rule = sb.session_faults.add(payload["kind"], payload.get("session_id"), **params)
-                return _json_response(start_response, 200, {"added": rule})
-            if name == "session-faults" and method == "DELETE":
-                sb.session_faults.clear()
-                return _json_response(start_response, 200, {"cleared": True})
-            if name == "session-faults" and method == "GET":
-                return _json_response(start_response, 200, {"rules": sb.session_faults.rules})
-            if name == "session-mode" and method == "POST":
-                return _json_response(start_response, 200, {"mode": sb.sessions.configure(**payload)})
-            if name == "session-mode" and method == "GET":
-                return _json_response(start_response, 200, {"mode": sb.sessions.settings.as_dict()})
-            if name == "run-command" and method == "GET":
-                return _json_response(start_response, 200, run_command.control_snapshot())
-            if name == "run-command" and method == "POST":
-                return _json_response(start_response, 200, {"settings": run_command.configure(**payload)})
-            if name == "clock" and method == "GET":
-                return _json_response(start_response, 200, clock.snapshot())
-            if name == "clock" and method == "POST":
-                unknown = set(payload) - {"speed", "advance"}
-                if unknown:
-                    raise ValueError(f"unknown clock field(s) {sorted(unknown)}; known: ['advance', 'speed']")
-                if payload.get("speed") is not None:
-                    clock.set_speed(payload["speed"])
-                if payload.get("advance") is not None:
-                    clock.advance(payload["advance"])
-                return _json_response(start_response, 200, clock.snapshot())
-            if name == "inventory" and method == "GET":
-                return _json_response(start_response, 200, inventory.control_snapshot())
-            if name == "inventory" and method == "POST":
-                return _json_response(start_response, 200, {"settings": inventory.configure(**payload)})
-            if name == "backup" and method == "GET":
-                return _json_response(start_response, 200, backup.control_snapshot())
-            if name == "backup" and method == "POST":
-                return _json_response(start_response, 200, _backup_control(sb, payload))
-            if name == "backup/run-scheduler" and method == "POST":
-                return _json_response(start_response, 200, {"created": backup.catch_up()})
-            if name == "associations" and method == "GET":
-                return _json_response(start_response, 200, associations.control_snapshot())
-            if name == "webapp" and method == "GET":
-                return _json_response(start_response, 200, webapp.control_snapshot())
-            if name == "webapp" and method == "POST":
-                return _json_response(start_response, 200, webapp.configure(**payload))
-            if name == "synthetics" and method == "GET":
-                return _json_response(start_response, 200, synthetics.control_snapshot())
-            if name == "synthetics" and method == "POST":
-                return _json_response(start_response, 200, synthetics.configure(**payload))
-            monitoring = incident.control(name, method, payload, parse_qs(environ.get("QUERY_STRING", "")))
-            if monitoring is not None:
-                return _json_response(start_response, 200, monitoring)
-            if name == "sessions" and method == "GET":
-                return _json_response(start_response, 200, {
-                    "stream_port": sb.stream_port,
-                    "refused_invalid_token": sb.sessions.server.refused_invalid_token,
-                    "sessions": sb.sessions.snapshot()})
+            body = handler(ControlRequest(method, name, payload, parse_qs(environ.get("QUERY_STRING", ""))))
         except (KeyError, ValueError, TypeError) as exc:
             return _json_response(start_response, 400, {"error": str(exc)})
-        return _json_response(start_response, 404, {"error": f"no control endpoint {method} /_opstui/{name}"})
+        return _json_response(start_response, 200, body)
 
 
-def _backup_control(sb: Sandbox, payload: dict[str, Any]) -> dict[str, Any]:
-    """``POST /_opstui/backup``: knobs (see ``backup.configure``) and/or ``history_days`` [+ ``jobs``]."""
-    days, jobs = payload.pop("history_days", None), payload.pop("jobs", None)
-    out: dict[str, Any] = {"settings": backup.configure(**payload)}
-    if days is not None:
-        out["history"] = backup_seed.history(sb.account_id, days, jobs)
-    return out
+class Health(Extension):
+    """``GET /_opstui/health``: ready, regions, account, scenario, refused requests by listener part."""
+
+    name = "health"
+
+    def control_snapshot(self) -> dict[str, Any]:
+        sb = self.running
+        return {"ready": sb.ready, "regions": sb.regions, "account_id": sb.account_id,
+                "scenario": sb.scenario_name, "refused": dict(sb.refused)}
+
+
+class Calls(Extension):
+    """``GET /_opstui/calls``: AWS calls served since start ("signing-name:Operation" -> count); ``DELETE``
+    forgets them (the read-only sweep counts from there)."""
+
+    name = "calls"
+
+    def control_snapshot(self) -> dict[str, Any]:
+        return {"calls": dict(self.running.calls)}
+
+    def clear(self) -> None:
+        self.running.calls.clear()
+
+
+#: Every extension, in start order: prepared (before the server listens) and started (after it answers) in
+#: this order, stopped in reverse. What depends on another comes after it: the clock before what reads it at
+#: seeding, Backup before the hostile seed (its jobs), the storefront before the incident (which slows it) and
+#: the canaries (which request it), Run Command before State Manager (which runs through its engine).
+EXTENSIONS = Registry([
+    Health(), Calls(), faults.EXTENSION,
+    ec2_fast.EXTENSION, ssm_nodes.EXTENSION, metrics.EXTENSION, alarms.EXTENSION, sns_delivery.EXTENSION,
+    clock.EXTENSION, inventory.EXTENSION, backup.EXTENSION, documents.EXTENSION, logs_fast.EXTENSION,
+    run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
+    synthetics.EXTENSION, associations.EXTENSION,
+])
 
 
 class Sandbox:
@@ -419,6 +378,11 @@ class Sandbox:
         return f"http://{url_host(host)}:{port}"
 
     @property
+    def inbox_url(self) -> str:
+        """The built-in SNS http subscriber (``/_opstui/sns-inbox/<token>`` on the endpoint)."""
+        return f"{self.endpoint}{_INBOX_PREFIX}{self.inbox_token}"
+
+    @property
     def stream_port(self) -> int | None:
         """Port of the Session Manager data-channel websocket server (same host as the endpoint)."""
         return self.sessions.stream_port
@@ -456,29 +420,12 @@ class Sandbox:
         try:
             private_dir(self.state_dir)  # 0700: node homes, scripts and outputs live below it
             self._scenario = build_scenario(self.scenario, seed=self.seed, nodes=self.node_count)
+            EXTENSIONS.install()  # moto patched once per process, before the first seeding
             _reset_moto()
             REGISTRY.clear()
-            metrics.deactivate()
             seed(self._scenario, REGISTRY, self.seed)
             _register_identity(self.account_id, self.credentials)
-            metrics.install()
-            metrics.activate(self.seed)
-            incident.install()
-            clock.reset()
-            inventory.clear()
-            inventory.install()
-            inventory.seed(self._scenario)
-            associations.install()
-            backup.install()
-            backup.clear(self.seed)
-            backup_seed.seed(self._scenario)
-            ssm_sessions.install()
-            documents.install()
-            run_command.install()
-            synthetics.install()
-            run_command.activate(self.state_dir)
-            self.sessions.start()
-            ssm_sessions.activate(self.sessions)
+            EXTENSIONS.prepare(self)
             moto_app = DomainDispatcherApplication(create_backend_app)
             app = SandboxMiddleware(moto_app, self)
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -490,12 +437,7 @@ class Sandbox:
                                             daemon=True)
             self._thread.start()
             self._warm_up()
-            incident.activate(self._scenario, f"{self.endpoint}{_INBOX_PREFIX}{self.inbox_token}", self.live)
-            hostile.seed(self._scenario)
-            webapp.activate(self.seed, self.live)
-            synthetics.activate(self._scenario, self.seed)
-            inventory.start_warmer()
-            associations.activate(self._scenario)
+            EXTENSIONS.start(self)
             if self.live:
                 self._living = LivingState(REGISTRY, self._scenario, seed=self.seed, interval=self.tick_seconds)
                 self._living.start()
@@ -518,16 +460,12 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        ssm_sessions.activate(None)
-        incident.shutdown()
-        synthetics.shutdown()
-        webapp.shutdown()
-        associations.shutdown()  # first: its scheduler must not submit to the engine being stopped
-        run_command.shutdown()
-        self.sessions.stop()
-        with Sandbox._active_lock:
-            if Sandbox._active is self:
-                Sandbox._active = None
+        try:
+            EXTENSIONS.stop(self)
+        finally:
+            with Sandbox._active_lock:
+                if Sandbox._active is self:
+                    Sandbox._active = None
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -38,12 +38,16 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from moto.sns.models import SNSBackend, Subscription
 
 from . import clock
+from .extension import ControlRequest, Extension, Handler
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 OUTBOX_LIMIT = 1000
 RETRIES = 3
@@ -256,21 +260,8 @@ def clear() -> None:
     settings["retry_scale"] = 1.0
 
 
-def configure(**knobs: Any) -> dict[str, float]:
-    unknown = set(knobs) - set(settings)
-    if unknown:
-        raise ValueError(f"unknown sns knob(s) {sorted(unknown)}; known: {sorted(settings)}")
-    for key, value in knobs.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{key} must be a non-negative number")
-        settings[key] = float(value)
-    return dict(settings)
-
-
 _original_publish = Subscription.publish
 _original_backend_publish = SNSBackend.publish
-_installed = False
-_install_lock = threading.Lock()
 
 
 def _backend_publish(self: SNSBackend, message: str, arn: str | None, phone_number: str | None = None,
@@ -281,12 +272,47 @@ def _backend_publish(self: SNSBackend, message: str, arn: str | None, phone_numb
     return message_id
 
 
-def install() -> None:
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
+# ------------------------------------------------------------------------------------------------------------
+# the extension
+
+
+class SnsDelivery(Extension):
+    """SNS deliveries to the outbox and to http endpoints, and the built-in inbox; empty for each run.
+
+    Control: ``POST /_opstui/sns`` knobs (``retry_scale``) -> ``{"settings": ...}``; ``GET
+    /_opstui/sns-outbox[?protocol=email]`` -> ``{"deliveries": [...]}``, ``DELETE`` empties the outbox and the
+    inbox; ``GET /_opstui/sns-inbox`` -> ``{"received": [...]}`` (what the loopback subscriber got).
+    """
+
+    name = "sns"
+
+    def patch(self) -> None:
         Subscription.publish = _publish  # type: ignore[method-assign]
         SNSBackend.publish = _backend_publish  # type: ignore[method-assign]
-        _installed = True
 
+    def prepare(self, sandbox: Sandbox) -> None:
+        clear()
+
+    def configure(self, **knobs: Any) -> dict[str, dict[str, float]]:
+        unknown = set(knobs) - set(settings)
+        if unknown:
+            raise ValueError(f"unknown sns knob(s) {sorted(unknown)}; known: {sorted(settings)}")
+        for key, value in knobs.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{key} must be a non-negative number")
+            settings[key] = float(value)
+        return {"settings": dict(settings)}
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {("GET", "sns-outbox"): self._outbox, ("DELETE", "sns-outbox"): self._empty,
+                ("GET", "sns-inbox"): lambda _request: {"received": inbox()}}
+
+    def _outbox(self, request: ControlRequest) -> dict[str, list[dict[str, Any]]]:
+        return {"deliveries": outbox((request.query.get("protocol") or [None])[0])}
+
+    def _empty(self, _request: ControlRequest) -> dict[str, bool]:
+        clear()
+        return {"cleared": True}
+
+
+EXTENSION = SnsDelivery()

@@ -32,6 +32,7 @@ from moto.ssm.models import ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 from .ec2_fast import instance_index
+from .extension import ControlRequest, Extension, Handler, attach
 
 PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
 
@@ -289,19 +290,25 @@ def _json_default(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# patches
-
-_installed = False
-_install_lock = threading.Lock()
+# the extension
 
 
-def install() -> None:
-    """Install the SSM patches once per process."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        SimpleSystemManagerResponse.describe_instance_information = describe_instance_information  # type: ignore[attr-defined]
+class ManagedNodes(Extension):
+    """DescribeInstanceInformation and ManagedInstance tags of hybrid nodes; ``POST /_opstui/ping`` sets a
+    node's ping status (``{"region", "instance_id", "status"}``)."""
+
+    name = "nodes"
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {("POST", "ping"): self._ping}
+
+    def _ping(self, request: ControlRequest) -> dict[str, bool]:
+        body = request.payload
+        self.running.set_ping(body["region"], body["instance_id"], body["status"])
+        return {"ok": True}
+
+    def patch(self) -> None:
+        attach(SimpleSystemManagerResponse, describe_instance_information)
 
         original_validate = ssm_models.SimpleSystemManagerBackend._validate_resource_type_and_id
 
@@ -313,4 +320,6 @@ def install() -> None:
             return original_validate(self, resource_type, resource_id)
 
         ssm_models.SimpleSystemManagerBackend._validate_resource_type_and_id = _validate_resource_type_and_id  # type: ignore[method-assign]
-        _installed = True
+
+
+EXTENSION = ManagedNodes()

@@ -36,14 +36,18 @@ import secrets
 import threading
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 from .datachannel import DataChannelServer
+from .extension import ControlRequest, Extension, Handler, attach
 from .session_faults import SessionFault, SessionFaults
 from .ssm_nodes import REGISTRY, effective_view
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 SHELL_DOCUMENT = "SSM-SessionManagerRunShell"
 DOCUMENTS = {
@@ -388,17 +392,56 @@ def describe_sessions(self: Any) -> str:
     return _dumps(result)
 
 
-_installed = False
-_install_lock = threading.Lock()
+# --------------------------------------------------------------------------------------------
+# the extension
 
 
-def install() -> None:
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        SimpleSystemManagerResponse.start_session = start_session  # type: ignore[attr-defined]
-        SimpleSystemManagerResponse.resume_session = resume_session  # type: ignore[attr-defined]
-        SimpleSystemManagerResponse.terminate_session = terminate_session  # type: ignore[attr-defined]
-        SimpleSystemManagerResponse.describe_sessions = describe_sessions  # type: ignore[attr-defined]
-        _installed = True
+class Sessions(Extension):
+    """Start/Resume/Terminate/DescribeSessions on the run's :class:`SessionManager` (``Sandbox.sessions``).
+
+    Control: ``GET /_opstui/sessions`` (the data-channel port, refused tokens, the sessions);
+    ``/_opstui/session-faults`` POST ``{"kind", "session_id"?, ...params}`` / GET / DELETE;
+    ``/_opstui/session-mode`` POST ``{"handshake", "kms"}`` / GET.
+    """
+
+    name = "sessions"
+
+    def prepare(self, sandbox: Sandbox) -> None:
+        sandbox.sessions.start()
+        activate(sandbox.sessions)
+
+    def stop(self, sandbox: Sandbox) -> None:
+        activate(None)
+        sandbox.sessions.stop()
+
+    def control_snapshot(self) -> dict[str, Any]:
+        sb = self.running
+        return {"stream_port": sb.stream_port,
+                "refused_invalid_token": sb.sessions.server.refused_invalid_token,
+                "sessions": sb.sessions.snapshot()}
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        return {("POST", "session-faults"): self._add_fault,
+                ("DELETE", "session-faults"): self._clear_faults,
+                ("GET", "session-faults"): lambda _request: {"rules": self.running.session_faults.rules},
+                ("POST", "session-mode"): self._set_mode,
+                ("GET", "session-mode"): lambda _request: {"mode": self.running.sessions.settings.as_dict()}}
+
+    def _set_mode(self, request: ControlRequest) -> dict[str, Any]:
+        return {"mode": self.running.sessions.configure(**request.payload)}
+
+    def _add_fault(self, request: ControlRequest) -> dict[str, Any]:
+        body = request.payload
+        params = {k: v for k, v in body.items() if k not in ("kind", "session_id")}
+        return {"added": self.running.session_faults.add(body["kind"], body.get("session_id"), **params)}
+
+    def _clear_faults(self, _request: ControlRequest) -> dict[str, bool]:
+        self.running.session_faults.clear()
+        return {"cleared": True}
+
+    def patch(self) -> None:
+        attach(SimpleSystemManagerResponse, start_session, resume_session, terminate_session,
+               describe_sessions)
+
+
+EXTENSION = Sessions()

@@ -79,16 +79,21 @@ import urllib.request
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from moto.core.exceptions import JsonRESTError
 from moto.synthetics import urls as synthetics_urls
 from moto.synthetics.responses import SyntheticsResponse
 
+from opstui.schedule import Rate, Schedule, ScheduleError, canary_schedule
+
 from . import clock, webapp
-from .associations import _DOW, _MONTHS, Schedule, _cron_field
+from .extension import Extension, attach
 from .scenarios import PRIMARY, Scenario
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 NAMESPACE = "CloudWatchSynthetics"
 MAX_RUNS = 20_000
@@ -100,8 +105,6 @@ _NAME = re.compile(r"^[0-9a-z_\-]{1,255}$")
 _HANDLER = re.compile(r"^(([0-9a-zA-Z_-]+(\/|\.))*[0-9A-Za-z_\\-]+(\.|::)[A-Za-z_][A-Za-z0-9_]*)?$")
 _ROLE = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
 _RUNTIME = re.compile(r"^syn-(nodejs-puppeteer|nodejs-playwright|python-selenium)-\d+\.\d+$|^syn-1\.0$")
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours)\s*\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
 _QUOTED_URL = re.compile(r"""(['"`])(https?://[^'"`\s]*)\1""")
 _URL_VAR = re.compile(r"""\b(?:urls?|URLS?|Urls?|endpoint|ENDPOINT)\s*=\s*\[?\s*(['"])(.*?)\1""")
 _ENV_REF = re.compile(r"""process\.env\.([A-Za-z_][A-Za-z0-9_]*)|process\.env\[\s*['"]([^'"]+)['"]\s*\]"""
@@ -133,64 +136,27 @@ def _conflict(message: str) -> SyntheticsError:
 # schedules
 
 
-@dataclass(frozen=True)
-class CanarySchedule:
-    expression: str
-    rate_seconds: int | None  # 0: run once when started; None: cron
-    cron: Schedule | None = None
-
-    def next_after(self, after: dt.datetime) -> dt.datetime | None:
-        if self.rate_seconds is not None:
-            return after + dt.timedelta(seconds=self.rate_seconds) if self.rate_seconds else None
-        assert self.cron is not None
-        return self.cron.next_after(after)
-
-    @property
-    def period_seconds(self) -> int | None:
-        """Seconds between runs (cron: the shortest gap between two fire times; once: None)."""
-        if self.rate_seconds is not None:
-            return self.rate_seconds or None
-        assert self.cron is not None and self.cron.cron is not None
-        ordered = sorted(self.cron.cron[0])
-        gaps = [b - a for a, b in zip(ordered, ordered[1:], strict=False)] + [60 - ordered[-1] + ordered[0]]
-        return 60 * min(gaps)
-
-
-def parse_schedule(expression: str) -> CanarySchedule:
-    """A canary schedule, or ``ValidationException`` (rate from 1 minute to 1 hour, 0 = once; 6-field cron)."""
-    expr = expression.strip()
-    m = _RATE.match(expr)
-    if m:
-        value, unit = int(m.group(1)), m.group(2)
-        seconds = value * (3600 if unit.startswith("hour") else 60)
-        if value != 0 and not 60 <= seconds <= 3600:
-            raise _validation(f"Invalid schedule expression {expression}: the rate must be between "
-                              "rate(1 minute) and rate(1 hour), or rate(0 minute) to run once.")
-        return CanarySchedule(expr, seconds)
-    m = _CRON.match(expr)
-    bad = _validation(f"Invalid schedule expression {expression}. Use rate(number unit) or cron(expression).")
-    if not m:
-        raise bad
-    parts = m.group(1).split()
-    if len(parts) != 6:
-        raise bad
-    minute, hour, dom, month, dow, year = parts
+def parse_schedule(expression: str) -> Schedule:
+    """A canary schedule (:func:`opstui.schedule.canary_schedule`: rate from 1 minute to 1 hour, 0 = once;
+    6-field cron), or ``ValidationException``."""
     try:
-        if (dom == "?") == (dow == "?"):
-            raise ValueError  # exactly one of day-of-month and day-of-week is "?"
-        if year != "*" and not all(1970 <= int(y) <= 2199 for y in year.replace("-", ",").split(",")):
-            raise ValueError
-        dom_any, dow_any = dom in ("?", "*"), dow in ("?", "*")
-        sched = Schedule(expr, cron=(
-            _cron_field(minute, 0, 59), _cron_field(hour, 0, 23),
-            frozenset(range(1, 32)) if dom_any else _cron_field(dom, 1, 31),
-            _cron_field(month, 1, 12, _MONTHS),
-            frozenset(range(1, 8)) if dow_any else _cron_field(dow, 1, 7, _DOW)), dom_any=dom_any, dow_any=dow_any)
-    except ValueError as exc:
-        raise bad from exc
-    if sched.next_after(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)) is None:
-        raise bad
-    return CanarySchedule(expr, None, sched)
+        return canary_schedule(expression)
+    except ScheduleError as exc:
+        if exc.limit:
+            raise _validation(f"Invalid schedule expression {expression}: {exc.reason}") from exc
+        raise _validation(f"Invalid schedule expression {expression}. Use rate(number unit) or "
+                          "cron(expression).") from exc
+
+
+def period_seconds(schedule: Schedule) -> int | None:
+    """Seconds between runs (cron: the shortest gap between two fire times; once: None)."""
+    every = schedule.interval
+    return int(every.total_seconds()) if every is not None else None
+
+
+def runs_once(schedule: Schedule) -> bool:
+    """``rate(0 minute)`` / ``rate(0 hour)``: one run when started."""
+    return isinstance(schedule, Rate) and schedule.value == 0
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -295,7 +261,7 @@ class Canary:
     runtime_version: str
     execution_role_arn: str
     artifact_s3_location: str
-    schedule: CanarySchedule
+    schedule: Schedule
     duration_in_seconds: int
     run_config: dict[str, Any]
     env: dict[str, str]
@@ -468,7 +434,7 @@ def _execute(c: Canary) -> Run:
             run.state, run.reason, run.reason_code = state, reason, code
             run.duration_ms = round(duration, 1)
             run.completed = started + dt.timedelta(milliseconds=duration)
-            if c.schedule.rate_seconds == 0 and c.state == "RUNNING":
+            if runs_once(c.schedule) and c.state == "RUNNING":
                 _stopped(c, run.completed)
         _publish(c, run)
         return run
@@ -633,7 +599,7 @@ def _check_fields(params: dict[str, Any], account: str, current: Canary | None) 
         out["schedule"], out["duration"] = schedule, duration
     if "RunConfig" in params or current is None:
         rc = params.get("RunConfig") or {}
-        period = schedule.period_seconds if schedule else None
+        period = period_seconds(schedule) if schedule else None
         default_timeout = min(period or 840, 840)
         timeout = _int(rc, "TimeoutInSeconds", 3, 840, default_timeout)
         if period is not None and timeout is not None and timeout > period:
@@ -910,7 +876,7 @@ def _seed_canary(account: str, region: str, name: str, url: str, expression: str
                execution_role_arn=f"arn:aws:iam::{account}:role/service-role/CloudWatchSyntheticsRole-{name}",
                artifact_s3_location=f"s3://cw-syn-results-{account}-{region}/canary/{region}/{name[:21]}-{short[:12]}",
                schedule=schedule, duration_in_seconds=0,
-               run_config={"TimeoutInSeconds": min(schedule.period_seconds or 60, 60), "MemoryInMB": 1000,
+               run_config={"TimeoutInSeconds": min(period_seconds(schedule) or 60, 60), "MemoryInMB": 1000,
                            "ActiveTracing": False},
                env={}, success_retention=31, failure_retention=31, target=find_target(script, {}), script=script,
                tags={"blueprint": "heartbeat", "Env": "prod"}, state="RUNNING", state_reason=None,
@@ -922,7 +888,7 @@ def _seed_canary(account: str, region: str, name: str, url: str, expression: str
 
 def _backfill(c: Canary, now: dt.datetime, seed: int, outcome: Any) -> None:
     """Runs every period over the last 24 h; ``outcome(when, rng) -> (state, reason, duration ms)``."""
-    period = c.schedule.period_seconds or 60
+    period = period_seconds(c.schedule) or 60
     rng = random.Random(f"{seed}/{c.name}/runs")
     start = now - dt.timedelta(hours=24)
     start = start.replace(second=int(rng.random() * 59), microsecond=0)
@@ -976,7 +942,7 @@ def _seed(scenario: Scenario, seed: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------------------
-# lifecycle, control
+# the extension: routes, patches, lifecycle, control
 
 
 _EXTRA_PATHS = {
@@ -986,86 +952,77 @@ _EXTRA_PATHS = {
     "{0}/canaries/last-run$": SyntheticsResponse.dispatch,
     "{0}/tags/(?P<resourceArn>.+)$": SyntheticsResponse.dispatch,
 }
-_installed = False
-_install_lock = threading.Lock()
 
 
-def install() -> None:
-    """Routes and actions on moto's Synthetics (once per process, before its app is first built)."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
+class Synthetics(Extension):
+    """The canary actions and routes; fresh canaries and the scheduler for each run. Control: ``GET
+    /_opstui/synthetics`` (canaries, run counts, next due); ``POST {"run": name, "region": r}`` runs a canary
+    now and/or ``{"external": bool}`` lets canaries leave the machine."""
+
+    name = "synthetics"
+
+    def patch(self) -> None:
         for path, handler in _EXTRA_PATHS.items():
             synthetics_urls.url_paths.setdefault(path, handler)
-        cls = SyntheticsResponse
-        cls.create_canary = create_canary  # type: ignore[method-assign,assignment]
-        cls.get_canary = get_canary  # type: ignore[method-assign,assignment]
-        cls.describe_canaries = describe_canaries  # type: ignore[method-assign,assignment]
-        cls.list_tags_for_resource = list_tags_for_resource  # type: ignore[method-assign,assignment]
-        cls.update_canary = update_canary  # type: ignore[attr-defined]
-        cls.delete_canary = delete_canary  # type: ignore[attr-defined]
-        cls.describe_canaries_last_run = describe_canaries_last_run  # type: ignore[attr-defined]
-        cls.get_canary_runs = get_canary_runs  # type: ignore[attr-defined]
-        cls.start_canary = start_canary  # type: ignore[attr-defined]
-        cls.stop_canary = stop_canary  # type: ignore[attr-defined]
-        cls.tag_resource = tag_resource  # type: ignore[attr-defined]
-        cls.untag_resource = untag_resource  # type: ignore[attr-defined]
-        _installed = True
+        attach(SyntheticsResponse, create_canary, get_canary, describe_canaries, list_tags_for_resource,
+               update_canary, delete_canary, describe_canaries_last_run, get_canary_runs, start_canary,
+               stop_canary, tag_resource, untag_resource)
+
+    def start(self, sandbox: Sandbox) -> None:
+        """Fresh canaries for a new Sandbox (after the storefront in start order: the seed's canary requests
+        it), and the scheduler."""
+        global _thread, _pool
+        self.stop(sandbox)
+        scenario = sandbox.scenario_data
+        with _lock:
+            _canaries.clear()
+            _settings["external"] = False
+            if scenario is not None and scenario.name == "default":
+                _seed(scenario, sandbox.seed)
+        _stop.clear()
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="opstui-canary")
+        _thread = threading.Thread(target=_loop, name="opstui-synthetics", daemon=True)
+        _thread.start()
+
+    def stop(self, sandbox: Sandbox) -> None:
+        global _thread, _pool, _refused
+        _stop.set()
+        _wake.set()
+        if _thread is not None:
+            _thread.join(5)
+            _thread = None
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+        if _refused is not None:
+            _refused.close()
+            _refused = None
+
+    def configure(self, **payload: Any) -> dict[str, Any]:
+        """``{"external": bool}`` and/or ``{"run": name, "region": r}``."""
+        unknown = set(payload) - {"external", "run", "region", "account"}
+        if unknown:
+            raise ValueError(f"unknown synthetics field(s) {sorted(unknown)}; "
+                             "known: ['external', 'region', 'run']")
+        out: dict[str, Any] = {}
+        if "external" in payload:
+            if not isinstance(payload["external"], bool):
+                raise ValueError("external must be a boolean")
+            _settings["external"] = payload["external"]
+        if payload.get("run"):
+            from .scenarios import ACCOUNT_ID
+
+            out["run"] = run_now(payload.get("account") or ACCOUNT_ID, payload.get("region") or PRIMARY,
+                                 str(payload["run"]))
+        out["settings"] = dict(_settings)
+        return out
+
+    def control_snapshot(self) -> dict[str, Any]:
+        with _lock:
+            return {"settings": dict(_settings), "clock": clock.snapshot(), "canaries": [
+                {"Name": c.name, "Region": c.region, "State": c.state, "Urls": list(c.target.urls),
+                 "NavigationTimeoutMs": c.target.nav_timeout_ms, "Runs": len(c.runs),
+                 "NextDue": c.next_due.isoformat() if c.next_due else None} for c in _canaries.values()]}
 
 
-def activate(scenario: Scenario | None, seed: int = 42) -> None:
-    """Fresh canaries for a new Sandbox (the storefront must be running), and the scheduler."""
-    global _thread, _pool
-    shutdown()
-    with _lock:
-        _canaries.clear()
-        _settings["external"] = False
-        if scenario is not None and scenario.name == "default":
-            _seed(scenario, seed)
-    _stop.clear()
-    _pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="opstui-canary")
-    _thread = threading.Thread(target=_loop, name="opstui-synthetics", daemon=True)
-    _thread.start()
-
-
-def shutdown() -> None:
-    global _thread, _pool, _refused
-    _stop.set()
-    _wake.set()
-    if _thread is not None:
-        _thread.join(5)
-        _thread = None
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
-    if _refused is not None:
-        _refused.close()
-        _refused = None
-
-
-def configure(**payload: Any) -> dict[str, Any]:
-    """``POST /_opstui/synthetics``: ``{"external": bool}`` and/or ``{"run": name, "region": r}``."""
-    unknown = set(payload) - {"external", "run", "region", "account"}
-    if unknown:
-        raise ValueError(f"unknown synthetics field(s) {sorted(unknown)}; known: ['external', 'region', 'run']")
-    out: dict[str, Any] = {}
-    if "external" in payload:
-        if not isinstance(payload["external"], bool):
-            raise ValueError("external must be a boolean")
-        _settings["external"] = payload["external"]
-    if payload.get("run"):
-        from .scenarios import ACCOUNT_ID
-
-        out["run"] = run_now(payload.get("account") or ACCOUNT_ID, payload.get("region") or PRIMARY,
-                             str(payload["run"]))
-    out["settings"] = dict(_settings)
-    return out
-
-
-def control_snapshot() -> dict[str, Any]:
-    with _lock:
-        return {"settings": dict(_settings), "clock": clock.snapshot(), "canaries": [
-            {"Name": c.name, "Region": c.region, "State": c.state, "Urls": list(c.target.urls),
-             "NavigationTimeoutMs": c.target.nav_timeout_ms, "Runs": len(c.runs),
-             "NextDue": c.next_due.isoformat() if c.next_due else None} for c in _canaries.values()]}
+EXTENSION = Synthetics()

@@ -29,10 +29,14 @@ import random
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import clock
+from .extension import Extension
 from .listener_guard import ListenerGuard
+
+if TYPE_CHECKING:
+    from .server import Sandbox
 
 HEALTHS = ("ok", "slow", "down")
 MODES = (*HEALTHS, "auto")
@@ -216,21 +220,6 @@ class WebApp:
 _current: WebApp | None = None
 
 
-def activate(seed: int = 42, live: bool = True) -> WebApp:
-    """Start a fresh storefront for a new Sandbox (``auto`` health in live mode, ``ok`` otherwise)."""
-    global _current
-    shutdown()
-    _current = WebApp(seed=seed, auto=live).start()
-    return _current
-
-
-def shutdown() -> None:
-    global _current
-    if _current is not None:
-        _current.stop()
-        _current = None
-
-
 def current() -> WebApp:
     if _current is None:
         raise RuntimeError("the storefront is not running (no Sandbox started)")
@@ -251,15 +240,33 @@ def health() -> str:
     return current().health()
 
 
-def configure(**payload: Any) -> dict[str, Any]:
-    """The control endpoint's POST: ``{"health": ..., "latency": [lo, hi]}``."""
-    unknown = set(payload) - {"health", "latency"}
-    if unknown:
-        raise ValueError(f"unknown webapp field(s) {sorted(unknown)}; known: ['health', 'latency']")
-    app = current()
-    app.set_health(payload.get("health", app.mode), payload.get("latency"))
-    return app.snapshot()
+class Storefront(Extension):
+    """A fresh storefront for each run (``auto`` health in live mode, ``ok`` otherwise). Control: ``GET
+    /_opstui/webapp``; ``POST {"health": "ok"|"slow"|"down"|"auto", "latency": [lo, hi]}``."""
+
+    name = "webapp"
+
+    def start(self, sandbox: Sandbox) -> None:
+        global _current
+        self.stop(sandbox)
+        _current = WebApp(seed=sandbox.seed, auto=sandbox.live).start()
+
+    def stop(self, sandbox: Sandbox) -> None:
+        global _current
+        if _current is not None:
+            _current.stop()
+            _current = None
+
+    def configure(self, **payload: Any) -> dict[str, Any]:
+        unknown = set(payload) - {"health", "latency"}
+        if unknown:
+            raise ValueError(f"unknown webapp field(s) {sorted(unknown)}; known: ['health', 'latency']")
+        app = current()
+        app.set_health(payload.get("health", app.mode), payload.get("latency"))
+        return app.snapshot()
+
+    def control_snapshot(self) -> dict[str, Any]:
+        return current().snapshot()
 
 
-def control_snapshot() -> dict[str, Any]:
-    return current().snapshot()
+EXTENSION = Storefront()
