@@ -11,7 +11,6 @@ walked once per panel. After each step, whatever modal opened is handled by ``on
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,21 +20,12 @@ from textual.screen import Screen
 from opstui import commands as registry
 from opstui.app import OpsApp
 
-TAB_COMMANDS: dict[str, tuple[registry.AppCommand, ...]] = {
-    "overview": registry.OVERVIEW_COMMANDS,
-    "fleet": registry.FLEET_COMMANDS,
-    "shells": registry.SHELL_COMMANDS,
-    "run": registry.RUN_COMMANDS,
-    "inventory": registry.INVENTORY_COMMANDS,
-    "monitoring": registry.MONITORING_COMMANDS,
-    "backup": registry.BACKUP_COMMANDS,
-}
+TAB_COMMANDS: dict[str, tuple[registry.AppCommand, ...]] = registry.TAB_COMMANDS
 VIEWS = {"overview": "overview_view", "fleet": "fleet_view", "shells": "shells_view", "run": "run_view",
          "inventory": "inventory_view", "monitoring": "monitoring_view", "backup": "backup_view"}
 #: the panel switches of the tabs that have panels (each panel is walked with every command of its tab)
 PANELS = {"monitoring": ("alarms", "sns", "canaries", "agent"), "backup": ("jobs", "plans", "points", "files"),
           "inventory": ("browse", "find", "summary", "setup")}
-_ACTION = re.compile(r"^\w+\('(\w+)'\)$")
 #: view bindings that go one level in: run first in each panel, so the commands also meet what is inside
 OPENERS = ("open", "open_history")
 
@@ -43,8 +33,7 @@ ModalHandler = Callable[[OpsApp, Any, Screen], Awaitable[None]]
 
 
 def action_name(cmd: registry.AppCommand) -> str:
-    m = _ACTION.match(cmd.action)
-    return m.group(1) if m else cmd.action
+    return cmd.action
 
 
 @dataclass
@@ -107,13 +96,13 @@ async def walk_app(app: OpsApp, pilot: Any, on_modal: ModalHandler, *, tabs: tup
         local = [b.action for b in view.BINDINGS
                  if b.action not in registry_actions and not b.action.startswith(tuple(registry_actions))]
         panel_cmds = [c for c in cmds if action_name(c) in PANELS.get(tab, ())] or [None]
-        others = [c for c in cmds if c.action and c not in panel_cmds]
+        others = [c for c in cmds if c.action and c not in panel_cmds]  # run where they live, via the app
         done: set[str] = set()
         openers = [a for a in local if a in OPENERS]
         closers = [a for a in local if a not in OPENERS]
         for panel in panel_cmds:
             if panel is not None:
-                await run(app, pilot, panel.action, on_modal, walk)
+                await run(app, pilot, panel.app_action, on_modal, walk)
                 await settle(pilot, 0.25)  # its first load
             for action in openers:  # one level in (a job's detail, a vault's points, a bucket's objects) first
                 await run(app, pilot, action, on_modal, walk, target=view)
@@ -123,15 +112,15 @@ async def walk_app(app: OpsApp, pilot: Any, on_modal: ModalHandler, *, tabs: tup
                 if panel is not None and view.check_action(action_name(cmd), ()) is False:
                     continue
                 done.add(cmd.action)
-                await run(app, pilot, cmd.action, on_modal, walk)
+                await run(app, pilot, cmd.app_action, on_modal, walk)
                 app.show_tab(tab)  # a command may have jumped elsewhere (the Fleet's c, the Overview's enter)
             for action in closers:
                 await run(app, pilot, action, on_modal, walk, target=view)
         for cmd in others:  # hidden in every panel, yet the palette offers it: it must cope
             if cmd.action not in done:
-                await run(app, pilot, cmd.action, on_modal, walk)
+                await run(app, pilot, cmd.app_action, on_modal, walk)
                 app.show_tab(tab)
     for cmd in registry.GLOBAL_COMMANDS:
-        if cmd.id != "quit":
+        if cmd.id != "quit" and not cmd.id.startswith("tab-"):
             await run(app, pilot, cmd.action, on_modal, walk)
     return walk

@@ -258,7 +258,7 @@ async def test_read_only_disables_mutating_actions_with_reason(sandbox):
         await pilot.press("n")
         await pilot.pause()
         assert not isinstance(app.screen, PlanFormScreen)
-        app.action_backup("new_plan")  # the palette's way in: refused with the reason
+        app.action_command("backup-new-plan")  # the palette's way in: refused with the reason
         await pilot.pause()
         assert not isinstance(app.screen, PlanFormScreen)
         assert any("read-only mode" in n.message for n in app._notifications)
@@ -266,7 +266,7 @@ async def test_read_only_disables_mutating_actions_with_reason(sandbox):
         assert view.check_action("upload", ()) is None and view.check_action("download", ()) is True
         await pilot.press("3")
         assert view.check_action("restore", ()) is None
-        app.action_backup("restore")
+        app.action_command("backup-restore")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         assert view.restores_started == 0 and view.backups_started == 0 and view.plans_created == 0

@@ -152,7 +152,7 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
         walk = await walk_app(app, pilot, decline)
         # two deep places the walk's quick steps do not wait for: someone else's command reopened from the
         # history (its text is the run's title), and a restore's confirmation (it names the point's node)
-        await app.run_action("run('history')")
+        await app.run_action("command('run-history')")
         history = view.history.table
         await wait_for(pilot, lambda: any("pwned" in " ".join(c.parameters.get("commands", ()))
                                           for c in history.rows))
@@ -162,7 +162,7 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
         await wait_for(pilot, lambda: view.run is not None and "pwned" in view.run.title)
         await pilot.pause(0.3)
         backup = app.backup_view
-        await app.run_action("backup('points')")
+        await app.run_action("command('backup-points')")
         await wait_for(pilot, lambda: backup.table("bk-vaults").rows)
         await backup.run_action("open")
         points = backup.table("bk-points")
@@ -170,7 +170,7 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
                                           for p in points.rows))
         points.move_cursor(next(i for i, p in enumerate(points.visible_rows())
                                 if "line1" in (p.resource_name or "") and p.status == "COMPLETED"))
-        await app.run_action("backup('restore')")
+        await app.run_action("command('backup-restore')")
         await wait_for(pilot, lambda: len(app.screen_stack) > 1)
         await pilot.pause(0.2)
         await pilot.press("escape")

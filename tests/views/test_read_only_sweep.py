@@ -45,7 +45,7 @@ async def test_every_command_in_read_only_mode_sends_no_mutating_call(sandbox):
         fleet.table.select_visible()  # the Fleet selection is what backup-now, shells and run take
         walk = await walk_app(app, pilot, confirm_everything)
         # the palette's own entries beyond the registry: a shell, a region switch and back
-        await app.run_action("fleet('shell')")
+        await app.run_action("command('fleet-shell')")
         app.switch(regions=(sandbox.regions[0],))
         await loaded(pilot, app, count=1)
         app.switch(regions=tuple(sandbox.regions))

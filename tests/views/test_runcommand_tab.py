@@ -388,16 +388,18 @@ async def test_truncated_output_is_fetched_whole_from_s3_with_f(sandbox):
     app.close_aws()
 
 
-async def test_grouped_output_keeps_its_scroll_position_while_other_nodes_finish(sandbox):
+async def test_grouped_output_keeps_its_scroll_position_while_other_nodes_finish(sandbox, tmp_path):
     app = make_app(sandbox)
+    gate = tmp_path / "release-slow-node"  # the slow node ends when the test says so, not after a sleep
     async with app.run_test(size=(170, 44)) as pilot:
         view = await ready(pilot, app)
         app.show_tab("run")
         slow = next(n for n in app.fleet_view.table.rows if n.name == "stg-app-01")
-        await compose(pilot, view, f'if [ "$AWS_SSM_INSTANCE_ID" = {slow.instance_id} ]; then sleep 3; echo slow; '
-                                   "exit 3; fi\nseq 1 200", "stg-web-01,stg-app-01")
+        await compose(pilot, view, f'if [ "$AWS_SSM_INSTANCE_ID" = {slow.instance_id} ]; then '
+                                   f"while [ ! -e {gate} ]; do sleep 0.05; done; echo slow; exit 3; fi\nseq 1 200",
+                                   "stg-web-01,stg-app-01")
         await send_and_confirm(pilot, app, view)
-        await wait_for(pilot, lambda: sum(s.done for s in view.run.states.values()) == 1, timeout=10)
+        await wait_for(pilot, lambda: sum(s.done for s in view.run.states.values()) == 1)
         await pilot.press("g")
         groups = view.panel.groups_table
         await wait_for(pilot, lambda: len(groups.rows) == 1 and output_text(view).split()[-1:] == ["200"])
@@ -407,6 +409,7 @@ async def test_grouped_output_keeps_its_scroll_position_while_other_nodes_finish
         await pilot.pause()
         scrolled = pane.scroll_y
         assert scrolled > 100 and not view.run.finished
+        gate.touch()
         await finished(pilot, view)
         await wait_for(pilot, lambda: len(groups.rows) == 2)
         await pilot.pause(0.5)
