@@ -39,6 +39,7 @@ from opstui.safe import clean
 from opstui.views.backup import BackupView
 from opstui.views.common.context import AppContext, FleetModel
 from opstui.views.common.help import HelpScreen
+from opstui.views.common.tab import TabView
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.inventory import InventoryView
 from opstui.views.monitoring import MonitoringView
@@ -283,7 +284,7 @@ class OpsApp(App[None]):
                 self.notify(str(err), title="Who am I (STS)", severity="warning", markup=False)
             return
         if generation == self.generation:
-            self.account = ident.account
+            self.account = self.ctx.account = ident.account
             self._render_status()
 
     def _fleet_changed(self, snapshot: FleetSnapshot | None) -> None:
@@ -314,6 +315,9 @@ class OpsApp(App[None]):
             return
         self.show_tab(cmd.tab)
         view = self.tab(cmd.tab)
+        if isinstance(view, TabView):
+            view.run_command(cmd)
+            return
         target: Any = view
         if cmd.panel and hasattr(view, "panel_named"):
             if getattr(view, "panel", "") != cmd.panel:
@@ -416,7 +420,7 @@ class OpsApp(App[None]):
         self.ctx.settings = replace(self.settings, **changes)
         self.ctx.generation += 1
         self.ctx.aws = self._make_clients(self.settings)
-        self.account = "…"
+        self.account, self.ctx.account = "…", ""
         self.last_refresh = None
         self.failing_regions = []
         self._render_status()

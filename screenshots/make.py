@@ -176,7 +176,7 @@ async def monitoring_shots(app: OpsApp, pilot, sandbox: SandboxProcess) -> list[
     table = view.table("mon-alarms")
     position = next((i for i, row in enumerate(table.visible_rows()) if row.name == "prod-web-02 high CPU"), 0)
     table.move_cursor(position)
-    view._detail_now()
+    view.panel_named("alarms").action_open()
     loads = view.detail_loads
     while view.detail_loads <= loads:
         await asyncio.sleep(0.05)

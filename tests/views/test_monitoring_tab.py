@@ -47,8 +47,8 @@ async def test_alarms_board_alarm_first_with_chart_and_history(sandbox):
         rows = table.visible_rows()
         assert [a.name for a in rows][0] == firing  # ALARM first, whatever the names
         assert rows[0].state == "ALARM" and quiet in [a.name for a in rows]
-        assert "ALARM" in str(view.query_one("#mon-header").render())
-        await wait_for(pilot, lambda: view.detail_loads >= 1 and view.detail_key == rows[0].key)
+        assert "ALARM" in str(view.query_one("#monitoring-header").render())
+        await wait_for(pilot, lambda: view.detail_loads >= 1 and view.panel_named("alarms").detail_key == rows[0].key)
         chart = str(view.query_one("#mon-chart").render())
         assert "CPUUtilization > 0" in chart and any("\u2800" < ch <= "\u28ff" for ch in chart)  # braille plot
         # filter to ALARM only, as the Overview's jump does
@@ -103,16 +103,16 @@ async def test_read_only_disables_changes_with_a_visible_reason(sandbox):
     app = make_app(sandbox, read_only=True)
     async with app.run_test(size=(180, 48)) as pilot:
         view = await _monitoring(pilot, app)
-        assert "READ-ONLY" in str(view.query_one("#mon-header").render())
+        assert "READ-ONLY" in str(view.query_one("#monitoring-header").render())
         for action in ("new", "edit", "delete", "toggle_actions"):
-            assert view.check_action(action, ()) is None  # shown greyed
+            assert view.current.check_action(action, ()) is None  # shown greyed
         await pilot.press("n")
         await pilot.pause()
         assert not isinstance(app.screen, FormScreen)
         await pilot.press("2")
-        assert view.check_action("subscribe", ()) is None and view.check_action("test_message", ()) is None
+        assert view.current.check_action("subscribe", ()) is None and view.current.check_action("test_message", ()) is None
         await pilot.press("3")
-        assert view.check_action("start_stop", ()) is None
+        assert view.current.check_action("start_stop", ()) is None
     app.close_aws()
 
 
@@ -130,7 +130,7 @@ async def test_sns_topic_subscribe_and_test_message(sandbox):
         assert any("topic name" in p for p in app.screen.problems)
         app.screen.query_one("#f-name").value = topic
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: any(t.topic.name == topic for t in view.topics))
+        await wait_for(pilot, lambda: any(t.topic.name == topic for t in view.panel_named("sns").topics))
         view.show_panel("sns", topic)
         await pilot.pause()
         assert view.table("mon-topics").cursor_row.topic.name == topic
@@ -143,13 +143,13 @@ async def test_sns_topic_subscribe_and_test_message(sandbox):
         app.screen.query_one("#f-endpoint").value = "oncall@example.com"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: any(s.endpoint == "oncall@example.com" and s.topic_name == topic
-                                          for s in view.subscriptions))
+                                          for s in view.panel_named("sns").subscriptions))
         await pilot.press("t")
         await _form_open(pilot, app)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
         region = sandbox.regions[0]
-        arn = next(t.topic.arn for t in view.topics if t.topic.name == topic)
+        arn = next(t.topic.arn for t in view.panel_named("sns").topics if t.topic.name == topic)
         assert await app.aws_loop.run(sns.list_subscriptions(app.aws, region, arn))
     app.close_aws()
 
@@ -242,7 +242,7 @@ async def test_refresh_goes_on_whichever_panel_the_timer_finds(sandbox):
         for panel, loads in (("agent", lambda: view.agent_loads), ("sns", lambda: view.sns_loads),
                              ("alarms", lambda: view.alarm_loads)):
             view.show_panel(panel)
-            await wait_for(pilot, lambda: not view.busy_panels)
+            await wait_for(pilot, lambda: not any(p.busy for p in view.panels()))
             if view._timer is not None:
                 view._timer.stop()
             before = loads()
@@ -253,8 +253,8 @@ async def test_refresh_goes_on_whichever_panel_the_timer_finds(sandbox):
 
 def test_a_canary_at_zero_percent_success_is_red():
     from opstui.aws.monitoring_models import Canary
-    from opstui.views.monitoring_chart import sparkline
-    from opstui.views.monitoring_panels import CanaryRow, canary_columns
+    from opstui.views.monitoring.chart import sparkline
+    from opstui.views.monitoring.rows import CanaryRow, canary_columns
 
     rate = next(c for c in canary_columns(sparkline) if c.key == "rate")
     down = CanaryRow(Canary("api", "ap-northeast-1", "RUNNING"), success=(0.0, 0.0))

@@ -40,6 +40,7 @@ class FleetModel:
     def __init__(self, owner: DOMNode) -> None:
         self.snapshot: FleetSnapshot | None = None
         self.selection: set[str] = set()
+        self.cursor_key: str | None = None  # the node under the Fleet's cursor (a new alarm starts from it)
         self.snapshot_changed: Signal[FleetSnapshot | None] = Signal(owner, "fleet-snapshot")
         self.selection_changed: Signal[frozenset[str]] = Signal(owner, "fleet-selection")
         self.filter_requested: Signal[str] = Signal(owner, "fleet-filter")
@@ -55,6 +56,10 @@ class FleetModel:
     def names(self) -> dict[str, str]:
         """Instance id -> Name tag, for the nodes that have one."""
         return {n.instance_id: n.name for n in self.nodes if n.name}
+
+    @property
+    def cursor(self) -> FleetNode | None:
+        return self.by_key().get(self.cursor_key or "")
 
     def selected_nodes(self) -> list[FleetNode]:
         """The selected nodes, in snapshot order (keys no longer in the snapshot are left out)."""
@@ -99,6 +104,7 @@ class AppContext:
     fleet: FleetModel
     nav: Navigator
     generation: int = 0
+    account: str = ""  # from STS GetCallerIdentity, once known
     counters: dict[str, int] = field(default_factory=dict)
 
     @property

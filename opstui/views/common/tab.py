@@ -51,7 +51,8 @@ def bindings_for(commands: tuple[AppCommand, ...]) -> list[Binding]:
 
 
 class Panel(Vertical):
-    """One panel of a tab. Subclasses set NAME, TITLE, MAIN_TABLE and, for `r`/refresh, ``load()``."""
+    """One panel of a tab. Subclasses set NAME, TITLE, MAIN_TABLE and, for `r`/refresh, ``load()``; their
+    BINDINGS come from the registry (``bindings_for(commands_of(tab, panel))``)."""
 
     NAME: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
@@ -98,7 +99,8 @@ class Panel(Vertical):
 
     # -- keys -----------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        cmd = next((c for c in self.commands if c.action == action), None)
+        cmd = next((c for c in commands_of(self.tab.TAB_ID) if c.action == action and c.panel in ("", self.NAME)),
+                   None)
         if cmd is not None and cmd.mutating and self.ctx.read_only:
             return None  # shown greyed: the header says why
         return True
@@ -202,7 +204,7 @@ def aws_work(method: Callable[..., Awaitable[None]]) -> Callable[..., Worker[Non
                     tab.render_status()
                     tab.schedule()
 
-        return self.run_worker(body(), group=f"{getattr(self, 'NAME', '') or 'tab'}-{group}", exclusive=True,
+XX
                                exit_on_error=False)
 
     return launcher
@@ -214,7 +216,13 @@ async def fresh_call(owner: Panel | TabView, coro: Awaitable[Any], generation: i
 
 class TabView(Vertical):
     """A tab: header, panel switcher, filter box, status line, refresh timer. Subclasses set TAB_ID, PANELS
-    (Panel classes, in key order) or override ``compose_body`` for a tab without panels."""
+    (Panel classes, in key order) or override ``compose_body`` for a tab without panels.
+
+    Keys: the tab-wide commands of the registry are bound here (:meth:`tab_bindings`): a panel switch
+    (``1``..), an action of the tab itself, or an action of whichever panel is in front (``n``: a new alarm,
+    topic or canary). A panel's own commands are bound on the panel. ``enter``/``esc``/``space`` go to the
+    panel in front (``esc`` closes the filter box first).
+    """
 
     TAB_ID: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
@@ -229,6 +237,12 @@ class TabView(Vertical):
     TabView .tab-panels { height: 1fr; }
     TabView .tab-status { height: auto; max-height: 6; padding: 0 1; color: $error; }
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # a tab's keys come from the registry: set before Textual merges the class's bindings
+        if cls.TAB_ID and "BINDINGS" not in cls.__dict__:
+            cls.BINDINGS = cls.tab_bindings()
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -314,6 +328,75 @@ class TabView(Vertical):
         self.failures.append(message)
         self.log.error(message)
         self.app.notify(clean(message, 400), title=self.TITLE or self.TAB_ID, severity="error", markup=False)
+
+    # -- keys and the registry's dispatch -------------------------------------------------------------------
+    @classmethod
+    def tab_bindings(cls) -> list[Binding]:
+        """Bindings for the tab-wide commands, each aimed where it lives, plus enter/esc/space."""
+        names = {p.NAME for p in cls.PANELS}
+        out: list[Binding] = []
+        for c in commands_of(cls.TAB_ID, ""):
+            if not c.key or not c.action:
+                continue
+            if c.action in names:
+                action = f"show_panel('{c.action}')"
+            elif hasattr(cls, f"action_{c.action}"):
+                action = c.action
+            else:
+                action = f"panel_action('{c.action}')"
+            out.append(Binding(c.key, action, c.title.split(": ", 1)[-1], show=c.show, id=c.id, tooltip=c.help))
+        out += [Binding("enter", "panel_action('open')", "Open", show=False),
+                Binding("escape", "back", "Back", show=False),
+                Binding("space", "panel_action('toggle_select')", "Select", show=False)]
+        return out
+
+    def run_command(self, cmd: AppCommand) -> None:
+        """Run a registry command of this tab (the palette's path): its panel in front first."""
+        if cmd.action in {p.NAME for p in self.PANELS}:
+            self.show_panel(cmd.action)
+            return
+        if cmd.panel and cmd.panel != self.panel:
+            self.show_panel(cmd.panel)
+        owner: Any = self if hasattr(self, f"action_{cmd.action}") else self.current
+        method = getattr(owner, f"action_{cmd.action}", None) if owner is not None else None
+        if method is None:
+            self.app.notify(f"{cmd.title}: not available here", severity="warning", markup=False)
+            return
+        result = method()
+        if isinstance(result, Awaitable):
+            self.run_worker(result, exit_on_error=False)  # type: ignore[arg-type]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "panel_action":
+            panel = self.current
+            name = str(parameters[0]) if parameters else ""
+            if panel is None or not hasattr(panel, f"action_{name}"):
+                return False
+            return panel.check_action(name, ())
+        return True
+
+    def action_show_panel(self, name: str) -> None:
+        self.show_panel(name)
+
+    def action_panel_action(self, name: str) -> None:
+        panel = self.current
+        method = getattr(panel, f"action_{name}", None) if panel is not None else None
+        if method is not None:
+            result = method()
+            if isinstance(result, Awaitable):
+                self.run_worker(result, exit_on_error=False)  # type: ignore[arg-type]
+
+    def action_back(self) -> None:
+        """esc: the filter box first, then the panel in front (a level up), then clear the filter."""
+        if self.close_filter():
+            return
+        panel = self.current
+        if panel is not None and hasattr(panel, "action_back") and panel.action_back():
+            return
+        if self.HAS_FILTER and panel is not None and panel.filter_text:
+            box = self.query_one(f"#{self.TAB_ID}-filter", Input)
+            box.value = ""
+            box.remove_class("-shown")
 
     # -- panels ---------------------------------------------------------------------------------------------
     def show_panel(self, name: str, filter_text: str | None = None) -> None:
@@ -411,14 +494,4 @@ class TabView(Vertical):
         return True
 
 
-def panel_action(name: str) -> Callable[[TabView], None]:
-    """A tab-level action that brings a panel to the front (the panel keys 1, 2, ...)."""
-
-    def action(self: TabView) -> None:
-        self.show_panel(name)
-
-    action.__name__ = f"action_{name}"
-    return action
-
-
-__all__ = ["Panel", "TabView", "Widget", "aws_work", "bindings_for", "panel_action", "fresh_call"]
+__all__ = ["Panel", "TabView", "Widget", "aws_work", "bindings_for", "fresh_call"]

@@ -401,6 +401,7 @@ class FleetView(Vertical):
 
     @on(NodeTable.CursorMoved, "#fleet-table")
     def _cursor_moved(self, event: NodeTable.CursorMoved) -> None:
+        self.ctx.fleet.cursor_key = event.row.key if event.row is not None else None
         detail = self.query_one(DetailPane)
         if detail.has_class("-shown"):
             detail.show(event.row)

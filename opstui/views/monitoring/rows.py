@@ -1,5 +1,4 @@
-"""The Monitoring tab's rows, table columns, filters and panels; loading and keys live in
-`opstui.views.monitoring`.
+"""The Monitoring tab's rows, table columns and filter matching (the panels live next to this module).
 
 Every cell is untrusted text (alarm names and reasons, topic endpoints, canary names): NodeTable draws cleaned
 plain segments, and the detail texts are `rich.text.Text` built from `clean()`ed strings, never markup.
@@ -11,9 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rich.style import Style
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
 
 from opstui.aws.models import FleetNode
 from opstui.aws.monitoring_models import (
@@ -27,7 +23,7 @@ from opstui.aws.monitoring_models import (
 )
 from opstui.runs.tracker import NodeState
 from opstui.views.common.format import age
-from opstui.views.common.node_table import Column, NodeTable
+from opstui.views.common.node_table import Column
 
 STATE_STYLES = {
     "ALARM": Style(color="red", bold=True),
@@ -244,59 +240,3 @@ def canary_matches(r: CanaryRow, words: list[str]) -> bool:
               "region": c.region, "status": c.state}
     hay = " ".join((c.name, c.region, c.state, _last_run(c))).lower()
     return matches(words, fields, hay)
-
-
-class AlarmsPanel(Vertical):
-    DEFAULT_CSS = """
-    AlarmsPanel #mon-alarms { height: 1fr; }
-    AlarmsPanel #mon-alarm-detail { height: 17; }
-    AlarmsPanel #mon-chart { width: 3fr; padding: 0 1; border: round $primary-darken-1; border-title-align: left; }
-    AlarmsPanel #mon-history { width: 2fr; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield NodeTable(ALARM_COLUMNS, key=lambda a: a.key, id="mon-alarms")
-        with Horizontal(id="mon-alarm-detail"):
-            yield Static(id="mon-chart")
-            yield NodeTable(HISTORY_COLUMNS, key=lambda h: f"{h.timestamp}{h.kind}{h.summary}", id="mon-history")
-
-
-class SnsPanel(Vertical):
-    DEFAULT_CSS = """
-    SnsPanel #mon-topics { height: 1fr; }
-    SnsPanel #mon-subs { height: 1fr; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield NodeTable(TOPIC_COLUMNS, key=lambda t: t.key, id="mon-topics")
-        yield NodeTable(SUBSCRIPTION_COLUMNS, key=lambda s: f"{s.topic_arn}/{s.protocol}/{s.endpoint}/{s.arn}",
-                        id="mon-subs")
-
-
-class CanariesPanel(Vertical):
-    DEFAULT_CSS = """
-    CanariesPanel #mon-canaries { height: 1fr; }
-    CanariesPanel #mon-runs { height: 1fr; }
-    """
-
-    def __init__(self, columns: list[Column[CanaryRow]], **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.columns = columns
-
-    def compose(self) -> ComposeResult:
-        yield NodeTable(self.columns, key=lambda r: r.key, id="mon-canaries")
-        yield NodeTable(RUN_COLUMNS, key=lambda r: r.id, id="mon-runs")
-
-
-class AgentPanel(Vertical):
-    DEFAULT_CSS = """
-    AgentPanel #mon-agents { height: 1fr; }
-    AgentPanel #mon-install { height: 12; display: none; }
-    AgentPanel.-installing #mon-install { display: block; }
-    AgentPanel #mon-install-status { height: auto; padding: 0 1; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield NodeTable(AGENT_COLUMNS, key=lambda r: r.key, id="mon-agents")
-        yield Static(id="mon-install-status")
-        yield NodeTable(INSTALL_COLUMNS, key=lambda r: f"{r[0]}/{r[1].key}", id="mon-install")
