@@ -204,7 +204,7 @@ def aws_work(method: Callable[..., Awaitable[None]]) -> Callable[..., Worker[Non
                     tab.render_status()
                     tab.schedule()
 
-XX
+        return self.run_worker(body, group=f"{getattr(self, 'NAME', '') or 'tab'}-{group}", exclusive=True,
                                exit_on_error=False)
 
     return launcher
