@@ -28,10 +28,12 @@ Agent side (section 5.5/12.3), one :class:`AgentSession` per session, surviving 
   (seq 0), up to 15 s for the HandshakeResponse, all ActionStatus must be 1, then HandshakeComplete and the
   shell. ``kms=True`` adds a KMSEncryption action; the sandbox cannot encrypt, so a client that refuses it
   *and* one that accepts it both get a failed session (channel_closed with the reason).
-* end: on shell exit (EOF/EIO) wait up to 2 s for the unacked output to drain, send an ExitCode payload
-  (12, ``EXIT_CODE: <n>``) for *every* session type -- a sandbox nicety so ``exit 3`` is observable; the
-  real agent sends it only for NonInteractiveCommands -- wait up to 1 s more for it to be acked, then
-  ``channel_closed`` (Output "") and close. TerminateSession, the grace period after a dropped socket
+* end: on shell exit (EOF/EIO) wait up to 2 s for the unacked output to drain; a NonInteractiveCommands
+  session then gets an ExitCode payload (12, ``EXIT_CODE: <n>``) and up to 1 s more for it to be acked, as
+  the real agent sends it only there (``agent/session/shell/shell.go``: ``sendExitCode`` is called from
+  ``processCommandsWithOutputStreamSeparate`` alone; the PTY path for Standard_Stream and
+  InteractiveCommands ends on the writePump's EOF with no exit status on the wire); then
+  ``channel_closed`` (Output "") and close. The exit status stays visible in ``GET /_opstui/sessions``. TerminateSession, the grace period after a dropped socket
   (default 120 s) and ``channel_closed_112`` end the session the same way minus the ExitCode; the shell's
   process group gets SIGHUP, then SIGKILL after 1 s.
 """
@@ -735,8 +737,9 @@ class AgentSession:
         await self._drain(EXIT_DRAIN_SECONDS)
         if self.phase == "closed":
             return
-        self.send_stream(PayloadType.EXIT_CODE, f"EXIT_CODE: {self.exit_code}".encode())
-        await self._drain(1.0)
+        if self.record.session_type == "NonInteractiveCommands":
+            self.send_stream(PayloadType.EXIT_CODE, f"EXIT_CODE: {self.exit_code}".encode())
+            await self._drain(1.0)
         self._end("", "Terminated")
 
     # --- end ---------------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ async def test_invalid_token_refused(sb, ssm):
     ssm.terminate_session(SessionId=resp["SessionId"])
 
 
-async def test_no_handshake_echo_size_and_exit_code(sb, ssm):
+async def test_no_handshake_echo_size_and_an_interactive_exit_sends_no_exit_code(sb, ssm):
     async with aiohttp.ClientSession() as http:
         resp, client = await shell(sb, ssm, http)
         first = client.delivered[0]
@@ -211,8 +211,10 @@ async def test_no_handshake_echo_size_and_exit_code(sb, ssm):
         await client.read_text("30 100\n")
         await client.keys("exit 3\r")
         closed = await client.read_closed()
-        assert client.payloads(PayloadType.EXIT_CODE) == "EXIT_CODE: 3"
-        assert client.delivered[-1].payload_type == PayloadType.EXIT_CODE
+        # the real agent's PTY path (Standard_Stream) ends on EOF with no ExitCode payload (shell.go)
+        assert client.payloads(PayloadType.EXIT_CODE) == ""
+        assert PayloadType.EXIT_CODE not in {m.payload_type for m in client.delivered}
+        assert agent_state(sb, resp["SessionId"])["exit_code"] == 3
         assert closed["Output"] == "" and closed["MessageType"] == "channel_closed"
         assert closed["DestinationId"] == target and closed["SessionId"] == resp["SessionId"]
         assert all(len(m.payload) > 0 for m in client.delivered)
@@ -315,7 +317,7 @@ async def test_non_interactive_and_interactive_commands(sb, ssm):
         await client.keys("abc\r")
         await client.read_closed()
         assert "got-abc\n" in client.clean
-        assert client.payloads(PayloadType.EXIT_CODE) == "EXIT_CODE: 0"
+        assert client.payloads(PayloadType.EXIT_CODE) == ""  # InteractiveCommands runs in a PTY: no ExitCode
 
 
 async def test_reconnect_resends_unacked_output(sb, ssm):
