@@ -49,7 +49,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import signal
 import struct
 import threading
@@ -66,7 +65,7 @@ from aiohttp import WSMsgType, web
 from opstui.session import codec
 from opstui.session.codec import ClientMessage, PayloadType
 
-from .agent_shell import ShellProcess, node_home, shell_env, split_utf8
+from .agent_shell import ShellProcess, node_bin, node_home, sanitize_name, shell_argv, shell_env, split_utf8
 from .listener_guard import ListenerGuard
 from .session_faults import SessionFault, SessionFaults
 
@@ -633,10 +632,13 @@ class AgentSession:
         rec = self.record
         try:
             home = node_home(self.server.state_dir, rec.target)
+            computer = rec.computer_name or sanitize_name(rec.node_name, rec.target)
+            bin_dir = node_bin(self.server.state_dir, rec.target, computer, rec.ip_address)
             env = shell_env(home=home, node_id=rec.target, node_name=rec.node_name, region=rec.region,
-                            session_id=rec.session_id)
-            bash = shutil.which("bash") or "/bin/bash"
-            argv = [bash, "-l"] if rec.command is None else [bash, "-lc", rec.command]
+                            session_id=rec.session_id, computer_name=computer, bin_dir=bin_dir)
+            if rec.platform == "Windows":
+                env.update({"COMPUTERNAME": computer, "USERNAME": "ssm-user"})
+            argv = shell_argv(platform=rec.platform, command=rec.command, computer_name=computer, home=home)
             self.shell = ShellProcess(argv, env=env, cwd=home, pty_mode=rec.session_type != "NonInteractiveCommands")
             self.shell.start()
         except OSError as exc:

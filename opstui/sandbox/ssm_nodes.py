@@ -13,6 +13,22 @@ Consistency rules, chosen to match what AWS shows:
   stopped pinging), whatever the registry says; a terminated instance's node disappears.
 * Hybrid (``mi-``) nodes keep their tags in moto's SSM resource-tag store, so
   AddTagsToResource / ListTagsForResource with ResourceType ManagedInstance work.
+
+Paging and refusals of DescribeInstanceInformation, as AWS answers them:
+
+* ``MaxResults`` 5-50; without it a page holds 10 nodes and a NextToken follows when there are more ("The
+  default value is 10 items", the MaxResults documentation in botocore's SSM model /
+  https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeInstanceInformation.html).
+* ``Filters`` together with ``InstanceInformationFilterList``: "Attempting to use InstanceInformationFilterList
+  and Filters leads to an exception error" (API reference) -> ``ValidationException``.
+* A ``tag:``/``tag-key`` filter next to a filter of another key: "Tag filters can't be combined with other filter
+  types" (API reference) -> ``ValidationException`` "Cannot mix tag or inventory filter with any other filter."
+  (the message AWS answers, https://github.com/danmx/sigil/issues/61).
+* ``ResourceType`` takes one value, EC2Instance or ManagedInstance -> else ``InvalidInstanceInformationFilterValue``
+  "ResourceType filter may contain only one value." / "ResourceType filter is invalid, valid values are
+  EC2Instance, ManagedInstance" (https://github.com/boto/boto3/issues/3027, https://github.com/aws/aws-sdk/issues/130).
+* A NextToken the service did not issue (or issued for other filters) -> ``InvalidNextToken`` (the operation's
+  documented error; the sandbox used to answer ValidationException).
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.ec2.models import ec2_backends
 from moto.ssm import models as ssm_models
 from moto.ssm.exceptions import InvalidFilterKey, ValidationException
@@ -35,6 +52,9 @@ from .ec2_fast import instance_index
 from .extension import ControlRequest, Extension, Handler, attach
 
 PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
+#: DescribeInstanceInformation's page size when the request has no MaxResults
+DEFAULT_PAGE_SIZE = 10
+_TOKEN_ERROR = "The specified token isn't valid."
 
 
 @dataclass
@@ -187,7 +207,10 @@ _LIST_KEYS = frozenset(
 
 
 def _parse_filters(params: dict[str, Any]) -> list[tuple[str, set[str]]]:
-    """Normalise both filter forms into (key, values). Keys: _LIST_KEYS, tag:K, tag-key."""
+    """Normalise both filter forms into (key, values), refusing what AWS refuses (module docstring)."""
+    if params.get("InstanceInformationFilterList") and params.get("Filters"):
+        raise ValidationException("InstanceInformationFilterList and Filters cannot be used together in the same "
+                                  "request.")
     out: list[tuple[str, set[str]]] = []
     for f in params.get("InstanceInformationFilterList") or []:
         key = f.get("key")
@@ -199,7 +222,21 @@ def _parse_filters(params: dict[str, Any]) -> list[tuple[str, set[str]]]:
         if key not in _LIST_KEYS and not key.startswith("tag:") and key != "tag-key":
             raise InvalidFilterKey(f"The filter key {key} is not valid.")
         out.append((key, set(f.get("Values") or [])))
+    tagged = [k for k, _ in out if k.startswith("tag:") or k == "tag-key"]
+    if tagged and len(tagged) != len(out):
+        raise ValidationException("Cannot mix tag or inventory filter with any other filter.")
+    for key, values in out:
+        if key == "ResourceType":
+            if len(values) > 1:
+                raise _filter_value_error("ResourceType filter may contain only one value.")
+            if not values <= {"EC2Instance", "ManagedInstance"}:
+                raise _filter_value_error("ResourceType filter is invalid, valid values are EC2Instance, "
+                                          "ManagedInstance")
     return out
+
+
+def _filter_value_error(message: str) -> JsonRESTError:
+    return JsonRESTError("InvalidInstanceInformationFilterValue", message)
 
 
 _FIELD: dict[str, Any] = {
@@ -233,16 +270,19 @@ def _encode_token(instance_id: str) -> str:
 
 def _decode_token(token: str) -> str:
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
     except Exception as exc:
-        raise ValidationException("The specified NextToken is not valid.") from exc
+        raise JsonRESTError("InvalidNextToken", _TOKEN_ERROR) from exc
+    if not isinstance(after, str):
+        raise JsonRESTError("InvalidNextToken", _TOKEN_ERROR)
+    return after
 
 
 def describe_instance_information(self: Any) -> str:
     """Answer DescribeInstanceInformation from :data:`REGISTRY` (installed on moto's SSM class)."""
     max_results = self._get_param("MaxResults")
     if max_results is None:
-        max_results = 50
+        max_results = DEFAULT_PAGE_SIZE
     max_results = int(max_results)
     if not 5 <= max_results <= 50:
         bound = "greater than or equal to 5" if max_results < 5 else "less than or equal to 50"
@@ -271,7 +311,7 @@ def describe_instance_information(self: Any) -> str:
             after = _decode_token(token)
             positions = {node.instance_id: n for n, (node, _) in enumerate(matched)}
             if after not in positions:
-                raise ValidationException("The specified NextToken is not valid.")
+                raise JsonRESTError("InvalidNextToken", _TOKEN_ERROR)
             start = positions[after] + 1
         page = [_row(node, status, latest) for node, status in matched[start : start + max_results]]
     result: dict[str, Any] = {"InstanceInformationList": page}
