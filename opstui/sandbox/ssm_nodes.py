@@ -52,6 +52,13 @@ from .ec2_fast import instance_index
 from .extension import ControlRequest, Extension, Handler, attach
 
 PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
+#: The agent's health ping (UpdateInstanceInformation) interval: aws/amazon-ssm-agent
+#: ``agent/appconfig/constants.go`` ``DefaultSsmHealthFrequencyMinutes = 5``. An Online node's LastPingDateTime is
+#: never older than this; a ConnectionLost node's always is (it missed at least one ping). AWS does not publish
+#: when exactly the service flips a node to ConnectionLost; the sandbox backdates a lost node's last ping by
+#: LOST_AFTER (one interval plus a minute's grace) when it loses its connection.
+PING_INTERVAL = dt.timedelta(minutes=5)
+LOST_AFTER = PING_INTERVAL + dt.timedelta(minutes=1)
 #: DescribeInstanceInformation's page size when the request has no MaxResults
 DEFAULT_PAGE_SIZE = 10
 _TOKEN_ERROR = "The specified token isn't valid."
@@ -126,9 +133,12 @@ class NodeRegistry:
             node = self._nodes.get((account_id, region), {}).get(instance_id)
             if node is None:
                 raise KeyError(f"no managed node {instance_id} in {region}")
-            node.ping_status = status
+            now = dt.datetime.now(dt.UTC)
             if status == "Online":
-                node.last_ping = dt.datetime.now(dt.UTC)
+                node.last_ping = now
+            elif node.ping_status == "Online":
+                node.last_ping = min(node.last_ping, now - LOST_AFTER)  # the pings stopped a while ago
+            node.ping_status = status
 
     def clear(self) -> None:
         with self.lock:
@@ -164,11 +174,25 @@ def effective_view(account_id: str, region: str, node: ManagedNode, index: dict[
     return status, ec2.tags.get(node.instance_id) or {}
 
 
-def _row(node: ManagedNode, status: str, latest: str) -> dict[str, Any]:
+def reported_ping(node: ManagedNode, status: str, now: dt.datetime) -> dt.datetime:
+    """LastPingDateTime consistent with the PingStatus and the agent's 5-minute ping (:data:`PING_INTERVAL`).
+
+    Online: the agent keeps pinging, so a last ping more than an interval old (a sandbox without the living
+    thread) moves on by whole intervals. ConnectionLost/Inactive: at least :data:`LOST_AFTER` old, also for a
+    node whose instance was stopped through EC2 just now (its registry ping is still fresh)."""
+    if status == "Online":
+        elapsed = now - node.last_ping
+        if elapsed > PING_INTERVAL:
+            return node.last_ping + (elapsed // PING_INTERVAL) * PING_INTERVAL
+        return node.last_ping
+    return min(node.last_ping, now - LOST_AFTER)
+
+
+def _row(node: ManagedNode, status: str, latest: str, now: dt.datetime | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {
         "InstanceId": node.instance_id,
         "PingStatus": status,
-        "LastPingDateTime": node.last_ping,
+        "LastPingDateTime": reported_ping(node, status, now or dt.datetime.now(dt.UTC)),
         "AgentVersion": node.agent_version,
         "IsLatestVersion": node.agent_version == latest,
         "PlatformType": node.platform_type,
@@ -313,7 +337,8 @@ def describe_instance_information(self: Any) -> str:
             if after not in positions:
                 raise JsonRESTError("InvalidNextToken", _TOKEN_ERROR)
             start = positions[after] + 1
-        page = [_row(node, status, latest) for node, status in matched[start : start + max_results]]
+        now = dt.datetime.now(dt.UTC)
+        page = [_row(node, status, latest, now) for node, status in matched[start : start + max_results]]
     result: dict[str, Any] = {"InstanceInformationList": page}
     if start + max_results < len(matched):
         result["NextToken"] = _encode_token(page[-1]["InstanceId"])
