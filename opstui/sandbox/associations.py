@@ -604,8 +604,9 @@ def _page(self: Any, items: list[Any], keys: list[str]) -> tuple[list[Any], str 
     value = self._get_param("MaxResults")
     max_results = 50 if value is None else int(value)
     if not 1 <= max_results <= 50:
+        bound = "greater than or equal to 1" if max_results < 1 else "less than or equal to 50"
         raise _error("ValidationException", f"1 validation error detected: Value '{max_results}' at 'maxResults' "
-                                            "failed to satisfy constraint: Member must have value between 1 and 50")
+                                            f"failed to satisfy constraint: Member must have value {bound}")
     start = 0
     token = self._get_param("NextToken")
     if token:

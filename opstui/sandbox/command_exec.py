@@ -21,11 +21,15 @@ What an invocation does, following the SSM Agent (aws/amazon-ssm-agent ``runscri
   home if it exists there, else the home (the agent falls back to its default); absolute must exist, else
   the plugin fails with ``failed to run commands: chdir <dir>: no such file or directory`` (exit 1). The
   environment is :func:`~opstui.sandbox.agent_shell.shell_env`'s (no TERM, no session id) plus
-  ``AWS_SSM_INSTANCE_ID`` and ``AWS_SSM_REGION_NAME`` as the agent sets them. A non-zero exit appends
+  ``AWS_SSM_INSTANCE_ID`` and ``AWS_SSM_REGION_NAME`` as the agent sets them; the node's
+  :func:`~opstui.sandbox.agent_shell.node_bin` is first on PATH and HOSTNAME is its ComputerName, so
+  ``hostname``/``uname -n``/``$HOSTNAME`` answer the node's own name, as on AWS. A non-zero exit appends
   ``failed to run commands: exit status N`` to stderr, as the agent does.
-* ``aws:runPowerShellScript``: ``pwsh -File _script.ps1`` when pwsh is installed, else a small PowerShell-like
-  shim (Write-Output/echo/Write-Host, Get-Date, hostname, ``$env:X``, Start-Sleep, exit N; any other command
-  writes PowerShell's "The term 'X' is not recognized ..." error and the script ends with exit 1).
+* ``aws:runPowerShellScript``: ``pwsh -File _script.ps1`` when pwsh is installed, else the PowerShell-like
+  shim :mod:`opstui.sandbox.powershell_shim` (Write-Output/echo/Write-Host, Get-Date, Get-Service,
+  Get-ChildItem of the orchestration folder, hostname, whoami, ``$env:X``, ``$PSVersionTable``, Start-Sleep,
+  exit N, ``;``-joined statements; any other command writes PowerShell's "The term 'X' is not recognized ..."
+  error, the script goes on, and ends with exit 1).
 * Platform: a 1.2 document's plugin that the node's platform lacks (``aws:runShellScript`` on Windows) fails
   with the agent's "Plugin with name ... is not supported in current platform. Step name: ..."; a 2.2 step
   whose ``precondition`` (``StringEquals: [platformType, X]``) does not hold, or whose action the platform
@@ -72,11 +76,16 @@ from moto.s3.models import s3_backends
 from opstui.private_files import open_private, private_dir, write_private
 
 from . import logs_fast, node_state
-from .agent_shell import node_home, shell_env
+from .agent_shell import node_bin, node_home, shell_env
 from .ec2_fast import instance_index
+from .powershell_shim import PowerShellShim
 from .ssm_nodes import REGISTRY
 
 TERMINAL = frozenset({"Success", "Failed", "TimedOut", "Cancelled"})
+#: invocation StatusDetails that never reached an agent: not errors for MaxErrors/ErrorCount, and not a reason
+#: for Incomplete; a command made only of them is Failed ("Understanding command statuses",
+#: https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html)
+NOT_DELIVERED = frozenset({"Undeliverable", "InvalidPlatform"})
 STDOUT_LIMIT = 24_000
 STDERR_LIMIT = 8_000
 PLUGIN_OUTPUT_LIMIT = 2_500
@@ -246,6 +255,7 @@ class Invocation:
     node_name: str  # Name tag (hybrid: registration name)
     platform: str  # Linux / Windows / MacOS ("" for an unknown id)
     plugins: list[PluginRun]
+    ip_address: str = ""  # the node's private IP (``hostname -i`` on the node)
     status: str = "Pending"
     details: str = "Pending"
     code: int = -1
@@ -348,7 +358,7 @@ class Command:
             elif inv.details == "ExecutionTimedOut":
                 errors += 1
                 eto += 1
-            elif inv.status == "Failed" and inv.details != "Undeliverable":
+            elif inv.status == "Failed" and inv.details not in NOT_DELIVERED:
                 errors += 1
         return completed, errors, dto, eto
 
@@ -376,7 +386,9 @@ class Command:
                     self.status, self.details = "Failed", "Failed"
             elif dto and not errors and dto > self.error_limit:
                 self.status, self.details = "TimedOut", "DeliveryTimedOut"
-            elif any(i.status != "Success" and i.details != "Undeliverable" for i in invs):
+            elif invs and all(i.details in NOT_DELIVERED for i in invs):
+                self.status, self.details = "Failed", "Failed"
+            elif any(i.status != "Success" and i.details not in NOT_DELIVERED for i in invs):
                 self.status, self.details = "Failed", "Incomplete"
             else:
                 self.status, self.details = "Success", "Success"
@@ -943,7 +955,10 @@ def _append_failure(plugin: PluginRun, code: int) -> None:
 
 
 def _command_env(cmd: Command, inv: Invocation, home: Path) -> dict[str, str]:
-    env = shell_env(home=home, node_id=inv.instance_id, node_name=inv.node_name, region=cmd.region, session_id="")
+    computer = inv.instance_name or inv.node_name or inv.instance_id
+    bin_dir = node_bin(cmd.state_dir, inv.instance_id, computer, inv.ip_address)
+    env = shell_env(home=home, node_id=inv.instance_id, node_name=inv.node_name, region=cmd.region, session_id="",
+                    computer_name=computer, bin_dir=bin_dir)
     for key in ("SSM_SESSION_ID", "OPSTUI_PROMPT_NAME", "TERM"):
         env.pop(key, None)
     env["AWS_SSM_INSTANCE_ID"] = inv.instance_id
@@ -956,60 +971,27 @@ def _command_env(cmd: Command, inv: Invocation, home: Path) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------------------
 # the PowerShell-like shim (Windows nodes without pwsh)
 
-_PS_WRITE = re.compile(r"^(Write-Output|Write-Host|echo)(\s+(.*))?$", re.IGNORECASE)
-_PS_SLEEP = re.compile(r"^(Start-Sleep|sleep)\s+(-Seconds\s+)?(\d+(\.\d+)?)$", re.IGNORECASE)
-_PS_EXIT = re.compile(r"^exit(\s+(-?\d+))?$", re.IGNORECASE)
-_PS_ENV = re.compile(r"\$env:([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
-
-
-def _ps_value(expr: str, env: dict[str, str]) -> str:
-    expr = expr.strip()
-    if len(expr) >= 2 and expr[0] == expr[-1] == "'":
-        return expr[1:-1]
-    if len(expr) >= 2 and expr[0] == expr[-1] == '"':
-        expr = expr[1:-1]
-    return _PS_ENV.sub(lambda m: env.get(m.group(1).upper(), ""), expr)
-
-
 async def _powershell_shim(inv: Invocation, plugin: PluginRun, lines: list[str], script: Path) -> int:
+    """Run a PowerShell script with the shim, statement by statement (Start-Sleep awaits, cancellable)."""
     assert plugin.out is not None and plugin.err is not None
-    env = {"COMPUTERNAME": inv.instance_name.split(".")[0].upper(), "AWS_SSM_INSTANCE_ID": inv.instance_id,
-           "AWS_SSM_REGION_NAME": inv.command.region, "USERNAME": "SYSTEM"}
-    failed = False
-    script_path = ("C:\\ProgramData\\Amazon\\SSM\\InstanceData\\" + inv.instance_id + "\\document\\orchestration\\"
-                   + inv.command.command_id + "\\" + plugin.s3_folder.replace("/", "\\") + "\\_script.ps1")
+    script_dir = ("C:\\ProgramData\\Amazon\\SSM\\InstanceData\\" + inv.instance_id + "\\document\\orchestration\\"
+                  + inv.command.command_id + "\\" + plugin.s3_folder.replace("/", "\\"))
+    shim = PowerShellShim(
+        computer_name=inv.instance_name.split(".")[0].upper() or inv.instance_id, user="SYSTEM",
+        location=script_dir, local_dir=script.parent, script_path=script_dir + "\\_script.ps1",
+        env={"AWS_SSM_INSTANCE_ID": inv.instance_id, "AWS_SSM_REGION_NAME": inv.command.region})
     for number, raw in enumerate("\n".join(lines).splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if m := _PS_EXIT.match(line):
-            return int(m.group(2) or 0)
-        if m := _PS_SLEEP.match(line):
-            await asyncio.sleep(float(m.group(3)))
-            continue
-        if m := _PS_WRITE.match(line):
-            plugin.out.write_text(_ps_value(m.group(3) or "", env) + "\r\n")
-            continue
-        if line.lower() == "get-date":
-            stamp = dt.datetime.now().strftime("%A, %B %d, %Y %I:%M:%S %p")
-            plugin.out.write_text(f"\r\n{stamp}\r\n\r\n")
-            continue
-        if line.lower() in ("hostname", "$env:computername"):
-            plugin.out.write_text(env["COMPUTERNAME"] + "\r\n")
-            continue
-        if _PS_ENV.fullmatch(line):
-            plugin.out.write_text(_ps_value(line, env) + "\r\n")
-            continue
-        word = line.split()[0]
-        plugin.err.write_text(
-            f"{word} : The term '{word}' is not recognized as the name of a cmdlet, function, script file, or "
-            "operable program. Check the spelling of the name, or if a path was included, verify that the path "
-            f"is correct and try again.\r\nAt {script_path}:{number} char:1\r\n+ {line}\r\n+ {'~' * len(word)}\r\n"
-            f"    + CategoryInfo          : ObjectNotFound: ({word}:String) [], CommandNotFoundException\r\n"
-            "    + FullyQualifiedErrorId : CommandNotFoundException\r\n \r\n")
-        failed = True
+        for outcome in shim.run_line(raw, number):
+            if outcome.out:
+                plugin.out.write_text(outcome.out.replace("\n", "\r\n"))
+            if outcome.err:
+                plugin.err.write_text(outcome.err.replace("\n", "\r\n"))
+            if outcome.sleep:
+                await asyncio.sleep(outcome.sleep)
+            if outcome.exit is not None:
+                return outcome.exit
         await asyncio.sleep(0)
-    return 1 if failed else 0
+    return 1 if shim.failed else 0
 
 
 # ----------------------------------------------------------------------------------------------------------

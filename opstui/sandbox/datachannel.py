@@ -28,10 +28,12 @@ Agent side (section 5.5/12.3), one :class:`AgentSession` per session, surviving 
   (seq 0), up to 15 s for the HandshakeResponse, all ActionStatus must be 1, then HandshakeComplete and the
   shell. ``kms=True`` adds a KMSEncryption action; the sandbox cannot encrypt, so a client that refuses it
   *and* one that accepts it both get a failed session (channel_closed with the reason).
-* end: on shell exit (EOF/EIO) wait up to 2 s for the unacked output to drain, send an ExitCode payload
-  (12, ``EXIT_CODE: <n>``) for *every* session type -- a sandbox nicety so ``exit 3`` is observable; the
-  real agent sends it only for NonInteractiveCommands -- wait up to 1 s more for it to be acked, then
-  ``channel_closed`` (Output "") and close. TerminateSession, the grace period after a dropped socket
+* end: on shell exit (EOF/EIO) wait up to 2 s for the unacked output to drain; a NonInteractiveCommands
+  session then gets an ExitCode payload (12, ``EXIT_CODE: <n>``) and up to 1 s more for it to be acked, as
+  the real agent sends it only there (``agent/session/shell/shell.go``: ``sendExitCode`` is called from
+  ``processCommandsWithOutputStreamSeparate`` alone; the PTY path for Standard_Stream and
+  InteractiveCommands ends on the writePump's EOF with no exit status on the wire); then
+  ``channel_closed`` (Output "") and close. The exit status stays visible in ``GET /_opstui/sessions``. TerminateSession, the grace period after a dropped socket
   (default 120 s) and ``channel_closed_112`` end the session the same way minus the ExitCode; the shell's
   process group gets SIGHUP, then SIGKILL after 1 s.
 """
@@ -47,7 +49,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import signal
 import struct
 import threading
@@ -64,7 +65,7 @@ from aiohttp import WSMsgType, web
 from opstui.session import codec
 from opstui.session.codec import ClientMessage, PayloadType
 
-from .agent_shell import ShellProcess, node_home, shell_env, split_utf8
+from .agent_shell import ShellProcess, node_bin, node_home, sanitize_name, shell_argv, shell_env, split_utf8
 from .listener_guard import ListenerGuard
 from .session_faults import SessionFault, SessionFaults
 
@@ -631,10 +632,13 @@ class AgentSession:
         rec = self.record
         try:
             home = node_home(self.server.state_dir, rec.target)
+            computer = rec.computer_name or sanitize_name(rec.node_name, rec.target)
+            bin_dir = node_bin(self.server.state_dir, rec.target, computer, rec.ip_address)
             env = shell_env(home=home, node_id=rec.target, node_name=rec.node_name, region=rec.region,
-                            session_id=rec.session_id)
-            bash = shutil.which("bash") or "/bin/bash"
-            argv = [bash, "-l"] if rec.command is None else [bash, "-lc", rec.command]
+                            session_id=rec.session_id, computer_name=computer, bin_dir=bin_dir)
+            if rec.platform == "Windows":
+                env.update({"COMPUTERNAME": computer, "USERNAME": "ssm-user"})
+            argv = shell_argv(platform=rec.platform, command=rec.command, computer_name=computer, home=home)
             self.shell = ShellProcess(argv, env=env, cwd=home, pty_mode=rec.session_type != "NonInteractiveCommands")
             self.shell.start()
         except OSError as exc:
@@ -735,8 +739,9 @@ class AgentSession:
         await self._drain(EXIT_DRAIN_SECONDS)
         if self.phase == "closed":
             return
-        self.send_stream(PayloadType.EXIT_CODE, f"EXIT_CODE: {self.exit_code}".encode())
-        await self._drain(1.0)
+        if self.record.session_type == "NonInteractiveCommands":
+            self.send_stream(PayloadType.EXIT_CODE, f"EXIT_CODE: {self.exit_code}".encode())
+            await self._drain(1.0)
         self._end("", "Terminated")
 
     # --- end ---------------------------------------------------------------------------------------

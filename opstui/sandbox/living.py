@@ -2,8 +2,11 @@
 
 Why: a console is judged by how it shows change. Every tick (~3 s) this thread
 
-* bumps ``LastPingDateTime`` of nodes that are effectively Online;
-* now and then drops one Online node to ConnectionLost and restores it 1-3 ticks later;
+* bumps ``LastPingDateTime`` of nodes that are effectively Online (more often than the agent's 5-minute ping,
+  so an Online node's last ping is always within that interval);
+* now and then drops one Online node to ConnectionLost and restores it 1-3 ticks later; the lost node's last
+  ping is backdated past the interval (:data:`~opstui.sandbox.ssm_nodes.LOST_AFTER`): ConnectionLost means the
+  agent missed its pings, so its last one cannot be seconds old;
 * now and then stops a running ``Env=stg`` instance and starts it 2-5 ticks later (the SSM
   side follows automatically: a non-running instance reports ConnectionLost).
 
@@ -24,7 +27,7 @@ from moto.ec2.models import ec2_backends
 
 from .ec2_fast import instance_index
 from .scenarios import Scenario
-from .ssm_nodes import NodeRegistry
+from .ssm_nodes import LOST_AFTER, NodeRegistry
 
 FLAP_PROBABILITY = 0.35
 STOP_PROBABILITY = 0.2
@@ -101,6 +104,7 @@ class LivingState:
                 node = self.registry.get(account, region, iid)
                 if node is not None:
                     node.ping_status = "ConnectionLost"
+                    node.last_ping = now - LOST_AFTER
                     self._pending.append(_Pending(self.tick_count + rng.randint(1, 3), account, region, iid, "ping"))
                     busy.add(iid)
             stop_candidates = [c for c in stop_candidates if c[2] not in busy]

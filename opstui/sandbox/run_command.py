@@ -18,14 +18,21 @@ SendCommand
     A stopped instance is valid (AWS accepts Stopped/Stopping) and its invocation ends ``Undeliverable``.
     A node whose platform the document does not support -> ``UnsupportedPlatformType`` "Cannot perform
     operation for instance id <id> of platform type <Windows>" (what AWS answers for AWS-RunShellScript sent to
-    a Windows instance by id); by ``Targets`` the Windows node gets an invocation that fails like the agent.
+    a Windows instance by id). By ``Targets`` the service cannot refuse up front: such a node's invocation is
+    ``Failed``/``InvalidPlatform``/-1 and never delivered ("The command was sent to an instance that didn't
+    match the required platforms specified by the chosen document. Invalid Platform doesn't count against the
+    parent command's max-errors limit", https://docs.aws.amazon.com/systems-manager/latest/userguide/
+    monitor-commands.html), so a Windows node in a Linux fan-out neither fails the command nor cancels the
+    healthy nodes.
   * ``Targets`` (ANDed; values ORed): ``InstanceIds`` (unknown ids get an Undeliverable invocation, the
     service resolves targets after accepting the command), ``tag:<Key>``, ``tag-key``,
     ``resource-groups:Name`` (+ ``resource-groups:ResourceTypeFilters``, resolved with
     :func:`opstui.sandbox.resource_groups.group_members`; an unknown group resolves to nothing). Any other key
     -> ``ValidationException``. Only managed nodes are targeted; terminated instances are not.
   * A target set that resolves to nothing still creates the command (AWS resolves targets asynchronously and
-    never rejects an empty match): TargetCount 0, and the command goes ``Success``/``Success`` at once.
+    never rejects an empty match): TargetCount 0, and the command goes ``Success``/``NoInstancesInTag`` at once
+    ("No Instances In Tag: The tag key-pair value or resource group targeted by the command doesn't match any
+    managed instances", monitor-commands.html; real output recorded as ``Success (NoInstancesInTag)``).
   * ``MaxConcurrency`` (default ``50``) and ``MaxErrors`` (default ``0``): counts or percentages of the
     target count (``10%`` of 50 -> 5; concurrency never below 1). ``TimeoutSeconds`` (default 3600) is the
     delivery timeout. The response is the Command with Status ``Pending``.
@@ -34,18 +41,20 @@ Statuses (invocation Status / StatusDetails / ResponseCode)
   ``Pending``/``Pending``/-1 -> ``Delayed``/``Delayed`` (agent ConnectionLost) -> ``InProgress``/``InProgress``
   -> one of ``Success``/``Success``/0, ``Failed``/``Failed``/exit code, ``TimedOut``/``ExecutionTimedOut``/137
   (-1 on Windows), ``TimedOut``/``DeliveryTimedOut``/-1, ``Failed``/``Undeliverable``/-1 (stopped or terminated
-  instance, Inactive hybrid node, unknown id), ``Cancelling`` -> ``Cancelled``/``Cancelled`` (137 if it was
+  instance, Inactive hybrid node, unknown id), ``Failed``/``InvalidPlatform``/-1 (a targeted node whose platform
+  the document does not support), ``Cancelling`` -> ``Cancelled``/``Cancelled`` (137 if it was
   running, -1 if it never started), and ``Cancelled``/``Terminated``/-1 for invocations that were never sent
   because the command exceeded MaxErrors (AWS documents the "Terminated" detail; the Status enum has no such
   value, Cancelled is its nearest).
 
-  Errors (for MaxErrors and ErrorCount) are Failed (not Undeliverable) and ExecutionTimedOut invocations.
+  Errors (for MaxErrors and ErrorCount) are Failed (not Undeliverable/InvalidPlatform) and ExecutionTimedOut
+  invocations; a command whose invocations are all Undeliverable/InvalidPlatform ends ``Failed``/``Failed``.
   When ErrorCount exceeds MaxErrors the command stops sending: running invocations finish, unsent ones are
   Terminated. The command's Status/StatusDetails: ``Pending`` until an invocation leaves Pending, then
   ``InProgress``; at the end ``Cancelled`` (CancelCommand; ``Cancelling`` while processes are killed),
   ``Failed``/``Failed`` (errors > MaxErrors), ``TimedOut``/``ExecutionTimedOut`` (the same, all of them
   execution timeouts), ``TimedOut``/``DeliveryTimedOut`` (only delivery timeouts, more than MaxErrors),
-  ``Failed``/``Incomplete`` (something other than Success or Undeliverable, within MaxErrors -- the Status
+  ``Failed``/``Incomplete`` (something other than Success, Undeliverable or InvalidPlatform, within MaxErrors -- the Status
   enum has no Incomplete, so Status says Failed), else ``Success``/``Success``. CompletedCount counts
   terminal invocations, ErrorCount errors, DeliveryTimedOutCount delivery timeouts.
 
@@ -326,15 +335,16 @@ def _validated_instance_ids(account: str, region: str, ids: list[str]) -> list[s
 def _invocation(cmd: Command, instance_id: str, content: dict[str, Any], params: dict[str, Any]) -> Invocation:
     node = REGISTRY.get(cmd.account_id, cmd.region, instance_id)
     if node is None:
-        name = computer = ""
+        name = computer = ip = ""
         platform = ""
     else:
         tags = _node_tags(cmd.account_id, cmd.region, node)
         name = node.name if node.is_hybrid and node.name else tags.get("Name", "")
         computer = node.computer_name or ""
+        ip = node.ip_address or ""
         platform = node.platform_type
     return Invocation(command=cmd, instance_id=instance_id, instance_name=computer, node_name=name,
-                      platform=platform, plugins=build_plugins(content, params))
+                      platform=platform, plugins=build_plugins(content, params), ip_address=ip)
 
 
 def send_command(self: Any) -> str:
@@ -375,6 +385,7 @@ def send_command(self: Any) -> str:
                              f"Cannot perform operation for instance id {iid} of platform type {node.platform_type}")
     else:
         ids = _resolve_targets(account, region, targets)
+        supported = _platforms(account, region, name, content)
     cw = self._get_param("CloudWatchOutputConfig") or {}
     cw_enabled = bool(cw.get("CloudWatchOutputEnabled"))
     cmd = Command(
@@ -393,7 +404,12 @@ def send_command(self: Any) -> str:
         state_dir=_state_dir, effective_parameters=params)
     for iid in ids:
         cmd.invocations[iid] = _invocation(cmd, iid, content, params)
-    response = {"Command": _describe_command(cmd)}
+    response = {"Command": _describe_command(cmd)}  # Pending: the service answers before it resolves anything
+    for inv in cmd.invocations.values():
+        if inv.platform and inv.platform not in supported:
+            inv.set("Failed", "InvalidPlatform", -1)
+    if targets and not ids:
+        cmd.status, cmd.details, cmd.finished = "Success", "NoInstancesInTag", True
     with _store_lock:
         _commands[cmd.command_id] = cmd
     ENGINE.submit(cmd)
@@ -564,8 +580,9 @@ def _max_results(self: Any) -> int:
     value = self._get_param("MaxResults")
     value = 50 if value is None else int(value)
     if not 1 <= value <= 50:
+        bound = "greater than or equal to 1" if value < 1 else "less than or equal to 50"
         raise _error("ValidationException", f"1 validation error detected: Value '{value}' at 'maxResults' failed "
-                                            "to satisfy constraint: Member must have value between 1 and 50")
+                                            f"to satisfy constraint: Member must have value {bound}")
     return value
 
 

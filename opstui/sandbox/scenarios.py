@@ -139,9 +139,16 @@ class _Allocator:
 
 
 def _computer_name(spec: NodeSpec) -> str:
+    """The host name the node's OS reports (SSM's ComputerName; what ``hostname`` prints on the node).
+
+    Linux EC2: the IP-based private DNS name, ``ip-10-0-0-10.<region>.compute.internal``, except in us-east-1
+    where it is ``ip-10-0-0-10.ec2.internal`` ("Private hostnames",
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/hostname-types.html). Windows AMIs name the computer ``EC2AMAZ-`` plus seven characters at first
+    boot; here they come from the instance id, so a node keeps its name across runs."""
     if spec.distro == "win2022":
         return "EC2AMAZ-" + spec.instance_id[-7:].upper()
-    return f"ip-{spec.private_ip.replace('.', '-')}.{spec.region}.compute.internal"
+    domain = "ec2.internal" if spec.region == "us-east-1" else f"{spec.region}.compute.internal"
+    return f"ip-{spec.private_ip.replace('.', '-')}.{domain}"
 
 
 def _finish(spec: NodeSpec) -> NodeSpec:

@@ -13,6 +13,22 @@ Consistency rules, chosen to match what AWS shows:
   stopped pinging), whatever the registry says; a terminated instance's node disappears.
 * Hybrid (``mi-``) nodes keep their tags in moto's SSM resource-tag store, so
   AddTagsToResource / ListTagsForResource with ResourceType ManagedInstance work.
+
+Paging and refusals of DescribeInstanceInformation, as AWS answers them:
+
+* ``MaxResults`` 5-50; without it a page holds 10 nodes and a NextToken follows when there are more ("The
+  default value is 10 items", the MaxResults documentation in botocore's SSM model /
+  https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_DescribeInstanceInformation.html).
+* ``Filters`` together with ``InstanceInformationFilterList``: "Attempting to use InstanceInformationFilterList
+  and Filters leads to an exception error" (API reference) -> ``ValidationException``.
+* A ``tag:``/``tag-key`` filter next to a filter of another key: "Tag filters can't be combined with other filter
+  types" (API reference) -> ``ValidationException`` "Cannot mix tag or inventory filter with any other filter."
+  (the message AWS answers, https://github.com/danmx/sigil/issues/61).
+* ``ResourceType`` takes one value, EC2Instance or ManagedInstance -> else ``InvalidInstanceInformationFilterValue``
+  "ResourceType filter may contain only one value." / "ResourceType filter is invalid, valid values are
+  EC2Instance, ManagedInstance" (https://github.com/boto/boto3/issues/3027, https://github.com/aws/aws-sdk/issues/130).
+* A NextToken the service did not issue (or issued for other filters) -> ``InvalidNextToken`` (the operation's
+  documented error; the sandbox used to answer ValidationException).
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.ec2.models import ec2_backends
 from moto.ssm import models as ssm_models
 from moto.ssm.exceptions import InvalidFilterKey, ValidationException
@@ -35,6 +52,16 @@ from .ec2_fast import instance_index
 from .extension import ControlRequest, Extension, Handler, attach
 
 PING_STATUSES = ("Online", "ConnectionLost", "Inactive")
+#: The agent's health ping (UpdateInstanceInformation) interval: aws/amazon-ssm-agent
+#: ``agent/appconfig/constants.go`` ``DefaultSsmHealthFrequencyMinutes = 5``. An Online node's LastPingDateTime is
+#: never older than this; a ConnectionLost node's always is (it missed at least one ping). AWS does not publish
+#: when exactly the service flips a node to ConnectionLost; the sandbox backdates a lost node's last ping by
+#: LOST_AFTER (one interval plus a minute's grace) when it loses its connection.
+PING_INTERVAL = dt.timedelta(minutes=5)
+LOST_AFTER = PING_INTERVAL + dt.timedelta(minutes=1)
+#: DescribeInstanceInformation's page size when the request has no MaxResults
+DEFAULT_PAGE_SIZE = 10
+_TOKEN_ERROR = "The specified token isn't valid."
 
 
 @dataclass
@@ -106,9 +133,12 @@ class NodeRegistry:
             node = self._nodes.get((account_id, region), {}).get(instance_id)
             if node is None:
                 raise KeyError(f"no managed node {instance_id} in {region}")
-            node.ping_status = status
+            now = dt.datetime.now(dt.UTC)
             if status == "Online":
-                node.last_ping = dt.datetime.now(dt.UTC)
+                node.last_ping = now
+            elif node.ping_status == "Online":
+                node.last_ping = min(node.last_ping, now - LOST_AFTER)  # the pings stopped a while ago
+            node.ping_status = status
 
     def clear(self) -> None:
         with self.lock:
@@ -144,11 +174,25 @@ def effective_view(account_id: str, region: str, node: ManagedNode, index: dict[
     return status, ec2.tags.get(node.instance_id) or {}
 
 
-def _row(node: ManagedNode, status: str, latest: str) -> dict[str, Any]:
+def reported_ping(node: ManagedNode, status: str, now: dt.datetime) -> dt.datetime:
+    """LastPingDateTime consistent with the PingStatus and the agent's 5-minute ping (:data:`PING_INTERVAL`).
+
+    Online: the agent keeps pinging, so a last ping more than an interval old (a sandbox without the living
+    thread) moves on by whole intervals. ConnectionLost/Inactive: at least :data:`LOST_AFTER` old, also for a
+    node whose instance was stopped through EC2 just now (its registry ping is still fresh)."""
+    if status == "Online":
+        elapsed = now - node.last_ping
+        if elapsed > PING_INTERVAL:
+            return node.last_ping + (elapsed // PING_INTERVAL) * PING_INTERVAL
+        return node.last_ping
+    return min(node.last_ping, now - LOST_AFTER)
+
+
+def _row(node: ManagedNode, status: str, latest: str, now: dt.datetime | None = None) -> dict[str, Any]:
     row: dict[str, Any] = {
         "InstanceId": node.instance_id,
         "PingStatus": status,
-        "LastPingDateTime": node.last_ping,
+        "LastPingDateTime": reported_ping(node, status, now or dt.datetime.now(dt.UTC)),
         "AgentVersion": node.agent_version,
         "IsLatestVersion": node.agent_version == latest,
         "PlatformType": node.platform_type,
@@ -187,7 +231,10 @@ _LIST_KEYS = frozenset(
 
 
 def _parse_filters(params: dict[str, Any]) -> list[tuple[str, set[str]]]:
-    """Normalise both filter forms into (key, values). Keys: _LIST_KEYS, tag:K, tag-key."""
+    """Normalise both filter forms into (key, values), refusing what AWS refuses (module docstring)."""
+    if params.get("InstanceInformationFilterList") and params.get("Filters"):
+        raise ValidationException("InstanceInformationFilterList and Filters cannot be used together in the same "
+                                  "request.")
     out: list[tuple[str, set[str]]] = []
     for f in params.get("InstanceInformationFilterList") or []:
         key = f.get("key")
@@ -199,7 +246,21 @@ def _parse_filters(params: dict[str, Any]) -> list[tuple[str, set[str]]]:
         if key not in _LIST_KEYS and not key.startswith("tag:") and key != "tag-key":
             raise InvalidFilterKey(f"The filter key {key} is not valid.")
         out.append((key, set(f.get("Values") or [])))
+    tagged = [k for k, _ in out if k.startswith("tag:") or k == "tag-key"]
+    if tagged and len(tagged) != len(out):
+        raise ValidationException("Cannot mix tag or inventory filter with any other filter.")
+    for key, values in out:
+        if key == "ResourceType":
+            if len(values) > 1:
+                raise _filter_value_error("ResourceType filter may contain only one value.")
+            if not values <= {"EC2Instance", "ManagedInstance"}:
+                raise _filter_value_error("ResourceType filter is invalid, valid values are EC2Instance, "
+                                          "ManagedInstance")
     return out
+
+
+def _filter_value_error(message: str) -> JsonRESTError:
+    return JsonRESTError("InvalidInstanceInformationFilterValue", message)
 
 
 _FIELD: dict[str, Any] = {
@@ -233,16 +294,19 @@ def _encode_token(instance_id: str) -> str:
 
 def _decode_token(token: str) -> str:
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
     except Exception as exc:
-        raise ValidationException("The specified NextToken is not valid.") from exc
+        raise JsonRESTError("InvalidNextToken", _TOKEN_ERROR) from exc
+    if not isinstance(after, str):
+        raise JsonRESTError("InvalidNextToken", _TOKEN_ERROR)
+    return after
 
 
 def describe_instance_information(self: Any) -> str:
     """Answer DescribeInstanceInformation from :data:`REGISTRY` (installed on moto's SSM class)."""
     max_results = self._get_param("MaxResults")
     if max_results is None:
-        max_results = 50
+        max_results = DEFAULT_PAGE_SIZE
     max_results = int(max_results)
     if not 5 <= max_results <= 50:
         bound = "greater than or equal to 5" if max_results < 5 else "less than or equal to 50"
@@ -271,9 +335,10 @@ def describe_instance_information(self: Any) -> str:
             after = _decode_token(token)
             positions = {node.instance_id: n for n, (node, _) in enumerate(matched)}
             if after not in positions:
-                raise ValidationException("The specified NextToken is not valid.")
+                raise JsonRESTError("InvalidNextToken", _TOKEN_ERROR)
             start = positions[after] + 1
-        page = [_row(node, status, latest) for node, status in matched[start : start + max_results]]
+        now = dt.datetime.now(dt.UTC)
+        page = [_row(node, status, latest, now) for node, status in matched[start : start + max_results]]
     result: dict[str, Any] = {"InstanceInformationList": page}
     if start + max_results < len(matched):
         result["NextToken"] = _encode_token(page[-1]["InstanceId"])

@@ -117,6 +117,10 @@ class SessionRecord:
     end_date: dt.datetime | None = None
     exit_code: int | None = None
     invalid_tokens: int = 0
+    #: the node's identity as its shell shows it (agent_shell.node_bin): ComputerName, private IP, platform
+    computer_name: str = ""
+    ip_address: str = ""
+    platform: str = "Linux"
 
     def token_ok(self, token: str) -> bool:
         ok = hmac.compare_digest(token.encode(), self.start_token.encode())
@@ -195,7 +199,8 @@ class SessionManager:
             return list(self._sessions.values())
 
     def create(self, *, account_id: str, region: str, target: str, node_name: str,
-               document_name: str, session_type: str, command: str | None, reason: str | None) -> SessionRecord:
+               document_name: str, session_type: str, command: str | None, reason: str | None,
+               computer_name: str = "", ip_address: str = "", platform: str = "Linux") -> SessionRecord:
         if self.server.port is None:
             raise RuntimeError("the data-channel server is not running")
         caller = _CALLER_SAFE.sub("", self.user_name)[:64] or "user"
@@ -209,7 +214,8 @@ class SessionManager:
             session_type=session_type, command=command, reason=reason, node_name=node_name,
             stream_url=(f"ws://{host}:{self.server.port}/v1/data-channel/{session_id}"
                         "?role=publish_subscribe&cell-number=1"),
-            settings=settings, start_token=_new_token())
+            settings=settings, start_token=_new_token(), computer_name=computer_name, ip_address=ip_address,
+            platform=platform)
         with self._lock:
             self._sessions[session_id] = record
         self.server.create_agent(record)
@@ -314,7 +320,8 @@ def start_session(self: Any) -> str:
     name = (node.name if node.is_hybrid and node.name else None) or tags.get("Name") or target
     record = manager.create(account_id=account, region=region, target=target,
                             node_name=name, document_name=document, session_type=session_type,
-                            command=command, reason=reason)
+                            command=command, reason=reason, computer_name=node.computer_name or "",
+                            ip_address=node.ip_address or "", platform=node.platform_type)
     return _dumps({"SessionId": record.session_id, "TokenValue": record.start_token,
                    "StreamUrl": record.stream_url})
 

@@ -67,3 +67,50 @@ def test_living_ticks_respect_pins():
                 assert inst._state.name == "stopped"
     finally:
         sb.stop()
+
+
+def test_ping_times_follow_the_agents_five_minute_interval():
+    """Online: LastPingDateTime within the agent's 5-minute health ping; ConnectionLost: older than that, whether
+    the living thread dropped the node, the control endpoint did, or the instance was stopped through EC2."""
+    from tests.sandbox.conftest import make_client_factory
+
+    sb = Sandbox(nodes=30, live=False, seed=5)
+    sb.start()
+    try:
+        client = make_client_factory(sb)
+        ssm, ec2 = client("ssm", "ap-northeast-1"), client("ec2", "ap-northeast-1")
+
+        def rows() -> dict[str, dict]:
+            out = {}
+            for page in ssm.get_paginator("describe_instance_information").paginate():
+                out.update({r["InstanceId"]: r for r in page["InstanceInformationList"]})
+            return out
+
+        def check(nodes: dict[str, dict]) -> None:
+            now = dt.datetime.now(dt.UTC)
+            for row in nodes.values():
+                age = now - row["LastPingDateTime"]
+                if row["PingStatus"] == "Online":
+                    assert age <= ssm_nodes.PING_INTERVAL, row["InstanceId"]
+                else:
+                    assert age > ssm_nodes.PING_INTERVAL, (row["InstanceId"], row["PingStatus"], age)
+
+        scenario = build_scenario("default", seed=5, nodes=30)
+        living = LivingState(sb.nodes, scenario, seed=5)
+        flapped = 0
+        for _ in range(25):
+            before = {iid for iid, r in rows().items() if r["PingStatus"] == "Online"}
+            living.tick()
+            after = rows()
+            flapped += sum(1 for iid in before if after[iid]["PingStatus"] == "ConnectionLost")
+            check(after)
+        assert flapped
+        online = [r for r in rows().values() if r["PingStatus"] == "Online" and r["ResourceType"] == "EC2Instance"]
+        a, b = online[0]["InstanceId"], online[1]["InstanceId"]
+        sb.set_ping("ap-northeast-1", a, "ConnectionLost")
+        ec2.stop_instances(InstanceIds=[b])
+        now = rows()
+        assert now[a]["PingStatus"] == now[b]["PingStatus"] == "ConnectionLost"
+        check(now)
+    finally:
+        sb.stop()

@@ -151,6 +151,48 @@ def test_max_results_validation(client, value):
     assert err.value.response["Error"]["Code"] == "ValidationException"
 
 
+def test_without_max_results_a_page_is_10_nodes_with_a_next_token(client):
+    ssm = client("ssm", PRIMARY)
+    first = ssm.describe_instance_information()
+    assert len(first["InstanceInformationList"]) == 10 and first["NextToken"]
+    second = ssm.describe_instance_information(NextToken=first["NextToken"])
+    ids = [n["InstanceId"] for n in first["InstanceInformationList"] + second["InstanceInformationList"]]
+    assert len(set(ids)) == len(ids) == 10 + len(second["InstanceInformationList"])
+    assert len(all_nodes(ssm)) > 10
+
+
+@pytest.mark.parametrize(("kwargs", "code", "message"), [
+    ({"Filters": [{"Key": "PingStatus", "Values": ["Online"]}],
+      "InstanceInformationFilterList": [{"key": "PingStatus", "valueSet": ["Online"]}]}, "ValidationException", ""),
+    ({"Filters": [{"Key": "tag:Role", "Values": ["web"]}, {"Key": "PingStatus", "Values": ["Online"]}]},
+     "ValidationException", "Cannot mix tag or inventory filter with any other filter."),
+    ({"Filters": [{"Key": "tag-key", "Values": ["Role"]}, {"Key": "PlatformTypes", "Values": ["Linux"]}]},
+     "ValidationException", "Cannot mix tag or inventory filter with any other filter."),
+    ({"Filters": [{"Key": "ResourceType", "Values": ["EC2Instance", "ManagedInstance"]}]},
+     "InvalidInstanceInformationFilterValue", "ResourceType filter may contain only one value."),
+    ({"Filters": [{"Key": "ResourceType", "Values": ["Document"]}]},
+     "InvalidInstanceInformationFilterValue", "ResourceType filter is invalid, valid values are EC2Instance, "
+                                              "ManagedInstance"),
+    ({"NextToken": "bm90LWEtdG9rZW4="}, "InvalidNextToken", ""),
+    ({"NextToken": "eyJhZnRlciI6ICJpLTAwMDAwMDAwMDAwMDAwMDAwIn0="}, "InvalidNextToken", ""),
+])
+def test_describe_instance_information_refuses_like_aws(client, kwargs, code, message):
+    ssm = client("ssm", PRIMARY)
+    with pytest.raises(ClientError) as err:
+        ssm.describe_instance_information(**kwargs)
+    assert err.value.response["Error"]["Code"] == code
+    assert message in err.value.response["Error"]["Message"]
+
+
+def test_tag_filters_together_and_other_filters_together_are_fine(client):
+    ssm = client("ssm", PRIMARY)
+    both_tags = all_nodes(ssm, Filters=[{"Key": "tag:Role", "Values": ["web"]}, {"Key": "tag-key", "Values": ["Env"]}])
+    assert both_tags and all(n["InstanceId"] for n in both_tags)
+    mixed = all_nodes(ssm, Filters=[{"Key": "PingStatus", "Values": ["Online"]},
+                                    {"Key": "ResourceType", "Values": ["ManagedInstance"]}])
+    assert mixed and all(n["ResourceType"] == "ManagedInstance" for n in mixed)
+
+
 def test_invalid_filter_key(client):
     ssm = client("ssm", PRIMARY)
     with pytest.raises(ClientError) as err:
@@ -190,3 +232,17 @@ def test_deterministic_given_seed():
     ]
     assert [n.instance_id for n in a.nodes] != [n.instance_id for n in c.nodes]
     assert len({n.instance_id for n in build_scenario("default", nodes=10_000).nodes}) == 10_000
+
+
+def test_computer_names_follow_ec2_private_hostnames() -> None:
+    """ComputerName is the host name each node's OS reports: ip-<dashed IP>.<region>.compute.internal, except
+    us-east-1's ec2.internal; Windows AMIs' EC2AMAZ-XXXXXXX, stable per node."""
+    from opstui.sandbox.scenarios import NodeSpec, _finish
+
+    def name(region: str, distro: str = "al2023", iid: str = "i-0123456789abcdef0") -> str | None:
+        return _finish(NodeSpec(instance_id=iid, region=region, tags={}, distro=distro,
+                                private_ip="10.0.1.23")).computer_name
+
+    assert name("us-east-1") == "ip-10-0-1-23.ec2.internal"
+    assert name("ap-northeast-1") == "ip-10-0-1-23.ap-northeast-1.compute.internal"
+    assert name("eu-west-1", "win2022") == "EC2AMAZ-ABCDEF0"

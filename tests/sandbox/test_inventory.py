@@ -46,7 +46,8 @@ def ssm(client: Callable[..., Any]) -> Any:
 
 
 def test_seeded_inventory_every_online_node_has_the_types(default_sandbox, ssm):
-    info = ssm.describe_instance_information()["InstanceInformationList"]
+    info = [n for page in ssm.get_paginator("describe_instance_information").paginate()
+            for n in page["InstanceInformationList"]]
     online = [n["InstanceId"] for n in info if n["PingStatus"] == "Online"]
     assert len(online) >= 15
     for iid in online:

@@ -269,12 +269,14 @@ def test_unreachable_nodes_delivery_timeout_and_undeliverable(sb: Sandbox, ssm: 
     assert (cmd["Status"], cmd["StatusDetails"]) == ("TimedOut", "DeliveryTimedOut")
 
 
-def test_target_set_that_resolves_to_nothing(ssm: Any) -> None:
+def test_target_set_that_resolves_to_nothing_is_no_instances_in_tag(ssm: Any) -> None:
     resp = ssm.send_command(DocumentName=SHELL, Parameters={"commands": ["echo"]},
                             Targets=[{"Key": "tag:Env", "Values": ["no-such-env"]}])["Command"]
     assert (resp["Status"], resp["TargetCount"]) == ("Pending", 0)
     cmd = _wait(ssm, resp["CommandId"])
-    assert (cmd["Status"], cmd["StatusDetails"], cmd["TargetCount"], cmd["CompletedCount"]) == ("Success", "Success", 0, 0)
+    # monitor-commands.html: "No Instances In Tag ... This is a terminal state" (Status Success on the wire)
+    assert (cmd["Status"], cmd["StatusDetails"], cmd["TargetCount"], cmd["CompletedCount"]) == (
+        "Success", "NoInstancesInTag", 0, 0)
     assert _invocations(ssm, resp["CommandId"]) == []
 
 
@@ -305,12 +307,14 @@ def test_windows_nodes(sb: Sandbox, ssm: Any) -> None:
     with pytest.raises(ClientError) as err:
         ssm.send_command(DocumentName=SHELL, Parameters={"commands": ["uname"]}, InstanceIds=[win])
     assert err.value.response["Error"]["Code"] == "UnsupportedPlatformType"
-    # by tag the service cannot refuse up front: the agent fails the plugin
+    # by tag the service cannot refuse up front: the node is Invalid Platform, never delivered
     cid = _send(ssm, ["uname"], Targets=[{"Key": "tag:Name", "Values": ["prod-win-ad-01"]}])
-    _wait(ssm, cid)
+    cmd = _wait(ssm, cid)
     inv = ssm.get_command_invocation(CommandId=cid, InstanceId=win)
-    assert inv["Status"] == "Failed"
-    assert "Plugin with name aws:runShellScript is not supported in current platform" in inv["StandardErrorContent"]
+    assert (inv["Status"], inv["StatusDetails"], inv["ResponseCode"]) == ("Failed", "InvalidPlatform", -1)
+    assert inv["StandardErrorContent"] == "" and inv["ExecutionStartDateTime"] == ""
+    # "if all invocations in a command have the status Invalid Platform, then the command status returned is Failed"
+    assert (cmd["Status"], cmd["ErrorCount"], cmd["CompletedCount"]) == ("Failed", 0, 1)
     cid = _send(ssm, [], DocumentName="AWS-RunPowerShellScript", InstanceIds=[win], Parameters={
         "commands": ['Write-Output "hello from $env:COMPUTERNAME"', "hostname"]})
     assert _wait(ssm, cid)["Status"] == "Success"
@@ -323,6 +327,57 @@ def test_windows_nodes(sb: Sandbox, ssm: Any) -> None:
     assert (inv["Status"], inv["ResponseCode"]) == ("Failed", 1)
     assert "The term 'Get-Frobnicator' is not recognized" in inv["StandardErrorContent"]
     assert "after" in inv["StandardOutputContent"]
+
+
+def _computer_names(ssm: Any, ids: list[str]) -> dict[str, str]:
+    rows = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": ids}], MaxResults=50)
+    return {r["InstanceId"]: r["ComputerName"] for r in rows["InstanceInformationList"]}
+
+
+def test_hostname_fans_out_to_one_answer_per_node(sb: Sandbox, ssm: Any) -> None:
+    names = ["prod-web-01", "prod-app-01", "本番-決済API-01", "stg-web-01"]
+    ids = [_by_name(sb, n) for n in names]
+    cid = _send(ssm, ["hostname", "uname -n", "echo $HOSTNAME", "hostname -s"], InstanceIds=ids)
+    assert _wait(ssm, cid)["Status"] == "Success"
+    computers = _computer_names(ssm, ids)
+    outputs = {}
+    for iid in ids:
+        out = ssm.get_command_invocation(CommandId=cid, InstanceId=iid)["StandardOutputContent"]
+        name = computers[iid]
+        assert name.startswith("ip-") and name.endswith(f".{REGION}.compute.internal")
+        assert out == f"{name}\n{name}\n{name}\n{name.split('.')[0]}\n"
+        outputs[iid] = out
+    assert len(set(outputs.values())) == len(ids)  # a fan-out of hostname gives one group per node
+
+
+@pytest.mark.skipif(__import__("shutil").which("pwsh") is not None, reason="pwsh installed: real PowerShell runs")
+def test_windows_shim_answers_the_first_cmdlets(sb: Sandbox, ssm: Any) -> None:
+    win = _by_name(sb, "prod-win-ad-01")
+    computer = _computer_names(ssm, [win])[win]
+    cid = _send(ssm, [], DocumentName="AWS-RunPowerShellScript", InstanceIds=[win], Parameters={"commands": [
+        "hostname; whoami", "Get-Service -Name AmazonSSMAgent", "$PSVersionTable.PSVersion", "Get-Date",
+        "Get-ChildItem"]})
+    assert _wait(ssm, cid)["Status"] == "Success"
+    out = ssm.get_command_invocation(CommandId=cid, InstanceId=win)["StandardOutputContent"]
+    assert out.startswith(f"{computer}\r\nnt authority\\system\r\n")
+    assert "Running  AmazonSSMAgent     Amazon SSM Agent\r\n" in out
+    assert "Major  Minor  Build  Revision\r\n-----  -----  -----  --------\r\n5      1      20348" in out
+    assert f", {time.gmtime().tm_year} " in out
+    assert "    Directory: C:\\ProgramData\\Amazon\\SSM\\InstanceData\\" in out and " _script.ps1\r\n" in out
+
+
+def test_a_windows_node_in_a_linux_fan_out_is_invalid_platform_and_not_an_error(sb: Sandbox, ssm: Any) -> None:
+    names = ["prod-app-01", "本番-決済API-01", "prod-win-ad-01"]
+    cid = _send(ssm, ["echo ok"], Targets=[{"Key": "tag:Name", "Values": names}], MaxErrors="0",
+                MaxConcurrency="1")
+    cmd = _wait(ssm, cid)
+    rows = {i["InstanceId"]: i for i in _invocations(ssm, cid)}
+    win = rows.pop(_by_name(sb, "prod-win-ad-01"))
+    assert (win["Status"], win["StatusDetails"]) == ("Failed", "InvalidPlatform")
+    # Invalid Platform doesn't count against max-errors: the healthy nodes run, nothing is Terminated
+    assert {(i["Status"], i["StatusDetails"]) for i in rows.values()} == {("Success", "Success")}
+    assert (cmd["Status"], cmd["StatusDetails"], cmd["ErrorCount"], cmd["CompletedCount"], cmd["TargetCount"]) == (
+        "Success", "Success", 0, 3, 3)
 
 
 def test_resource_group_targets_and_list_group_resources(sb: Sandbox, ssm: Any, client: Callable[..., Any]) -> None:
@@ -340,7 +395,9 @@ def test_resource_group_targets_and_list_group_resources(sb: Sandbox, ssm: Any, 
     assert err.value.response["Error"]["Code"] == "NotFoundException"
     cid = _send(ssm, ["hostname"], Targets=[{"Key": "resource-groups:Name", "Values": ["dbs"]},
                                             {"Key": "resource-groups:ResourceTypeFilters",
-                                             "Values": ["AWS::EC2::Instance"]}])
+                                             "Values": ["AWS::EC2::Instance"]}], TimeoutSeconds=30)
+    # the group has a Windows node (InvalidPlatform, not an error) and a ConnectionLost one, which now waits
+    # for its delivery timeout instead of being Terminated by that Windows node's "failure"
     cmd = _wait(ssm, cid)
     ec2_dbs = {i for i in dbs if not i.startswith("mi-")}
     assert cmd["TargetCount"] == len(ec2_dbs)

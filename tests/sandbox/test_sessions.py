@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -195,7 +196,7 @@ async def test_invalid_token_refused(sb, ssm):
     ssm.terminate_session(SessionId=resp["SessionId"])
 
 
-async def test_no_handshake_echo_size_and_exit_code(sb, ssm):
+async def test_no_handshake_echo_size_and_an_interactive_exit_sends_no_exit_code(sb, ssm):
     async with aiohttp.ClientSession() as http:
         resp, client = await shell(sb, ssm, http)
         first = client.delivered[0]
@@ -211,8 +212,10 @@ async def test_no_handshake_echo_size_and_exit_code(sb, ssm):
         await client.read_text("30 100\n")
         await client.keys("exit 3\r")
         closed = await client.read_closed()
-        assert client.payloads(PayloadType.EXIT_CODE) == "EXIT_CODE: 3"
-        assert client.delivered[-1].payload_type == PayloadType.EXIT_CODE
+        # the real agent's PTY path (Standard_Stream) ends on EOF with no ExitCode payload (shell.go)
+        assert client.payloads(PayloadType.EXIT_CODE) == ""
+        assert PayloadType.EXIT_CODE not in {m.payload_type for m in client.delivered}
+        assert agent_state(sb, resp["SessionId"])["exit_code"] == 3
         assert closed["Output"] == "" and closed["MessageType"] == "channel_closed"
         assert closed["DestinationId"] == target and closed["SessionId"] == resp["SessionId"]
         assert all(len(m.payload) > 0 for m in client.delivered)
@@ -233,13 +236,65 @@ async def test_node_home_prompt_and_env(sb, ssm, monkeypatch):
         home = sb.state_dir / "nodes" / target / "home"
         assert (home / ".bash_profile").is_file()
         assert f"\n{home}\n" in text
-        for line in (f"HOME={home}", f"OPSTUI_NODE_ID={target}", "HOSTNAME=本番-決済API-01",
+        computer = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [target]}])[
+            "InstanceInformationList"][0]["ComputerName"]
+        for line in (f"HOME={home}", f"OPSTUI_NODE_ID={target}", f"HOSTNAME={computer}",
                      f"OPSTUI_REGION={REGION}", f"SSM_SESSION_ID={resp['SessionId']}", "TERM=xterm-256color"):
             assert f"\n{line}\n" in text, line
         assert "sandbox-secret-do-not-leak" not in text and "AWS_" not in text
         ssm.terminate_session(SessionId=resp["SessionId"])
         closed = await client.read_closed()
         assert closed["Output"] == ""
+
+
+def computer_name(ssm, instance_id):
+    rows = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [instance_id]}])
+    return rows["InstanceInformationList"][0]["ComputerName"]
+
+
+async def test_every_node_answers_hostname_with_its_own_computer_name(sb, ssm):
+    seen = {}
+    async with aiohttp.ClientSession() as http:
+        for name in ("prod-web-01", "prod-app-01", "onprem-backup-01"):
+            resp, client = await shell(sb, ssm, http, name=name)
+            await client.keys('echo "H=$(hostname) N=$(uname -n) E=$HOSTNAME S=$(hostname -s) A=$(uname -a)" $((40+2))\r')
+            await client.read_text(" 42\n")
+            line = next(x for x in client.clean.splitlines() if x.startswith("H=") and x.endswith(" 42"))
+            expected = computer_name(ssm, node(sb, name).instance_id)
+            short = expected.split(".")[0]
+            assert line.startswith(f"H={expected} N={expected} E={expected} S={short} A=Linux {expected} "), line
+            seen[name] = expected
+            ssm.terminate_session(SessionId=resp["SessionId"])
+            await client.read_closed()
+    assert len(set(seen.values())) == 3
+    assert seen["prod-web-01"] == f"ip-{node(sb, 'prod-web-01').private_ip.replace('.', '-')}.{REGION}.compute.internal"
+    assert seen["onprem-backup-01"] == "onprem-backup-01.corp.example.jp"
+
+
+@pytest.mark.skipif(shutil.which("pwsh") is not None, reason="with pwsh installed the node runs the real PowerShell")
+async def test_a_windows_node_opens_powershell(sb, ssm):
+    win = node(sb, "prod-win-ad-01").instance_id
+    computer = computer_name(ssm, win)
+    assert computer.startswith("EC2AMAZ-")
+    async with aiohttp.ClientSession() as http:
+        resp, client = await open_session(sb, ssm, http, name="prod-win-ad-01")
+        await client.read_text("PS C:\\Windows\\system32> ")
+        assert "Windows PowerShell" in client.clean and "[ssm-user@" not in client.clean
+        await client.keys("hostname; $env:COMPUTERNAME\r")
+        await client.read_text(f"{computer}\n{computer}\nPS C:")
+        await client.keys("Get-Service AmazonSSMAgent\r")
+        await client.read_text("Running  AmazonSSMAgent     Amazon SSM Agent\n")
+        await client.keys("$PSVersionTable\r")
+        await client.read_text("PSEdition                      Desktop\n")
+        await client.keys("Get-Date\r")
+        await client.read_text(f", {dt.datetime.now(dt.UTC).year} ")
+        await client.keys("uname -a\r")
+        await client.read_text("The term 'uname' is not recognized as the name of a cmdlet")
+        await client.keys("cd ~; Get-Location\r")
+        await client.read_text("C:\\Users\\ssm-user\n")
+        await client.keys("exit\r")
+        closed = await client.read_closed()
+        assert closed["Output"] == "" and client.payloads(PayloadType.EXIT_CODE) == ""
 
 
 async def test_terminate_session_closes_channel_and_kills_shell(sb, ssm):
@@ -315,7 +370,7 @@ async def test_non_interactive_and_interactive_commands(sb, ssm):
         await client.keys("abc\r")
         await client.read_closed()
         assert "got-abc\n" in client.clean
-        assert client.payloads(PayloadType.EXIT_CODE) == "EXIT_CODE: 0"
+        assert client.payloads(PayloadType.EXIT_CODE) == ""  # InteractiveCommands runs in a PTY: no ExitCode
 
 
 async def test_reconnect_resends_unacked_output(sb, ssm):

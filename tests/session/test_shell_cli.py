@@ -52,7 +52,7 @@ def wait_exit(pid: int, fd: int, timeout: float = 20) -> int:
     raise AssertionError("opstui shell did not exit")
 
 
-def test_shell_by_name_runs_commands_follows_resize_and_returns_the_exit_code(sandbox):
+def test_shell_by_name_runs_commands_follows_resize_and_exits_0_as_on_aws(sandbox):
     pid, fd = spawn(sandbox, "prod-web-01", cols=100, rows=30)
     read_until(fd, b"$ ")
     os.write(fd, b"stty size; echo A$((40+2))\r")
@@ -63,7 +63,9 @@ def test_shell_by_name_runs_commands_follows_resize_and_returns_the_exit_code(sa
     os.write(fd, b"stty size\r")
     read_until(fd, b"40 120")
     os.write(fd, b"exit 7\r")
-    assert wait_exit(pid, fd) == 7
+    # an interactive shell's exit status never reaches the client on AWS (no ExitCode payload), so the
+    # session ends normally: the session-manager-plugin exits 0 there too
+    assert wait_exit(pid, fd) == 0
 
 
 def test_shell_by_tag_must_match_exactly_one_node(sandbox):
