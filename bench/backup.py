@@ -146,8 +146,14 @@ async def measure(jobs: int, size_mb: int) -> dict[str, object]:
 
 
 def main() -> None:
-    jobs = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    size_mb = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("jobs", nargs="?", type=int, default=10_000, help="backup jobs of history (10000)")
+    parser.add_argument("size_mb", nargs="?", type=int, default=100, help="S3 transfer size in MB (100)")
+    args = parser.parse_args()
+    jobs, size_mb = args.jobs, args.size_mb
     result = asyncio.run(measure(jobs, size_mb))
     width = max(len(k) for k in result)
     for key, value in result.items():

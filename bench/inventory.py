@@ -122,7 +122,15 @@ async def measure(nodes: int, apps: int, entries: int) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> None:
-    nodes, apps, entries = (int(a) for a in (argv + ["1000", "500", "2000"][len(argv):])[:3])
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("nodes", nargs="?", type=int, default=1000, help="fleet size (1000)")
+    parser.add_argument("apps", nargs="?", type=int, default=500, help="applications per node (500)")
+    parser.add_argument("entries", nargs="?", type=int, default=2000, help="entries of the browsed node (2000)")
+    args = parser.parse_args(argv)
+    nodes, apps, entries = args.nodes, args.apps, args.entries
     result = asyncio.run(measure(nodes, apps, entries))
     width = max(len(k) for k in result)
     print()

@@ -32,7 +32,7 @@ from opstui.aws.monitoring_models import MetricQuery  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 from opstui.views.monitoring.alarms import AlarmsPanel  # noqa: E402
-from opstui.views.overview import gather_health  # noqa: E402
+from opstui.health import gather_health  # noqa: E402
 
 NODES = 500
 
@@ -121,8 +121,14 @@ async def bench(alarm_count: int, series_count: int) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> None:
-    alarms = int(argv[1]) if len(argv) > 1 else 2000
-    series = int(argv[2]) if len(argv) > 2 else 500
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("alarms", nargs="?", type=int, default=2000, help="alarms on the board (2000)")
+    parser.add_argument("series", nargs="?", type=int, default=500, help="metric series charted (500)")
+    args = parser.parse_args(argv[1:])
+    alarms, series = args.alarms, args.series
     result = asyncio.run(bench(alarms, series))
     width = max(len(k) for k in result)
     print()

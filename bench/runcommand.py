@@ -119,7 +119,12 @@ async def measure(n: int) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> None:
-    sizes = [int(a) for a in argv] or [1000]
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("sizes", nargs="*", type=int, help="fleet sizes (default: 1000)")
+    sizes = parser.parse_args(argv).sizes or [1000]
     rows = [asyncio.run(measure(n)) for n in sizes]
     keys = list(rows[0])
     width = max(len(k) for k in keys)

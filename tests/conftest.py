@@ -10,6 +10,7 @@ import pytest
 
 from opstui.aws.clients import AwsClients
 from opstui.demo import SandboxProcess
+from tests.helpers import close_apps
 from tests.sandbox_control import SandboxControl
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probing on a dev box or CI
@@ -47,6 +48,13 @@ def hostile_sandbox():
     proc, control = _start(scenario="hostile")
     yield control
     proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    """Every app a test made has its AWS loop closed, even when the test failed before closing it."""
+    yield
+    close_apps()
 
 
 @pytest.fixture(autouse=True)

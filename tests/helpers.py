@@ -13,11 +13,23 @@ from opstui.config import Settings
 UNUSED_CREDS = StaticCredentials("AKIAUNUSEDUNUSED2345", "never-sent-never-sent-never-sent-0000000")
 
 
+#: every app made by make_app: the autouse fixture in tests/conftest.py closes their AWS loops at teardown,
+#: whether the test closed them or not (an open loop is a thread and a selector left behind)
+OPEN_APPS: list[OpsApp] = []
+
+
 def make_app(control, **overrides) -> OpsApp:
     settings = Settings(regions=tuple(control.regions), endpoint_url=control.endpoint, refresh=3600, demo=True)
     for key, value in overrides.items():
         settings = type(settings)(**{**settings.__dict__, key: value})
-    return OpsApp(settings, credentials=control.aws_credentials)
+    app = OpsApp(settings, credentials=control.aws_credentials)
+    OPEN_APPS.append(app)
+    return app
+
+
+def close_apps() -> None:
+    while OPEN_APPS:
+        OPEN_APPS.pop().close_aws()
 
 
 async def wait_for(pilot, predicate, timeout=20.0):
