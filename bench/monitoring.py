@@ -31,8 +31,8 @@ from opstui.aws.clients import AwsClients  # noqa: E402
 from opstui.aws.monitoring_models import MetricQuery  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
-from opstui.views.monitoring.alarms import AlarmsPanel  # noqa: E402
 from opstui.health import gather_health  # noqa: E402
+from opstui.views.monitoring.alarms import AlarmsPanel  # noqa: E402
 
 NODES = 500
 
