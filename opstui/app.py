@@ -434,7 +434,10 @@ class OpsApp(App[None]):
         )
 
     def close_aws(self) -> None:
-        """Close clients and stop the AWS loop (called once the app has exited)."""
+        """Close clients and stop the AWS loop (called once the app has exited; a second call does nothing)."""
+        if getattr(self, "_aws_closed", False):
+            return
+        self._aws_closed = True
         with contextlib.suppress(Exception):
             self.aws_loop.run_sync(self._close_clients(), timeout=5)
         self.aws_loop.stop()

@@ -81,8 +81,13 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         Binding("right,l", "scroll_right", "Right", show=False),
     ]
 
+    #: the table's colours come from the theme (`--theme`), not from fixed styles
+    COMPONENT_CLASSES = {"node-table--header", "node-table--cursor", "node-table--selected"}
     DEFAULT_CSS = """
     NodeTable { height: 1fr; }
+    NodeTable > .node-table--header { color: $foreground; background: $panel; text-style: bold; }
+    NodeTable > .node-table--cursor { background: $primary 60%; text-style: bold; }
+    NodeTable > .node-table--selected { color: $warning; }
     """
 
     class CursorMoved(Message):
@@ -137,9 +142,22 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self._gap = 2
         self._mark_width = 2
         self.base_style = Style()
-        self.header_style = Style(bold=True, reverse=False, color="bright_white", bgcolor="grey23")
-        self.cursor_style = Style(bgcolor="dark_blue", bold=True)
+        self.header_style = Style(bold=True)
+        self.cursor_style = Style(reverse=True, bold=True)
         self.selected_style = Style(color="yellow")
+
+    def on_mount(self) -> None:
+        self._theme_styles()
+        self.watch(self.app, "theme", lambda _theme: self._theme_styles(), init=False)
+
+    def _theme_styles(self) -> None:
+        """The header, cursor and selection colours of the current theme (component classes)."""
+        self.header_style = self.get_component_rich_style("node-table--header")
+        self.cursor_style = self.get_component_rich_style("node-table--cursor")
+        self.selected_style = self.get_component_rich_style("node-table--selected", partial=True)
+        self._strips.clear()
+        self._header = None
+        self.refresh()
 
     # -- data ---------------------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[R], visible_fn: Callable[[list[int]], list[int]] | None = None) -> None:
