@@ -82,7 +82,7 @@ def _backup_jobs(account: str, h: dict[str, str]) -> int:
     for n, res in enumerate(resources):  # for each: a failed job and one completed with issues (a point)
         for m, outcome in enumerate(("FAILED", "ISSUES")):
             job = backup.create_job(store, res, "Default", role, created + (2 * n + m) * 60, 60, 180, None, None,
-                                    [], start_delay=60, forced=outcome)
+                                    [], start_delay=60, forced=outcome, backup_options={"WindowsVSS": "enabled"})
             job.message = f"Windows VSS writer {h['osc_title']}{h['clear_screen']}{h['markup']} failed: {h['sgr_red']}"
     return 2 * len(resources)
 
