@@ -42,7 +42,7 @@ Service Unavailable``, ``TimeoutError: Navigation timeout of 30000 ms exceeded``
 ``Error: net::ERR_CONNECTION_REFUSED at <url>``, ``Error: net::ERR_NAME_NOT_RESOLVED at <url>`` (a host that is
 not loopback, unless ``POST /_opstui/synthetics {"external": true}`` lets canaries leave the machine),
 ``Error: Protocol error (Page.navigate): Cannot navigate to invalid URL``. Durations are sandbox milliseconds
-and, as the heartbeat blueprint's runs report them, cover the whole run: the runtime's own 1.1-1.7 s (Lambda
+and, as the heartbeat blueprint's runs report them, cover the whole run: the runtime's own 1.0-1.5 s (Lambda
 start, launching headless Chrome, the report and the upload) plus each navigation (the response time, or the
 navigation timeout when it ran out, plus 60-220 ms of rendering up to DOMContentLoaded).
 While a run is in flight it is listed as ``RUNNING``.
@@ -139,7 +139,7 @@ _LOOPBACK = ("127.", "localhost", "::1", "[::1]")
 #: what a run costs besides the page loads: the Lambda start, launching headless Chrome, the report and the
 #: artifact upload (ms, drawn per run), and what the browser adds to each navigation after the response
 #: (parsing, DOMContentLoaded; ms)
-RUNTIME_OVERHEAD_MS = (1100.0, 1700.0)
+RUNTIME_OVERHEAD_MS = (1000.0, 1500.0)
 RENDER_OVERHEAD_MS = (60.0, 220.0)
 #: a 1x1 PNG: the screenshot placeholder the sandbox stores where the runtime stores its screenshot
 _PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
