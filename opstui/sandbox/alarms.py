@@ -2,7 +2,7 @@
 
 Why: moto stores alarms but never evaluates them (they stay OK), has no DescribeAlarmHistory, ignores the
 AlarmTypes filter and MaxRecords/NextToken, and SetAlarmState publishes nothing. This module keeps moto's
-``Alarm`` objects (so DescribeAlarmsForMetric, tags, Enable/DisableAlarmActions keep working) and adds:
+``Alarm`` objects (so tags, Enable/DisableAlarmActions keep working) and adds:
 
 * **PutMetricAlarm** (wrapped backend method): checks AWS makes (Period 10/30/multiple of 60, EvaluationPeriods
   >= 1, DatapointsToAlarm <= EvaluationPeriods, operator, TreatMissingData, Statistic xor ExtendedStatistic); a
@@ -32,6 +32,8 @@ AlarmTypes filter and MaxRecords/NextToken, and SetAlarmState publishes nothing.
 * **StateUpdatedTimestamp** (any state update) and **StateTransitionedTimestamp** (the value changed).
 * **DescribeAlarms** (override): AlarmNames, AlarmNamePrefix, AlarmTypes (default MetricAlarm only, as AWS),
   StateValue, ActionPrefix, MaxRecords (1-100, default 50), NextToken; sorted by name.
+* **DescribeAlarmsForMetric** (override): the exact metric -- namespace, name and the whole dimension set --
+  and Statistic / ExtendedStatistic / Period / Unit when given; metric alarms only.
 * **DescribeAlarmHistory**: AlarmName, AlarmTypes, HistoryItemType, StartDate, EndDate, ScanBy (default
   TimestampDescending), MaxRecords (1-100, default 100), NextToken. History survives DeleteAlarms (AWS keeps it).
   StateUpdate items: ``Alarm updated from OK to ALARM`` with HistoryData ``{"version": "1.0", "oldState":
@@ -773,6 +775,42 @@ def _describe_alarms(self: Any) -> Any:
     return ActionResult(result)
 
 
+def _describe_alarms_for_metric(self: Any) -> Any:
+    """DescribeAlarmsForMetric: the standard alarms on exactly this metric -- namespace, name and the *whole*
+    dimension set (order-free; a subset or superset is another metric, the API reference says the dimensions
+    must be given "if the metric has any"), narrowed by Statistic, ExtendedStatistic, Period and Unit when
+    given. Alarms on math expressions and composite alarms are never returned (API reference:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarmsForMetric.html).
+    moto's version matched the name and namespace only, so every instance's CPU alarm answered for one."""
+    name = self._get_param("MetricName")
+    namespace = self._get_param("Namespace")
+    for param, value in (("metricName", name), ("namespace", namespace)):
+        if not value:
+            raise ValidationError(
+                f"1 validation error detected: Value null at '{param}' failed to satisfy constraint: Member must "
+                "not be null")
+    statistic = self._get_param("Statistic")
+    extended = self._get_param("ExtendedStatistic")
+    if statistic is not None and statistic not in metrics.BASIC_STATS:
+        raise ValidationError(
+            f"1 validation error detected: Value '{statistic}' at 'statistic' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [Maximum, SampleCount, Sum, Minimum, Average]")
+    period = _int(self._get_param("Period"))
+    unit = self._get_param("Unit")
+    dkey = metrics.dims_key(self._get_params().get("Dimensions") or [])
+    backend = cloudwatch_backends[self.current_account][self.region]
+    with LOCK:
+        chosen = [a for a in backend.alarms.values()
+                  if a.rule is None and a.metric_name == name and a.namespace == namespace
+                  and metrics.dims_key({d.name: d.value for d in a.dimensions}) == dkey
+                  and (statistic is None or a.statistic == statistic)
+                  and (extended is None or a.extended_statistic == extended)
+                  and (period is None or _int(a.period) == period)
+                  and (unit is None or a.unit == unit)]
+        chosen.sort(key=lambda a: a.name)
+        return ActionResult({"MetricAlarms": [alarm_dict(a) for a in chosen]})
+
+
 def _describe_alarm_history(self: Any) -> Any:
     name = self._get_param("AlarmName")
     types = self._get_param("AlarmTypes", []) or ["MetricAlarm", "CompositeAlarm"]
@@ -848,6 +886,7 @@ class Alarms(Extension):
         CloudWatchBackend.delete_alarms = _wrap_delete_alarms(CloudWatchBackend.delete_alarms)  # type: ignore
         CloudWatchResponse.describe_alarms = _describe_alarms  # type: ignore[method-assign]
         CloudWatchResponse.describe_alarm_history = _describe_alarm_history  # type: ignore[attr-defined]
+        CloudWatchResponse.describe_alarms_for_metric = _describe_alarms_for_metric  # type: ignore[method-assign]
         CloudWatchResponse.set_alarm_state = _set_alarm_state  # type: ignore[method-assign]
 
     def prepare(self, sandbox: Sandbox) -> None:

@@ -45,7 +45,10 @@ Backup jobs
     issues" (the API reference: state COMPLETED with a MessageCategory other than SUCCESS). The sandbox uses
     this for Windows instances whose VSS attempt fell back to a crash-consistent image: category
     ``AccessDenied``, message "Windows VSS Backup attempt failed because either Instance or SSM Agent has
-    invalid state or insufficient privileges." (``issues_rate`` of Windows jobs, 30 %);
+    invalid state or insufficient privileges." (``issues_rate`` of Windows jobs, 30 %) -- only for jobs that
+    asked for VSS: ``BackupOptions {"WindowsVSS": "enabled"}`` from StartBackupJob or from the plan's
+    ``AdvancedBackupSettings`` for EC2 (https://docs.aws.amazon.com/aws-backup/latest/devguide/windows-backups.html);
+    without it a Windows backup is crash-consistent and simply completes;
   * ``FAILED`` part-way (``fail_rate``, 2 %), category ``AccessDenied`` / ``InvalidParameters`` (the example
     strings of the API reference) with a message, no recovery point;
   * ``EXPIRED``: never started within the start window (``expire_rate``, 0.5 %; state stays CREATED until
@@ -53,10 +56,14 @@ Backup jobs
     ExpectedCompletionDate: "Backup job expired before completion." (the message AWS shows for that case);
   * ``ABORTED``: StopBackupJob on a CREATED or RUNNING job (anything else -> InvalidRequestException),
     message "Backup job was stopped by user.", category ``ABORTED``.
-  ``ResourceType`` EC2, ``ResourceName`` the Name tag at creation, ``BackupSizeInBytes`` the instance's
-  volume size (deterministic per instance type), ``IamRoleArn`` the selection's role, ``CreatedBy`` the plan
-  and rule (absent for on-demand jobs), ``RecoveryPointArn`` an AMI ARN (EC2 backups are AMIs),
-  ``RecoveryPointLifecycle`` the rule's Lifecycle. ``POST /_opstui/backup {"outcomes": {"i-...": "FAILED"}}``
+  ``ResourceType`` EC2, ``ResourceName`` the Name tag at creation, ``BackupSizeInBytes`` "the size of a backup
+  (recovery point)": the instance's volume size (deterministic per instance type) once COMPLETED, growing while
+  RUNNING, 0 for a job that made no recovery point (CREATED, FAILED, EXPIRED, ABORTED); ``IamRoleArn`` the
+  selection's role, ``CreatedBy`` the plan and rule (absent for on-demand jobs), ``RecoveryPointArn`` an AMI ARN
+  (EC2 backups are AMIs) only while RUNNING (the AMI being made) and once COMPLETED -- a failed, expired or
+  stopped job names none (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupJob.html);
+  ``RecoveryPointLifecycle`` the rule's Lifecycle. StartBackupJob answers ``BackupJobId``, ``CreationDate`` and
+  ``IsParent`` (its ``RecoveryPointArn`` "is only returned for Amazon EFS and Advanced DynamoDB resources"). ``POST /_opstui/backup {"outcomes": {"i-...": "FAILED"}}``
   forces the outcome of a resource's next jobs (tests).
 
 Copy jobs (a rule's CopyActions)
@@ -79,6 +86,10 @@ Restore jobs
   ``Metadata``; the job is ``PENDING`` ~30 s, ``RUNNING`` a few minutes, ``COMPLETED`` with
   ``CreatedResourceArn`` a new instance ARN (an id only: no moto instance is launched).
 
+ListProtectedResources: each resource with a recovery point (any status) and its newest one.
+ListBackupJobSummaries: job counts of the last 14 days by State, ResourceType and MessageCategory, per day
+(``ONE_DAY``) or over 7 / 14 days, each filter a value, ``ANY`` or ``AGGREGATE_ALL``.
+
 Lists: newest first; filters as botocore's model (ByState/ByStatus, ByResourceArn, ByResourceType,
 ByBackupVaultName, ByCreatedAfter/Before, ByCompleteAfter/Before, ByAccountId, ByMessageCategory (``ANY`` and
 ``AGGREGATE_ALL`` match everything), ByParentJobId, ByDestinationVaultArn, BySourceRecoveryPointArn);
@@ -95,6 +106,7 @@ import datetime as dt
 import fnmatch
 import hashlib
 import json
+import math
 import random
 import re
 import threading
@@ -251,11 +263,13 @@ class BackupJob:
             "CreationDate": self.created, "State": state, "PercentDone": f"{frac * 100:.1f}",
             "IamRoleArn": self.iam_role, "ResourceType": self.resource_type, "StartBy": self.start_by,
             "ExpectedCompletionDate": self.complete_by, "BytesTransferred": int(self.size * frac),
-            "BackupSizeInBytes": self.size if state == "COMPLETED" else int(self.size * frac),
+            "BackupSizeInBytes": self.size if state == "COMPLETED" else (int(self.size * frac)
+                                                                          if state == "RUNNING" else 0),
             "ResourceName": self.resource_name, "IsParent": False, "IsEncrypted": False,
             "BackupType": "", "InitiationDate": self.created,
         }
-        if self.recovery_point is not None:
+        if self.recovery_point is not None and state in ("RUNNING", "COMPLETED"):
+            # the AMI being made, then made; a job that failed, expired or was stopped leaves no recovery point
             out["RecoveryPointArn"] = self.recovery_point.arn
         if self.lifecycle:
             out["RecoveryPointLifecycle"] = self.lifecycle
@@ -582,9 +596,17 @@ def _rng(*key: object) -> random.Random:
     return random.Random(int.from_bytes(digest, "big") ^ _seed_value)
 
 
+def vss_enabled(backup_options: dict[str, str] | None) -> bool:
+    """True when the job asked for a Windows VSS backup (``BackupOptions {"WindowsVSS": "enabled"}``, from the
+    plan's AdvancedBackupSettings for EC2 or StartBackupJob): only then can VSS fail over to a crash-consistent
+    image (https://docs.aws.amazon.com/aws-backup/latest/devguide/windows-backups.html)."""
+    return str((backup_options or {}).get("WindowsVSS", "")).lower() == "enabled"
+
+
 def _plan_outcome(rng: random.Random, res: Resource, knobs: dict[str, float],
-                  forced: str | None) -> tuple[str, str, str | None]:
-    """(outcome, category, message) for one job, from the knobs or a forced outcome."""
+                  forced: str | None, vss: bool = False) -> tuple[str, str, str | None]:
+    """(outcome, category, message) for one job, from the knobs or a forced outcome. "Completed with issues"
+    (the VSS fallback) needs ``vss``: a forced ISSUES without it completes plainly, as such a job would."""
     roll = rng.random()
     outcome = forced
     if outcome is None:
@@ -592,10 +614,12 @@ def _plan_outcome(rng: random.Random, res: Resource, knobs: dict[str, float],
             outcome = "EXPIRED"
         elif roll < knobs["expire_rate"] + knobs["fail_rate"]:
             outcome = "FAILED"
-        elif res.windows and rng.random() < knobs["issues_rate"]:
+        elif res.windows and rng.random() < knobs["issues_rate"] and vss:
             outcome = "ISSUES"
         else:
             outcome = "COMPLETED"
+    if outcome == "ISSUES" and not vss:
+        outcome = "COMPLETED"
     if outcome == "ISSUES":
         return "COMPLETED", "AccessDenied", VSS_MESSAGE
     if outcome == "FAILED":
@@ -618,7 +642,7 @@ def create_job(st: RegionStore, res: Resource, vault_name: str, iam_role: str, c
     rng = _rng(st.region, res.arn, f"{created:.3f}", vault_name)
     if forced is None and res.instance_id in _forced:
         forced = _forced[res.instance_id]
-    outcome, category, message = _plan_outcome(rng, res, knobs, forced)
+    outcome, category, message = _plan_outcome(rng, res, knobs, forced, vss_enabled(backup_options))
     start_by = created + start_window_min * 60
     complete_by = created + completion_window_min * 60
     delay = start_delay if start_delay is not None else rng.uniform(60, 15 * 60)
@@ -697,6 +721,15 @@ def _rule_defaults(rule: dict[str, Any]) -> tuple[float, float]:
             float(rule.get("CompletionWindowMinutes") or DEFAULT_COMPLETION_WINDOW))
 
 
+def plan_backup_options(plan: Any) -> dict[str, str] | None:
+    """The BackupOptions a plan gives its EC2 jobs: its ``AdvancedBackupSettings`` entry for ResourceType EC2
+    (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_AdvancedBackupSetting.html)."""
+    for setting in getattr(plan, "advanced_backup_settings", None) or []:
+        if setting.get("ResourceType") == "EC2" and setting.get("BackupOptions"):
+            return dict(setting["BackupOptions"])
+    return None
+
+
 def run_rule(account: str, region: str, plan: Any, rule: dict[str, Any], when: float,
              resources: list[Resource] | None = None, forced: dict[str, str] | None = None,
              knobs: dict[str, float] | None = None) -> list[BackupJob]:
@@ -719,13 +752,15 @@ def run_rule(account: str, region: str, plan: Any, rule: dict[str, Any], when: f
         "BackupRuleCron": rule.get("ScheduleExpression"),
         "BackupRuleTimezone": rule.get("ScheduleExpressionTimezone") or "Etc/UTC",
     }
+    options = plan_backup_options(plan)
     jobs = []
     for n, (res, role) in enumerate(sorted(chosen.values(), key=lambda x: x[0].arn)):
         jitter = _rng(region, res.arn, when).uniform(0, 90) + n * 0.01
         jobs.append(create_job(st, res, rule.get("TargetBackupVaultName", "Default"), role, when + jitter,
                                start_w, complete_w, rule.get("Lifecycle"), created_by,
                                rule.get("CopyActions") or [], forced=(forced or {}).get(res.instance_id),
-                               copy_fails=bool((forced or {}).get(f"copy:{res.instance_id}")), knobs=knobs))
+                               copy_fails=bool((forced or {}).get(f"copy:{res.instance_id}")), knobs=knobs,
+                               backup_options=options))
     # the seed replays history newest first: keep the latest run, not the last one replayed
     plan.last_execution_date = max(when, getattr(plan, "last_execution_date", None) or 0)
     return jobs
@@ -1025,6 +1060,13 @@ def start_backup_job(self: Any) -> Any:
         raise InvalidParameterValueException("StartWindowMinutes must be at least 60 minutes.")
     if not isinstance(complete_w, int) or complete_w < start_w:
         raise InvalidParameterValueException("CompleteWindowMinutes must be at least StartWindowMinutes.")
+    options = p.get("BackupOptions") or None
+    # EC2 takes one option, WindowsVSS enabled|disabled (API_StartBackupJob.html#Backup-StartBackupJob-
+    # request-BackupOptions)
+    if options is not None and (not isinstance(options, dict) or set(options) - {"WindowsVSS"}
+                                or str(options.get("WindowsVSS", "disabled")) not in ("enabled", "disabled")):
+        raise InvalidParameterValueException(
+                f"Invalid BackupOptions {json.dumps(options)}: EC2 supports only WindowsVSS (enabled|disabled).")
     lifecycle = p.get("Lifecycle") or None
     if lifecycle:
         delete, cold = lifecycle.get("DeleteAfterDays"), lifecycle.get("MoveToColdStorageAfterDays")
@@ -1038,11 +1080,12 @@ def start_backup_job(self: Any) -> Any:
             job = st.jobs[st.idempotency[token]]
         else:
             job = create_job(st, res, vault, role, _now(), start_w, complete_w, lifecycle, None, [],
-                             start_delay=_knobs["on_demand_start_seconds"], backup_options=p.get("BackupOptions"))
+                             start_delay=_knobs["on_demand_start_seconds"], backup_options=options)
             if token:
                 st.idempotency[token] = job.job_id
-    return _dumps({"BackupJobId": job.job_id, "RecoveryPointArn": job.recovery_point.arn if job.recovery_point
-                   else None, "CreationDate": job.created, "IsParent": False})
+    # RecoveryPointArn "is only returned for Amazon EFS and Advanced DynamoDB resources"
+    # (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_StartBackupJob.html): not for EC2
+    return _dumps({"BackupJobId": job.job_id, "CreationDate": job.created, "IsParent": False})
 
 
 def _job(self: Any) -> BackupJob:
@@ -1456,7 +1499,124 @@ _PATHS = (  # both with and without the trailing slash botocore sends ("/?$" los
     "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/$",
     "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$",
     "{0}/resources/(?P<arn>.+)/recovery-points/$",
+    "{0}/resources/$",
+    "{0}/resources$",
+    "{0}/audit/backup-job-summaries$",
+    "{0}/audit/backup-job-summaries/$",
 )
+
+
+# --------------------------------------------------------------------------------------------------------
+# protected resources and job summaries
+
+
+def list_protected_resources(self: Any) -> Any:
+    """ListProtectedResources: every resource of the region with a recovery point made by Backup "regardless of
+    the recovery point's status" (one still CREATING counts; a deleted or never-made one does not), with its
+    newest point: LastBackupTime (that point's creation), LastBackupVaultArn, LastRecoveryPointArn, ResourceName
+    (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListProtectedResources.html). Newest first,
+    MaxResults 1-1000, an opaque offset NextToken."""
+    catch_up()
+    account, region = _account(self), self.region
+    now = _now()
+    newest: dict[str, RecoveryPoint] = {}
+    with _lock:
+        for point in _points(account, region, None):
+            if point.status(now) is None or point.created > now:
+                continue
+            arn = point.job.resource_arn
+            if arn not in newest or point.created > newest[arn].created:
+                newest[arn] = point
+        rows = [{"ResourceArn": arn, "ResourceType": p.job.resource_type, "LastBackupTime": p.created,
+                 "ResourceName": p.job.resource_name, "LastBackupVaultArn": p.vault_arn,
+                 "LastRecoveryPointArn": p.arn}
+                for arn, p in sorted(newest.items(), key=lambda kv: (-kv[1].created, kv[0]))]
+    page, token = _offset_page(self, rows)
+    out: dict[str, Any] = {"Results": page}
+    if token:
+        out["NextToken"] = token
+    return _dumps(out)
+
+
+SUMMARY_PERIODS = {"ONE_DAY": 1, "SEVEN_DAYS": 7, "FOURTEEN_DAYS": 14}
+SUMMARY_STATES = ("CREATED", "PENDING", "RUNNING", "ABORTING", "ABORTED", "COMPLETED", "FAILED", "EXPIRED",
+                  "PARTIAL")
+
+
+def list_backup_job_summaries(self: Any) -> Any:
+    """ListBackupJobSummaries: counts of the backup jobs created in the last 14 days
+    (https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupJobSummaries.html), grouped by
+    State, ResourceType and MessageCategory -- per UTC day over the prior 14 days (``ONE_DAY``, the default),
+    or one group over the prior 7 / 14 days (``SEVEN_DAYS`` / ``FOURTEEN_DAYS``). Each of the three filters takes
+    a value (only those jobs), ``ANY`` (every value, one row each; the default) or ``AGGREGATE_ALL`` (summed, the
+    row says AGGREGATE_ALL). "Completed with issues" is State COMPLETED with a MessageCategory other than
+    SUCCESS; a job still running has no MessageCategory yet. AccountId: this account, ``ANY`` or
+    ``AGGREGATE_ALL`` (no organization here). MaxResults 1-500 (default 500), opaque offset NextToken."""
+    catch_up()
+    account, region = _account(self), self.region
+    period = _query(self, "AggregationPeriod") or "ONE_DAY"
+    if period not in SUMMARY_PERIODS:
+        raise InvalidParameterValueException(
+            f"Invalid value for AggregationPeriod: {period}. Valid values are ONE_DAY, SEVEN_DAYS, FOURTEEN_DAYS.")
+    state = _query(self, "State") or "ANY"
+    if state not in (*SUMMARY_STATES, "ANY", "AGGREGATE_ALL"):
+        raise InvalidParameterValueException(f"Invalid value for State: {state}")
+    rtype = _query(self, "ResourceType") or "ANY"
+    category = _query(self, "MessageCategory") or "ANY"
+    who = _query(self, "AccountId")
+    if who not in (None, "ANY", "AGGREGATE_ALL", account):
+        return _dumps({"BackupJobSummaries": [], "AggregationPeriod": period})
+    text = _query(self, "MaxResults")
+    try:
+        limit = int(text) if text is not None else 500
+    except ValueError as exc:
+        raise InvalidParameterValueException("MaxResults must be a number") from exc
+    if not 1 <= limit <= 500:
+        raise InvalidParameterValueException(
+            f"1 validation error detected: Value '{limit}' at 'maxResults' failed to satisfy constraint: Member "
+            "must have value less than or equal to 500")
+    now = _now()
+    days = 14 if period == "ONE_DAY" else SUMMARY_PERIODS[period]
+    since = now - days * DAY
+    counts: dict[tuple[float, float, str, str, str | None], int] = {}
+    with _lock:
+        st = store(account, region)
+        lo = bisect.bisect_left(st.job_order, (since, ""))
+        hi = bisect.bisect_right(st.job_order, (now, "\uffff"))
+        for _created, job_id in st.job_order[lo:hi]:
+            job = st.jobs[job_id]
+            job_state, job_category = job.state(now), job.category_at(now)
+            if state not in ("ANY", "AGGREGATE_ALL") and job_state != state:
+                continue
+            if rtype not in ("ANY", "AGGREGATE_ALL") and job.resource_type != rtype:
+                continue
+            if category not in ("ANY", "AGGREGATE_ALL") and not _category_ok(category, job_category):
+                continue
+            if period == "ONE_DAY":
+                start = math.floor(job.created / DAY) * DAY
+                window = (start, start + DAY)
+            else:
+                window = (since, now)
+            key = (*window, "AGGREGATE_ALL" if state == "AGGREGATE_ALL" else job_state,
+                   "AGGREGATE_ALL" if rtype == "AGGREGATE_ALL" else job.resource_type,
+                   "AGGREGATE_ALL" if category == "AGGREGATE_ALL" else job_category)
+            counts[key] = counts.get(key, 0) + 1
+    rows = []
+    for (start, end, row_state, row_type, row_category), count in sorted(
+            counts.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][3], kv[0][4] or "")):
+        row: dict[str, Any] = {"Region": region, "AccountId": account, "State": row_state,
+                               "ResourceType": row_type, "Count": count, "StartTime": start, "EndTime": end}
+        if row_category is not None:
+            row["MessageCategory"] = row_category
+        rows.append(row)
+    token = _query(self, "NextToken")
+    offset = int(token) if token and token.isdigit() else 0
+    if token and not token.isdigit():
+        raise InvalidParameterValueException("The next token is not valid")
+    out: dict[str, Any] = {"BackupJobSummaries": rows[offset:offset + limit], "AggregationPeriod": period}
+    if offset + limit < len(rows):
+        out["NextToken"] = str(offset + limit)
+    return _dumps(out)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1487,7 +1647,7 @@ class Backup(Extension):
                list_recovery_points_by_backup_vault, list_recovery_points_by_resource,
                describe_recovery_point, delete_recovery_point, get_recovery_point_restore_metadata,
                start_restore_job, describe_restore_job, list_restore_jobs, list_backup_vaults,
-               describe_backup_vault)
+               describe_backup_vault, list_protected_resources, list_backup_job_summaries)
 
     def prepare(self, sandbox: Sandbox) -> None:
         """Forget everything (knobs back to their defaults), then seed the scenario's plan and history."""

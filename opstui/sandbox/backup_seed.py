@@ -5,7 +5,9 @@ Every scenario gets a ``Default`` backup vault in each of its regions (AWS creat
 
 * plan ``daily-ec2``: rule ``daily`` at ``cron(0 5 ? * * *)`` (05:00 UTC), start window 60 min, completion
   window 180 min, Lifecycle DeleteAfterDays 35, into vault ``Default``, with a CopyAction to
-  ``arn:aws:backup:ap-northeast-3:<account>:backup-vault:Default`` (DeleteAfterDays 35); created 60 days ago;
+  ``arn:aws:backup:ap-northeast-3:<account>:backup-vault:Default`` (DeleteAfterDays 35), and
+  ``AdvancedBackupSettings`` WindowsVSS enabled for EC2 (so its jobs carry ``BackupOptions`` and a Windows
+  job can complete with issues); created 60 days ago;
 * selection ``all-ec2``: ``Resources=["arn:aws:ec2:*:*:instance/*"]``, role
   ``arn:aws:iam::<account>:role/service-role/AWSBackupDefaultServiceRole``;
 * 14 days of history (the plan's last 14 firings, made by the same code as the live scheduler, so their
@@ -45,6 +47,8 @@ VAULT = "Default"
 HISTORY_DAYS = 14
 CRON = "cron(0 5 ? * * *)"
 ROLE = "arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
+#: the plan asks for application-consistent Windows backups: only so can a Windows job "complete with issues"
+VSS_SETTING = {"ResourceType": "EC2", "BackupOptions": {"WindowsVSS": "enabled"}}
 FILE_BUCKET = "opstui-file-backups-{account}"
 FILE_HOSTS = ("prod-web-01", "prod-app-01", "prod-db-01", "stg-web-01", "本番-決済API-01", "onprem-backup-01")
 
@@ -99,7 +103,8 @@ def _plan(account: str) -> Any:
         "ScheduleExpressionTimezone": "Etc/UTC",
     }
     plan = backup_backends[account][PRIMARY].create_backup_plan(
-        {"BackupPlanName": PLAN_NAME, "Rules": [rule]}, {"Owner": "platform"}, "opstui-seed")
+        {"BackupPlanName": PLAN_NAME, "Rules": [rule], "AdvancedBackupSettings": [VSS_SETTING]},
+        {"Owner": "platform"}, "opstui-seed")
     plan.creation_date = (now - dt.timedelta(days=60)).timestamp()
     return plan
 
@@ -193,7 +198,8 @@ def history(account: str, days: float, jobs: int | None = None) -> dict[str, Any
                     res, role = chosen[n % len(chosen)]
                     when = t0 + span * n / max(1, jobs - 1)
                     backup.create_job(st, res, rule.get("TargetBackupVaultName", "Default"), role, when, start_w,
-                                      complete_w, rule.get("Lifecycle"), created_by, rule.get("CopyActions") or [])
+                                      complete_w, rule.get("Lifecycle"), created_by, rule.get("CopyActions") or [],
+                                      backup_options=backup.plan_backup_options(plan))
         nxt = backup.parse_cron(rule["ScheduleExpression"]).next_after(now)
         st.rule_due[(plan.backup_plan_id, rule["RuleId"])] = nxt.timestamp() if nxt else float("inf")
         return {"backup_jobs": len(st.jobs), "copy_jobs": len(st.copies)}

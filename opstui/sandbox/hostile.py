@@ -9,7 +9,10 @@ hostile sweep (``tests/views/test_hostile_sweep.py``) finds them on every tab:
   kept in ALARM: the metric has no data and missing data is ignored, so the evaluator keeps the state, as AWS
   does;
 * an SNS topic with an http subscription whose URL path carries markup;
-* an S3 bucket whose object keys carry markup and wide text (S3 keys are any UTF-8);
+* an S3 bucket whose object keys carry markup, wide text and C0 control characters -- an OSC title sequence
+  (``\x1b]0;pwned\x07``) and a clear-screen (``\x1b[2J``) inside key names, as any UTF-8 is a valid S3 key;
+  they reach the app URL-encoded (``encoding-type=url``, :mod:`.s3_listing`) and botocore decodes them back to
+  the raw characters -- and in versions (the bucket is versioned), so the Backup tab's version view meets them;
 * backup jobs of the hostile nodes (their names come from the Name tags: markup, U+FFFD for what EC2 cannot
   carry), failed or completed with issues, whose status message quotes a Windows VSS writer's name as the
   machine reports it: text from a machine we don't control, escape sequences included.
@@ -31,6 +34,10 @@ if TYPE_CHECKING:
 
 TOPIC = "hostile-alerts"
 BUCKET = "opstui-hostile-{account}"
+#: S3 keys with terminal control sequences inside their names (a "folder" and plain objects)
+CONTROL_KEYS = (f"logs/{HOSTILE_STRINGS['osc_title']}/app.log",
+                f"backup-{HOSTILE_STRINGS['clear_screen']}-{HOSTILE_STRINGS['osc_title']}.tar.gz",
+                f"{HOSTILE_STRINGS['sgr_red']}\x07bell.txt")
 
 
 def seed(scenario: Scenario) -> dict[str, Any]:
@@ -55,8 +62,12 @@ def seed(scenario: Scenario) -> dict[str, Any]:
     s3 = s3_backends[account]["global"]
     bucket = BUCKET.format(account=account)
     s3.create_bucket(bucket, PRIMARY)
-    for key in (f"{h['markup']}/report.txt", f"{h['rich_link']}.log", f"{h['wide']}/{h['rich_red']}.tar.gz"):
+    s3.put_bucket_versioning(bucket, "Enabled")
+    for key in (f"{h['markup']}/report.txt", f"{h['rich_link']}.log", f"{h['wide']}/{h['rich_red']}.tar.gz",
+                *CONTROL_KEYS):
         s3.put_object(bucket, key, b"hostile\n")
+    for key in CONTROL_KEYS:  # a second version of each: the version list shows them twice
+        s3.put_object(bucket, key, b"hostile, again\n")
     jobs = _backup_jobs(account, h)
     return {"alarms": names, "topic": topic.arn, "bucket": bucket, "backup_jobs": jobs}
 
@@ -71,7 +82,7 @@ def _backup_jobs(account: str, h: dict[str, str]) -> int:
     for n, res in enumerate(resources):  # for each: a failed job and one completed with issues (a point)
         for m, outcome in enumerate(("FAILED", "ISSUES")):
             job = backup.create_job(store, res, "Default", role, created + (2 * n + m) * 60, 60, 180, None, None,
-                                    [], start_delay=60, forced=outcome)
+                                    [], start_delay=60, forced=outcome, backup_options={"WindowsVSS": "enabled"})
             job.message = f"Windows VSS writer {h['osc_title']}{h['clear_screen']}{h['markup']} failed: {h['sgr_red']}"
     return 2 * len(resources)
 

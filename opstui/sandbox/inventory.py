@@ -67,7 +67,10 @@ AWS:InstanceInformation, AWS:Application, AWS:AWSComponent (the agent), AWS:Netw
 AWS:InstanceDetailedInformation, and on Windows AWS:WindowsUpdate, each honouring the document's
 Enabled/Disabled parameters (``services`` is "Windows OS only" in the document's text; the sandbox reports
 Linux systemd units too, so every node has the five types the app shows). The scenario's "local" node
-(``prod-web-01`` in the default scenario) reports the real packages and interfaces of this machine.
+(``prod-web-01`` in the default scenario, ``NodeSpec.real_host``) reports the real packages and interfaces of
+this machine -- and, so that they are honest, claims this machine's OS too: its PlatformName/PlatformVersion
+(DescribeInstanceInformation, AWS:InstanceInformation) are ``/etc/os-release``'s NAME and VERSION_ID
+(:func:`opstui.sandbox.inventory_data.local_platform`), e.g. Debian GNU/Linux 12, not Amazon Linux 2023.
 
 Seeded inventory: every node of the scenario gets a capture at start (recent for Online nodes, days old for the
 deliberately stale ones and for ConnectionLost/stopped nodes), materialised lazily -- a background thread after
@@ -445,16 +448,13 @@ def seed(scenario: Any, now: dt.datetime | None = None) -> None:
     global _generation
     now = now or clock.now()
     account = scenario.account_id
-    local_done = scenario.name != "default"
     stale_names = {"stg-batch-02": 4, "dr-batch-01": 9, "ステージング-バッチ": 2}
     with _lock:
         _generation += 1
         for spec in scenario.nodes:
             h = int(hashlib.blake2b(spec.instance_id.encode(), digest_size=4).hexdigest(), 16)
             online = spec.ping_status == "Online" and spec.ec2_state != "stopped"
-            local = False
-            if not local_done and online and spec.region == scenario.regions[0] and spec.distro not in ("win2022",):
-                local = local_done = True
+            local = spec.real_host  # the machine the sandbox runs on (scenarios.REAL_HOST_NODE)
             if not online:
                 capture = now - dt.timedelta(days=2 + h % 4, hours=h % 11)
             elif spec.tags.get("Name") in stale_names:

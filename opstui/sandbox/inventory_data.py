@@ -619,6 +619,27 @@ def _python_distributions() -> list[Entry]:
     return rows
 
 
+def local_platform() -> tuple[str, str]:
+    """(PlatformName, PlatformVersion) of the machine the sandbox runs on, as the SSM Agent reads a Linux
+    host's: ``NAME`` and ``VERSION_ID`` of ``/etc/os-release`` (e.g. "Debian GNU/Linux", "12"); elsewhere the
+    system's name and release. The scenario node that reports this machine's packages claims this platform,
+    so its inventory is honest: Debian packages from a node that says Debian, not Amazon Linux 2023."""
+    fields: dict[str, str] = {}
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    key, sep, value = line.strip().partition("=")
+                    if sep:
+                        fields[key] = value.strip().strip('"').strip("'")
+            break
+        except OSError:
+            continue
+    if fields.get("NAME"):
+        return fields["NAME"], fields.get("VERSION_ID", "")
+    return platform.system() or "Linux", platform.release()
+
+
 def local_applications() -> list[Entry]:
     """The real packages of this machine: dpkg-query, else rpm -qa, else the Python distributions
     (what ``pip list`` shows). Read once per process (~0.1 s for dpkg)."""

@@ -40,8 +40,8 @@ it is 15-63 days ago, an hour beyond), the last bucket is the one starting befor
 Average, Sum, Minimum, Maximum, SampleCount and percentiles ``pNN`` / ``pNN.N`` (nearest rank over single
 values; statistic sets carry none); ``Unit`` filters; GetMetricData pages by ``MaxDataPoints`` (default
 100,800) with ``NextToken``, honours ``ScanBy``, ``Label`` (default: the metric name), ``ReturnData``, up to
-500 queries, and simple metric math through moto's expression parser. The default Label for an expression is
-its Id.
+500 queries, and metric math (:mod:`.metric_math`: arithmetic, SUM/AVG/MIN/MAX, METRICS(), FILL, ...). The default
+Label for an expression is its Id.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.instances import Instance
 
-from . import clock, node_state
+from . import clock, metric_math, node_state
 from .ec2_fast import instance_index
 from .extension import Extension, attach
 from .ssm_nodes import REGISTRY
@@ -749,13 +749,16 @@ def get_metric_data(self: Any) -> Any:
                          unit=ms.get("Unit"), now=now)
             label = q.get("Label") or metric.get("MetricName", "")
             computed.append({"id": qid, "label": label, "ts": [p[0] for p in pts], "vals": [p[1] for p in pts],
-                             "return": ret})
+                             "return": ret, "period": period})
         else:
-            computed.append({"id": qid, "label": q.get("Label") or qid, "expr": q["Expression"], "return": ret,
-                             "period": q.get("Period")})
-    for c in computed:
-        if "expr" in c:
-            c["ts"], c["vals"] = _expression(c["expr"], computed)
+            try:
+                tree: Any = metric_math.parse(str(q["Expression"]))
+            except metric_math.MathError as exc:
+                raise ValidationError(f"Error in expression {qid}: {exc}") from exc
+            except metric_math.Unsupported as exc:
+                tree = exc
+            computed.append({"id": qid, "label": q.get("Label") or qid, "expr": tree, "return": ret})
+    computed = _evaluate_expressions(computed, start, end, now)
     results = [c for c in computed if c["return"]]
     if scan_by == "TimestampDescending":
         for c in results:
@@ -780,12 +783,15 @@ def get_metric_data(self: Any) -> Any:
         if lo >= n_points and n_points:
             continue
         take = min(n_points - lo, budget)
-        status = "Complete" if lo + take >= n_points else "PartialData"
+        status = c.get("status") or ("Complete" if lo + take >= n_points else "PartialData")
         if take <= 0 and n_points:
             next_token = _token({"d": digest, "o": position - n_points + lo})
             break
-        out.append({"Id": c["id"], "Label": c["label"], "Timestamps": c["ts"][lo:lo + take],
-                    "Values": c["vals"][lo:lo + take], "StatusCode": status})
+        entry = {"Id": c["id"], "Label": c["label"], "Timestamps": c["ts"][lo:lo + take],
+                 "Values": c["vals"][lo:lo + take], "StatusCode": status}
+        if c.get("messages"):
+            entry["Messages"] = c["messages"]
+        out.append(entry)
         budget -= take
         if status == "PartialData":
             next_token = _token({"d": digest, "o": position - n_points + lo + take})
@@ -811,16 +817,66 @@ def _json_protocol(response: Any) -> bool:
         return False
 
 
-def _expression(expr: str, computed: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
-    """Simple metric math through moto's parser (ids, + - * /, numbers); anything else is an empty series."""
-    from moto.cloudwatch.metric_data_expression_parser import parse_expression
+def _evaluate_expressions(computed: list[dict[str, Any]], start: float, end: float,
+                          now: float) -> list[dict[str, Any]]:
+    """Compute every expression query (:mod:`.metric_math`) and expand the ones that yield an array of time
+    series into one result each (same Id; Label "<expression label> <metric label>"). A syntax error, an unknown
+    function or id, a cycle or a scalar result is AWS's ValidationError; a function AWS has and the sandbox
+    does not compute leaves that query's result empty with StatusCode InternalError and a message saying so."""
+    by_id = {c["id"]: c for c in computed}
+    metric_ids = [c["id"] for c in computed if "expr" not in c]
+    values: dict[str, Any] = {}
+    visiting: set[str] = set()
+    s0 = _round_start(start, now)
 
-    data = [{"id": c["id"], "values": c["vals"], "timestamps": c["ts"]} for c in computed if "expr" not in c]
-    try:
-        vals, ts = parse_expression(expr, data)
-    except Exception:
-        return [], []
-    return list(ts), [float(v) for v in vals]
+    def resolve(qid: str) -> Any:
+        if qid in values:
+            return values[qid]
+        c = by_id.get(qid)
+        if c is None:
+            raise metric_math.MathError(f"Unknown metric or expression id {qid}")
+        if "expr" not in c:
+            value: Any = metric_math.Series(c["label"], list(c["ts"]), list(c["vals"]), c["period"], s0, end)
+        else:
+            if qid in visiting:
+                raise metric_math.MathError(f"Circular reference to {qid}")
+            if isinstance(c["expr"], metric_math.Unsupported):
+                raise c["expr"]
+            visiting.add(qid)
+            try:
+                value = metric_math.evaluate(c["expr"], ctx, now)
+            finally:
+                visiting.discard(qid)
+        values[qid] = value
+        return value
+
+    ctx = metric_math.Context(resolve, metric_ids)
+    out: list[dict[str, Any]] = []
+    for c in computed:
+        if "expr" not in c:
+            out.append(c)
+            continue
+        ctx.dropped[0] = False
+        try:
+            value = resolve(c["id"])
+        except metric_math.MathError as exc:
+            raise ValidationError(f"Error in expression {c['id']}: {exc}") from exc
+        except metric_math.Unsupported as exc:
+            out.append({**c, "ts": [], "vals": [], "status": "InternalError", "messages": [
+                {"Code": "InternalError", "Value": f"The opstui sandbox does not compute {exc.name} in metric math "
+                                                   "(AWS does): no data is returned for this expression."}]})
+            continue
+        messages = [{"Code": "ArithmeticError", "Value": metric_math.ARITHMETIC_MESSAGE}] if ctx.dropped[0] else []
+        members = value if isinstance(value, list) else [value]
+        if not all(isinstance(m, metric_math.Series) for m in members):
+            raise ValidationError(f"Error in expression {c['id']}: the expression must return a time series or an "
+                                  "array of time series, not a scalar")
+        for member in members:
+            label = c["label"] if not isinstance(value, list) else \
+                (f"{c['label']} {member.label}" if c["label"] != c["id"] else member.label)
+            out.append({**c, "label": label, "ts": list(member.ts), "vals": list(member.vals),
+                        "messages": messages})
+    return out
 
 
 def get_metric_statistics(self: Any) -> Any:

@@ -68,7 +68,11 @@ class NodeSpec:
     ping_status: str = "Online"  # the agent's own status; a stopped instance shows ConnectionLost
     agent_version: str = LATEST_AGENT
     computer_name: str | None = None
-    platform_name: str | None = None  # override the distro's name (hostile scenario)
+    platform_name: str | None = None  # override the distro's name (hostile scenario, the real host)
+    platform_version: str | None = None  # override the distro's version (the real host)
+    #: this node is the machine the sandbox runs on: its shells and commands run here, its inventory reports
+    #: this machine's packages and interfaces, and its platform is this machine's (/etc/os-release)
+    real_host: bool = False
     association_status: str | None = "Success"
     launch_time: dt.datetime = field(default_factory=lambda: dt.datetime(2025, 4, 1, tzinfo=dt.UTC))
     activation_id: str | None = None
@@ -160,6 +164,10 @@ def _finish(spec: NodeSpec) -> NodeSpec:
 # --------------------------------------------------------------------------------------------
 # default scenario
 
+#: the curated node that is the machine the sandbox runs on (NodeSpec.real_host): it reports this machine's
+#: packages, interfaces and OS (PlatformName/Version from /etc/os-release) instead of its row's distro
+REAL_HOST_NODE = "prod-web-01"
+
 # (region, az suffix, Name, Role, Env, Team, Service, distro, instance type, extras)
 _DEFAULT_ROWS: list[tuple[str, str, str, str, str, str, str, str, str, dict]] = [
     (PRIMARY, "a", "prod-web-01", "web", "prod", "platform", "storefront", "al2023", "t3.large", {}),
@@ -208,6 +216,11 @@ def _curated(alloc: _Allocator) -> list[NodeSpec]:
             launch_time=alloc.launch_time(),
             **extra,
         )
+        if name == REAL_HOST_NODE:
+            from .inventory_data import local_platform
+
+            spec.real_host = True
+            spec.platform_name, spec.platform_version = local_platform()
         nodes.append(_finish(spec))
     # Hybrid (on-premises) nodes: registered with an activation, no EC2 instance behind them.
     nodes.append(

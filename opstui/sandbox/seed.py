@@ -110,7 +110,7 @@ def _node_for(spec: NodeSpec, now: dt.datetime, rng: random.Random) -> ManagedNo
         agent_version=spec.agent_version,
         platform_type=platform_type,
         platform_name=spec.platform_name or platform_name,
-        platform_version=platform_version,
+        platform_version=spec.platform_version or platform_version,
         resource_type="ManagedInstance" if spec.is_hybrid else "EC2Instance",
         ip_address=spec.private_ip,
         computer_name=spec.computer_name,

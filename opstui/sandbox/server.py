@@ -61,6 +61,7 @@ from . import (
     operations,
     resource_groups,
     run_command,
+    s3_listing,
     sigv4,
     sns_delivery,
     ssm_nodes,
@@ -306,7 +307,7 @@ EXTENSIONS = Registry([
     ec2_fast.EXTENSION, ssm_nodes.EXTENSION, metrics.EXTENSION, alarms.EXTENSION, sns_delivery.EXTENSION,
     clock.EXTENSION, inventory.EXTENSION, backup.EXTENSION, documents.EXTENSION, logs_fast.EXTENSION,
     run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
-    synthetics.EXTENSION, associations.EXTENSION, ssm_status.EXTENSION,
+    synthetics.EXTENSION, associations.EXTENSION, ssm_status.EXTENSION, s3_listing.EXTENSION,
 ])
 
 

@@ -14,16 +14,36 @@ It also signs each message with a freshly built certificate (milliseconds per me
   recorded as failed. A failed attempt (connection refused, timeout, non-2xx) is retried 3 times with backoff
   (1, 2, 4 s x ``retry_scale``), like SNS's default HTTP delivery policy in spirit. Publish never fails because
   of a subscriber.
-* **email / email-json / sms** (and Publish with ``PhoneNumber``): recorded in the outbox. ``email`` records the
+* **email / email-json / sms** (and Publish with ``PhoneNumber``): recorded in the outbox (email and email-json
+  only once confirmed, see below). ``email`` records the
   plain-text body SNS mails (the message, then the unsubscribe footer); ``email-json`` the JSON envelope.
 * **Outbox** (the last 1,000 deliveries, every protocol above, newest last): ``GET /_opstui/sns-outbox``
   (``?protocol=email``) -> ``{"deliveries": [{"id", "time", "protocol", "endpoint", "topic_arn",
   "subscription_arn", "message_id", "subject", "message", "body", "status" ("recorded" | "pending" |
-  "delivered" | "failed"), "attempts", "http_status", "error"}]}``; ``DELETE`` clears it.
+  "delivered" | "failed"), "attempts", "http_status", "error", "kind" ("notification" | "confirmation"; a
+  confirmation also has "token" and "subscribe_url")}]}``; ``DELETE`` clears it.
 * **Inbox**: ``POST /_opstui/sns-inbox/<secret>`` is a loopback http subscriber built into the sandbox (the seeded
   ``ops-alerts`` topic subscribes it); ``GET /_opstui/sns-inbox`` lists what it received (headers + JSON body).
 
-Subscriptions stay auto-confirmed as in moto (no SubscriptionConfirmation round trip).
+Confirmation (email and email-json), as AWS does it
+(https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html,
+https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html,
+https://docs.aws.amazon.com/sns/latest/api/API_ConfirmSubscription.html): a new email or email-json
+subscription is *pending*. Subscribe answers ``SubscriptionArn: "pending confirmation"`` (its real ARN only with
+``ReturnSubscriptionArn=true``), ListSubscriptions and ListSubscriptionsByTopic show ``"PendingConfirmation"``
+as its ARN, GetSubscriptionAttributes ``PendingConfirmation: "true"``, and nothing published reaches it. The
+confirmation goes to the address, i.e. into the outbox (``"kind": "confirmation"``): for ``email`` the mail
+"AWS Notification - Subscription Confirmation" with the "Confirm subscription" link
+(``https://sns.<region>.amazonaws.com/confirmation.html?TopicArn=...&Token=...&Endpoint=...``), for ``email-json``
+the JSON message ``Type: SubscriptionConfirmation`` with ``Token`` and ``SubscribeURL``
+(``...?Action=ConfirmSubscription&TopicArn=...&Token=...``); the entry also carries ``token`` and
+``subscribe_url``. Subscribing the same address again while pending sends the confirmation again (same token).
+``ConfirmSubscription(TopicArn, Token)`` with that token confirms it (``ConfirmationWasAuthenticated`` true:
+every sandbox request is signed, even this one, which AWS would also take unsigned from the link); a token
+of another topic or none at all is ``InvalidParameter``, an unknown topic ``NotFound``.
+:func:`subscribe_confirmed` is for seeding a subscription a person confirmed long ago.
+Other protocols (http/https, sms, sqs, ...) stay confirmed at once, as moto has them: AWS sends http(s)
+endpoints a SubscriptionConfirmation POST too (a sandbox approximation, listed in the README).
 """
 
 from __future__ import annotations
@@ -35,13 +55,18 @@ import ipaddress
 import itertools
 import json
 import queue
+import secrets
 import threading
 import time
+import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from moto.sns.models import SNSBackend, Subscription
+from moto.core.responses import ActionResult
+from moto.sns.exceptions import SNSInvalidParameter, TopicNotFound
+from moto.sns.models import SNSBackend, Subscription, sns_backends
+from moto.sns.responses import SNSResponse
 
 from . import clock
 from .extension import ControlRequest, Extension, Handler
@@ -53,6 +78,8 @@ OUTBOX_LIMIT = 1000
 RETRIES = 3
 TIMEOUT_SECONDS = 5.0
 _PROTOCOLS = ("http", "https", "email", "email-json", "sms")
+CONFIRMED_BY_ADDRESS = ("email", "email-json")  # protocols whose subscriptions wait for the address to confirm
+CONFIRMATION_SUBJECT = "AWS Notification - Subscription Confirmation"
 
 _lock = threading.Lock()
 _outbox: deque[dict[str, Any]] = deque(maxlen=OUTBOX_LIMIT)
@@ -60,6 +87,8 @@ _inbox: deque[dict[str, Any]] = deque(maxlen=OUTBOX_LIMIT)
 _ids = itertools.count(1)
 _queue: queue.Queue[tuple[float, dict[str, Any]] | None] = queue.Queue()
 _thread: threading.Thread | None = None
+#: confirmation token -> (account, region, subscription ARN), for ConfirmSubscription
+_tokens: dict[str, tuple[str, str, str]] = {}
 settings: dict[str, float] = {"retry_scale": 1.0}
 
 
@@ -104,7 +133,7 @@ def _entry(protocol: str, endpoint: str, topic_arn: str | None, subscription_arn
     entry = {"id": next(_ids), "time": _timestamp(), "protocol": protocol, "endpoint": endpoint,
              "topic_arn": topic_arn, "subscription_arn": subscription_arn, "message_id": message_id,
              "subject": subject, "message": message, "body": body, "status": status, "attempts": 0,
-             "http_status": None, "error": None}
+             "http_status": None, "error": None, "kind": "notification"}
     with _lock:
         _outbox.append(entry)
     return entry
@@ -125,6 +154,8 @@ def _publish(sub: Subscription, message: str, message_id: str, subject: str | No
         _original_publish(sub, message, message_id, subject=subject, message_attributes=message_attributes,
                           group_id=group_id, deduplication_id=deduplication_id, message_structure=message_structure)
         return
+    if pending(sub):
+        return  # AWS delivers nothing to a subscription that has not been confirmed
     if sub._filter_policy_matcher is not None and not sub._filter_policy_matcher.matches(message_attributes, message):
         return
     if message_structure == "json":
@@ -257,6 +288,7 @@ def clear() -> None:
     with _lock:
         _outbox.clear()
         _inbox.clear()
+        _tokens.clear()
     settings["retry_scale"] = 1.0
 
 
@@ -270,6 +302,136 @@ def _backend_publish(self: SNSBackend, message: str, arn: str | None, phone_numb
     if phone_number:
         _entry("sms", phone_number, None, None, message_id, None, message, message, "recorded")
     return message_id
+
+
+# ------------------------------------------------------------------------------------------------------------
+# confirmation of email / email-json subscriptions
+
+
+def pending(sub: Subscription) -> bool:
+    """True while an email/email-json subscription waits for its address to confirm."""
+    return bool(sub.__dict__.get("_opstui_pending", False))
+
+
+def _confirmation_message(sub: Subscription, token: str) -> tuple[str, str, str]:
+    """(subject, body, SubscribeURL) of the confirmation AWS sends for ``sub``."""
+    topic_arn = sub.topic.arn
+    region = _region_of(topic_arn)
+    subscribe_url = (f"https://sns.{region}.amazonaws.com/?Action=ConfirmSubscription&TopicArn={topic_arn}"
+                     f"&Token={token}")
+    if sub.protocol == "email-json":
+        text = (f"You have chosen to subscribe to the topic {topic_arn}.\nTo confirm the subscription, visit the "
+                "SubscribeURL included in this message.")
+        message_id = str(uuid.uuid4())
+        body = json.dumps({
+            "Type": "SubscriptionConfirmation", "MessageId": message_id, "Token": token, "TopicArn": topic_arn,
+            "Message": text, "SubscribeURL": subscribe_url, "Timestamp": _timestamp(), "SignatureVersion": "1",
+            "Signature": base64.b64encode(hashlib.sha256(f"{message_id}{token}".encode()).digest() * 8).decode(),
+            "SigningCertURL": f"https://sns.{region}.amazonaws.com/SimpleNotificationService-opstui-sandbox.pem",
+        }, ensure_ascii=False)
+        return CONFIRMATION_SUBJECT, body, subscribe_url
+    link = (f"https://sns.{region}.amazonaws.com/confirmation.html?TopicArn={topic_arn}&Token={token}"
+            f"&Endpoint={quote(sub.endpoint, safe='@')}")
+    body = (f"You have chosen to subscribe to the topic: \n{topic_arn}\n\nTo confirm this subscription, click or "
+            f"visit the link below (If this was in error no action is necessary): \nConfirm subscription: {link}"
+            "\n\nPlease do not reply directly to this email. If you wish to remove yourself from receiving all "
+            "future SNS subscription confirmation requests please send an email to sns-opt-out")
+    return CONFIRMATION_SUBJECT, body, link
+
+
+def _send_confirmation(sub: Subscription) -> None:
+    token = sub.__dict__["_opstui_token"]
+    subject, body, url = _confirmation_message(sub, token)
+    entry = _entry(sub.protocol, sub.endpoint, sub.topic.arn, sub.arn, "", subject, "", body, "recorded")
+    entry.update({"kind": "confirmation", "token": token, "subscribe_url": url})
+
+
+def _mark_pending(sub: Subscription) -> None:
+    account, region = sub.account_id, _region_of(sub.topic.arn)
+    token = secrets.token_hex(64)  # AWS's tokens are long opaque hex strings
+    sub.__dict__["_opstui_pending"] = True
+    sub.__dict__["_opstui_token"] = token
+    sub.confirmed = False
+    sub.attributes["PendingConfirmation"] = "true"
+    sub.attributes["ConfirmationWasAuthenticated"] = "false"
+    with _lock:
+        _tokens[token] = (account, region, sub.arn)
+
+
+def _confirm(sub: Subscription, authenticated: bool) -> None:
+    sub.__dict__["_opstui_pending"] = False
+    sub.confirmed = True
+    sub.attributes["PendingConfirmation"] = "false"
+    sub.attributes["ConfirmationWasAuthenticated"] = "true" if authenticated else "false"
+
+
+_original_subscribe = SNSBackend.subscribe
+
+
+def _subscribe(self: SNSBackend, topic_arn: str, endpoint: str, protocol: str) -> Subscription:
+    known = self._find_subscription(topic_arn, endpoint, protocol)
+    sub = _original_subscribe(self, topic_arn, endpoint, protocol)
+    if protocol in CONFIRMED_BY_ADDRESS:
+        if known is None:
+            _mark_pending(sub)
+        if pending(sub):
+            _send_confirmation(sub)  # a repeated Subscribe while pending sends the confirmation again
+    return sub
+
+
+def subscribe_confirmed(backend: SNSBackend, topic_arn: str, endpoint: str, protocol: str) -> Subscription:
+    """Seeding: a subscription its address confirmed long ago (clicking the link: not authenticated), without
+    a confirmation message in the outbox."""
+    sub = _original_subscribe(backend, topic_arn, endpoint, protocol)
+    if protocol in CONFIRMED_BY_ADDRESS:
+        _confirm(sub, authenticated=False)
+    return sub
+
+
+def _subscription_row(sub: Subscription) -> dict[str, str]:
+    return {"SubscriptionArn": "PendingConfirmation" if pending(sub) else sub.arn, "Owner": sub.owner,
+            "Protocol": sub.protocol, "Endpoint": sub.endpoint, "TopicArn": sub.topic.arn}
+
+
+def _response_subscribe(self: Any) -> ActionResult:
+    result = _original_response_subscribe(self)
+    body = result.result if isinstance(result, ActionResult) else None
+    arn = body.get("SubscriptionArn") if isinstance(body, dict) else None
+    sub = self.backend.subscriptions.get(arn) if arn else None
+    wants_arn = str(self._get_param("ReturnSubscriptionArn") or "false").lower() == "true"
+    if sub is not None and pending(sub) and not wants_arn:
+        return ActionResult({"SubscriptionArn": "pending confirmation"})
+    return result
+
+
+def _response_list_subscriptions(self: Any) -> ActionResult:
+    subs, next_token = self.backend.list_subscriptions(next_token=self._get_param("NextToken"))
+    return ActionResult({"Subscriptions": [_subscription_row(s) for s in subs], "NextToken": next_token})
+
+
+def _response_list_subscriptions_by_topic(self: Any) -> ActionResult:
+    subs, next_token = self.backend.list_subscriptions_by_topic(self._get_param("TopicArn"),
+                                                                next_token=self._get_param("NextToken"))
+    return ActionResult({"Subscriptions": [_subscription_row(s) for s in subs], "NextToken": next_token})
+
+
+def _response_confirm_subscription(self: Any) -> ActionResult:
+    topic_arn = self._get_param("TopicArn")
+    token = self._get_param("Token") or ""
+    backend = sns_backends[self.current_account][self.region]
+    if topic_arn not in backend.topics:
+        raise TopicNotFound
+    with _lock:
+        found = _tokens.get(token)
+    sub = backend.subscriptions.get(found[2]) if found and found[:2] == (self.current_account, self.region) else None
+    if sub is None or sub.topic.arn != topic_arn:
+        raise SNSInvalidParameter("Invalid parameter: Token")
+    if pending(sub):
+        _confirm(sub, authenticated=True)
+    return ActionResult({"SubscriptionArn": sub.arn})
+
+
+_original_response_subscribe = SNSResponse.subscribe
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -289,6 +451,11 @@ class SnsDelivery(Extension):
     def patch(self) -> None:
         Subscription.publish = _publish  # type: ignore[method-assign]
         SNSBackend.publish = _backend_publish  # type: ignore[method-assign]
+        SNSBackend.subscribe = _subscribe  # type: ignore[method-assign]
+        SNSResponse.subscribe = _response_subscribe  # type: ignore[method-assign]
+        SNSResponse.list_subscriptions = _response_list_subscriptions  # type: ignore[method-assign]
+        SNSResponse.list_subscriptions_by_topic = _response_list_subscriptions_by_topic  # type: ignore
+        SNSResponse.confirm_subscription = _response_confirm_subscription  # type: ignore[method-assign]
 
     def prepare(self, sandbox: Sandbox) -> None:
         clear()

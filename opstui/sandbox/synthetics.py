@@ -38,11 +38,32 @@ from the zip fails every run (``EXECUTION_FAILURE``).
 
 A run GETs each URL (User-Agent like Synthetics' Chrome): ``PASSED`` on 2xx; ``FAILED``
 (``CANARY_FAILURE``) with the blueprint's or the browser's words: ``Error: Failed to load url: <url> 503
-Service Unavailable``, ``TimeoutError: Navigation timeout of 3000 ms exceeded``,
+Service Unavailable``, ``TimeoutError: Navigation timeout of 30000 ms exceeded`` (the blueprint's timeout),
 ``Error: net::ERR_CONNECTION_REFUSED at <url>``, ``Error: net::ERR_NAME_NOT_RESOLVED at <url>`` (a host that is
 not loopback, unless ``POST /_opstui/synthetics {"external": true}`` lets canaries leave the machine),
-``Error: Protocol error (Page.navigate): Cannot navigate to invalid URL``. Durations are sandbox milliseconds.
-While a run is in flight it is listed as ``RUNNING``. Each run publishes ``CloudWatchSynthetics``
+``Error: Protocol error (Page.navigate): Cannot navigate to invalid URL``. Durations are sandbox milliseconds
+and, as the heartbeat blueprint's runs report them, cover the whole run: the runtime's own 1.0-1.5 s (Lambda
+start, launching headless Chrome, the report and the upload) plus each navigation (the response time, or the
+navigation timeout when it ran out, plus 60-220 ms of rendering up to DOMContentLoaded).
+While a run is in flight it is listed as ``RUNNING``.
+
+What a run leaves behind (as the Synthetics runtime does,
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_Library.html,
+"Synthetics reporting"): a log stream ``yyyy/mm/dd/[$LATEST]<hex>`` in the canary's Lambda log group
+``/aws/lambda/cwsyn-<name>-<id>`` with Lambda's ``START``/``END``/``REPORT`` lines around the runtime's
+(``Start Canary``, ``Executing step: <host>``, ``Navigating to URL: ...``, ``Canary successful`` or ``ERROR Canary
+failed. Error: <reason> Stack: ...``, publishing metrics, uploading artifacts); and in the run's folder of the
+ArtifactS3Location (``<location>/yyyy/mm/dd/hh/mm-ss-SSS/``) the log (``<timestamp>-log.txt``),
+``SyntheticsReport-PASSED|FAILED.json``, a screenshot per step (``01-<step>-succeeded|failed.png``, a 1x1 PNG
+placeholder) and the HAR (``<timestamp>-har.html``, entries with the run's timings). The seeded canaries' bucket
+``cw-syn-results-<account>-<region>`` exists (the console creates it); a location whose bucket does not exist
+gets no artifacts (the runs still pass or fail on their URL).
+
+Groups (CreateGroup, GetGroup, DeleteGroup, ListGroups, AssociateResource, DisassociateResource,
+ListGroupResources, ListAssociatedGroups): global to the account (listed and read from every Region, by id, name
+or ARN), deleted only from their home Region (the ARN's), names unique whatever their case (ConflictException),
+at most 20 groups, 10 canaries a group, 10 groups a canary (ServiceQuotaExceededException); a canary is
+associated from its own Region; deleting a canary removes it from its groups. Each run publishes ``CloudWatchSynthetics``
 ``SuccessPercent`` (100/0, Percent), ``Duration`` (Milliseconds) and ``Failed`` (1/0, Count), dimension
 ``CanaryName``, through :func:`opstui.sandbox.metrics.put_datapoint` at the run's start time.
 
@@ -53,7 +74,8 @@ to 5. Paging by opaque ``NextToken`` (a bad token: ``ValidationException``). At 
 canary.
 
 Seeded (default scenario, primary region): ``storefront-heartbeat`` (rate(1 minute), the local storefront of
-:mod:`opstui.sandbox.webapp`, navigation timeout 3000 ms so a slow spell fails runs) and
+:mod:`opstui.sandbox.webapp`, the blueprint's 30000 ms navigation timeout: a slow spell makes runs slow, an
+outage fails them) and
 ``legacy-api-heartbeat`` (rate(5 minutes), a loopback port that is bound but never listens: connection
 refused since three hours ago, passing before), both RUNNING with 24 hours of backfilled runs (and metrics)
 that follow the storefront's health schedule.
@@ -66,9 +88,11 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import contextlib
 import datetime as dt
 import io
 import json
+import math
 import random
 import re
 import socket
@@ -112,6 +136,16 @@ _ENV_REF = re.compile(r"""process\.env\.([A-Za-z_][A-Za-z0-9_]*)|process\.env\[\
 _JS_TIMEOUT = re.compile(r"\btimeout\s*:\s*(\d+)")
 _PY_TIMEOUT = re.compile(r"set_page_load_timeout\(\s*(\d+)\s*\)")
 _LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+#: what a run costs besides the page loads: the Lambda start, launching headless Chrome, the report and the
+#: artifact upload (ms, drawn per run), and what the browser adds to each navigation after the response
+#: (parsing, DOMContentLoaded; ms)
+RUNTIME_OVERHEAD_MS = (1000.0, 1500.0)
+RENDER_OVERHEAD_MS = (60.0, 220.0)
+#: a 1x1 PNG: the screenshot placeholder the sandbox stores where the runtime stores its screenshot
+_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+MAX_GROUPS = 20
+MAX_CANARIES_PER_GROUP = 10
+MAX_GROUPS_PER_CANARY = 10
 
 
 class SyntheticsError(JsonRESTError):
@@ -249,6 +283,7 @@ class Run:
     reason: str | None = None
     reason_code: str | None = None
     duration_ms: float = 0.0
+    steps: list[tuple[str, str, float]] = field(default_factory=list)  # (url, PASSED|FAILED, ms) per navigation
 
 
 @dataclass
@@ -425,59 +460,189 @@ def _execute(c: Canary) -> Run:
             if len(c.runs) > MAX_RUNS:
                 del c.runs[: len(c.runs) - MAX_RUNS]
             target, timeout_s = c.target, int(c.run_config.get("TimeoutInSeconds") or 60)
-        speed = clock.speed()
-        began = time.monotonic()
-        state, reason, code, capped_ms = _visit(target, timeout_s)
-        elapsed_ms = (time.monotonic() - began) * speed * 1000
-        duration = capped_ms if capped_ms is not None else elapsed_ms
+        state, reason, code, steps = _visit(target, timeout_s)
+        rng = random.Random(run.id)
+        duration = rng.uniform(*RUNTIME_OVERHEAD_MS) + sum(ms for _url, _state, ms in steps)
         with _lock:
             run.state, run.reason, run.reason_code = state, reason, code
+            run.steps = steps
             run.duration_ms = round(duration, 1)
             run.completed = started + dt.timedelta(milliseconds=duration)
             if runs_once(c.schedule) and c.state == "RUNNING":
                 _stopped(c, run.completed)
         _publish(c, run)
+        _record(c, run)
         return run
     finally:
         c.in_flight = False
 
 
-def _visit(target: Target, timeout_s: int) -> tuple[str, str | None, str | None, float | None]:
-    """``(state, reason, reason code, duration if fixed by a timeout)`` of loading the target's URLs."""
+Steps = list[tuple[str, str, float]]
+
+
+def _visit(target: Target, timeout_s: int) -> tuple[str, str | None, str | None, Steps]:
+    """``(state, reason, reason code, steps)`` of loading the target's URLs; each step is ``(url, PASSED|FAILED,
+    sandbox ms)``: the response time (the navigation timeout when it ran out) plus the browser's rendering."""
     if target.missing_handler is not None:
-        return ("FAILED", f"Error: Cannot find module '{target.missing_handler}'", "EXECUTION_FAILURE", None)
+        return ("FAILED", f"Error: Cannot find module '{target.missing_handler}'", "EXECUTION_FAILURE", [])
     nav_ms = min(target.nav_timeout_ms, timeout_s * 1000)
+    steps: Steps = []
+    speed = clock.speed()
+    rng = random.Random()
+
+    def failed(url: str, reason: str, ms: float) -> tuple[str, str | None, str | None, Steps]:
+        steps.append((url, "FAILED", ms))
+        return "FAILED", reason, "CANARY_FAILURE", steps
+
     for url in target.urls:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname or any(ch.isspace() for ch in url):
-            return ("FAILED", "Error: Protocol error (Page.navigate): Cannot navigate to invalid URL",
-                    "CANARY_FAILURE", None)
+            return failed(url, "Error: Protocol error (Page.navigate): Cannot navigate to invalid URL", 1.0)
         if not _settings["external"] and not parsed.hostname.startswith(_LOOPBACK):
-            return ("FAILED", f"Error: net::ERR_NAME_NOT_RESOLVED at {url}", "CANARY_FAILURE", None)
+            return failed(url, f"Error: net::ERR_NAME_NOT_RESOLVED at {url}", rng.uniform(2, 20))
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        began = time.monotonic()
+
+        def took() -> float:
+            return (time.monotonic() - began) * speed * 1000  # noqa: B023 - read at once, in this iteration
+
+        timeout = f"TimeoutError: Navigation timeout of {nav_ms} ms exceeded"
         try:
             with urllib.request.urlopen(request, timeout=max(0.005, clock.real_seconds(nav_ms / 1000))) as resp:
                 resp.read()
         except urllib.error.HTTPError as exc:
-            return ("FAILED", f"Error: Failed to load url: {url} {exc.code} {exc.reason}", "CANARY_FAILURE", None)
+            return failed(url, f"Error: Failed to load url: {url} {exc.code} {exc.reason}",
+                          took() + rng.uniform(*RENDER_OVERHEAD_MS))
         except TimeoutError:
-            return ("FAILED", f"TimeoutError: Navigation timeout of {nav_ms} ms exceeded", "CANARY_FAILURE",
-                    float(nav_ms))
+            return failed(url, timeout, float(nav_ms))
         except urllib.error.URLError as exc:
             inner = exc.reason
             if isinstance(inner, TimeoutError | socket.timeout):
-                return ("FAILED", f"TimeoutError: Navigation timeout of {nav_ms} ms exceeded", "CANARY_FAILURE",
-                        float(nav_ms))
+                return failed(url, timeout, float(nav_ms))
             if isinstance(inner, ConnectionRefusedError):
                 word = "ERR_CONNECTION_REFUSED"
             elif isinstance(inner, socket.gaierror):
                 word = "ERR_NAME_NOT_RESOLVED"
             else:
                 word = "ERR_CONNECTION_FAILED"
-            return ("FAILED", f"Error: net::{word} at {url}", "CANARY_FAILURE", None)
+            return failed(url, f"Error: net::{word} at {url}", took())
         except (ConnectionError, OSError):
-            return ("FAILED", f"Error: net::ERR_CONNECTION_RESET at {url}", "CANARY_FAILURE", None)
-    return ("PASSED", None, None, None)
+            return failed(url, f"Error: net::ERR_CONNECTION_RESET at {url}", took())
+        steps.append((url, "PASSED", took() + rng.uniform(*RENDER_OVERHEAD_MS)))
+    return ("PASSED", None, None, steps)
+
+
+# --------------------------------------------------------------------------------------------------------
+# what a run leaves behind: its Lambda log stream and its artifacts in S3
+
+
+def _iso_ms(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def run_log(c: Canary, run: Run, request_id: str) -> list[tuple[dt.datetime, str]]:
+    """The lines the Synthetics Node.js runtime and Lambda write for one run, timed within the run."""
+    start, end = run.started, run.completed or run.started
+    total = max(1.0, (end - start).total_seconds() * 1000)
+
+    def at(ms: float) -> dt.datetime:
+        return start + dt.timedelta(milliseconds=min(ms, total))
+
+    def info(ms: float, text: str, level: str = "INFO") -> tuple[dt.datetime, str]:
+        when = at(ms)
+        return when, f"{_iso_ms(when)}\t{request_id}\t{level}\t{text}"
+
+    lines = [(start, f"START RequestId: {request_id} Version: $LATEST"), info(5, "Start Canary")]
+    setup = total - sum(ms for _u, _s, ms in run.steps)
+    t = max(10.0, setup * 0.8)
+    for n, (url, state, ms) in enumerate(run.steps, 1):
+        step = urlparse(url).hostname or url
+        lines.append(info(t, f"Executing step: {step}"))
+        lines.append(info(t + 1, f"Navigating to URL: {url}"))
+        t += ms
+        if state == "PASSED":
+            lines.append(info(t, f"Step {step} succeeded. Screenshot taken: {n:02d}-{step}-succeeded.png"))
+        else:
+            lines.append(info(t, f"Step {step} failed. Screenshot taken: {n:02d}-{step}-failed.png", "ERROR"))
+    if run.state == "PASSED":
+        lines.append(info(t + 2, "Canary successful"))
+    else:
+        reason = run.reason or "Error"
+        lines.append(info(t + 2, f"Canary failed. Error: {reason}\nStack: {reason}\n    at loadBlueprint "
+                                 f"(/opt/nodejs/node_modules/{_handler_file(c.handler)}.js:23:19)", "ERROR"))
+    lines.append(info(total - 40, f"Publishing result and duration CloudWatch metrics with timestamp: "
+                                  f"{_iso_ms(end)}"))
+    lines.append(info(total - 30, f"Uploading artifacts to S3 for canary: {c.name}"))
+    billed = math.ceil(total)
+    lines.append((end, f"END RequestId: {request_id}"))
+    lines.append((end, f"REPORT RequestId: {request_id}\tDuration: {total:.2f} ms\tBilled Duration: {billed} ms"
+                       f"\tMemory Size: {c.run_config.get('MemoryInMB') or 1000} MB\tMax Memory Used: "
+                       f"{300 + int(total) % 97} MB"))
+    return lines
+
+
+def log_group_name(c: Canary) -> str:
+    """The canary's Lambda function's log group (``/aws/lambda/cwsyn-<name>-<id>``)."""
+    return f"/aws/lambda/{c.function_name}"
+
+
+def _record(c: Canary, run: Run) -> None:
+    """Write the run's log stream and artifacts; a logging or S3 problem never loses the run itself."""
+    request_id = str(uuid.UUID(int=random.Random(f"{run.id}/request").getrandbits(128), version=4))
+    lines = run_log(c, run, request_id)
+    with contextlib.suppress(Exception):
+        from . import logs_fast
+
+        stream = f"{run.started:%Y/%m/%d}/[$LATEST]{uuid.UUID(run.id).hex}"
+        logs_fast.put_events(c.account, c.region, log_group_name(c), stream,
+                             [(int(when.timestamp() * 1000), text) for when, text in lines])
+    with contextlib.suppress(Exception):
+        _artifacts(c, run, "\n".join(text for _when, text in lines) + "\n")
+
+
+def _artifacts(c: Canary, run: Run, log_text: str) -> None:
+    """The objects the runtime uploads to the run's folder of ArtifactS3Location: the log, the report
+    ``SyntheticsReport-PASSED|FAILED.json``, a screenshot per step and the HAR file (placeholders with the
+    run's real timings). Skipped when the bucket does not exist."""
+    from moto.s3.models import s3_backends
+
+    location = c.describe_run(run)["ArtifactS3Location"]
+    bucket, _, prefix = location.partition("/")
+    s3 = s3_backends[c.account]["aws"]
+    if bucket not in s3.buckets:
+        return
+    stamp = run.started.astimezone(dt.UTC).strftime("%Y-%m-%dT%H-%M-%S-") + f"{run.started.microsecond // 1000:03d}Z"
+    steps = [{"stepName": urlparse(url).hostname or url, "status": state, "url": url, "duration": round(ms, 1),
+              "screenshots": [{"fileName": f"{n:02d}-{urlparse(url).hostname or url}-"
+                                           f"{'succeeded' if state == 'PASSED' else 'failed'}.png"}]}
+             for n, (url, state, ms) in enumerate(run.steps, 1)]
+    report = {"canaryName": c.name, "canaryRunId": run.id, "status": run.state, "startTime": _iso_ms(run.started),
+              "endTime": _iso_ms(run.completed or run.started), "duration": run.duration_ms, "steps": steps}
+    if run.reason:
+        report["failureReason"] = run.reason
+    har = {"log": {"version": "1.2", "creator": {"name": "CloudWatch Synthetics (opstui sandbox)"}, "entries": [
+        {"startedDateTime": _iso_ms(run.started), "time": round(ms, 1), "request": {"method": "GET", "url": url},
+         "response": {"status": 200 if state == "PASSED" else 0}} for url, state, ms in run.steps]}}
+    objects: list[tuple[str, bytes]] = [
+        (f"{stamp}-log.txt", log_text.encode()),
+        (f"SyntheticsReport-{run.state}.json", json.dumps(report).encode()),
+        (f"{stamp}-har.html", ("<html><body><script>var harOutput = " + json.dumps(har)
+                               + ";</script></body></html>").encode()),
+        *((step["screenshots"][0]["fileName"], _PNG) for step in steps),
+    ]
+    for name, body in objects:
+        s3.put_object(bucket, f"{prefix}/{name}" if prefix else name, body)
+
+
+def ensure_artifact_bucket(account: str, region: str, location: str) -> None:
+    """Create the bucket an ArtifactS3Location names, as the console does for ``cw-syn-results-<account>-
+    <region>`` (seeding only: CreateCanary through the API expects the bucket to exist)."""
+    from moto.s3.models import s3_backends
+
+    bucket = location.removeprefix("s3://").split("/", 1)[0]
+    s3 = s3_backends[account]["aws"]
+    if bucket not in s3.buckets:
+        s3.create_bucket(bucket, region)
 
 
 def _publish(c: Canary, run: Run) -> None:
@@ -796,6 +961,9 @@ def delete_canary(self: Any) -> str:
         if c.state not in ("READY", "STOPPED", "ERROR"):
             raise _conflict(f"Canary {name} is in state {c.state}. Stop the canary before deleting it.")
         del _canaries[c.key]
+        for g in _groups.get(c.account, {}).values():  # a deleted canary leaves its groups
+            if _canary_arn(c) in g.canaries:
+                g.canaries.remove(_canary_arn(c))
     return "{}"
 
 
@@ -833,6 +1001,173 @@ def untag_resource(self: Any) -> str:
         for k in keys:
             c.tags.pop(k, None)
     return "{}"
+
+
+# --------------------------------------------------------------------------------------------------------
+# groups (https://docs.aws.amazon.com/AmazonSynthetics/latest/APIReference/API_CreateGroup.html)
+
+
+@dataclass
+class Group:
+    """A group of canaries: global to the account (listed and readable from every Region), with a home
+    Region in its ARN, where it must be deleted; at most 10 canaries, from any Region."""
+
+    account: str
+    region: str  # home Region
+    id: str
+    name: str
+    created: dt.datetime
+    modified: dt.datetime
+    tags: dict[str, str] = field(default_factory=dict)
+    canaries: list[str] = field(default_factory=list)  # canary ARNs, in association order
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:synthetics:{self.region}:{self.account}:group:{self.id}"
+
+    def summary(self) -> dict[str, Any]:
+        return {"Id": self.id, "Name": self.name, "Arn": self.arn}
+
+    def describe(self) -> dict[str, Any]:
+        out = {**self.summary(), "CreatedTime": _ts(self.created), "LastModifiedTime": _ts(self.modified)}
+        if self.tags:
+            out["Tags"] = dict(self.tags)
+        return out
+
+
+_groups: dict[str, dict[str, Group]] = {}  # account -> group id -> group
+
+
+def _canary_arn(c: Canary) -> str:
+    return f"arn:aws:synthetics:{c.region}:{c.account}:canary:{c.name}"
+
+
+def _group(self: Any) -> Group:
+    """The group a request names by id, name or ARN (GetGroup's ``GroupIdentifier``)."""
+    match = getattr(self, "uri_match", None) or {}
+    ident = unquote(str(match.get("groupIdentifier") or match.get("group") or ""))
+    for g in _groups.get(self.current_account, {}).values():
+        if ident in (g.id, g.arn) or ident.lower() == g.name.lower():
+            return g
+    raise SyntheticsError(404, "ResourceNotFoundException", f"Group {ident} not found.")
+
+
+def create_group(self: Any) -> str:
+    params = _params(self)
+    name = params.get("Name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        raise _validation("1 validation error detected: Value at 'name' failed to satisfy constraint: Member must "
+                          "have length between 1 and 64")
+    tags = params.get("Tags") or {}
+    if not isinstance(tags, dict) or len(tags) > 50:
+        raise _validation("Tags: at most 50 tags.")
+    with _lock:
+        mine = _groups.setdefault(self.current_account, {})
+        if any(g.name.lower() == name.lower() for g in mine.values()):
+            raise _conflict(f"A group with the name {name} already exists in this account.")
+        if len(mine) >= MAX_GROUPS:
+            raise SyntheticsError(402, "ServiceQuotaExceededException",
+                                  f"You have reached the maximum of {MAX_GROUPS} groups in this account.")
+        now = clock.now()
+        rng = random.Random(f"{self.current_account}/{name}/{now.timestamp()}")
+        gid = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(10))
+        g = Group(self.current_account, self.region, gid, name, now, now, {str(k): str(v) for k, v in tags.items()})
+        mine[gid] = g
+        return json.dumps({"Group": g.describe()})
+
+
+def get_group(self: Any) -> str:
+    with _lock:
+        return json.dumps({"Group": _group(self).describe()})
+
+
+def delete_group(self: Any) -> str:
+    with _lock:
+        g = _group(self)
+        if g.region != self.region:
+            raise _validation(f"Group {g.id} must be deleted from its home Region {g.region}.")
+        del _groups[g.account][g.id]
+    return "{}"
+
+
+def list_groups(self: Any) -> str:
+    params = _params(self)
+    with _lock:
+        groups = sorted(_groups.get(self.current_account, {}).values(), key=lambda g: (g.created, g.id))
+        page, nxt = _page(params, groups, 20, 20)
+        out: dict[str, Any] = {"Groups": [g.summary() for g in page]}
+    if nxt:
+        out["NextToken"] = nxt
+    return json.dumps(out)
+
+
+def _canary_of(self: Any, arn: str) -> Canary:
+    """The canary an ARN names, which must be in the request's Region (Associate/DisassociateResource)."""
+    m = re.match(r"^arn:aws[a-zA-Z-]*:synthetics:([a-z0-9-]+):(\d{12}):canary:([0-9a-z_\-]{1,255})$", arn or "")
+    if not m:
+        raise _validation(f"Invalid canary ARN {arn}.")
+    if m.group(1) != self.region:
+        raise _validation(f"The canary {arn} is not in this Region ({self.region}): run this operation in the "
+                          "Region where the canary exists.")
+    c = _canaries.get((m.group(2), m.group(1), m.group(3)))
+    if c is None or m.group(2) != self.current_account:
+        raise _not_found(m.group(3))
+    return c
+
+
+def associate_resource(self: Any) -> str:
+    params = _params(self)
+    with _lock:
+        g = _group(self)
+        c = _canary_of(self, str(params.get("ResourceArn") or ""))
+        arn = _canary_arn(c)
+        if arn in g.canaries:
+            return "{}"
+        if len(g.canaries) >= MAX_CANARIES_PER_GROUP:
+            raise SyntheticsError(402, "ServiceQuotaExceededException",
+                                  f"A group can contain at most {MAX_CANARIES_PER_GROUP} canaries.")
+        if sum(arn in other.canaries for other in _groups.get(g.account, {}).values()) >= MAX_GROUPS_PER_CANARY:
+            raise SyntheticsError(402, "ServiceQuotaExceededException",
+                                  f"A canary can be a member of at most {MAX_GROUPS_PER_CANARY} groups.")
+        g.canaries.append(arn)
+        g.modified = clock.now()
+    return "{}"
+
+
+def disassociate_resource(self: Any) -> str:
+    params = _params(self)
+    with _lock:
+        g = _group(self)
+        arn = _canary_arn(_canary_of(self, str(params.get("ResourceArn") or "")))
+        if arn not in g.canaries:
+            raise SyntheticsError(404, "ResourceNotFoundException", f"Canary {arn} is not in group {g.id}.")
+        g.canaries.remove(arn)
+        g.modified = clock.now()
+    return "{}"
+
+
+def list_group_resources(self: Any) -> str:
+    params = _params(self)
+    with _lock:
+        page, nxt = _page(params, list(_group(self).canaries), 20, 20)
+    out: dict[str, Any] = {"Resources": page}
+    if nxt:
+        out["NextToken"] = nxt
+    return json.dumps(out)
+
+
+def list_associated_groups(self: Any) -> str:
+    params = _params(self)
+    match = getattr(self, "uri_match", None) or {}
+    arn = unquote(str(match.get("resourceArn") or self.path.split("/resource/", 1)[-1].rsplit("/groups", 1)[0]))
+    with _lock:
+        c = _canary_of(self, arn)
+        groups = [g for g in _groups.get(c.account, {}).values() if _canary_arn(c) in g.canaries]
+        page, nxt = _page(params, sorted(groups, key=lambda g: (g.created, g.id)), 20, 20)
+    out: dict[str, Any] = {"Groups": [g.summary() for g in page]}
+    if nxt:
+        out["NextToken"] = nxt
+    return json.dumps(out)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -887,19 +1222,25 @@ def _seed_canary(account: str, region: str, name: str, url: str, expression: str
 
 
 def _backfill(c: Canary, now: dt.datetime, seed: int, outcome: Any) -> None:
-    """Runs every period over the last 24 h; ``outcome(when, rng) -> (state, reason, duration ms)``."""
+    """Runs every period over the last 24 h, with their logs and artifacts; ``outcome(when, rng) -> (state,
+    reason, navigation ms)`` for the canary's one URL (the run adds the runtime's overhead and rendering)."""
     period = period_seconds(c.schedule) or 60
     rng = random.Random(f"{seed}/{c.name}/runs")
     start = now - dt.timedelta(hours=24)
     start = start.replace(second=int(rng.random() * 59), microsecond=0)
+    url = c.target.urls[0]
     when = start
     while when < now - dt.timedelta(seconds=period // 2):
-        state, reason, duration = outcome(when, rng)
+        state, reason, nav = outcome(when, rng)
+        nav += rng.uniform(*RENDER_OVERHEAD_MS) if state == "PASSED" or "Failed to load" in (reason or "") else 0
+        duration = rng.uniform(*RUNTIME_OVERHEAD_MS) + nav
         run = Run(id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), started=when,
                   completed=when + dt.timedelta(milliseconds=duration), state=state, reason=reason,
-                  reason_code=None if state == "PASSED" else "CANARY_FAILURE", duration_ms=round(duration, 1))
+                  reason_code=None if state == "PASSED" else "CANARY_FAILURE", duration_ms=round(duration, 1),
+                  steps=[(url, state, nav)])
         c.runs.append(run)
         _publish(c, run)
+        _record(c, run)
         when += dt.timedelta(seconds=period)
     c.next_due = when
 
@@ -911,8 +1252,9 @@ def _seed(scenario: Scenario, seed: int) -> None:
     now = clock.now()
     account, region = scenario.account_id, PRIMARY
     store_url = webapp.webapp_url()
-    timeout_ms = 3000
+    timeout_ms = DEFAULT_NAV_TIMEOUT_MS  # the heartbeat blueprint's page.goto timeout
     store = _seed_canary(account, region, "storefront-heartbeat", store_url, "rate(1 minute)", timeout_ms, now, seed)
+    ensure_artifact_bucket(account, region, store.artifact_s3_location)
 
     def store_outcome(when: dt.datetime, rng: random.Random) -> tuple[str, str | None, float]:
         health = webapp.scheduled_health(when, seed)
@@ -928,7 +1270,8 @@ def _seed(scenario: Scenario, seed: int) -> None:
     _refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     _refused.bind(("127.0.0.1", 0))
     legacy_url = f"http://127.0.0.1:{_refused.getsockname()[1]}/api/health"
-    legacy = _seed_canary(account, region, "legacy-api-heartbeat", legacy_url, "rate(5 minutes)", 30000, now, seed)
+    legacy = _seed_canary(account, region, "legacy-api-heartbeat", legacy_url, "rate(5 minutes)",
+                          DEFAULT_NAV_TIMEOUT_MS, now, seed)
     broke = now - dt.timedelta(hours=3)
 
     def legacy_outcome(when: dt.datetime, rng: random.Random) -> tuple[str, str | None, float]:
@@ -951,6 +1294,13 @@ _EXTRA_PATHS = {
     "{0}/canary/(?P<name>[^/]+)/stop$": SyntheticsResponse.dispatch,
     "{0}/canaries/last-run$": SyntheticsResponse.dispatch,
     "{0}/tags/(?P<resourceArn>.+)$": SyntheticsResponse.dispatch,
+    "{0}/group$": SyntheticsResponse.dispatch,
+    "{0}/groups$": SyntheticsResponse.dispatch,
+    "{0}/group/(?P<group>[^/]+)$": SyntheticsResponse.dispatch,
+    "{0}/group/(?P<group>[^/]+)/associate$": SyntheticsResponse.dispatch,
+    "{0}/group/(?P<group>[^/]+)/disassociate$": SyntheticsResponse.dispatch,
+    "{0}/group/(?P<group>[^/]+)/resources$": SyntheticsResponse.dispatch,
+    "{0}/resource/(?P<resourceArn>.+)/groups$": SyntheticsResponse.dispatch,
 }
 
 
@@ -966,7 +1316,8 @@ class Synthetics(Extension):
             synthetics_urls.url_paths.setdefault(path, handler)
         attach(SyntheticsResponse, create_canary, get_canary, describe_canaries, list_tags_for_resource,
                update_canary, delete_canary, describe_canaries_last_run, get_canary_runs, start_canary,
-               stop_canary, tag_resource, untag_resource)
+               stop_canary, tag_resource, untag_resource, create_group, get_group, delete_group, list_groups,
+               associate_resource, disassociate_resource, list_group_resources, list_associated_groups)
 
     def start(self, sandbox: Sandbox) -> None:
         """Fresh canaries for a new Sandbox (after the storefront in start order: the seed's canary requests
@@ -976,6 +1327,7 @@ class Synthetics(Extension):
         scenario = sandbox.scenario_data
         with _lock:
             _canaries.clear()
+            _groups.clear()
             _settings["external"] = False
             if scenario is not None and scenario.name == "default":
                 _seed(scenario, sandbox.seed)

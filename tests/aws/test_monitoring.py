@@ -262,3 +262,18 @@ async def test_read_only_refuses_alarm_topic_and_canary_changes(sandbox):
                        for op in aws.calls)
     finally:
         await aws.close()
+
+
+async def test_email_subscription_reads_pending_until_its_address_confirms(sandbox, aws):
+    """AWS keeps an email subscription "PendingConfirmation" until the link in its confirmation mail is used;
+    the app's list shows it pending, then confirmed."""
+    region = sandbox.regions[0]
+    topic = await sns.create_topic(aws, region, _name("confirm"))
+    arn = await sns.subscribe(aws, region, topic.arn, "email", "pending@example.com")
+    (sub,) = await sns.list_subscriptions(aws, region, topic.arn)
+    assert sub.pending and sub.arn == "PendingConfirmation"
+    mail = next(d for d in sandbox._send("GET", "sns-outbox?protocol=email")["deliveries"]
+                if d["endpoint"] == "pending@example.com" and d["kind"] == "confirmation")
+    await aws.call("sns", region, "confirm_subscription", TopicArn=topic.arn, Token=mail["token"])
+    (sub,) = await sns.list_subscriptions(aws, region, topic.arn)
+    assert not sub.pending and sub.arn == arn

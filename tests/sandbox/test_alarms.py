@@ -228,6 +228,10 @@ def test_alarm_publishes_to_an_http_subscriber_on_loopback(cw: Any, sns: Any, ct
         topic = sns.create_topic(Name="alarm-test")["TopicArn"]
         sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=receiver.url)
         sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
+        # an email subscription receives nothing until its address confirms (the link in the outbox mail)
+        confirmation = next(d for d in ctl._send("GET", "sns-outbox?protocol=email")["deliveries"]
+                            if d["endpoint"] == "ops@example.com" and d["kind"] == "confirmation")
+        sns.confirm_subscription(TopicArn=topic, Token=confirmation["token"])
         now = _start_of_minute()
         dims = [{"Name": "Host", "Value": "notify"}]
         cw.put_metric_data(Namespace=NS, MetricData=[{"MetricName": "Cpu", "Dimensions": dims, "Value": 99.0,

@@ -55,13 +55,16 @@ def test_on_demand_job_runs_through_its_states(client: Callable[..., Any], defau
     control.clock(advance=60)
     job = bk.describe_backup_job(BackupJobId=started["BackupJobId"])
     assert job["State"] == "RUNNING" and 0 < float(job["PercentDone"]) < 100 and job["BytesTransferred"] > 0
+    # StartBackupJob names no recovery point for EC2; the running job does (the AMI being made)
+    assert "RecoveryPointArn" not in started
+    point_arn = job["RecoveryPointArn"]
     points = bk.list_recovery_points_by_resource(ResourceArn=arn)["RecoveryPoints"]
-    assert points[0]["RecoveryPointArn"] == started["RecoveryPointArn"] and points[0]["Status"] == "CREATING"
+    assert points[0]["RecoveryPointArn"] == point_arn and points[0]["Status"] == "CREATING"
     control.clock(advance=HOUR)
     job = bk.describe_backup_job(BackupJobId=started["BackupJobId"])
     assert job["State"] == "COMPLETED" and job["MessageCategory"] == "SUCCESS" and job["PercentDone"] == "100.0"
     assert job["BackupSizeInBytes"] == job["BytesTransferred"] > 0
-    rp = bk.describe_recovery_point(BackupVaultName="Default", RecoveryPointArn=started["RecoveryPointArn"])
+    rp = bk.describe_recovery_point(BackupVaultName="Default", RecoveryPointArn=point_arn)
     assert rp["Status"] == "COMPLETED" and rp["CalculatedLifecycle"]["DeleteAt"] - rp["CreationDate"] == \
         dt.timedelta(days=7)
     # the clock moved 61 minutes: when that crosses the plan's daily 05:00 UTC, a scheduled job for the same
@@ -75,11 +78,13 @@ def test_stop_backup_job(client: Callable[..., Any], default_sandbox: Sandbox, c
     arn = _arn(_instance(default_sandbox, "stg-app-01"))
     job_id = bk.start_backup_job(BackupVaultName="Default", ResourceArn=arn, IamRoleArn=ROLE)["BackupJobId"]
     control.clock(advance=60)
+    point_arn = bk.describe_backup_job(BackupJobId=job_id)["RecoveryPointArn"]  # running: the AMI being made
     bk.stop_backup_job(BackupJobId=job_id)
     job = bk.describe_backup_job(BackupJobId=job_id)
     assert job["State"] == "ABORTED" and job["StatusMessage"] and "CompletionDate" in job
+    assert "RecoveryPointArn" not in job and job["BackupSizeInBytes"] == 0
     with pytest.raises(ClientError) as exc:
-        bk.describe_recovery_point(BackupVaultName="Default", RecoveryPointArn=job["RecoveryPointArn"])
+        bk.describe_recovery_point(BackupVaultName="Default", RecoveryPointArn=point_arn)
     assert exc.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 

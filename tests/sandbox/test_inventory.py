@@ -327,3 +327,29 @@ def test_seeded_inventory_association_in_each_region(client):
         assert assoc["LastExecutionDate"] and assoc["Overview"]["AssociationStatusAggregatedCount"]
         execs = ssm.describe_association_executions(AssociationId=assoc["AssociationId"])["AssociationExecutions"]
         assert execs and execs[0]["ResourceCountByStatus"].startswith("{")
+
+
+def _os_release() -> tuple[str, str] | None:
+    try:
+        with open("/etc/os-release", encoding="utf-8") as fh:
+            fields = dict(line.strip().split("=", 1) for line in fh if "=" in line)
+    except OSError:
+        return None
+    return fields["NAME"].strip('"'), fields.get("VERSION_ID", "").strip('"')
+
+
+def test_local_node_claims_this_machines_os(default_sandbox, ssm):
+    """The node that reports this machine's packages says what this machine runs (its /etc/os-release), so a
+    Debian package list never comes from a node claiming Amazon Linux 2023."""
+    iid = _node(default_sandbox, "prod-web-01")
+    expected = _os_release()
+    info = next(n for n in ssm.describe_instance_information(
+        Filters=[{"Key": "InstanceIds", "Values": [iid]}])["InstanceInformationList"])
+    inventory = ssm.list_inventory_entries(InstanceId=iid, TypeName="AWS:InstanceInformation")["Entries"][0]
+    if expected is not None:
+        assert (info["PlatformName"], info["PlatformVersion"]) == expected
+        assert (inventory["PlatformName"], inventory["PlatformVersion"]) == expected
+    # every other Amazon Linux 2023 node still says so
+    other = _node(default_sandbox, "prod-web-02")
+    info = ssm.describe_instance_information(Filters=[{"Key": "InstanceIds", "Values": [other]}])
+    assert info["InstanceInformationList"][0]["PlatformName"] == "Amazon Linux"
