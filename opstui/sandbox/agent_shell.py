@@ -33,7 +33,7 @@ wrappers that answer the node's ComputerName (``hostname -s`` its first label, `
 IP, ``uname -n``/``-a`` the name in the nodename field; options they do not know go to the real tools),
 and ``HOSTNAME`` in the environment holds the same name (bash keeps an inherited ``HOSTNAME``). Programs
 that ask the kernel themselves (``cat /proc/sys/kernel/hostname``, ``python -c 'socket.gethostname()'``)
-still see the machine's name: recorded in APPROXIMATIONS_SSM.md.
+still see the machine's name: listed in the README (Where the sandbox is not AWS).
 """
 
 from __future__ import annotations
