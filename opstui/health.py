@@ -43,6 +43,15 @@ class RegionHealth:
     backups_with_issues: list[BackupJob] = field(default_factory=list)
     backup_jobs: int = 0  # backup and copy jobs of the last 24 h
     errors: list[str] = field(default_factory=list)
+    #: the parts that could not be checked (:data:`PARTS`) -> why: the Overview never says "all clear" for them
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def checked(self, part: str) -> bool:
+        return part not in self.failed
+
+
+#: what :func:`region_health` asks each region, one task each
+PARTS = ("alarms", "canaries", "metrics", "backups")
 
 
 async def region_health(aws: Any, region: str, running: list[str]) -> RegionHealth:
@@ -98,13 +107,19 @@ async def region_health(aws: Any, region: str, running: list[str]) -> RegionHeal
         health.backups_failed = [j for j in backup.sort_jobs(jobs) if j.failed]
         health.backups_with_issues = [j for j in backup.sort_jobs(jobs) if j.with_issues]
 
-    for part in await asyncio.gather(alarms(), canaries(), metrics(), backups(), return_exceptions=True):
-        if isinstance(part, OpsError):
-            health.errors.append(str(part))
-        elif isinstance(part, asyncio.CancelledError):
+    results = await asyncio.gather(alarms(), canaries(), metrics(), backups(), return_exceptions=True)
+    for name, part in zip(PARTS, results, strict=True):
+        if isinstance(part, asyncio.CancelledError):
             raise part
+        if isinstance(part, OpsError):
+            message = str(part)
         elif isinstance(part, BaseException):
-            health.errors.append(f"[{region}] unexpected failure: {type(part).__name__}: {part}")
+            message = f"[{region}] unexpected failure: {type(part).__name__}: {part}"
+        else:
+            continue
+        health.failed[name] = message
+        if message not in health.errors:  # one denied call may fail several parts the same way
+            health.errors.append(message)
     return health
 
 

@@ -118,3 +118,57 @@ async def test_scripted_incident_appears_notifies_and_the_jump_lands_on_alarms_i
         finally:
             sandbox._send("POST", "incident", {"action": "stop"})
     app.close_aws()
+
+
+async def test_denied_monitoring_and_a_region_down_never_show_all_clear(sandbox):
+    """AccessDenied on CloudWatch and Synthetics everywhere, and Backup unavailable in the DR region: the
+    sections that depend on them say "not checked" in place, with the region and the reason, and no ✓."""
+    dr = sandbox.regions[1]
+    sandbox.add_fault("AccessDenied", service="monitoring")
+    sandbox.add_fault("AccessDenied", service="synthetics")
+    sandbox.add_fault("Unavailable", service="backup", region=dr)
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await _overview(pilot, app)
+        text = "\n".join(line.text.plain for line in view.lines)
+        heading = {line.key: line.text.plain for line in view.lines if line.key.startswith("h:")}
+        for key in ("h:alarms", "h:canaries", "h:slow"):
+            assert "✓" not in heading[key] and "not checked" in heading[key], heading[key]
+        assert "no alarm in ALARM" not in text
+        assert "canaries passing" not in text and "latency normal" not in text
+        for region in sandbox.regions:
+            assert f"could not check alarms in {region}" in text
+            assert f"could not check canaries in {region}" in text
+        # Backup answered in the primary region only: never "none failed" for the whole account
+        assert "✓" not in heading["h:backups"] and "not checked in 1 region(s)" in heading["h:backups"]
+        assert f"could not check backup jobs in {dr}" in text
+        ok = [line.text.plain for line in view.lines if line.text.plain.strip().startswith("✓")]
+        assert all("backup" not in line for line in ok), ok
+        # in the warning colour, in place (right under its heading, before the next section)
+        alarms_at = next(i for i, line in enumerate(view.lines) if line.key == "h:alarms")
+        assert view.lines[alarms_at + 1].key.startswith("unchecked:alarms:")
+        assert any(span.style == "bold yellow" for span in view.lines[alarms_at + 1].text.spans)
+    app.close_aws()
+
+
+async def test_the_cursor_stays_on_its_line_when_lines_appear_above_it(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await _overview(pilot, app)
+        ov = view.query_one("#ov-list")
+        target = _index(view, "legacy-api-heartbeat")
+        ov.highlighted = target
+        key = view.lines[target].key
+        sandbox.add_fault("AccessDenied", service="ec2", region=sandbox.regions[1])  # adds lines above
+        loads = view.loads
+        app.ctx.nav.refresh_fleet()
+        await wait_for(pilot, lambda: view.loads > loads)
+        await pilot.pause()
+        assert view.lines[ov.highlighted].key == key
+        assert _index(view, "legacy-api-heartbeat") != target  # it did move
+        # j/k move the cursor here as in every list
+        await pilot.press("j")
+        assert ov.highlighted != _index(view, "legacy-api-heartbeat") or ov.highlighted == len(view.lines) - 1
+        await pilot.press("k")
+        assert view.lines[ov.highlighted].key == key
+    app.close_aws()
