@@ -174,7 +174,7 @@ OVERVIEW_COMMANDS: tuple[AppCommand, ...] = (
                "Ring the terminal bell when an alarm enters ALARM or a canary starts failing", tab="overview"),
 )
 
-# Keys of the Backup tab (bound on BackupView; which ones apply depends on the panel in front of you).
+# Keys of the Backup tab (tab-wide ones bound on BackupView, a panel's own on that panel: opstui/views/backup/).
 BACKUP_COMMANDS: tuple[AppCommand, ...] = (
     AppCommand("backup-jobs", "Backup: jobs", "1", "jobs",
                "Backup, copy and restore jobs of every region, failures and completed-with-issues first", tab="backup"),
@@ -188,8 +188,9 @@ BACKUP_COMMANDS: tuple[AppCommand, ...] = (
                "Jobs of the last 24 h -> 7 days -> 30 days (reloads)", tab="backup", panel="jobs"),
     AppCommand("backup-state", "Backup: state filter", "s", "cycle_state",
                "Jobs: all -> problems -> FAILED -> EXPIRED -> ABORTED -> with issues -> running -> completed", tab="backup", panel="jobs"),
-    AppCommand("backup-filter", "Backup: filter by resource", "slash", "filter",
-               "Jobs: type a resource name, instance id or ARN (kind and vault are in the filter bar)", tab="backup", panel="jobs"),
+    AppCommand("backup-filter", "Backup: filter", "slash", "filter",
+               "Filter the table in front of you; in the jobs, type a resource name, instance id or ARN (state, kind "
+               "and vault are in the filter bar)", tab="backup"),
     AppCommand("backup-new-plan", "Backup: new plan", "n", "new_plan",
                "Create a plan in one form: name, daily time, keep N days, copy to a region, all EC2 instances "
                "(disabled in read-only mode)", tab="backup", panel="plans", mutating=True),

@@ -14,7 +14,7 @@ from textual.widgets import Input, Static
 from opstui.aws import backup as bk
 from opstui.aws import s3
 from opstui.views.backup import BackupView
-from opstui.views.backup_forms import DownloadScreen, PlanFormScreen, UploadScreen
+from opstui.views.backup.forms import DownloadScreen, PlanFormScreen, UploadScreen
 from opstui.views.common.confirm import ConfirmScreen
 from tests.helpers import loaded, make_app, wait_for
 
@@ -53,7 +53,7 @@ async def test_jobs_failures_first_filters_and_detail(sandbox):
         failed = sum(1 for r in rows if r.failed)
         assert failed >= 5 and rows[failed].with_issues
         assert f"{failed} failed" in title(jobs) and "with issues" in title(jobs)
-        header = plain(view.query_one("#bk-header", Static))
+        header = plain(view.query_one("#backup-header", Static))
         assert "failed" in header and "completed with issues" in header
         # the detail of the job under the cursor: message, size, duration, recovery point
         detail = plain(view.query_one("#bk-job-detail", Static))
@@ -107,31 +107,30 @@ async def test_plans_in_words_and_create_form_with_bad_input(sandbox):
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, PlanFormScreen))
         form = app.screen
-        assert form.query_one("#pf-copy", Input).value == "ap-northeast-3"  # the seed's flow, pre-filled
+        assert form.query_one("#f-copy", Input).value == "ap-northeast-3"  # the seed's flow, pre-filled
         await pilot.press(*"bad name!")
-        form.query_one("#pf-time", Input).value = "25:70"
-        form.query_one("#pf-keep", Input).value = "forever"
+        form.query_one("#f-time", Input).value = "25:70"
+        form.query_one("#f-keep", Input).value = "forever"
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, PlanFormScreen)
-        assert "letters, digits" in plain(form.query_one("#pf-name-problem", Static))
-        assert "HH:MM" in plain(form.query_one("#pf-time-problem", Static))
-        assert "whole number" in plain(form.query_one("#pf-keep-problem", Static))
-        assert "nothing was sent" in plain(form.query_one("#bf-error", Static))
-        assert form.query_one("#pf-name", Input).value == "bad name!" and form.query_one("#pf-name", Input).has_focus
+        problems = " | ".join(form.problems)
+        assert "Plan name: a plan name may only contain letters, digits" in problems
+        assert "HH:MM" in problems and "whole number" in problems and "nothing was sent" in problems
+        assert form.query_one("#f-name", Input).value == "bad name!" and form.query_one("#f-name", Input).has_focus
         # esc and n again: still there
         await pilot.press("escape")
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, PlanFormScreen))
         form = app.screen
-        assert form.query_one("#pf-name", Input).value == "bad name!"
-        assert form.query_one("#pf-keep", Input).value == "forever"
+        assert form.query_one("#f-name", Input).value == "bad name!"
+        assert form.query_one("#f-keep", Input).value == "forever"
         name = f"b2-tab-{uuid.uuid4().hex[:8]}"
-        form.query_one("#pf-name", Input).value = name
-        form.query_one("#pf-time", Input).value = "05:00"
-        form.query_one("#pf-keep", Input).value = "35"
+        form.query_one("#f-name", Input).value = name
+        form.query_one("#f-time", Input).value = "05:00"
+        form.query_one("#f-keep", Input).value = "35"
         await pilot.pause()
-        assert plain(form.query_one("#pf-time-words", Static)) == "daily at 05:00 UTC"
+        assert plain(form.query_one("#f-time-hint", Static)) == "daily at 05:00 UTC"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: view.plans_created == 1 and not isinstance(app.screen, PlanFormScreen))
         await wait_for(pilot, lambda: any(r.plan.name == name for r in plans.rows))
@@ -148,7 +147,7 @@ async def test_on_demand_backup_of_fleet_selection_and_restore(sandbox):
     async with app.run_test(size=(200, 50)) as pilot:
         fleet = await loaded(pilot, app)
         node = next(n for n in fleet.table.rows if n.name == "stg-app-01")
-        fleet.table.selected.add(node.key)
+        app.ctx.fleet.select({node.key})  # what the Fleet's space does
         app.show_tab("backup")
         view = app.backup_view
         await wait_for(pilot, lambda: view.job_loads >= 1)
@@ -203,10 +202,10 @@ async def test_s3_browse_download_and_upload_with_progress(sandbox, tmp_path):
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, DownloadScreen))
         target = tmp_path / "etc-older.tar.gz"
-        app.screen.query_one("#down-path", Input).value = str(tmp_path / "no-such-dir" / "x")
+        app.screen.query_one("#f-path", Input).value = str(tmp_path / "no-such-dir" / "x")
         await pilot.press("ctrl+s")
-        assert "does not exist" in plain(app.screen.query_one("#down-path-problem", Static))
-        app.screen.query_one("#down-path", Input).value = str(target)
+        assert any("does not exist" in p for p in app.screen.problems)
+        app.screen.query_one("#f-path", Input).value = str(target)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: view.transfers == 1)
         expected_path = tmp_path / "expected"
@@ -221,15 +220,15 @@ async def test_s3_browse_download_and_upload_with_progress(sandbox, tmp_path):
         await pilot.press("u")
         await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen))
         form = app.screen
-        form.query_one("#up-path", Input).value = str(tmp_path / "nope.bin")
+        form.query_one("#f-path", Input).value = str(tmp_path / "nope.bin")
         await pilot.press("ctrl+s")
-        assert "no such file" in plain(form.query_one("#up-path-problem", Static))
+        assert any("no such file" in p for p in form.problems)
         local = tmp_path / "upload.bin"
         local.write_bytes(b"opstui " * 5000)
-        form.query_one("#up-path", Input).value = str(local)
+        form.query_one("#f-path", Input).value = str(local)
         await pilot.pause()
-        assert form.query_one("#up-key", Input).value == "hosts/upload.bin"  # prefix shown + file name
-        form.query_one("#up-key", Input).value = prefix + "upload.bin"
+        assert form.query_one("#f-key", Input).value == "hosts/upload.bin"  # prefix shown + file name
+        form.query_one("#f-key", Input).value = prefix + "upload.bin"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: view.transfers == 2)
         try:
@@ -248,13 +247,11 @@ async def test_read_only_disables_mutating_actions_with_reason(sandbox):
     app = make_app(sandbox, read_only=True)
     async with app.run_test(size=(200, 50)) as pilot:
         view = await open_backup(pilot, app)
-        assert view.has_class("-read-only")
-        banner = view.query_one("#bk-readonly", Static)
-        assert banner.display and "READ-ONLY" in plain(banner) and "restores and uploads are disabled" in plain(banner)
+        assert "READ-ONLY" in plain(view.query_one("#backup-header", Static))
         assert view.check_action("backup_now", ()) is None  # shown greyed
         await pilot.press("2")
         await wait_for(pilot, lambda: view.plan_loads >= 1)
-        assert view.check_action("new_plan", ()) is None
+        assert view.current.check_action("new_plan", ()) is None
         await pilot.press("n")
         await pilot.pause()
         assert not isinstance(app.screen, PlanFormScreen)
@@ -263,9 +260,9 @@ async def test_read_only_disables_mutating_actions_with_reason(sandbox):
         assert not isinstance(app.screen, PlanFormScreen)
         assert any("read-only mode" in n.message for n in app._notifications)
         await pilot.press("4")
-        assert view.check_action("upload", ()) is None and view.check_action("download", ()) is True
+        assert view.current.check_action("upload", ()) is None and view.current.check_action("download", ()) is True
         await pilot.press("3")
-        assert view.check_action("restore", ()) is None
+        assert view.current.check_action("restore", ()) is None
         app.action_command("backup-restore")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)

@@ -164,7 +164,7 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
         backup = app.backup_view
         await app.run_action("command('backup-points')")
         await wait_for(pilot, lambda: backup.table("bk-vaults").rows)
-        await backup.run_action("open")
+        await backup.run_action("panel_action('open')")
         points = backup.table("bk-points")
         await wait_for(pilot, lambda: any("line1" in (p.resource_name or "") and p.status == "COMPLETED"
                                           for p in points.rows))

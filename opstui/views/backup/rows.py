@@ -1,20 +1,16 @@
-"""The Backup tab's four panels (jobs, plans, recovery points, S3 files), their rows, columns and details.
+"""The Backup tab's rows and table columns, and the jobs' filter matching (the panels live next to this module).
 
-Only layout and pure helpers live here; loading, keys and wiring are in `opstui.views.backup`. Every name,
-message and key came from AWS (tags, job messages, object keys): tables clean it (`NodeTable` draws cleaned
-plain segments), details are built as `rich.text.Text`, never markup.
+Every name, message and key came from AWS (tags, job messages, object keys): tables clean it (`NodeTable` draws
+cleaned plain segments); the detail texts (``details.py``) are `rich.text.Text` built from cleaned strings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.style import Style
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Label, ProgressBar, Select, Static
 
 from opstui.aws.backup import schedule_words, window_words
 from opstui.aws.backup_models import (
@@ -26,10 +22,8 @@ from opstui.aws.backup_models import (
     RecoveryPoint,
     S3Entry,
 )
-from opstui.safe import clean
 from opstui.views.common.format import size_text
-from opstui.views.common.node_table import Column, NodeTable
-from opstui.views.common.safe_input import SafeInput
+from opstui.views.common.node_table import Column
 
 RANGE_OPTIONS = [("last 24 h", "24h"), ("last 7 days", "7d"), ("last 30 days", "30d")]
 #: the jobs' state filter: label, value (matched by `state_matches`)
@@ -124,6 +118,25 @@ def job_resource(job: BackupJob) -> str:
     return job.resource_arn.rsplit("/", 1)[-1] if job.resource_arn else ""
 
 
+def vault_key(job: BackupJob) -> str:
+    """`region/vault` the job wrote into (a copy: the destination's), the value of the vault filter."""
+    if job.kind == "copy":
+        parts = job.destination.split(":")
+        return f"{parts[3] if len(parts) > 3 else '?'}/{job.vault}"
+    return f"{job.region}/{job.vault}"
+
+
+def job_matches(job: BackupJob, state: str, kind: str, vault: str, resource: str) -> bool:
+    """The jobs' filter bar: state, kind, vault (`region/name` or ALL_VAULTS) and resource text (lower case)."""
+    if kind != "all" and job.kind != kind:
+        return False
+    if not state_matches(job, state):
+        return False
+    if vault != ALL_VAULTS and vault_key(job) != vault:
+        return False
+    return not resource or resource in job_resource(job).lower() or resource in job.resource_arn.lower()
+
+
 JOB_COLUMNS: list[Column[BackupJob]] = [
     Column("status", "Status", job_status, max_width=22, style=job_style, sort_key=lambda j: (j.rank, j.state)),
     Column("kind", "Kind", lambda j: j.kind, max_width=7),
@@ -138,48 +151,6 @@ JOB_COLUMNS: list[Column[BackupJob]] = [
     Column("region", "Region", lambda j: j.region, max_width=14),
     Column("plan", "Plan", lambda j: j.plan_name, max_width=16),
 ]
-
-
-def job_detail(job: BackupJob | None, fresh: bool = False) -> Text:
-    text = Text()
-    if job is None:
-        text.append("No job under the cursor.", style="dim")
-        return text
-    text.append(f"{job.kind.capitalize()} job ", style="bold")
-    text.append(clean(job.job_id, 80), style="bold")
-    text.append("  ")
-    text.append(clean(job_status(job), 40), style=job_style(job) or "")
-    if fresh:
-        text.append("  (as DescribeJob says now)", style="dim")
-    text.append("\n")
-    if job.status_message or job.message_category not in ("", "SUCCESS"):
-        text.append("Message: ", style="bold")
-        text.append(clean(job_message(job) or job.message_category, 600),
-                    style="red" if job.failed else ("yellow" if job.with_issues else ""))
-        text.append("\n")
-    rows = [
-        ("Resource", f"{job_resource(job)}  {job.resource_arn}"),
-        ("Created", full_when(job.created)),
-        ("Completed", f"{full_when(job.completed)}   duration {duration_text(job.duration_seconds) or '—'}"),
-        ("Size", size_text(job.size_bytes) or "—"),
-        ("Recovery point", "none: the job did not complete" if job.failed
-         else (job.recovery_point_arn or "none yet")),
-        ("Vault", job_vault(job) + (f"   ({job.destination})" if job.destination else "")),
-    ]
-    if job.kind == "restore" and job.created_resource:
-        rows.append(("New resource", job.created_resource))
-    if job.plan_name:
-        rows.append(("Plan", job.plan_name))
-    if job.start_by or job.expected_completion:
-        rows.append(("Windows", f"start by {full_when(job.start_by)}, complete by {full_when(job.expected_completion)}"))
-    if job.iam_role:
-        rows.append(("Role", job.iam_role))
-    if job.parent_job_id:
-        rows.append(("Made by", f"backup job {job.parent_job_id}"))
-    for label, value in rows:
-        text.append(f"{label}: ", style="bold")
-        text.append(clean(value, 400) + "\n")
-    return text
 
 
 # -- plans ----------------------------------------------------------------------------------------------------
@@ -197,7 +168,7 @@ class PlanRow:
         return f"{self.plan.key}/{self.rule.rule_id if self.rule else ''}"
 
 
-def _copies(rule: BackupRule | None) -> str:
+def copies_text(rule: BackupRule | None) -> str:
     if rule is None or not rule.copy_actions:
         return "none"
     out = []
@@ -207,7 +178,7 @@ def _copies(rule: BackupRule | None) -> str:
     return ", ".join(out)
 
 
-def _keep(rule: BackupRule | None) -> str:
+def keep_text(rule: BackupRule | None) -> str:
     if rule is None:
         return ""
     parts = []
@@ -226,39 +197,12 @@ PLAN_COLUMNS: list[Column[PlanRow]] = [
     Column("windows", "Start / complete within", lambda r: (f"{window_words(r.rule.start_window_minutes)} / "
                                                             f"{window_words(r.rule.completion_window_minutes)}")
            if r.rule else "", max_width=24),
-    Column("keep", "Keep", lambda r: _keep(r.rule), max_width=20),
-    Column("copy", "Copy to", lambda r: _copies(r.rule), max_width=34),
+    Column("keep", "Keep", lambda r: keep_text(r.rule), max_width=20),
+    Column("copy", "Copy to", lambda r: copies_text(r.rule), max_width=34),
     Column("selections", "Selections", lambda r: "; ".join(f"{s.name}: {s.what}" for s in r.plan.selections)
            or "none ⚠", max_width=40, style=lambda r: None if r.plan.selections else YELLOW),
     Column("last", "Last run (UTC)", lambda r: when_text(r.plan.last_execution), max_width=14),
 ]
-
-
-def plan_detail(row: PlanRow | None) -> Text:
-    text = Text()
-    if row is None:
-        text.append("No plan. n creates one (daily, keep N days, copy to another region, all EC2 instances).",
-                    style="dim")
-        return text
-    plan = row.plan
-    text.append("Plan ", style="bold")
-    text.append(clean(plan.name, 80), style="bold")
-    text.append(f"  {clean(plan.region, 30)}  version {clean(plan.version_id[:12], 20)}  created "
-                f"{full_when(plan.created)}\n")
-    for rule in plan.rules:
-        text.append("Rule ", style="bold")
-        text.append(clean(rule.name, 60))
-        text.append(f": {clean(schedule_words(rule.schedule, rule.timezone), 80)} ({clean(rule.schedule, 60)}), "
-                    f"start within {window_words(rule.start_window_minutes)}, complete within "
-                    f"{window_words(rule.completion_window_minutes)}, into vault {clean(rule.vault, 60)}, keep "
-                    f"{_keep(rule)}, copy to {clean(_copies(rule), 200)}\n")
-    if not plan.selections:
-        text.append("No selection: this plan backs up nothing.\n", style="yellow")
-    for sel in plan.selections:
-        text.append("Selection ", style="bold")
-        text.append(clean(sel.name, 60))
-        text.append(f": {clean(sel.what, 300)}  role {clean(sel.iam_role, 200)}\n")
-    return text
 
 
 # -- recovery points ------------------------------------------------------------------------------------------
@@ -330,7 +274,7 @@ def entry_version(e: S3Entry) -> str:
     return label
 
 
-def make_entry_columns(prefix_of) -> list[Column[S3Entry]]:
+def make_entry_columns(prefix_of: Callable[[], str]) -> list[Column[S3Entry]]:
     """Columns of the objects table; `prefix_of()` is the prefix being shown (names are relative to it)."""
     return [
         Column("name", "Name", lambda e: ("▸ " if e.kind == "prefix" else "") + entry_name(e, prefix_of()),
@@ -343,47 +287,3 @@ def make_entry_columns(prefix_of) -> list[Column[S3Entry]]:
                if e.last_modified else "", max_width=16, sort_key=lambda e: _time_sort(e.last_modified)),
         Column("class", "Storage", lambda e: e.storage_class, max_width=12),
     ]
-
-
-# -- panels ---------------------------------------------------------------------------------------------------
-
-
-class JobsPanel(Vertical):
-    """Filters (range, state, kind, resource, vault), the jobs and the detail of the job under the cursor."""
-
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="bk-job-filters"):
-            yield Select(RANGE_OPTIONS, allow_blank=False, value="24h", id="bk-range")
-            yield Select(STATE_OPTIONS, allow_blank=False, value="all", id="bk-state")
-            yield Select(KIND_OPTIONS, allow_blank=False, value="all", id="bk-kind")
-            yield SafeInput(placeholder="resource: name, instance id or ARN (/)", id="bk-resource")
-            yield Select([("all vaults", ALL_VAULTS)], allow_blank=False, value=ALL_VAULTS, id="bk-vault")
-        yield NodeTable(JOB_COLUMNS, key=lambda j: j.key, id="bk-jobs")
-        with VerticalScroll(id="bk-job-detail-box"):
-            yield Static(id="bk-job-detail")
-
-
-class PlansPanel(Vertical):
-    def compose(self) -> ComposeResult:
-        yield NodeTable(PLAN_COLUMNS, key=lambda r: r.key, id="bk-plans")
-        with VerticalScroll(id="bk-plan-detail-box"):
-            yield Static(id="bk-plan-detail")
-
-
-class PointsPanel(Horizontal):
-    def compose(self) -> ComposeResult:
-        yield NodeTable(VAULT_COLUMNS, key=lambda v: v.key, id="bk-vaults")
-        yield NodeTable(POINT_COLUMNS, key=lambda p: p.key, id="bk-points")
-
-
-class FilesPanel(Vertical):
-    def __init__(self, prefix_of, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._prefix_of = prefix_of
-
-    def compose(self) -> ComposeResult:
-        yield NodeTable(BUCKET_COLUMNS, key=lambda b: b.key, id="bk-buckets")
-        yield NodeTable(make_entry_columns(self._prefix_of), key=lambda e: e.row_key, id="bk-objects")
-        with Horizontal(id="bk-transfer"):
-            yield Label("", id="bk-transfer-label")
-            yield ProgressBar(total=100, show_eta=True, id="bk-transfer-bar")
