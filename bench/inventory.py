@@ -61,7 +61,7 @@ async def measure(nodes: int, apps: int, entries: int) -> dict[str, object]:
             result["node list (s)"] = round(time.perf_counter() - started, 2)
             result["nodes with inventory"] = len(view.nodes)
             # warm-up search (first GetInventory on each region materialises the sandbox's index)
-            view.action_find()
+            view.show_panel("find")
             view.start_search("bash")
             await until(lambda: view.searches >= 1)
             before = app.aws.calls.copy()

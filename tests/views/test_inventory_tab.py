@@ -9,7 +9,7 @@ import re
 from textual.content import Content
 
 from opstui.views.inventory import InventoryView
-from opstui.views.inventory_panels import file_part
+from opstui.views.inventory.export import file_part
 from tests.helpers import loaded, make_app, wait_for
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -70,7 +70,7 @@ async def test_browse_nodes_types_entries_with_filter_sort_and_staleness(sandbox
         assert [c.key for c in entries.columns][:2] == ["Name", "Version"]
         # filter: only rows containing the words
         name = entries.rows[0].values["Name"]
-        box = app.query_one("#inv-filter")
+        box = app.query_one("#inventory-filter")
         await pilot.press("slash")
         await wait_for(pilot, lambda: box.has_focus)  # or the letters go to the table (o sorts, e exports)
         await pilot.press(*name)
@@ -126,7 +126,7 @@ async def test_find_application_counts_jump_to_fleet_and_run_command(sandbox, tm
         nodes = {r.node_key for r in matches.rows}
         assert sum(r.count.count for r in versions.rows) == len(matches.rows)
         assert f"Nodes with openssl: {len(nodes)}" in str(matches.border_title)
-        assert "answered in" in str(app.query_one("#inv-status").render())
+        assert "answered in" in str(app.query_one("#inventory-status").render())
         # enter on a version shows only its nodes; esc shows all again
         versions.focus()
         await wait_for(pilot, lambda: versions.has_focus)
@@ -183,7 +183,7 @@ async def test_setup_shows_the_association_and_validates_the_schedule(sandbox):
         view = await open_inventory(pilot, app)
         await pilot.press("a")
         assocs = view.table("inv-assocs")
-        await wait_for(pilot, lambda: view.current == "inv-setup" and assocs.size.height > 0)
+        await wait_for(pilot, lambda: view.panel == "setup" and assocs.size.height > 0)
         assert {r.region for r in assocs.rows} == set(sandbox.regions)
         for row in assocs.rows:
             assert row.association is not None and row.association.schedule == "rate(30 minutes)"
@@ -216,7 +216,8 @@ async def test_read_only_setup_is_disabled_with_a_reason_and_summary_reads(sandb
         notice = app.query_one("#inv-setup-readonly")
         assert notice.display and "READ-ONLY" in str(notice.render())
         assert app.query_one("#inv-apply").disabled
-        view.action_apply()
+        assert view.current.check_action("apply", ()) is None  # ctrl+s shown greyed
+        view.current.action_apply()
         await pilot.pause()
         assert view.applies == 0 and app.aws.calls["ssm:CreateAssociation"] == 0
         assert view.table("inv-assocs").rows  # reading still works
@@ -242,7 +243,7 @@ async def test_region_failure_is_shown_per_region(sandbox):
         assert set(view.node_errors) == {"ap-northeast-3"}
         assert "access denied" in view.node_errors["ap-northeast-3"]
         assert {r.node.region for r in view.nodes.values()} == {"ap-northeast-1"}
-        status = str(app.query_one("#inv-status").render())
+        status = str(app.query_one("#inventory-status").render())
         assert "ap-northeast-3" in status and "grant" in status
     app.close_aws()
 

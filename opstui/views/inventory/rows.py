@@ -1,24 +1,18 @@
-"""The Inventory tab's four panels (browse, search, summary, set-up), their table columns, staleness and CSV.
+"""The Inventory tab's rows, table columns and staleness (the panels live next to this module).
 
-Only layout and pure helpers live here; loading, keys and wiring are in `opstui.views.inventory`.
 Every cell is an untrusted string reported by a node: tables clean it (`NodeTable` draws cleaned plain
-segments), status lines are built as `rich.text.Text` / `Content`, never markup.
+segments), titles and status lines are built as `rich.text.Text` / `Content`, never markup.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from rich.style import Style
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Select, Static
 
 from opstui.aws.models import (
     ApplicationMatch,
@@ -27,12 +21,9 @@ from opstui.aws.models import (
     InventoryCount,
     InventoryNode,
 )
-from opstui.aws.ssm_inventory import DEFAULT_SCHEDULE, version_key
-from opstui.private_files import open_private
-from opstui.safe import clean
+from opstui.aws.ssm_inventory import version_key
 from opstui.views.common.format import age
-from opstui.views.common.node_table import Column, NodeTable
-from opstui.views.common.safe_input import SafeInput
+from opstui.views.common.node_table import Column
 
 STALE_AFTER = timedelta(hours=24)
 STALE_STYLES = {"stale": Style(color="red", bold=True), "late": Style(color="yellow")}
@@ -257,88 +248,3 @@ def _number_of(key: str, row: EntryRow) -> float:
 
 def _version_of(key: str, row: EntryRow) -> tuple:
     return version_key(row.values.get(key, ""))
-
-
-# -- CSV ------------------------------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: object) -> str:
-    """Literal text for a spreadsheet: control characters made visible, and a value that a spreadsheet
-    would run as a formula (`=cmd|...`, `+`, `-`, `@`) prefixed with an apostrophe."""
-    text = clean(value, None)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def file_part(text: str) -> str:
-    """Untrusted text (a custom inventory type may be named `Custom:../../x`) made safe for a file name:
-    letters, digits, `-_.`; anything else, `/` first, becomes `_`."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
-
-
-def write_csv(path: Path, table: NodeTable) -> int:
-    """The rows the table shows (filter and sort applied), every column, raw values; returns rows written."""
-    rows = table.visible_rows()
-    with open_private(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([c.label for c in table.columns])
-        for row in rows:
-            writer.writerow([csv_cell(c.get(row)) for c in table.columns])
-    return len(rows)
-
-
-# -- panels ---------------------------------------------------------------------------------------------------
-
-
-class BrowsePanel(Horizontal):
-    """Per node: nodes (left, top) -> types (left, bottom) -> entries (right) with a filter box."""
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="inv-left"):
-            yield NodeTable(NODE_COLUMNS, key=lambda r: r.key, id="inv-nodes")
-            yield NodeTable(TYPE_COLUMNS, key=lambda r: r.key, id="inv-types")
-        with Vertical(id="inv-right"):
-            yield NodeTable(entry_columns([]), key=lambda r: r.key, id="inv-entries")
-
-
-class SearchPanel(Vertical):
-    """Which nodes have application X (version op V): counts by version (left) and the nodes (right)."""
-
-    OPS = [("any version", "any"), ("version =", "Equal"), ("version ≠", "NotEqual"), ("version <", "LessThan"),
-           ("version >", "GreaterThan"), ("version begins with", "BeginWith")]
-
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="inv-search-form"):
-            yield SafeInput(placeholder="application, e.g. openssl (a trailing * matches a prefix)", id="inv-app")
-            yield Select(self.OPS, allow_blank=False, value="any", id="inv-op")
-            yield SafeInput(placeholder="version, e.g. 3.0.13", id="inv-version")
-            yield Button("Search", id="inv-search-go", variant="primary")
-        with Horizontal(id="inv-search-results"):
-            yield NodeTable(count_columns("Version", versions=True), key=lambda r: r.key, id="inv-versions")
-            yield NodeTable(MATCH_COLUMNS, key=lambda r: r.key, id="inv-matches")
-
-
-class SummaryPanel(Horizontal):
-    """Counts by platform, OS version and agent version, all regions together."""
-
-    def compose(self) -> ComposeResult:
-        yield NodeTable(count_columns("Platform"), key=lambda r: r.key, id="inv-by-platform")
-        yield NodeTable(count_columns("OS version", versions=True), key=lambda r: r.key, id="inv-by-os")
-        yield NodeTable(count_columns("Agent version", versions=True), key=lambda r: r.key, id="inv-by-agent")
-
-
-class SetupPanel(Vertical):
-    """The inventory association of every region: show it, create it, change its schedule."""
-
-    def compose(self) -> ComposeResult:
-        yield Static("READ-ONLY: creating or changing the association is disabled (opstui was started with "
-                     "--read-only).", id="inv-setup-readonly")
-        with Horizontal(id="inv-setup-form"):
-            yield Static("Schedule", id="inv-schedule-label")
-            yield SafeInput(value=DEFAULT_SCHEDULE, placeholder="rate(30 minutes) | rate(12 hours) | cron(0 */2 * * ? *)",
-                        id="inv-schedule")
-            yield Button("Create / update (ctrl+s)", id="inv-apply", variant="primary")
-        yield Static(id="inv-schedule-problem")
-        yield NodeTable(ASSOCIATION_COLUMNS, key=lambda r: r.key, id="inv-assocs")
-        yield NodeTable(EXECUTION_COLUMNS, key=lambda r: r.key, id="inv-execs")
