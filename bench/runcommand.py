@@ -78,7 +78,7 @@ async def measure(n: int) -> dict[str, object]:
             app._display = spy  # type: ignore[method-assign]
             latencies: list[float] = []
             key = "down"
-            rc.panel.nodes_table.focus()
+            rc.run_panel.nodes_table.focus()
             while not run.finished:
                 displays.clear()
                 t = time.perf_counter()

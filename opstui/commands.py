@@ -85,25 +85,29 @@ SHELL_COMMANDS: tuple[AppCommand, ...] = (
                tab="shells"),
 )
 
-# Keys of the Run Command tab (bound on RunCommandView; the form's fields take letters while typing).
+# Keys of the Run Command tab: n and h on the tab (its panels: form, run, history), the others on their panel
+# (the form's fields take letters while typing).
 RUN_COMMANDS: tuple[AppCommand, ...] = (
     AppCommand("run-send", "Run: send the command", "ctrl+s", "send",
-               "Check the form, show the blast radius, send once confirmed (disabled in read-only mode)", tab="run", mutating=True),
+               "Check the form, show the blast radius, send once confirmed (disabled in read-only mode)",
+               tab="run", panel="form", mutating=True),
     AppCommand("run-new", "Run: new command", "n", "new", "Back to the form, as you left it", tab="run"),
     AppCommand("run-group", "Run: grouped / per-node view", "g", "toggle_grouped",
                "Fold nodes with identical output and exit code into groups, largest first "
-               "(in the run tables home/end go to the first/last row)", tab="run"),
+               "(in the run tables home/end go to the first/last row)", tab="run", panel="run"),
     AppCommand("run-diff", "Run: diff group against the largest", "d", "diff",
-               "Unified diff of the group under the cursor against the largest group", tab="run"),
+               "Unified diff of the group under the cursor against the largest group", tab="run", panel="run"),
     AppCommand("run-full", "Run: full output from S3", "f", "full_output",
-               "Fetch the whole output of a truncated node (✂) from the run's S3 bucket", tab="run"),
-    AppCommand("run-cancel", "Run: cancel", "x", "cancel", "CancelCommand on the nodes still running (asks first)", tab="run", mutating=True),
+               "Fetch the whole output of a truncated node (✂) from the run's S3 bucket", tab="run", panel="run"),
+    AppCommand("run-cancel", "Run: cancel", "x", "cancel", "CancelCommand on the nodes still running (asks first)",
+               tab="run", panel="run", mutating=True),
     AppCommand("run-rerun", "Run: re-run on failed nodes", "R", "rerun_failed",
-               "The same command on the failed nodes only (confirmation again)", tab="run", mutating=True),
+               "The same command on the failed nodes only (confirmation again)", tab="run", panel="run",
+               mutating=True),
     AppCommand("run-history", "Run: history", "h", "history",
                "Earlier commands of the loaded regions (ListCommands); enter reopens one, esc goes back", tab="run"),
     AppCommand("run-export", "Run: export", "e", "export",
-               "Write the run as JSON and plain text into ~/opstui-runs/", tab="run"),
+               "Write the run as JSON and plain text into ~/opstui-runs/", tab="run", panel="run"),
 )
 
 # Keys of the Inventory tab (bound on InventoryView; the search and schedule fields take letters while typing).

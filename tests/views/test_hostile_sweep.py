@@ -35,7 +35,7 @@ from textual.screen import Screen
 from opstui.app import OpsApp
 from opstui.demo import SandboxProcess
 from opstui.views import runcommand
-from opstui.views.runcommand_confirm import ConfirmRunScreen
+from opstui.views.runcommand.confirm import ConfirmRunScreen
 from tests.helpers import loaded, make_app, wait_for
 from tests.sandbox_control import SandboxControl
 from tests.sweep import walk_app
@@ -153,7 +153,7 @@ async def test_no_screen_of_the_app_lets_hostile_text_reach_the_terminal_raw(hos
         # two deep places the walk's quick steps do not wait for: someone else's command reopened from the
         # history (its text is the run's title), and a restore's confirmation (it names the point's node)
         await app.run_action("command('run-history')")
-        history = view.history.table
+        history = view.history.commands_table
         await wait_for(pilot, lambda: any("pwned" in " ".join(c.parameters.get("commands", ()))
                                           for c in history.rows))
         history.move_cursor(next(i for i, c in enumerate(history.visible_rows())

@@ -10,7 +10,7 @@ import pytest
 from opstui.views import runcommand
 from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.runcommand import RunCommandView
-from opstui.views.runcommand_confirm import ConfirmRunScreen
+from opstui.views.runcommand.confirm import ConfirmRunScreen
 from tests.helpers import loaded, make_app, wait_for
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -30,9 +30,9 @@ async def ready(pilot, app) -> RunCommandView:
 
 
 def select_nodes(app, names: list[str]) -> list:
-    table = app.fleet_view.table
-    nodes = [n for n in table.rows if n.name in names]
-    table.selected = {n.key for n in nodes}
+    """Select in the Fleet as its space key does: through the app's fleet model (the Run tab reads it)."""
+    nodes = [n for n in app.fleet_view.table.rows if n.name in names]
+    app.ctx.fleet.select(n.key for n in nodes)
     return nodes
 
 
@@ -45,7 +45,7 @@ async def compose(pilot, view: RunCommandView, commands: str, target: str | None
 
 
 def output_text(view: RunCommandView) -> str:
-    return "\n".join(view.panel.output.plain_lines())
+    return "\n".join(view.run_panel.output.plain_lines())
 
 
 async def send_and_confirm(pilot, app, view: RunCommandView, typed: str | None = None) -> None:
@@ -78,7 +78,7 @@ async def test_fleet_selection_send_confirm_output_groups_diff_and_rerun_failed(
         await compose(pilot, view, f'if [ "$AWS_SSM_INSTANCE_ID" = {odd.instance_id} ]; then echo odd; exit 3; fi\n'
                                    "echo same")
         await send_and_confirm(pilot, app, view)
-        assert view.current == "rc-run"
+        assert view.panel == "run"
         await finished(pilot, view)
         states = view.run.states
         assert len(states) == 3 and app.aws.calls["ssm:SendCommand"] == 1
@@ -87,14 +87,14 @@ async def test_fleet_selection_send_confirm_output_groups_diff_and_rerun_failed(
         await wait_for(pilot, lambda: output_text(view).strip() in ("same", "odd"))
         # grouped: the two identical answers in one block, the odd one apart, largest first
         await pilot.press("g")
-        groups = view.panel.groups_table
+        groups = view.run_panel.groups_table
         await wait_for(pilot, lambda: len(groups.rows) == 2)
         assert [(g.label, g.size, g.exit_code) for g in groups.rows] == [
             ("stg-app-01,stg-web-01", 2, 0), ("stg-db-01", 1, 3)]
         assert output_text(view).strip() == "same"
-        assert "stg-app-01,stg-web-01" in str(view.panel.output.border_title)
+        assert "stg-app-01,stg-web-01" in str(view.run_panel.output.border_title)
         await pilot.press("down", "d")
-        await wait_for(pilot, lambda: view.panel.output.diff is not None)
+        await wait_for(pilot, lambda: view.run_panel.output.diff is not None)
         diff = output_text(view)
         assert "-same" in diff and "+odd" in diff and "exit code 0 -> 3" in diff
         # re-run on the failed node only: the same command, confirmation again, one node
@@ -144,14 +144,14 @@ async def test_hostile_command_output_is_shown_literally(sandbox):
         await send_and_confirm(pilot, app, view)
         await finished(pilot, view)
         await wait_for(pilot, lambda: "[bold]x[/bold]" in output_text(view))
-        pane = view.panel.output
+        pane = view.run_panel.output
         lines = ["".join(seg.text for seg in pane.render_line(y)) for y in range(pane.size.height)]
         for line in lines:
             assert not CONTROL.search(line), repr(line)
         assert any("[link=https://e.x]l[/link]" in line for line in lines)
         assert not any(seg.style and seg.style.link for y in range(pane.size.height) for seg in pane.render_line(y))
         await pilot.press("g")
-        await wait_for(pilot, lambda: len(view.panel.groups_table.rows) == 1)
+        await wait_for(pilot, lambda: len(view.run_panel.groups_table.rows) == 1)
         assert "[bold]x[/bold]" in output_text(view)
     app.close_aws()
 
@@ -207,7 +207,7 @@ async def test_typed_confirmation_for_prod_and_esc_keeps_the_form(sandbox):
         assert not run_button.disabled
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen is not screen and view.current == "rc-form"
+        assert app.screen is not screen and view.panel == "form"
         assert app.aws.calls["ssm:SendCommand"] == 0
         values = view.form.values()
         assert values.parameters["commands"] == ["uptime"] and values.target_text == "tag:Env=prod"
@@ -280,12 +280,12 @@ async def test_history_reopens_a_command_and_export_writes_files(sandbox, tmp_pa
         await send_and_confirm(pilot, app, view)
         sent_id = view.run.tracker.commands[0].command_id
         await pilot.press("h")
-        table = view.history.table
+        table = view.history.commands_table
         await wait_for(pilot, lambda: any(c.command_id == sent_id for c in table.rows))
-        assert view.current == "rc-history"
+        assert view.panel == "history"
         table.move_cursor(next(i for i, c in enumerate(table.visible_rows()) if c.command_id == sent_id))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: view.current == "rc-run" and view.run.tracker.commands[0].command_id == sent_id
+        await wait_for(pilot, lambda: view.panel == "run" and view.run.tracker.commands[0].command_id == sent_id
                        and view.run.states)
         assert view.run.request.parameters["commands"] == ["echo history-check"]
         await pilot.press("e")
@@ -296,7 +296,7 @@ async def test_history_reopens_a_command_and_export_writes_files(sandbox, tmp_pa
         # node output can hold secrets: the exports are the user's alone
         assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}
         await pilot.press("h", "escape")
-        assert view.current == "rc-run"
+        assert view.panel == "run"
     app.close_aws()
 
 
@@ -309,7 +309,7 @@ async def test_output_pane_renders_hostile_and_huge_output_literally_and_fast():
 
     from textual.app import App
 
-    from opstui.views.runcommand_output import MAX_LINES, OutputLog
+    from opstui.views.runcommand.output import MAX_LINES, OutputLog
 
     class PaneApp(App):
         def compose(self):
@@ -384,7 +384,7 @@ async def test_truncated_output_is_fetched_whole_from_s3_with_f(sandbox):
         assert "tail-line" not in output_text(view)
         await pilot.press("f")
         await wait_for(pilot, lambda: "tail-line" in output_text(view))
-        assert view.panel.output.plain_lines()[0] == "a" * 30000
+        assert view.run_panel.output.plain_lines()[0] == "a" * 30000
     app.close_aws()
 
 
@@ -401,10 +401,10 @@ async def test_grouped_output_keeps_its_scroll_position_while_other_nodes_finish
         await send_and_confirm(pilot, app, view)
         await wait_for(pilot, lambda: sum(s.done for s in view.run.states.values()) == 1)
         await pilot.press("g")
-        groups = view.panel.groups_table
+        groups = view.run_panel.groups_table
         await wait_for(pilot, lambda: len(groups.rows) == 1 and output_text(view).split()[-1:] == ["200"])
         await pilot.pause(1.5)  # the first group's output is final
-        pane = view.panel.output
+        pane = view.run_panel.output
         pane.scroll_end(animate=False, immediate=True)
         await pilot.pause()
         scrolled = pane.scroll_y
@@ -428,9 +428,10 @@ async def test_read_only_greys_cancel_and_rerun_of_an_opened_run(sandbox):
             (), (), {"commands": ["uptime"]}, False, "", "", "")
         view.start_run(runcommand.ActiveRun(runcommand.RunTracker(app.aws, [summary]), None, "uptime"))
         await pilot.pause()
-        assert view.current == "rc-run" and not view.run.finished
-        assert view.check_action("cancel", ()) is None and view.check_action("rerun_failed", ()) is None
-        assert view.check_action("export", ()) is True
+        assert view.panel == "run" and not view.run.finished
+        panel = view.current
+        assert panel.check_action("cancel", ()) is None and panel.check_action("rerun_failed", ()) is None
+        assert panel.check_action("export", ()) is True
         await pilot.press("x")
         await pilot.pause(0.3)
         assert not isinstance(app.screen, ConfirmScreen)
@@ -454,12 +455,12 @@ async def test_grouped_view_keeps_the_group_title_while_the_shown_node_changes(s
         await wait_for(pilot, lambda: (view.shown_key or "").endswith(slow.instance_id)
                        and sum(s.done for s in view.run.states.values()) == 1)
         await pilot.press("g")
-        await wait_for(pilot, lambda: len(view.panel.groups_table.rows) == 1)
+        await wait_for(pilot, lambda: len(view.run_panel.groups_table.rows) == 1)
         gate.touch()
         await finished(pilot, view)
         await pilot.pause(0.5)
-        assert view.panel.groups_table.cursor_row.label == "stg-web-01"
+        assert view.run_panel.groups_table.cursor_row.label == "stg-web-01"
         assert output_text(view).strip() == "fast"
-        title = str(view.panel.output.border_title)
+        title = str(view.run_panel.output.border_title)
         assert title.startswith("stg-web-01 · 1 node") and "stg-app-01" not in title
     app.close_aws()

@@ -1,14 +1,15 @@
-"""The compose form of the Run Command tab: document, its parameters, targets and send options.
+"""The fields of the Run Command tab's form: document, its parameters, targets and send options.
 
 The parameter fields are generated from DescribeDocument's schema: a multi-line editor for `commands` (and
 other StringList parameters, one value per line), a Select for parameters with allowed values, an Input with
-the default filled in for the rest. The form only holds what the user typed: checking and sending belong to
-the view (`opstui.views.runcommand`), so nothing typed is lost when a check fails or a run is confirmed.
+the default filled in for the rest. These widgets only hold what the user typed: loading, checking and sending
+belong to the form panel (`form.py`), so nothing typed is lost when a check fails or a run is confirmed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -100,9 +101,9 @@ class RunForm(Horizontal):
             self.name = name
 
     class TargetEdited(Message):
-        """The target choice or expression changed: the view updates the preview line."""
+        """The target choice or expression changed: the panel updates the preview line."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.documents: list[str] = []
         self.detail: DocumentDetail | None = None

@@ -9,6 +9,7 @@ the characters drawn per line. So a burst of output costs a string split, and dr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -93,7 +94,7 @@ class OutputLog(ScrollView, can_focus=True):
     OutputLog { height: 1fr; }
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.out = LineBuffer()
         self.err = LineBuffer()

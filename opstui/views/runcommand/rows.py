@@ -1,5 +1,8 @@
-"""The live run view of the Run Command tab: progress header, per-node (or per-group) table, output pane.
-Also the history table. Widgets only: polling and actions live in `opstui.views.runcommand`.
+"""What the Run Command tab's tables show: the columns of the nodes of a run, of its output groups and of the
+history, their colours by outcome, the table they are drawn in, and the run's three-line progress header.
+
+Shared by the run panel and the history panel; pure functions of immutable rows (the tracker's NodeState,
+OutputGroup and the service's CommandSummary), so nothing here reaches the app.
 """
 
 from __future__ import annotations
@@ -8,11 +11,7 @@ from datetime import UTC, datetime
 
 from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.content import Content
-from textual.widgets import ContentSwitcher, Static
 
 from opstui.aws.models import CommandSummary
 from opstui.runs.grouping import OutputGroup
@@ -20,7 +19,6 @@ from opstui.runs.tracker import NodeState, Progress
 from opstui.safe import clean
 from opstui.views.common.format import count_text
 from opstui.views.common.node_table import Column, NodeTable
-from opstui.views.runcommand_output import OutputLog
 
 OUTCOME_STYLES = {
     "Success": Style(color="green"),
@@ -106,7 +104,8 @@ HISTORY_COLUMNS: list[Column[CommandSummary]] = [
 
 
 class RunTable(NodeTable, inherit_bindings=False):
-    """A NodeTable without its g/G bindings: in the run view g toggles the grouped view (home/end remain)."""
+    """A NodeTable without its g/G and h/l bindings: in this tab g toggles the grouped view and h opens the
+    history (home/end and the arrows remain)."""
 
     BINDINGS = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
@@ -120,8 +119,8 @@ class RunTable(NodeTable, inherit_bindings=False):
     ]
 
 
-def render_header(document: str, title: str, progress: Progress | None, finished: bool, grouped: bool,
-                  command_ids: list[tuple[str, str]]) -> Text:
+def progress_header(document: str, title: str, progress: Progress | None, finished: bool, grouped: bool,
+                    command_ids: list[tuple[str, str]]) -> Text:
     """Three lines: what runs, the progress bar with counts by outcome, the command ids."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(clean(document, 60), style="bold")
@@ -150,84 +149,3 @@ def render_header(document: str, title: str, progress: Progress | None, finished
     text.append("  · grouped view" if grouped else "  · per node", style="dim")
     text.append("\n" + ids, style="dim")
     return text
-
-
-class RunPanel(Vertical):
-    """Progress header, node or group table, and the output of the row under the cursor."""
-
-    DEFAULT_CSS = """
-    RunPanel { height: 1fr; }
-    RunPanel #run-header { height: 3; padding: 0 1; background: $boost; }
-    RunPanel #run-banner { height: auto; max-height: 4; color: $warning; padding: 0 1; display: none; }
-    RunPanel #run-banner.-shown { display: block; }
-    RunPanel #run-tables { height: 12; }
-    RunPanel RunTable { border: round $primary-darken-1; border-title-align: left; height: 1fr; }
-    RunPanel RunTable:focus { border: round $accent; }
-    RunPanel OutputLog { height: 1fr; border: round $primary-darken-1; border-title-align: left; }
-    RunPanel OutputLog:focus { border: round $accent; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static(Text("No run yet: compose one (n) or open one from the history (h)."), id="run-header")
-        yield Static("", id="run-banner")
-        with ContentSwitcher(initial="run-nodes", id="run-tables"):
-            yield RunTable(NODE_COLUMNS, key=lambda s: s.key, id="run-nodes")
-            yield RunTable(GROUP_COLUMNS, key=group_key, id="run-groups")
-        yield OutputLog(id="run-output")
-
-    @property
-    def nodes_table(self) -> RunTable:
-        return self.query_one("#run-nodes", RunTable)
-
-    @property
-    def groups_table(self) -> RunTable:
-        return self.query_one("#run-groups", RunTable)
-
-    @property
-    def output(self) -> OutputLog:
-        return self.query_one(OutputLog)
-
-    @property
-    def grouped(self) -> bool:
-        return self.query_one("#run-tables", ContentSwitcher).current == "run-groups"
-
-    def set_grouped(self, grouped: bool) -> None:
-        self.query_one("#run-tables", ContentSwitcher).current = "run-groups" if grouped else "run-nodes"
-        (self.groups_table if grouped else self.nodes_table).focus()
-        self.fit_tables()
-
-    def fit_tables(self) -> None:
-        """The table as tall as its rows (at most 45% of the panel): the output gets the rest."""
-        rows = len((self.groups_table if self.grouped else self.nodes_table).order_shown)
-        limit = max(int(self.size.height * 0.45), 6)
-        self.query_one("#run-tables").styles.height = max(min(rows + 3, limit), 5)
-
-    def on_resize(self) -> None:
-        self.fit_tables()
-
-    def set_banner(self, lines: list[str]) -> None:
-        banner = self.query_one("#run-banner", Static)
-        banner.set_class(bool(lines), "-shown")
-        banner.update(Content("\n".join(f"⚠ {clean(line, 300)}" for line in lines[-3:])))
-
-    def set_header(self, text: Text) -> None:
-        self.query_one("#run-header", Static).update(text)
-
-
-class HistoryPanel(Vertical):
-    """Earlier commands of the loaded regions (ListCommands), newest first; enter opens one."""
-
-    DEFAULT_CSS = """
-    HistoryPanel { height: 1fr; }
-    HistoryPanel #history-note { height: 1; padding: 0 1; color: $text-muted; }
-    HistoryPanel RunTable { border: round $primary-darken-1; border-title-align: left; }
-    HistoryPanel RunTable:focus { border: round $accent; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static("enter: open the command (its nodes and output) · esc: back · r: reload", id="history-note")
-        yield RunTable(HISTORY_COLUMNS, key=lambda c: f"{c.region}/{c.command_id}", id="history-table")
-
-    @property
-    def table(self) -> RunTable:
-        return self.query_one("#history-table", RunTable)

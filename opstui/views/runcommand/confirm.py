@@ -1,4 +1,4 @@
-"""Confirmations of the Run Command tab: the blast radius before a run, and yes/no for cancel.
+"""The confirmation before a run: its blast radius (a typed count when it is wide or reaches prod).
 
 The blast radius lines contain node names (untrusted): they are shown as literal `Content`, never markup.
 When a run reaches more than 10 nodes or any prod node, the Run button stays disabled until the node count is
