@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -23,6 +22,7 @@ from opstui.views.backup.transfer import TransferLine
 from opstui.views.common.format import size_text
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 
 
 class FilesPanel(Panel):
@@ -187,7 +187,7 @@ class FilesPanel(Panel):
                 f"{' (latest)' if entry.is_latest else ''}, {size_text(entry.size)}")
         self.app.push_screen(DownloadScreen(what, DOWNLOAD_DIR / name, lambda path: self._download(bucket, entry, path)))
 
-    @work(group="bk-transfer", exclusive=True, exit_on_error=False)
+    @action_work("bk-transfer")
     async def _upload(self, bucket: BucketInfo, path: Path, key: str) -> None:
         ctx, line = self.ctx, self.transfer
         line.begin(f"Uploading {clean(path.name, 40)} → s3://{clean(bucket.name, 40)}/{clean(key, 60)}")
@@ -200,7 +200,7 @@ class FilesPanel(Panel):
             return
         except Exception as exc:  # noqa: BLE001 - a bug: the tab's one failure handler shows it
             line.end(False, f"Upload failed: {type(exc).__name__}")
-            self.tab.worker_failed(self, exc)
+            self.tab.worker_failed(self, exc, doing="the transfer")
             return
         line.end(True, f"Uploaded {clean(key, 80)} ({size_text(line.total)})"
                  + (f", version {clean(version, 40)}" if version else ""))
@@ -208,7 +208,7 @@ class FilesPanel(Panel):
                         + (f" (version {clean(version, 60)})" if version else ""), title="Upload", markup=False)
         self._load_listing()
 
-    @work(group="bk-transfer", exclusive=True, exit_on_error=False)
+    @action_work("bk-transfer")
     async def _download(self, bucket: BucketInfo, entry: S3Entry, path: Path) -> None:
         ctx, line = self.ctx, self.transfer
         line.begin(f"Downloading {clean(Path(entry.key).name, 40)} → {clean(str(path), 60)}")
@@ -223,7 +223,7 @@ class FilesPanel(Panel):
             return
         except Exception as exc:  # noqa: BLE001 - a bug: the tab's one failure handler shows it
             line.end(False, f"Download failed: {type(exc).__name__}")
-            self.tab.worker_failed(self, exc)
+            self.tab.worker_failed(self, exc, doing="the transfer")
             return
         line.end(True, f"Downloaded {size_text(written)} to {clean(str(path), 80)}")
         self.app.notify(f"Wrote {written} bytes to {clean(str(path), 200)}", title="Download", markup=False)

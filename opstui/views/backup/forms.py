@@ -19,8 +19,8 @@ from opstui.aws.backup import EC2_ALL, check_plan_form, schedule_words
 from opstui.aws.backup_models import BackupPlan, PlanSpec
 from opstui.aws.s3 import download_path_problem, key_problem, upload_path_problem
 from opstui.safe import clean
-from opstui.views.backup.kept_form import FieldProblems, KeptForm
 from opstui.views.common.form import Field, FormScreen
+from opstui.views.common.kept_form import FieldProblems, KeptForm
 
 DOWNLOAD_DIR = Path.home() / "opstui-downloads"
 

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
@@ -39,6 +39,7 @@ from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.node_table import NodeTable, prepare_rows
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 
 RANGES = [value for _, value in RANGE_OPTIONS]
 RANGE_WORDS = {value: label for label, value in RANGE_OPTIONS}
@@ -238,16 +239,13 @@ class JobsPanel(Panel):
         if row is not None:
             self._describe(row)
 
-    @work(group="bk-describe", exclusive=True, exit_on_error=False)
+    @action_work("bk-describe")
     async def _describe(self, job: BackupJob) -> None:
         ctx = self.ctx
         try:
             fresh = await ctx.run(bk.describe_job(ctx.aws, job))
         except OpsError as err:
             self.app.notify(clean(str(err), 400), title="Describe job failed", severity="error", markup=False)
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug: the tab's one failure handler shows it
-            self.tab.worker_failed(self, exc)
             return
         self.detail_fresh = fresh
         self._show_detail()
@@ -276,7 +274,7 @@ class JobsPanel(Panel):
 
         self.app.push_screen(ConfirmScreen(question, yes="Back up now"), answered)
 
-    @work(group="bk-start", exclusive=False, exit_on_error=False)
+    @action_work("bk-start", exclusive=False)
     async def _start_backups(self, nodes: list[tuple[str, str]]) -> None:
         ctx = self.ctx
         try:
@@ -284,9 +282,6 @@ class JobsPanel(Panel):
             results = await ctx.run(bk.start_backups(ctx.aws, account, nodes))
         except OpsError as err:
             self.app.notify(clean(str(err), 400), title="On-demand backup failed", severity="error", markup=False)
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug: the tab's one failure handler shows it
-            self.tab.worker_failed(self, exc)
             return
         ok = [r for r in results if r[3] is None]
         for region, iid, _, err in results:

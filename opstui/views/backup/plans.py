@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -22,6 +22,7 @@ from opstui.views.backup.forms import PlanFormScreen
 from opstui.views.backup.rows import PLAN_COLUMNS, PlanRow
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 
 
 class PlansPanel(Panel):
@@ -97,7 +98,7 @@ class PlansPanel(Panel):
 
         self._plan_form(PlanFormScreen(self.plan_values, ctx.regions, existing, create))
 
-    @work(group="bk-plan-form", exclusive=True, exit_on_error=False)
+    @action_work("bk-plan-form")
     async def _plan_form(self, form: PlanFormScreen) -> None:
         if not await self.app.push_screen_wait(form) or form.created is None:
             return

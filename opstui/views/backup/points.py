@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -24,6 +24,7 @@ from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.format import size_text
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 
 
 class PointsPanel(Panel):
@@ -146,7 +147,7 @@ class PointsPanel(Panel):
 
         self.app.push_screen(ConfirmScreen(question, yes="Restore"), answered)
 
-    @work(group="bk-restore", exclusive=False, exit_on_error=False)
+    @action_work("bk-restore", exclusive=False)
     async def _start_restore(self, point: RecoveryPoint) -> None:
         ctx = self.ctx
         instance_id = point.resource_arn.rsplit("/", 1)[-1]
@@ -157,9 +158,6 @@ class PointsPanel(Panel):
                 bk.start_restore(ctx.aws, point, account, instance_type=node.instance_type if node else ""))
         except OpsError as err:
             self.app.notify(clean(str(err), 400), title="Restore failed", severity="error", markup=False, timeout=10)
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug: the tab's one failure handler shows it
-            self.tab.worker_failed(self, exc)
             return
         self.restores_started += 1
         self.app.notify(f"Restore job {job_id} started in {point.region} ({source}); it shows in the Jobs panel",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from opstui.commands import commands_of
 from opstui.views.backup.files import FilesPanel
 from opstui.views.backup.jobs import JobsPanel
 from opstui.views.backup.plans import PlansPanel
@@ -31,14 +30,6 @@ from opstui.views.common.tab import TabView
 class BackupView(TabView):
     TAB_ID, TITLE = "backup", "Backup"
     PANELS = (JobsPanel, PlansPanel, PointsPanel, FilesPanel)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The base greys a panel's mutating actions; `b` is the tab's own (every panel has it): greyed too.
-        (Local until TabView.check_action looks at the tab's own mutating commands.)"""
-        own = next((c for c in commands_of(self.TAB_ID, "") if c.action == action), None)
-        if own is not None and own.mutating and hasattr(self, f"action_{action}") and self.ctx.read_only:
-            return None
-        return super().check_action(action, parameters)
 
     # -- the tab's own commands -------------------------------------------------------------------------------
     def action_backup_now(self) -> None:

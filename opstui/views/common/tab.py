@@ -1,4 +1,5 @@
-"""The shape of every tab: a :class:`TabView` made of :class:`Panel` s, and the one way they load from AWS.
+"""The shape of every tab: a :class:`TabView` made of :class:`Panel` s (``panel.py``) that load from AWS
+with ``@aws_work`` (``work.py``).
 
 TabView owns what every tab has: the header (its panels' keys, the read-only banner, what the tab wants to
 say), the panel switcher, the filter box, the status line and the refresh timer. A Panel owns one screenful:
@@ -19,9 +20,8 @@ The lifecycle the app calls on every tab, whatever it is (the tab registry in ``
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Awaitable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -32,186 +32,13 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Input, Static
-from textual.worker import Worker
 
-from opstui.aws.errors import OpsError
 from opstui.commands import AppCommand, commands_of
 from opstui.safe import clean
-from opstui.views.common.context import AppContext, Stale, context_of
-from opstui.views.common.node_table import NodeTable
+from opstui.views.common.context import AppContext, context_of
+from opstui.views.common.panel import Panel, bindings_for
 from opstui.views.common.safe_input import SafeInput
-
-P = TypeVar("P", bound="Panel")
-
-
-def bindings_for(commands: tuple[AppCommand, ...]) -> list[Binding]:
-    """Textual bindings for registry commands (their ids make them remappable with the keymap)."""
-    return [Binding(c.key, c.action, c.title.split(": ", 1)[-1], show=c.show, id=c.id, tooltip=c.help)
-            for c in commands if c.key and c.action]
-
-
-class Panel(Vertical):
-    """One panel of a tab. Subclasses set NAME, TITLE, MAIN_TABLE and, for `r`/refresh, ``load()``; their
-    BINDINGS come from the registry (``bindings_for(commands_of(tab, panel))``)."""
-
-    NAME: ClassVar[str] = ""
-    TITLE: ClassVar[str] = ""
-    KEY: ClassVar[str] = ""  # the panel's switch key in its tab (1, 2, ...), shown in the header
-    MAIN_TABLE: ClassVar[str] = ""  # id of the table that takes the focus and the filter
-    FILTER_HINT: ClassVar[str] = "filter: words that must all appear, !negate"
-
-    DEFAULT_CSS = """
-    Panel { height: 1fr; }
-    Panel NodeTable { border: round $primary-darken-1; border-title-align: left; }
-    Panel NodeTable:focus { border: round $accent; }
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(id=kwargs.pop("id", f"panel-{self.NAME}"), **kwargs)
-        self.loads = 0  # finished loads (tests and the bench wait on it)
-        self.busy = False
-        self.loaded = False
-        self.errors: list[str] = []
-        self.filter_text = ""
-
-    # -- context --------------------------------------------------------------------------------------------
-    @property
-    def ctx(self) -> AppContext:
-        return context_of(self)
-
-    @property
-    def tab(self) -> TabView:
-        for node in self.ancestors:
-            if isinstance(node, TabView):
-                return node
-        raise RuntimeError(f"panel {self.NAME} is not inside a TabView")
-
-    @property
-    def commands(self) -> tuple[AppCommand, ...]:
-        return commands_of(self.tab.TAB_ID, self.NAME)
-
-    def table(self, table_id: str) -> NodeTable:
-        return self.query_one(f"#{table_id}", NodeTable)
-
-    @property
-    def main_table(self) -> NodeTable | None:
-        return self.table(self.MAIN_TABLE) if self.MAIN_TABLE else None
-
-    # -- keys -----------------------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        cmd = next((c for c in commands_of(self.tab.TAB_ID) if c.action == action and c.panel in ("", self.NAME)),
-                   None)
-        if cmd is not None and cmd.mutating and self.ctx.read_only:
-            return None  # shown greyed: the header says why
-        return True
-
-    def refused(self, what: str) -> bool:
-        """True (and says so) in read-only mode: every mutating action starts with this."""
-        if self.ctx.read_only:
-            self.app.notify(f"read-only mode: {what} is disabled (restart opstui without --read-only)",
-                            severity="warning", markup=False)
-            return True
-        return False
-
-    # -- lifecycle (the tab calls these) ---------------------------------------------------------------------
-    def load(self) -> None:
-        """Load (or reload) what the panel shows; panels that load override it."""
-
-    def shown(self) -> None:
-        """The panel came in front: focus its main table, load it the first time."""
-        table = self.main_table
-        if table is not None:
-            table.focus()
-        if not self.loaded and not self.busy:
-            self.load()
-
-    def reset(self) -> None:
-        """The context changed: forget what was shown (subclasses clear their own state, then call this)."""
-        self.loaded = False
-        self.errors = []
-        for table in self.query(NodeTable):
-            table.set_rows([])
-
-    def matches(self, row: Any, cells: tuple[str, ...], words: list[str]) -> bool:
-        """Does a row match the filter words? Default: every word in some cell (`!word`: in none)."""
-        hay = " ".join(cells).lower()
-        return all((w[1:] not in hay) if w.startswith("!") and len(w) > 1 else (w in hay) for w in words)
-
-    def visible(self, order: list[int]) -> list[int]:
-        """The main table's display positions the filter lets through (a NodeTable ``visible_fn``)."""
-        table = self.main_table
-        words = [w.lower() for w in self.filter_text.split()]
-        if table is None or not words:
-            return list(range(len(order)))
-        rows, cells = table.source_rows, table.source_cells
-        return [pos for pos, src in enumerate(order) if self.matches(rows[src], cells[src], words)]
-
-    def apply_filter(self, text: str) -> None:
-        """Filter the main table; it keeps its cursor (by key) and selection."""
-        self.filter_text = text
-        table = self.main_table
-        if table is not None:
-            table.set_visible(self.visible(table.order))
-
-    def show_rows(self, table_id: str, rows: Any) -> None:
-        """New data for a table; the main table keeps its filter (and, as always, cursor and selection)."""
-        table = self.table(table_id)
-        table.set_rows(rows, self.visible if table_id == self.MAIN_TABLE else None)
-
-    def header_extra(self) -> Text:
-        """What the panel adds to the tab's header (counts in red, a mode...)."""
-        return Text()
-
-
-def aws_work(method: Callable[..., Awaitable[None]]) -> Callable[..., Worker[None]]:
-    """Run a panel's (or a tab's) async loader as an exclusive worker with the shared bookkeeping.
-
-    Inside, ``await self.fresh(coro)`` runs an aws-layer coroutine on the AWS loop and raises ``Stale`` if
-    the profile or regions changed meanwhile; the loader then simply stops, nothing of the old context is
-    shown. When the loader returns, ``loads`` counts it and ``loaded`` is set; the tab's header and status
-    line are redrawn and its refresh re-armed, also after an error.
-    """
-
-    group = method.__name__.lstrip("_")
-
-    @functools.wraps(method)
-    def launcher(self: Any, *args: Any) -> Worker[None]:
-        generation = self.ctx.generation
-
-        async def body() -> None:
-            self.busy = True
-            tab: TabView = self if isinstance(self, TabView) else self.tab
-            tab.render_header()
-            ok = False
-            try:
-                await method(self, *args)
-                ok = True
-            except Stale:
-                return
-            except OpsError as err:  # an expected failure: the status line says what and where
-                if generation == self.ctx.generation:
-                    self.errors = [str(err)]
-            except Exception as exc:  # noqa: BLE001 - a bug: shown, and the refresh goes on
-                if generation == self.ctx.generation:
-                    tab.worker_failed(self, exc)
-            finally:
-                self.busy = False
-                if generation == self.ctx.generation:
-                    if ok:
-                        self.loads += 1
-                        self.loaded = True
-                    tab.render_header()
-                    tab.render_status()
-                    tab.schedule()
-
-        return self.run_worker(body, group=f"{getattr(self, 'NAME', '') or 'tab'}-{group}", exclusive=True,
-                               exit_on_error=False)
-
-    return launcher
-
-
-async def fresh_call(owner: Panel | TabView, coro: Awaitable[Any], generation: int) -> Any:
-    return await owner.ctx.fresh(coro, generation)
+from opstui.views.common.work import action_work, aws_work, fresh_call
 
 
 class TabView(Vertical):
@@ -228,6 +55,9 @@ class TabView(Vertical):
     TITLE: ClassVar[str] = ""
     PANELS: ClassVar[tuple[type[Panel], ...]] = ()
     HAS_FILTER: ClassVar[bool] = True
+    #: reload the panel in front every ``refresh`` seconds while the tab is shown (False: only on `r`, e.g. a
+    #: form that must not change under the user's hands, or data that changes in hours)
+    AUTO_REFRESH: ClassVar[bool] = True
 
     DEFAULT_CSS = """
     TabView { height: 1fr; }
@@ -235,7 +65,7 @@ class TabView(Vertical):
     TabView .tab-filter { display: none; height: 3; }
     TabView .tab-filter.-shown { display: block; }
     TabView .tab-panels { height: 1fr; }
-    TabView .tab-status { height: auto; max-height: 6; padding: 0 1; color: $error; }
+    TabView .tab-status { height: auto; max-height: 6; padding: 0 1; }
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -316,15 +146,21 @@ class TabView(Vertical):
         return [*self.errors, *(panel.errors if panel else []), *self.failures[-2:]]
 
     def render_status(self) -> None:
+        """The panel in front's line of information, then the error lines in the error colour (literal text)."""
         if not self.is_mounted:
             return
-        lines = [f"⚠ {clean(e, 400)}" for e in self.status_lines()]
-        self.query_one(f"#{self.TAB_ID}-status", Static).update(Content("\n".join(lines)))
+        panel = self.current
+        info = panel.status_info() if panel is not None else ""
+        lines = [Content(clean(info, 600))] if info else []
+        lines += [Content.styled(f"⚠ {clean(e, 400)}", "$text-error") for e in self.status_lines()]
+        self.query_one(f"#{self.TAB_ID}-status", Static).update(Content("\n").join(lines))
 
-    def worker_failed(self, where: Panel | TabView, exc: BaseException) -> None:
-        """The one place an unexpected worker failure goes: shown as literal text; the refresh goes on."""
+    def worker_failed(self, where: Panel | TabView, exc: BaseException, doing: str = "") -> None:
+        """The one place an unexpected worker failure goes: shown as literal text; the refresh goes on.
+        ``doing`` names an action ("send", "restore"); without it the failure was loading ``where``."""
         name = getattr(where, "NAME", "") or self.TAB_ID
-        message = f"{self.TITLE or self.TAB_ID}: loading {name} failed unexpectedly: {type(exc).__name__}: {exc}"
+        what = doing or f"loading {name}"
+        message = f"{self.TITLE or self.TAB_ID}: {what} failed unexpectedly: {type(exc).__name__}: {exc}"
         self.failures.append(message)
         self.log.error(message)
         self.app.notify(clean(message, 400), title=self.TITLE or self.TAB_ID, severity="error", markup=False)
@@ -373,6 +209,9 @@ class TabView(Vertical):
             if panel is None or not hasattr(panel, f"action_{name}"):
                 return False
             return panel.check_action(name, ())
+        own = next((c for c in commands_of(self.TAB_ID, "") if c.action == action), None)
+        if own is not None and own.mutating and self.is_mounted and self.ctx.read_only:
+            return None  # the tab's own mutating command, greyed like a panel's: the header says why
         return True
 
     def action_show_panel(self, name: str) -> None:
@@ -448,6 +287,8 @@ class TabView(Vertical):
     def schedule(self) -> None:
         """Re-arm the refresh: the panel in front comes back on the app's interval while the tab is shown
         (set_timer after each load: refreshes never overlap, and one failure never stops the chain)."""
+        if not self.AUTO_REFRESH:
+            return
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(self.ctx.settings.refresh, self._tick)
@@ -494,4 +335,4 @@ class TabView(Vertical):
         return True
 
 
-__all__ = ["Panel", "TabView", "Widget", "aws_work", "bindings_for", "fresh_call"]
+__all__ = ["Panel", "TabView", "Widget", "action_work", "aws_work", "bindings_for", "fresh_call"]

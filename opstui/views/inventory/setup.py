@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import Button, Input, Static
@@ -23,6 +23,7 @@ from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import aws_work, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.inventory.forms import ScheduleForm
 from opstui.views.inventory.panel import InventoryPanel
 from opstui.views.inventory.rows import ASSOCIATION_COLUMNS, EXECUTION_COLUMNS, AssociationRow, ExecutionRow
@@ -124,7 +125,7 @@ class SetupPanel(InventoryPanel):
             return
         self._apply(schedule)
 
-    @work(group="inv-apply", exclusive=True, exit_on_error=False)
+    @action_work("inv-apply")
     async def _apply(self, schedule: str) -> None:
         ctx = self.ctx
         results = await ctx.run(per_region(ctx.regions, lambda r: inv.ensure_inventory_association(ctx.aws, r,

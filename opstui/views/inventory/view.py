@@ -22,9 +22,8 @@ from typing import Any
 
 from rich.text import Text
 from textual import on
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
-from opstui.safe import clean
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import TabView
 from opstui.views.inventory.browse import BrowsePanel
@@ -35,6 +34,9 @@ from opstui.views.inventory.summary import SummaryPanel
 
 
 class InventoryView(TabView):
+
+    #: inventory is captured every 30 minutes or more: reload on `r`, not every few seconds
+    AUTO_REFRESH = False
     TAB_ID, TITLE = "inventory", "Inventory"
     PANELS = (BrowsePanel, FindPanel, SummaryPanel, SetupPanel)
     DEFAULT_CSS = """
@@ -50,16 +52,6 @@ class InventoryView(TabView):
         text = super().header_text()
         text.append("  / filter  o sort  e export CSV  r reload", style="dim")
         return text
-
-    def render_status(self) -> None:
-        """The panel's line of information, then the error lines (literal text, as everywhere)."""
-        if not self.is_mounted:
-            return
-        panel = self.current
-        info = panel.status_info() if isinstance(panel, InventoryPanel) else ""
-        lines = [Text(clean(info, 600))] if info else []
-        lines += [Text(f"⚠ {clean(e, 400)}", style="bold red") for e in self.status_lines()]
-        self.query_one(f"#{self.TAB_ID}-status", Static).update(Text("\n").join(lines))
 
     # -- the filter box follows the table you are on ----------------------------------------------------------------
     @on(InventoryPanel.FilterTargetChanged)

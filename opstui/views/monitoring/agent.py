@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from textual import work
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import Static
@@ -24,6 +23,7 @@ from opstui.safe import clean
 from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.monitoring.rows import AGENT_COLUMNS, INSTALL_COLUMNS, AgentRow
 
 INSTALL_DOC = "AWS-ConfigureAWSPackage"
@@ -121,7 +121,7 @@ class AgentPanel(Panel):
             return
         self._install(list(nodes))
 
-    @work(group="mon-install", exclusive=True, exit_on_error=False)
+    @action_work("mon-install")
     async def _install(self, nodes: list[FleetNode]) -> None:
         """The seed's procedure, through Run Command: install the package, then configure and start the agent
         on the nodes where the install succeeded. Each step is one send + one tracker, polled until done."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -27,6 +27,7 @@ from opstui.safe import clean
 from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.monitoring.alarm_form import alarm_form
 from opstui.views.monitoring.chart import braille_plot
 from opstui.views.monitoring.rows import ALARM_COLUMNS, HISTORY_COLUMNS, alarm_matches
@@ -144,7 +145,7 @@ class AlarmsPanel(Panel):
         self.detail_key = alarm.key
         self._load_detail(alarm.key)
 
-    @work(group="mon-detail", exclusive=True, exit_on_error=False)
+    @action_work("mon-detail")
     async def _load_detail(self, key: str) -> None:
         alarm = next((a for a in self.alarms if a.key == key), None)
         if alarm is None:
@@ -220,7 +221,7 @@ class AlarmsPanel(Panel):
             return
         self.open_form(alarm)
 
-    @work(group="mon-alarm-form", exclusive=True, exit_on_error=False)
+    @action_work("mon-alarm-form")
     async def open_form(self, alarm: Alarm | None) -> None:
         """The seed's flow: an alarm on a node's CPU, memory or disk, threshold, periods, an SNS topic."""
         screen = await alarm_form(self, alarm)
@@ -233,7 +234,7 @@ class AlarmsPanel(Panel):
             return
         self._toggle_actions(alarm)
 
-    @work(group="mon-alarm-change", exit_on_error=False)
+    @action_work("mon-alarm-change")
     async def _toggle_actions(self, alarm: Alarm) -> None:
         ctx = self.ctx
         enable = not alarm.actions_enabled
@@ -251,7 +252,7 @@ class AlarmsPanel(Panel):
             return
         self._delete(alarm)
 
-    @work(group="mon-alarm-change", exit_on_error=False)
+    @action_work("mon-alarm-change")
     async def _delete(self, alarm: Alarm) -> None:
         ctx = self.ctx
         lines = [f"{alarm.region} · {alarm.state}", alarm.condition, alarm.reason]

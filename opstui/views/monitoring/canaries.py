@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.timer import Timer
@@ -22,6 +22,7 @@ from opstui.safe import clean
 from opstui.views.common.form import Field, FormScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.monitoring.chart import sparkline
 from opstui.views.monitoring.rows import RUN_COLUMNS, CanaryRow, canary_columns, canary_matches
 
@@ -141,7 +142,7 @@ class CanariesPanel(Panel):
         if row is not None:
             self._load_runs(row.canary.region, row.canary.name)
 
-    @work(group="mon-runs", exclusive=True, exit_on_error=False)
+    @action_work("mon-runs")
     async def _load_runs(self, region: str, name: str) -> None:
         ctx, generation = self.ctx, self.ctx.generation
         runs_table = self.table("mon-runs")
@@ -164,7 +165,7 @@ class CanariesPanel(Panel):
             return
         self._start_stop(row.canary.region, row.canary.name, row.canary.state)
 
-    @work(group="mon-canary-change", exit_on_error=False)
+    @action_work("mon-canary-change")
     async def _start_stop(self, region: str, name: str, state: str) -> None:
         ctx = self.ctx
         stop = state in ("RUNNING", "STARTING")
@@ -212,7 +213,7 @@ class CanariesPanel(Panel):
                              note="The console's heartbeat blueprint: loads the URL on the schedule, fails on a "
                                   "status outside 200-299."))
 
-    @work(group="mon-form", exclusive=True, exit_on_error=False)
+    @action_work("mon-form")
     async def form(self, screen: FormScreen) -> None:
         if await self.app.push_screen_wait(screen):
             self.load()

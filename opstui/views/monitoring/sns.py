@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
 
@@ -18,6 +18,7 @@ from opstui.safe import clean
 from opstui.views.common.form import Field, FormScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.monitoring.rows import SUBSCRIPTION_COLUMNS, TOPIC_COLUMNS, TopicRow
 
 
@@ -174,7 +175,7 @@ class SnsPanel(Panel):
         self.form(FormScreen(f"Test message to {topic.name}", fields, build, submit, submit_label="Publish"),
                   reload=False)
 
-    @work(group="mon-form", exclusive=True, exit_on_error=False)
+    @action_work("mon-form")
     async def form(self, screen: FormScreen, reload: bool) -> None:
         if await self.app.push_screen_wait(screen) and reload:
             self.load()

@@ -23,10 +23,10 @@ from opstui.runs.launch import request_problems
 from opstui.runs.targets import Plan, TargetError, parse_target, plan_for, plan_for_nodes
 from opstui.safe import clean
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.runcommand.active import RunStarted
 from opstui.views.runcommand.fields import DEFAULT_DOCUMENT, RunForm
 from opstui.views.runcommand.send import build_request, confirm_and_send, resolve_plan
-from opstui.views.runcommand.workers import action_work
 
 READ_ONLY_PROBLEM = "read-only mode: sending commands is disabled (restart without --read-only to run commands)"
 

@@ -31,11 +31,11 @@ from opstui.runs.tracker import NodeState, RunUpdate
 from opstui.safe import clean
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.runcommand import run_actions
 from opstui.views.runcommand.active import ActiveRun, merge_chunks
 from opstui.views.runcommand.output import OutputLog
 from opstui.views.runcommand.rows import GROUP_COLUMNS, NODE_COLUMNS, RunTable, group_key, progress_header
-from opstui.views.runcommand.workers import action_work
 
 NO_RUN = "No run yet: compose one (n) or open one from the history (h)."
 RUN_ACTIONS = frozenset({"toggle_grouped", "diff", "full_output", "cancel", "rerun_failed", "export"})

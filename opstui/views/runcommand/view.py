@@ -35,6 +35,9 @@ SWITCHES = {"form": "run-new", "history": "run-history"}
 
 
 class RunCommandView(TabView):
+
+    #: no periodic reload: the form must not change under the user's hands, and a run polls itself
+    AUTO_REFRESH = False
     TAB_ID, TITLE = "run", "Run Command"
     PANELS = (FormPanel, RunPanel, HistoryPanel)
     HAS_FILTER = False
@@ -80,9 +83,6 @@ class RunCommandView(TabView):
         self.render_status()
         if self.is_active and self.panel == HistoryPanel.NAME:
             self.history.load()
-
-    def schedule(self) -> None:
-        """No periodic reload here: the form must not change under the user's hands, and a run polls itself."""
 
     # -- panels and keys -------------------------------------------------------------------------------------
     def show_panel(self, name: str, filter_text: str | None = None) -> None:

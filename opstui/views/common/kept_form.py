@@ -1,4 +1,4 @@
-"""The common form, plus what the Backup tab's forms need beyond it (to move into views/common/form.py).
+"""A form that keeps what was typed across esc, with live hints and problems by field.
 
 :class:`KeptForm` is a :class:`~opstui.views.common.form.FormScreen` with three additions:
 
