@@ -37,6 +37,7 @@ from opstui.commands import ALL_COMMANDS, BY_ID, GLOBAL_COMMANDS, TABS
 from opstui.config import Settings
 from opstui.safe import clean
 from opstui.views.backup import BackupView
+from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.context import AppContext, FleetModel
 from opstui.views.common.help import HelpScreen
 from opstui.views.common.tab import TabView
@@ -46,6 +47,8 @@ from opstui.views.monitoring import MonitoringView
 from opstui.views.overview import OverviewView
 from opstui.views.runcommand import RunCommandView
 from opstui.views.shells import ShellsView
+
+QUIT_WAIT = 1.0  # seconds quitting waits for TerminateSession calls before it exits anyway
 
 COMMON_REGIONS = (
     "us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1",
@@ -149,6 +152,7 @@ class OpsApp(App[None]):
         self.account = "…"
         self.last_refresh: datetime | None = None
         self.failing_regions: list[str] = []
+        self.closing = ""  # "closing 2 session(s)…" while quitting
         self._gc_frozen = False
         if settings.theme:
             with contextlib.suppress(Exception):
@@ -251,25 +255,32 @@ class OpsApp(App[None]):
 
     # -- status bar -------------------------------------------------------------------------------------
     def _render_status(self) -> None:
+        """Badges first (an 80-column terminal must never lose READ-ONLY or SANDBOX), then who and where."""
         text = Text()
-        text.append(f"opstui {__version__}", style="bold")
+        text.append("opstui", style="bold")
+        if self.settings.read_only:
+            text.append(" ")
+            text.append(" READ-ONLY ", style="bold black on yellow")
+        if self.settings.demo:
+            text.append(" ")
+            text.append(" SANDBOX ", style="bold black on cyan")
+        if self.closing:
+            text.append("  ")
+            text.append(self.closing, style="bold")
+            self.query_one(StatusBar).update(text)
+            return
+        if self.failing_regions:
+            text.append("  ")
+            text.append(f"⚠ {clean(', '.join(self.failing_regions), 80)} failing", style="bold red")
         text.append("  account ")
         text.append(clean(self.account, 40), style="bold")
         text.append("  profile ")
         text.append(clean(self.settings.profile or ("demo" if self.settings.demo else "default"), 40), style="bold")
         text.append("  regions ")
         text.append(clean(", ".join(self.settings.regions) or "none", 120), style="bold")
-        if self.settings.read_only:
-            text.append("  ")
-            text.append(" READ-ONLY ", style="bold black on yellow")
-        if self.settings.demo:
-            text.append("  ")
-            text.append(" SANDBOX ", style="bold black on cyan")
         if self.last_refresh:
             text.append(f"  refreshed {self.last_refresh:%H:%M:%S}")
-        if self.failing_regions:
-            text.append("  ")
-            text.append(f"⚠ {clean(', '.join(self.failing_regions), 80)} failing", style="bold red")
+        text.append(f"  v{__version__}", style="dim")
         self.query_one(StatusBar).update(text)
 
     @work(group="identity", exclusive=True, exit_on_error=False)
@@ -390,15 +401,46 @@ class OpsApp(App[None]):
             self.tab(event.pane.id).shown()
 
     # -- quitting -----------------------------------------------------------------------------------------
+    def get_system_commands(self, screen: Any) -> Any:
+        """Textual's own palette entries, minus its "Quit" (the registry's Quit asks first when work is open)."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
+
+    def quit_reasons(self) -> list[str]:
+        """What quitting would end: open shell sessions, a Run Command still being followed."""
+        reasons = []
+        open_shells = [s for s in self.shells_view.sessions() if s.state != "closed"]
+        if open_shells:
+            reasons.append(f"{len(open_shells)} shell session(s) open: they will be terminated")
+        run = getattr(self.tab("run"), "run", None)
+        if run is not None and not getattr(run, "finished", True):
+            reasons.append("a Run Command is still running: it goes on on the nodes, but opstui stops following "
+                           "it (its output stays in SSM and CloudWatch Logs)")
+        return reasons
+
+    @work(group="quit", exclusive=True, exit_on_error=False)
+    async def action_quit(self) -> None:
+        """`q`: ask first when shells are open or a run is in progress; then close and exit within ~1 s."""
+        reasons = self.quit_reasons()
+        if reasons and not await self.push_screen_wait(ConfirmScreen("Quit opstui?", reasons, yes="Quit")):
+            return
+        await self.shut_down()
+
+    async def shut_down(self) -> None:
+        """Terminate the shell sessions (so none is left running on the nodes), saying so, then exit."""
+        sessions = [s for s in self.shells_view.sessions() if s.state != "closed"]
+        if sessions:
+            self.closing = f"closing {len(sessions)} session(s)…"
+            self._render_status()
+            await asyncio.sleep(0.05)  # let the line paint
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.shells_view.close_all(quick=True), QUIT_WAIT)
+        self.exit()
+
     async def on_unmount(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.shells_view.close_all(), 5)
-
-    async def action_quit(self) -> None:
-        """Terminate open sessions (so none is left running on the nodes), then exit."""
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.shells_view.close_all(), 5)
-        self.exit()
+            await asyncio.wait_for(self.shells_view.close_all(quick=True), QUIT_WAIT)
 
     # -- profile and regions ------------------------------------------------------------------------------
     def available_profiles(self) -> list[str]:

@@ -189,8 +189,9 @@ class DataChannel:
             self.state = "connected"
         self._attached.set()
 
-    async def close(self, *, terminate: bool = True) -> None:
-        """End the session: TerminateSession (the service then sends channel_closed), then tear down."""
+    async def close(self, *, terminate: bool = True, linger: float = 2.0) -> None:
+        """End the session: TerminateSession (the service then sends channel_closed, which carries the reason:
+        wait up to ``linger`` seconds for it; 0 when quitting), then tear down."""
         if self.state == "closed":
             await self._teardown()
             return
@@ -199,8 +200,9 @@ class DataChannel:
             with contextlib.suppress(Exception):
                 await self._terminate()
             # give the service a moment to send channel_closed (it carries the reason)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closed_event.wait(), 2.0)
+            if linger > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._closed_event.wait(), linger)
         self._finish(self.close_reason or "closed by you")
         await self._teardown()
 

@@ -181,3 +181,52 @@ async def test_sessions_can_be_recorded_as_asciicast(sandbox, tmp_path, monkeypa
     header = json.loads(lines[0])
     assert header["version"] == 2 and header["width"] > 0
     assert "rec9" in "".join(json.loads(line)[2] for line in lines[1:] if json.loads(line)[1] == "o")
+
+
+async def test_a_failed_reconnect_still_offers_r_and_r_and_w_work_from_the_terminal(sandbox):
+    """TargetNotConnected on reconnect: the status line offers R and w, and both work, wherever the focus is."""
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-02")
+        node = session.node
+        await type_text(pilot, "exit\r")
+        await wait_for(pilot, lambda: session.state == "closed")
+        sandbox.set_ping(node.region, node.instance_id, "ConnectionLost")
+        try:
+            session.terminal.focus()  # the worst case: the keyboard still in the dead terminal
+            await pilot.press("R")
+            await wait_for(pilot, lambda: session.state == "closed" and "TargetNotConnected" in session.reason)
+            status = str(session.query_one(".shell-status").render())
+            assert "R reconnect" in status and "w close tab" in status
+            sandbox.set_ping(node.region, node.instance_id, "Online")
+            await pilot.press("R")  # focus went back to the app when it closed: the view's binding
+            await wait_for(pilot, lambda: session.state == "connected", timeout=20)
+        finally:
+            sandbox.set_ping(node.region, node.instance_id, "Online")
+        await type_text(pilot, "exit\r")
+        await wait_for(pilot, lambda: session.state == "closed")
+        session.terminal.focus()
+        await pilot.press("w")  # typed into the closed terminal: closes its tab
+        await wait_for(pilot, lambda: not app.shells_view.sessions())
+        assert app.shells_view.query_one("#shells-empty").display
+    app.close_aws()
+
+
+async def test_the_footer_offers_no_key_that_would_type_into_a_live_shell(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        assert session.terminal.has_focus
+        await pilot.pause()
+        shown = {b.binding.action for b in app.screen.active_bindings.values()
+                 if b.binding.show and b.enabled}
+        assert not {"focus_terminal", "close_session", "reconnect"} & shown, shown
+        await pilot.press("ctrl+right_square_bracket")  # back to the app: now i and w are offered, and work
+        await pilot.pause()
+        shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show and b.enabled}
+        assert {"focus_terminal", "close_session"} <= shown, shown
+        await pilot.press("i")
+        assert session.terminal.has_focus
+    app.close_aws()

@@ -91,6 +91,10 @@ class ShellSession(Vertical):
         if changed:
             self._render_status()
             self.post_message(ShellsView.SessionChanged(self))
+        if state == "closed" and self.is_mounted and self.terminal.has_focus:
+            # a closed terminal takes no keys: the keyboard goes back to the app, where R and w (the keys the
+            # status line offers) work
+            self._escape_to_app()
 
     def _poll_state(self) -> None:
         channel = self.channel
@@ -98,16 +102,17 @@ class ShellSession(Vertical):
             self._set_state(channel.state)
 
     def _render_status(self) -> None:
+        """State, name, why it closed, the keys that work now; the ids last (the first to go at 80 columns)."""
         text = Text()
         text.append(f" {self.state} ", style=f"bold black on {STATE_STYLES.get(self.state, 'white')}")
-        text.append(f"  {clean(self.node.name, 40)} {self.node.instance_id} {self.node.region}")
+        text.append(f" {clean(self.node.name or self.node.instance_id, 32)}", style="bold")
         if self.reason:
-            text.append(f"  {clean(self.reason, 160)}", style="bold")
-        text.append("   ctrl+] back to the app", style="dim")
+            text.append(f"  {clean(self.reason, 160)}")
         if self.state == "closed":
-            text.append(" · R reconnect · w close tab", style="dim")
+            text.append("  R reconnect · w close tab", style="bold")
         else:
-            text.append(" · w close session", style="dim")
+            text.append("  ctrl+] app · w close", style="dim")
+        text.append(f"  {self.node.instance_id} {self.node.region}", style="dim")
         with contextlib.suppress(Exception):
             self.query_one(".shell-status", Static).update(text)
 
@@ -188,12 +193,19 @@ class ShellSession(Vertical):
     def _input(self, event: TerminalView.Input) -> None:
         event.stop()
         channel = self.channel
+        if self.state == "closed" or (channel is not None and channel.state == "closed"):
+            # the keys the status line offers work even with the focus still in the terminal
+            if event.data == b"R":
+                self.reconnect()
+            elif event.data == b"w":
+                self.post_message(ShellsView.CloseRequested(self))
+            else:
+                self.app.notify("This session is closed: R reconnects, w closes the tab.", severity="warning",
+                                markup=False)
+            return
         if channel is None:
             if self.state == "connecting":
                 self._typed.append(event.data)
-            return
-        if channel.state == "closed":
-            self.app.notify("This session is closed: press R to reconnect.", severity="warning", markup=False)
             return
         # tasks start in creation order and the channel numbers a message before its first await: order kept
         asyncio.create_task(self._send(channel, event.data))
@@ -213,15 +225,18 @@ class ShellSession(Vertical):
     @on(TerminalView.Escape)
     def _escape(self, event: TerminalView.Escape) -> None:
         event.stop()
+        self._escape_to_app()
+
+    def _escape_to_app(self) -> None:
         with contextlib.suppress(Exception):
             self.screen.query_one("#shell-tabs Tabs").focus()
 
     # -- close / reconnect -----------------------------------------------------------------------------------
-    async def close_session(self) -> None:
+    async def close_session(self, *, quick: bool = False) -> None:
         """TerminateSession (the sandbox/AWS then closes the channel)."""
         channel = self.channel
         if channel is not None and channel.state != "closed":
-            await channel.close(terminate=True)
+            await channel.close(terminate=True, linger=0.0 if quick else 2.0)
         if self.state != "closed":
             self._set_state("closed", "closed by you")
 
@@ -233,11 +248,14 @@ class ShellSession(Vertical):
                 await asyncio.wait_for(channel.close(terminate=channel.state != "closed"), 4)
 
     def reconnect(self) -> None:
+        """A new session to the same node (after a close, a failed start or a failed resume)."""
         if self.state != "closed":
             return
         self.channel = None
         self.reason = ""
         self.connect()
+        with contextlib.suppress(Exception):
+            self.terminal.focus()
 
 
 class ShellsView(Vertical):
@@ -252,6 +270,13 @@ class ShellsView(Vertical):
     """
 
     class SessionChanged(Message):
+        def __init__(self, session: ShellSession) -> None:
+            super().__init__()
+            self.session = session
+
+    class CloseRequested(Message):
+        """`w` typed into a closed session's terminal: close its tab."""
+
         def __init__(self, session: ShellSession) -> None:
             super().__init__()
             self.session = session
@@ -317,14 +342,49 @@ class ShellsView(Vertical):
         if session is None:
             return
         if session.state == "closed":
-            tabs = self.query_one("#shell-tabs", TabbedContent)
-            pane = tabs.active_pane
-            if pane is not None and pane.id:
-                await tabs.remove_pane(pane.id)
-            if not self.sessions():
-                self.query_one("#shells-empty").display = True
+            await self._remove(session)
             return
         await session.close_session()
+
+    @on(CloseRequested)
+    async def _close_requested(self, event: CloseRequested) -> None:
+        event.stop()
+        await self._remove(event.session)
+
+    async def _remove(self, session: ShellSession) -> None:
+        """Close a closed session's tab; the keyboard goes to the next shell, or the empty page says what to do."""
+        tabs = self.query_one("#shell-tabs", TabbedContent)
+        for pane in tabs.query(TabPane):
+            if session in pane.query(ShellSession) and pane.id:
+                await tabs.remove_pane(pane.id)
+                break
+        if not self.sessions():
+            self.query_one("#shells-empty").display = True
+        else:
+            self.shown()
+        self.refresh_bindings()
+
+    # -- keys: what the footer offers is what works where the keyboard is ----------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a live terminal has the keyboard every key goes to the node: the footer does not offer keys
+        that would be typed into the shell instead (``i``, ``w``, ``R``); ctrl+] gives the keyboard back."""
+        if action in ("close_session", "reconnect", "focus_terminal"):
+            session = self.active
+            if session is None:
+                return False
+            if session.terminal.has_focus and session.state != "closed":
+                return False
+            if action == "reconnect":
+                return session.state == "closed"
+            if action == "focus_terminal":
+                return session.state != "closed"
+        return True
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
+
+    def on_descendant_blur(self) -> None:
+        self.refresh_bindings()
 
     def action_reconnect(self) -> None:
         session = self.active
@@ -337,5 +397,6 @@ class ShellsView(Vertical):
         if session is not None:
             session.terminal.focus()
 
-    async def close_all(self) -> None:
-        await asyncio.gather(*(s.close_session() for s in self.sessions()), return_exceptions=True)
+    async def close_all(self, *, quick: bool = False) -> None:
+        """Terminate every session at once; ``quick`` (quitting): do not wait for the channel_closed reason."""
+        await asyncio.gather(*(s.close_session(quick=quick) for s in self.sessions()), return_exceptions=True)
