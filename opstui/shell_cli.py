@@ -110,14 +110,16 @@ async def resolve(aws: AwsClients, regions: tuple[str, ...], target: str) -> Fle
     if not found:
         failed = snapshot.errors
         if failed:
+            def cause(error: Exception | None) -> str:
+                return clean(error.message if isinstance(error, OpsError) else str(error), 300)
+
             first = failed[0].error
-            cause = str(first) if not isinstance(first, OpsError) else first.message
-            others = {clean(str(r.error), 300) for r in failed[1:]}
-            also = f"; also {'; '.join(sorted(others))}" if others - {clean(str(first), 300)} else ""
+            others = sorted({cause(r.error) for r in failed[1:]} - {cause(first)})
+            also = f"; also {'; '.join(others)}" if others else ""
             answered = [r.region for r in snapshot.regions if r.error is None]
             none_there = f" (no match in {', '.join(answered)})" if answered else ""
             raise OpsError(f"could not look for {shown!r} in {', '.join(r.region for r in failed)}: "
-                           f"{clean(cause, 300)}{also}{none_there}",
+                           f"{cause(first)}{also}{none_there}",
                            kind=getattr(first, "kind", "error"), hint=getattr(first, "hint", ""))
         raise TargetError(f"no managed node matches {shown!r} in {', '.join(regions)}", kind="not-found",
                           hint="use an instance id, a Name tag or tag:Key=Value")

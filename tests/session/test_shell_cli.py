@@ -96,10 +96,11 @@ def test_a_closed_port_is_reported_as_an_unreachable_endpoint_not_as_no_match(sa
     with socket.socket() as s:  # a port nothing listens on: bound, never listening
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
-        done = run_cli(sandbox, "prod-web-01", endpoint=url)
+        done = run_cli(sandbox, "--region", "ap-northeast-3", "prod-web-01", endpoint=url)
     err = done.stderr.decode()
     assert done.returncode == 255, err
     assert f"{url} is unreachable" in err and "--endpoint-url" in err, err
+    assert err.count("is unreachable") == 1 and "ap-northeast-1, ap-northeast-3" in err  # said once for both
     assert "no managed node matches" not in err and "Traceback" not in err
 
 
