@@ -12,8 +12,8 @@ agent/session/shell/shell.go), so a session that ends normally exits 0, whatever
 
 With `-- COMMAND…`: the words are joined with spaces (as ssh does) and run through a non-interactive command
 session (AWS-StartNonInteractiveCommand with separateOutputStream=true, the only kind of session whose exit
-status the agent sends); its stdout goes to stdout, its stderr to stderr, and opstui exits with the command's
-exit status. The local terminal is left as it is and stdin is not read (the agent gives the command none).
+status the agent sends); its stdout goes to stdout, its stderr to stderr (to a terminal with control
+characters made visible, see OutputStream), and opstui exits with the command's exit status. The local terminal is left as it is and stdin is not read (the agent gives the command none).
 
 Exit status: the above, 2 bad usage or no/several matching nodes, 3 refused in read-only mode, 130 on ctrl+c,
 255 when the endpoint, the credentials or the session failed (as ssh uses 255 for its own failures).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import contextlib
 import json
 import os
@@ -32,13 +33,14 @@ import termios
 import tty
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import BinaryIO
 
 from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError
 from opstui.aws.fleet import NOT_MANAGED, load_fleet
 from opstui.aws.models import FleetNode
 from opstui.config import ConfigError, load_file, settings_from
-from opstui.safe import clean
+from opstui.safe import clean, clean_block
 from opstui.session.channel import SessionError
 from opstui.session.shell import open_shell
 
@@ -211,24 +213,45 @@ async def _interactive(aws: AwsClients, node: FleetNode, args: argparse.Namespac
         return shell.exit_code if shell.exit_code is not None else 0
 
 
+class OutputStream:
+    """Where one of the command's streams goes: to a pipe or file byte for byte; to a terminal with control
+    characters made visible (escape sequences in a node's output must not drive the local terminal), as
+    `opstui run` does. No terminal is attached on the node, so a well-behaved command sends none anyway."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace") if stream.isatty() else None
+
+    def write(self, data: bytes) -> None:
+        if self.decoder is not None:
+            data = clean_block(self.decoder.decode(data)).encode()
+        self.stream.write(data)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Nothing more will complete a cut UTF-8 sequence: show what is left of one."""
+        tail = self.decoder.decode(b"", final=True) if self.decoder is not None else ""
+        if tail:
+            self.stream.write(clean_block(tail).encode())
+            self.stream.flush()
+
+
 async def run_command(aws: AwsClients, regions: tuple[str, ...], target: str, command: str) -> int:
     """`-- COMMAND`: stdout to stdout, stderr to stderr, and the command's own exit status."""
     node = await resolve(aws, regions, target)
-    out, err = sys.stdout.buffer, sys.stderr.buffer
-
-    def to_stderr(data: bytes) -> None:
-        err.write(data)
-        err.flush()
-
+    out, err = OutputStream(sys.stdout.buffer), OutputStream(sys.stderr.buffer)
     parameters = {"command": [command], "separateOutputStream": ["true"]}
-    async with open_shell(aws, node.region, node.instance_id, document=NON_INTERACTIVE, parameters=parameters,
-                          on_stderr=to_stderr) as session:
-        async for chunk in session:
-            out.write(chunk)
-            out.flush()
-        if session.error is not None:
-            raise session.error
-        code = session.exit_code
+    try:
+        async with open_shell(aws, node.region, node.instance_id, document=NON_INTERACTIVE,
+                              parameters=parameters, on_stderr=err.write) as session:
+            async for chunk in session:
+                out.write(chunk)
+            if session.error is not None:
+                raise session.error
+            code = session.exit_code
+    finally:
+        out.close()
+        err.close()
     if code is None:
         raise SessionError(f"the session on {node.instance_id} ({node.region}) ended without the command's exit "
                            f"status ({clean(session.close_reason, 200) or 'no reason given'})", kind="closed")

@@ -164,6 +164,17 @@ def test_a_command_passes_bytes_through_unchanged(sandbox):
     assert done.stderr == b"\x00\x01"
 
 
+def test_a_command_shown_on_a_terminal_cannot_drive_it(sandbox):
+    """To a terminal (as `opstui run` does), escape sequences from the node are made visible, not obeyed."""
+    pid, fd = spawn(sandbox, "prod-web-01", "--", r"printf 'A\033]0;pwned\007B\033[2JC-%s\n' $((6*7)); "
+                                                  r"printf 'E\033[31mF\n' >&2")
+    out = read_until(fd, b"C-42")
+    out = read_until(fd, b"F", seen=bytearray(out))
+    assert wait_exit(pid, fd) == 0
+    assert b"\x1b" not in out and b"\x07" not in out
+    assert b"A" in out and b"pwned" in out and b"E" in out
+
+
 def test_a_command_that_does_not_exist_exits_127(sandbox):
     done = run_cli(sandbox, "prod-web-01", "--", "no-such-command-xyz")
     assert done.returncode == 127, done.stderr
