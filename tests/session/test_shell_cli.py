@@ -175,6 +175,31 @@ def test_a_command_shown_on_a_terminal_cannot_drive_it(sandbox):
     assert b"A" in out and b"pwned" in out and b"E" in out
 
 
+def test_ctrl_c_stops_a_command_and_ends_its_session(sandbox):
+    """ctrl+c exits 130 and terminates the session on the way out, so the remote command does not run on."""
+    before = {row["id"] for row in sandbox.sessions()["sessions"]}
+    proc = subprocess.Popen([sys.executable, "-m", "opstui", "shell", "--endpoint-url", sandbox.endpoint, "--region",
+                             "ap-northeast-1", "prod-web-01", "--", "echo started; sleep 60; echo never"],
+                            env={**os.environ, **sandbox.env(), "OPSTUI_CONFIG": os.devnull},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"started\n"
+        proc.send_signal(__import__("signal").SIGINT)
+        assert proc.wait(timeout=20) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while True:
+        new = [row for row in sandbox.sessions()["sessions"] if row["id"] not in before]
+        if new and new[-1]["status"] in ("Terminated", "Failed"):
+            break
+        assert time.monotonic() < deadline, new
+        time.sleep(0.1)
+    assert new[-1]["status"] == "Terminated"
+
+
 def test_a_command_that_does_not_exist_exits_127(sandbox):
     done = run_cli(sandbox, "prod-web-01", "--", "no-such-command-xyz")
     assert done.returncode == 127, done.stderr
