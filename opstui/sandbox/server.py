@@ -279,14 +279,16 @@ class SandboxMiddleware:
 
 
 class Health(Extension):
-    """``GET /_opstui/health``: ready, regions, account, scenario, refused requests by listener part."""
+    """``GET /_opstui/health``: ready, regions, account, scenario, refused requests by listener part, and
+    ``lenient``: every opt-in knob now making the sandbox behave unlike AWS (empty by default: strict)."""
 
     name = "health"
 
     def control_snapshot(self) -> dict[str, Any]:
         sb = self.running
         return {"ready": sb.ready, "regions": sb.regions, "account_id": sb.account_id,
-                "scenario": sb.scenario_name, "refused": dict(sb.refused)}
+                "scenario": sb.scenario_name, "refused": dict(sb.refused),
+                "lenient": [line for ext in EXTENSIONS for line in ext.lenient()]}
 
 
 class Calls(Extension):
