@@ -18,7 +18,7 @@ from tests.sandbox_control import SandboxControl
 
 # Why hypothesis is imported above: when no test module imports it, its pytest plugin imports it while printing
 # the summary, and pytest's assertion rewriter then parses it deep in the stack, where CPython 3.11.7's
-# ast.parse can raise "SystemError: AST constructor recursion depth mismatch" (fixed in 3.11.8, gh-106905)
+# ast.parse can raise "SystemError: AST constructor recursion depth mismatch" (a CPython 3.11 bug seen here)
 # and turn a green run into a crash.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probing on a dev box or CI
 for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
