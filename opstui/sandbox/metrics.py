@@ -949,6 +949,13 @@ def list_metrics(self: Any) -> Any:
 _agent_started: dict[tuple[str, str], float] = {}
 
 
+def backdate_agent(region: str, instance_id: str, since: dt.datetime) -> None:
+    """A running agent that has been running since ``since`` (a scenario's pre-installed agents): its series
+    have history from then on."""
+    if node_state.cw_agent_running(region, instance_id):
+        _agent_started[(region, instance_id)] = since.timestamp()
+
+
 def _watch_agent() -> None:
     original_set_cw_agent = node_state.set_cw_agent
     original_set_package = node_state.set_package

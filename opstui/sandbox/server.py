@@ -50,6 +50,7 @@ from . import (
     associations,
     backup,
     clock,
+    cw_agent_logs,
     documents,
     ec2_fast,
     faults,
@@ -308,6 +309,7 @@ EXTENSIONS = Registry([
     clock.EXTENSION, inventory.EXTENSION, backup.EXTENSION, documents.EXTENSION, logs_fast.EXTENSION,
     run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
     synthetics.EXTENSION, associations.EXTENSION, ssm_status.EXTENSION, s3_listing.EXTENSION,
+    cw_agent_logs.EXTENSION,
 ])
 
 
