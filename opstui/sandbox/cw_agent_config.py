@@ -73,7 +73,6 @@ class FileCollect:
     multi_line_start_pattern: str = DEFAULT_MULTILINE
     timezone: str = "Local"
     retention_in_days: int = -1
-    from_beginning: bool = False
 
     @property
     def timestamp(self) -> TimestampFormat | None:
@@ -421,7 +420,7 @@ def parse(text: str, source: str, schema: bool = True) -> AgentConfig:
                           f"for the same log group: {group}")
         files.append(FileCollect(path, group, str(entry.get("log_stream_name") or default_stream),
                                  str(ts_format) if ts_format else None, pattern,
-                                 str(entry.get("timezone") or "Local"), days, bool(entry.get("from_beginning"))))
+                                 str(entry.get("timezone") or "Local"), days))
     events: list[WindowsEvents] = []
     for entry in (collected.get("windows_events") or {}).get("collect_list") or []:
         events.append(WindowsEvents(str(entry.get("event_name", "")), tuple(entry.get("event_levels") or ()),

@@ -7,10 +7,10 @@ following the agent's ``plugins/inputs/logfile`` and ``plugins/outputs/cloudwatc
 
 * **Files.** ``file_path`` is resolved in the node's file system (its home, :func:`.node_logs.node_path`);
   a glob (``*``, ``**``) follows only the most recently modified match, as the agent does without
-  ``publish_multi_logs``. A file present when the agent starts is read from its end unless
-  ``from_beginning`` (``logfile.go``: ``SeekEnd``); a file that appears later, from its start; after a restart
-  the agent resumes at the offset it had shipped (its state file). A file that shrinks or is replaced
-  (rotation) is read again from its start.
+  ``publish_multi_logs``. A file the agent has no state for is read from its start (the translator sets
+  ``from_beginning: true`` for every file, ``ruleFromBeginning.go``); after a restart the agent resumes at the
+  offset it had shipped (its state file). A file that shrinks or is replaced (rotation) is read again from its
+  start.
 * **Events.** Lines are grouped by ``multi_line_start_pattern`` (default ``^[\\S]``: a line starting with white
   space continues the event; ``{timestamp_format}``: an event starts with a timestamp). The event's timestamp
   is parsed from it with ``timestamp_format`` (``timezone`` UTC/Local, a node's Local being UTC), else it is
@@ -52,7 +52,6 @@ from .cw_agent import node_facts
 from .cw_agent_config import AgentConfig, FileCollect, NodeFacts, WindowsEvents
 from .extension import Extension
 from .node_logs import NodeLogWriters, node_path
-from .scenarios import PRIMARY
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -87,7 +86,6 @@ class _NodeAgent:
 
     started: Any
     tails: dict[str, _Tail] = field(default_factory=dict)  # file_path (the config's) -> tail
-    seen: set[str] = field(default_factory=set)  # config file_paths scanned at least once since start
     last_flush: float = 0.0
     shipped: int = 0
     rejected: int = 0
@@ -134,14 +132,8 @@ class AgentLogShipper:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._resume_from_start: set[tuple[str, str]] = set()
 
     # -- control ------------------------------------------------------------------------------------------
-
-    def resume_from_start(self, region: str, instance_id: str) -> None:
-        """The node's agent has shipped nothing of its current files yet (a seeded agent "running for long",
-        whose files were just backfilled): its first scan reads them from the start."""
-        self._resume_from_start.add((region, instance_id))
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -182,7 +174,6 @@ class AgentLogShipper:
                     agent = _NodeAgent(started, rng=random.Random(f"{region}|{iid}"))
                     if previous is not None:  # a restart: the state file keeps the offsets
                         agent.tails = previous.tails
-                        agent.seen = set(previous.seen)
                     self._agents[(region, iid)] = agent
                 interval = self.flush_seconds if self.flush_seconds is not None else settings.force_flush_interval
                 if not force and mono - agent.last_flush < interval:
@@ -199,14 +190,12 @@ class AgentLogShipper:
         out: dict[tuple[str, str, int], list[tuple[int, str]]] = {}
         if settings.files:
             home = node_home(self.state_dir, iid)
-            from_start = (region, iid) in self._resume_from_start
             for entry in settings.files:
-                events = self._read(home, entry, agent, now, from_start)
+                events = self._read(home, entry, agent, now)
                 if events:
                     key = (facts.resolve(entry.log_group_name), facts.resolve(entry.log_stream_name),
                            entry.retention_in_days)
                     out.setdefault(key, []).extend(events)
-            self._resume_from_start.discard((region, iid))
         if settings.windows_events and facts.windows:
             for key, events in self._windows(facts, settings.windows_events, agent, now).items():
                 out.setdefault(key, []).extend(events)
@@ -222,22 +211,16 @@ class AgentLogShipper:
         agent.shipped += shipped
         return shipped
 
-    def _read(self, home: Path, entry: FileCollect, agent: _NodeAgent, now: dt.datetime,
-              from_start: bool) -> list[tuple[int, str]]:
+    def _read(self, home: Path, entry: FileCollect, agent: _NodeAgent, now: dt.datetime) -> list[tuple[int, str]]:
         pattern = str(node_path(home, entry.file_path))
         matches = [p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)]
-        first_scan = entry.file_path not in agent.seen
-        agent.seen.add(entry.file_path)
         if not matches:
             return []
         path = max(matches, key=lambda p: os.stat(p).st_mtime)
         st = os.stat(path)
         tail = agent.tails.get(entry.file_path)
         if tail is None or tail.path != path or tail.inode != st.st_ino or st.st_size < tail.offset:
-            start_at = 0
-            if tail is None and first_scan and not from_start and not entry.from_beginning:
-                start_at = st.st_size  # present when the agent started: from its end
-            tail = _Tail(path, st.st_ino, start_at)
+            tail = _Tail(path, st.st_ino, 0)
             agent.tails[entry.file_path] = tail
         data = b""
         if st.st_size > tail.offset:
@@ -365,8 +348,7 @@ class AgentLogs(Extension):
         scenario = sandbox.scenario_data
         _current = AgentLogShipper(sandbox.account_id, sandbox.state_dir)
         if scenario is not None:
-            for iid in cw_agent_seed.seed(scenario):
-                _current.resume_from_start(PRIMARY, iid)
+            cw_agent_seed.seed(scenario)
             _writers = NodeLogWriters(scenario, sandbox.state_dir, seed=sandbox.seed, live=sandbox.live)
             _writers.start()
         _current.start()
