@@ -32,7 +32,7 @@ from typing import Any
 from moto.logs.exceptions import InvalidParameterException
 
 Matcher = Callable[[str], bool]
-_MISSING = object()
+MISSING = object()
 
 
 class PatternError(ValueError):
@@ -170,22 +170,22 @@ def _json_tokens(body: str) -> list[tuple[str, str]]:
     return out
 
 
-def _select(doc: Any, selector: str) -> Any:
+def select(doc: Any, selector: str) -> Any:
     node = doc
     for part in re.findall(r"\.([^.\[]+)|\[(\d+|\*)\]", selector[1:]):
         key, index = part
         if key:
             if not isinstance(node, dict) or key not in node:
-                return _MISSING
+                return MISSING
             node = node[key]
         else:
             if not isinstance(node, list):
-                return _MISSING
+                return MISSING
             if index == "*":
                 return node
             i = int(index)
             if i >= len(node):
-                return _MISSING
+                return MISSING
             node = node[i]
     return node
 
@@ -195,7 +195,7 @@ def _wild(pattern: str) -> re.Pattern[str]:
 
 
 def _compare(value: Any, op: str, target: Any, quoted: bool) -> bool:
-    if value is _MISSING:
+    if value is MISSING:
         return False
     values = value if isinstance(value, list) else [value]
     for v in values:
@@ -261,11 +261,11 @@ def _json_pattern(text: str) -> Matcher:
         if nxt[0] == "post":
             post = nxt[1]
             if post == "NOT EXISTS":
-                return lambda d: _select(d, selector) is _MISSING
+                return lambda d: select(d, selector) is MISSING
             if post == "IS NULL":
-                return lambda d: _select(d, selector) is None
+                return lambda d: select(d, selector) is None
             flag = post == "IS TRUE"
-            return lambda d: _select(d, selector) is flag
+            return lambda d: select(d, selector) is flag
         if nxt[0] != "op" or nxt[1] not in ("=", "!=", "<", "<=", ">", ">="):
             raise PatternError("a comparison expected")
         op = nxt[1]
@@ -285,7 +285,7 @@ def _json_pattern(text: str) -> Matcher:
             raise PatternError("a value expected")
         if quoted and op not in ("=", "!="):
             raise PatternError("strings compare with = or != only")
-        return lambda d: _compare(_select(d, selector), op, target, quoted)
+        return lambda d: _compare(select(d, selector), op, target, quoted)
 
     check = expr()
     if pos != len(tokens):
@@ -436,12 +436,12 @@ def field_value(pattern: FilterPattern, message: str, metric_value: str) -> floa
     raw: Any = None
     if text.startswith("$.") and pattern.kind == "json":
         try:
-            raw = _select(json.loads(message), text)
+            raw = select(json.loads(message), text)
         except ValueError:
             return None
     elif text.startswith("$"):
         raw = pattern.extract(message).get(text[1:])
-    if raw is None or raw is _MISSING or isinstance(raw, bool):
+    if raw is None or raw is MISSING or isinstance(raw, bool):
         return None
     try:
         return float(raw)

@@ -57,7 +57,9 @@ from . import (
     hostile,
     incident,
     inventory,
+    log_metric_filters,
     logs_fast,
+    logs_insights,
     metrics,
     operations,
     resource_groups,
@@ -309,7 +311,7 @@ EXTENSIONS = Registry([
     clock.EXTENSION, inventory.EXTENSION, backup.EXTENSION, documents.EXTENSION, logs_fast.EXTENSION,
     run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
     synthetics.EXTENSION, associations.EXTENSION, ssm_status.EXTENSION, s3_listing.EXTENSION,
-    cw_agent_logs.EXTENSION,
+    log_metric_filters.EXTENSION, logs_insights.EXTENSION, cw_agent_logs.EXTENSION,
 ])
 
 
