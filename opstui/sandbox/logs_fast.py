@@ -52,6 +52,7 @@ def notify(account_id: str, region: str, group: str, stream: str, events: list[L
             continue
 MAX_LIMIT = 10_000
 MAX_PAGE_BYTES = 1_000_000
+GET_PAGE_BYTES = 1_048_576  # GetLogEvents: "as many log events as can fit in a response size of 1 MB"
 MAX_EVENT_CHARS = 256 * 1024 - 26  # AWS: 256 KB per event including 26 bytes of overhead
 
 
@@ -280,7 +281,7 @@ def get_log_events(self: Any) -> str:
             i = a
             while i < hi and len(picked) < limit:
                 cost = len(events[i].message) + 26
-                if picked and size + cost > MAX_PAGE_BYTES:
+                if picked and size + cost > GET_PAGE_BYTES:
                     break
                 picked.append(events[i])
                 size += cost
@@ -289,7 +290,7 @@ def get_log_events(self: Any) -> str:
             i = b - 1
             while i >= lo and len(picked) < limit:
                 cost = len(events[i].message) + 26
-                if picked and size + cost > MAX_PAGE_BYTES:
+                if picked and size + cost > GET_PAGE_BYTES:
                     break
                 picked.append(events[i])
                 size += cost
