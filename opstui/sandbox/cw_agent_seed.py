@@ -74,12 +74,15 @@ def windows_config() -> dict[str, Any]:
     }
 
 
+CURATED = 25  # the default scenario's hand-made nodes come first (scenarios.default_scenario)
+
+
 def seeded_nodes(scenario: Scenario) -> list[str]:
-    """Instance ids of the nodes that start with the agent: prod web and app EC2 nodes of the primary region,
-    running."""
+    """Instance ids of the nodes that start with the agent: the curated prod web and app EC2 nodes of the
+    primary region, running (generated nodes of a ``--nodes N`` fleet are left alone)."""
     if scenario.name != "default":
         return []
-    return [n.instance_id for n in scenario.nodes
+    return [n.instance_id for n in scenario.nodes[:CURATED]
             if n.region == PRIMARY and n.tags.get("Env") == "prod" and n.tags.get("Role") in ("web", "app")
             and n.ec2_state == "running"]
 

@@ -215,6 +215,9 @@ def _compare(value: Any, op: str, target: Any, quoted: bool) -> bool:
     return False
 
 
+_SAFE_LITERAL = re.compile(r"^[ !#-)+-.0-\[\]-~]+$")  # printable ASCII but ", \\, / and *
+
+
 def _json_pattern(text: str) -> Matcher:
     if not text.endswith("}"):
         raise PatternError("missing }")
@@ -290,8 +293,19 @@ def _json_pattern(text: str) -> Matcher:
     check = expr()
     if pos != len(tokens):
         raise PatternError("trailing tokens")
+    # A cheap prefilter: in a pattern without ||, every `= "literal"` must appear in the raw event text (only
+    # literals JSON never escapes), so most events are refused without json.loads.
+    literals: list[str] = []
+    if ("op", "||") not in tokens:
+        for k in range(len(tokens) - 2):
+            sel, op, val = tokens[k], tokens[k + 1], tokens[k + 2]
+            if sel[0] == "sel" and op == ("op", "=") and val[0] == "str" and _SAFE_LITERAL.match(val[1]):
+                literals.append(val[1])
 
     def match(message: str) -> bool:
+        for literal in literals:
+            if literal not in message:
+                return False
         stripped = message.lstrip()
         if not stripped.startswith(("{", "[")):
             return False

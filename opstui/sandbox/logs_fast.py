@@ -140,8 +140,9 @@ def sorted_view(stream: Any) -> _View:
         return entry[1]
 
 
-def _tagged(chunk: list[LogEvent], name: str) -> Iterator[tuple[int, int, str, LogEvent]]:
-    for e in chunk:
+def _tagged(events: list[LogEvent], i: int, j: int, name: str) -> Iterator[tuple[int, int, str, LogEvent]]:
+    for k in range(i, j):
+        e = events[k]
         yield e.timestamp, e.event_id, name, e
 
 
@@ -196,9 +197,8 @@ def filter_log_events(self: Any) -> str:
             keys, events = view.keys, view.events
             i = bisect.bisect_left(keys, lo_key) if lo_key is not None else 0
             j = bisect.bisect_right(keys, hi_key) if hi_key is not None else len(keys)
-            chunk = events[i:j]
-        if chunk:
-            iterators.append(_tagged(chunk, name))
+        if i < j:  # the view's lists only grow at the end (or are replaced): indexes below j stay valid
+            iterators.append(_tagged(events, i, j, name))
     page: list[dict[str, Any]] = []
     size = 0
     last: tuple[int, int] | None = None

@@ -54,7 +54,7 @@ MAX_LINES_PER_TICK = 12
 ROTATE_BYTES = 4 * 1024 * 1024
 BACKFILL_SECONDS = 900.0
 BACKFILL_LINES = 150  # at most, a file
-MAX_WRITING_NODES = 40
+MAX_WRITING_NODES = 25  # the default scenario's curated nodes
 
 SYSLOG_REDHAT = "/var/log/messages"
 SYSLOG_DEBIAN = "/var/log/syslog"
