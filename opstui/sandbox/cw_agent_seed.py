@@ -15,7 +15,7 @@ from typing import Any
 
 from moto.ssm.models import ssm_backends
 
-from . import clock, cw_agent, metrics, node_state
+from . import clock, cw_agent, logs_insights, metrics, node_state
 from .command_exec import PACKAGE_VERSIONS
 from .cw_agent_config import parse
 from .node_logs import APP_LOG, NGINX_ACCESS, NGINX_ERROR, SYSLOG_DEBIAN, SYSLOG_REDHAT
@@ -30,6 +30,16 @@ GROUP_APP = "/prod/app/json"
 GROUP_WINDOWS_SYSTEM = "/prod/windows/system"
 GROUP_WINDOWS_APPLICATION = "/prod/windows/application"
 METRICS_HISTORY = dt.timedelta(days=14)
+#: saved Logs Insights queries of the demo account (DescribeQueryDefinitions)
+SAVED_QUERIES = [
+    ("storefront/5xx per minute",
+     'parse @message \'"* * *" * *\' as method, path, proto, status, size | filter status >= 500 '
+     "| stats count(*) as errors by bin(1m)", [GROUP_ACCESS]),
+    ("app/errors by logger", "filter level = 'ERROR' | stats count(*) as errors by logger | sort errors desc",
+     [GROUP_APP]),
+    ("app/slowest requests", "fields @timestamp, path, status, latency_ms, request_id | sort latency_ms desc "
+     "| limit 20", [GROUP_APP]),
+]
 
 
 def linux_config() -> dict[str, Any]:
@@ -101,6 +111,8 @@ def seed(scenario: Scenario) -> list[str]:
     # the same parse ManageAgent's configure makes, minus the schema check (tests check these in full)
     configs = {name: parse(json.dumps(body), f"ssm:{name}", schema=False)
                for name, body in ((LINUX_PARAMETER, linux_config()), (WINDOWS_PARAMETER, windows_config()))}
+    for name, text, groups in SAVED_QUERIES:
+        logs_insights.save_definition(account, PRIMARY, name, text, groups)
     since = clock.now() - METRICS_HISTORY
     for iid in ids:
         windows = cw_agent.node_facts(account, PRIMARY, iid).windows

@@ -1,4 +1,5 @@
-"""CloudWatch Logs Insights for the sandbox: StartQuery, GetQueryResults, StopQuery, DescribeQueries.
+"""CloudWatch Logs Insights for the sandbox: StartQuery, GetQueryResults, StopQuery, DescribeQueries, and saved
+queries (Put/Describe/DeleteQueryDefinition, which moto lacks).
 
 Why: moto runs a query synchronously with a handful of commands and answers anything else with made-up
 results. Here a query is parsed at StartQuery (``MalformedQueryException`` with a ``queryCompileError`` for
@@ -1034,6 +1035,72 @@ def describe_queries(self: Any) -> str:
     return json.dumps(result)
 
 
+# ------------------------------------------------------------------------------------------------------------
+# saved queries (moto has none): Put/Describe/DeleteQueryDefinition
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutQueryDefinition.html
+
+
+_definitions: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}  # (account, region) -> id -> definition
+
+
+def save_definition(account: str, region: str, name: str, query_string: str, groups: list[str] | None = None,
+                    definition_id: str | None = None) -> str:
+    """Store a saved query (the API handler and the scenario seed); returns its id."""
+    with _lock:
+        table = _definitions.setdefault((account, region), {})
+        if definition_id is not None and definition_id not in table:
+            raise ResourceNotFoundException("The specified query definition does not exist.")
+        qid = definition_id or str(uuid.uuid4())
+        table[qid] = {"queryLanguage": "CWLI", "queryDefinitionId": qid, "name": name, "queryString": query_string,
+                      "lastModified": int(time.time() * 1000), "logGroupNames": list(groups or [])}
+        return qid
+
+
+def put_query_definition(self: Any) -> str:
+    name = self._get_param("name") or ""
+    text = self._get_param("queryString") or ""
+    if not 1 <= len(name) <= 255:
+        raise InvalidParameterException(constraint="Minimum length of 1. Maximum length of 255.", parameter="name",
+                                        value=name)
+    if not 1 <= len(text) <= 10_000:
+        raise InvalidParameterException(constraint="Minimum length of 1. Maximum length of 10000.",
+                                        parameter="queryString", value="...")
+    qid = save_definition(self.current_account, self.region, name, text, self._get_param("logGroupNames"),
+                          self._get_param("queryDefinitionId"))
+    return json.dumps({"queryDefinitionId": qid})
+
+
+def describe_query_definitions(self: Any) -> str:
+    prefix = self._get_param("queryDefinitionNamePrefix") or ""
+    max_results = int(self._get_param("maxResults") or 1000)
+    if not 1 <= max_results <= 1000:
+        raise InvalidParameterException(constraint="Member must have value between 1 and 1000",
+                                        parameter="maxResults", value=max_results)
+    token = self._get_param("nextToken")
+    try:
+        offset = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
+    except ValueError as exc:
+        raise InvalidParameterException("The specified nextToken is invalid.") from exc
+    with _lock:
+        rows = [dict(d) for d in _definitions.get((self.current_account, self.region), {}).values()
+                if d["name"].startswith(prefix)]
+    rows.sort(key=lambda d: (d["name"], d["queryDefinitionId"]))
+    result: dict[str, Any] = {"queryDefinitions": rows[offset:offset + max_results]}
+    if offset + max_results < len(rows):
+        result["nextToken"] = base64.urlsafe_b64encode(str(offset + max_results).encode()).decode()
+    return json.dumps(result)
+
+
+def delete_query_definition(self: Any) -> str:
+    qid = self._get_param("queryDefinitionId") or ""
+    with _lock:
+        table = _definitions.get((self.current_account, self.region), {})
+        if qid not in table:
+            raise ResourceNotFoundException("The specified query definition does not exist.")
+        del table[qid]
+    return json.dumps({"success": True})
+
+
 class Insights(Extension):
     """Logs Insights queries (see the module docstring); forgotten at each sandbox start."""
 
@@ -1041,13 +1108,15 @@ class Insights(Extension):
 
     def patch(self) -> None:
         logs_fast.EXTENSION.install()
-        attach(LogsResponse, start_query, get_query_results, stop_query, describe_queries)
+        attach(LogsResponse, start_query, get_query_results, stop_query, describe_queries, put_query_definition,
+               describe_query_definitions, delete_query_definition)
 
     def prepare(self, sandbox: Any) -> None:
         with _lock:
             for q in _queries.values():
                 q.cancelled.set()
             _queries.clear()
+            _definitions.clear()
 
 
 EXTENSION = Insights()

@@ -293,3 +293,20 @@ def test_stop_query_cancels_a_running_query_and_refuses_a_finished_one(sb: Sandb
     with pytest.raises(ClientError) as err:
         logs.stop_query(queryId=done["queryId"])
     assert _code(err) == "InvalidParameterException"
+
+
+def test_saved_queries_are_stored_listed_and_run(logs: Any) -> None:
+    saved = logs.describe_query_definitions()["queryDefinitions"]
+    assert {q["name"] for q in saved} >= {name for name, _, _ in cw_agent_seed.SAVED_QUERIES}
+    for q in saved:  # the demo's saved queries all run
+        result = _query(logs, q["logGroupNames"][0], q["queryString"])
+        assert result["status"] == "Complete", q["name"]
+    qid = logs.put_query_definition(name="mine/errors", queryString="filter level = 'ERROR'",
+                                    logGroupNames=["/prod/app/json"])["queryDefinitionId"]
+    logs.put_query_definition(name="mine/errors", queryDefinitionId=qid, queryString="filter level = 'WARN'")
+    mine = logs.describe_query_definitions(queryDefinitionNamePrefix="mine/")["queryDefinitions"]
+    assert [(q["queryDefinitionId"], q["queryString"]) for q in mine] == [(qid, "filter level = 'WARN'")]
+    assert logs.delete_query_definition(queryDefinitionId=qid)["success"] is True
+    with pytest.raises(ClientError) as err:
+        logs.delete_query_definition(queryDefinitionId=qid)
+    assert _code(err) == "ResourceNotFoundException"
