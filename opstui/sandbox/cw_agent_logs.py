@@ -44,12 +44,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moto.ec2.models import ec2_backends
 from moto.logs.models import logs_backends
 
 from . import clock, cw_agent_seed, logs_fast, node_state
 from .agent_shell import node_home
 from .cw_agent import node_facts
 from .cw_agent_config import AgentConfig, FileCollect, NodeFacts, WindowsEvents
+from .ec2_fast import instance_index
 from .extension import Extension
 from .node_logs import NodeLogWriters, node_path
 
@@ -128,6 +130,7 @@ class AgentLogShipper:
         self.account = account
         self.state_dir = state_dir
         self.flush_seconds: float | None = None
+        self._homes: dict[str, Path] = {}
         self._agents: dict[tuple[str, str], _NodeAgent] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -167,6 +170,8 @@ class AgentLogShipper:
         mono = time.monotonic()
         with self._lock:
             for region, iid, settings in node_state.configured_agents():
+                if not self._instance_running(region, iid):
+                    continue  # a stopped instance's agent is not running either
                 started = node_state.cw_agent_started(region, iid)
                 agent = self._agents.get((region, iid))
                 if agent is None or agent.started != started:
@@ -182,6 +187,15 @@ class AgentLogShipper:
                 shipped += self._flush(region, iid, settings, agent)
         return shipped
 
+    def _instance_running(self, region: str, iid: str) -> bool:
+        if iid.startswith("mi-"):
+            return True
+        try:
+            instance = instance_index(ec2_backends[self.account][region]).get(iid)
+        except KeyError:
+            return False
+        return instance is not None and instance._state.name == "running"
+
     # -- one node -----------------------------------------------------------------------------------------
 
     def _flush(self, region: str, iid: str, settings: AgentConfig, agent: _NodeAgent) -> int:
@@ -189,7 +203,9 @@ class AgentLogShipper:
         now = clock.now()
         out: dict[tuple[str, str, int], list[tuple[int, str]]] = {}
         if settings.files:
-            home = node_home(self.state_dir, iid)
+            home = self._homes.get(iid)
+            if home is None:
+                home = self._homes[iid] = node_home(self.state_dir, iid)
             for entry in settings.files:
                 events = self._read(home, entry, agent, now)
                 if events:

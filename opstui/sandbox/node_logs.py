@@ -12,8 +12,10 @@ instead, produced by the agent itself):
   rsyslog's traditional format (``Dec  2 09:40:01 ip-10-0-0-10 systemd[1]: ...``: systemd, sshd, CRON,
   chronyd, the SSM agent, the kernel);
 * ``Role=web``: ``/var/log/nginx/access.log`` in nginx's ``combined`` format plus ``rt=<request time>``
-  (the storefront's requests: pages, assets, the API; the status follows the storefront's health -- ``slow``
-  gives upstream timeouts, 504, ``down`` 502/503 -- so the scripted incident shows 5xx), and
+  (the storefront's traffic: pages, assets, the API, made up at a rate that follows the time of day, its status
+  following the storefront's health -- ``slow`` gives upstream timeouts, 504, ``down`` 502/503 -- so the
+  scripted incident shows 5xx; and every request the storefront web app really answered, a canary's or a curl's,
+  with its real status and client, round-robin over the running web nodes), and
   ``/var/log/nginx/error.log`` (``2026/12/02 09:40:01 [error] 2211#2211: *18345 upstream timed out (110:
   Connection timed out) while reading response header from upstream, ...``);
 * ``Role=app``: ``/var/log/app/app.log``, one JSON object a line: ``timestamp`` (ISO 8601, ms, Z),
@@ -29,6 +31,7 @@ file a tick, so a fast sandbox clock samples the traffic instead of flooding the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -36,7 +39,7 @@ import random
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from moto.ec2.models import ec2_backends
 
@@ -255,6 +258,12 @@ def _request_id(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
+def _rotate(path: Path) -> None:
+    """``x.log`` -> ``x.log.1`` (another sandbox sharing the state folder may have done it first)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(path, path.with_name(path.name + ".1"))
+
+
 def _append(path: Path, lines: list[str]) -> None:
     if not lines:
         return
@@ -262,7 +271,7 @@ def _append(path: Path, lines: list[str]) -> None:
         private_dir(path.parent)
     try:
         if path.stat().st_size > ROTATE_BYTES:
-            os.replace(path, path.with_name(path.name + ".1"))
+            _rotate(path)
     except FileNotFoundError:
         pass
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -283,11 +292,13 @@ class NodeLogWriters:
         self.nodes = [_Node(spec, node_home(state_dir, spec.instance_id), seed, start) for spec in chosen]
         for node in self.nodes:  # an earlier run's lines are rotated away: each run's files start empty
             for f in node.files:
-                if f.path.exists():
-                    os.replace(f.path, f.path.with_name(f.path.name + ".1"))
+                _rotate(f.path)
         self.lines_written = 0
         self._stop = threading.Event()
         self._backfilled = threading.Event()
+        self._served: list[tuple[dt.datetime, Any]] = []
+        self._served_lock = threading.Lock()
+        self._served_count = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -326,11 +337,43 @@ class NodeLogWriters:
                         _append(f.path, errors)
                         written += len(errors)
                         f.upto = now
+            written += self._log_served()
         self.lines_written += written
         return written
 
+    def served(self, request: Any) -> None:
+        """A request the storefront really answered (a canary's, a curl from a shell): logged by a web node."""
+        with self._served_lock:
+            if len(self._served) < 1000:
+                self._served.append((clock.now(), request))
+
+    def _log_served(self) -> int:
+        with self._served_lock:
+            served, self._served = self._served, []
+        web = [n for n in self.nodes if any(f.kind == "access" for f in n.files) and self._running(n.spec)]
+        if not served or not web:
+            return 0
+        by_node: dict[int, list[str]] = {}
+        for k, (when, r) in enumerate(served):
+            node = web[(self._served_count + k) % len(web)]
+            stamp = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
+            path = r.path.replace('"', "%22")
+            agent = r.user_agent.replace('"', "'")
+            by_node.setdefault(id(node), []).append(
+                f'{r.client} - - [{stamp}] "{r.method} {path} HTTP/1.1" {r.status} {r.size} "-" "{agent}" '
+                f"rt={r.latency:.3f}")
+        self._served_count += len(served)
+        for node in web:
+            lines = by_node.get(id(node))
+            if lines:
+                _append(next(f.path for f in node.files if f.kind == "access"), lines)
+        return len(served)
+
     def start(self) -> None:
         """The backfill, then (live) a tick every :data:`TICK` s, in the writers' thread (start-up does not wait)."""
+        from . import webapp
+
+        webapp.REQUEST_LISTENERS.append(self.served)
         self._thread = threading.Thread(target=self._loop, name="opstui-sandbox-node-logs", daemon=True)
         self._thread.start()
 
@@ -353,6 +396,10 @@ class NodeLogWriters:
                 continue  # a full disk or a removed home: try again next tick
 
     def stop(self) -> None:
+        from . import webapp
+
+        if self.served in webapp.REQUEST_LISTENERS:
+            webapp.REQUEST_LISTENERS.remove(self.served)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

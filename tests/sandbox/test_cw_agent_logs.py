@@ -243,3 +243,19 @@ def test_a_shell_on_the_node_reads_the_file_the_agent_ships(sb: Sandbox, client:
     assert last.startswith("10.0.") and "HTTP/1.1" in last
     _events(logs, cw_agent_seed.GROUP_ACCESS, lambda ev: any(e["message"] == last for e in ev),
             logStreamNames=[iid])
+
+
+def test_requests_the_storefront_answers_reach_a_web_nodes_access_log(sb: Sandbox, client: Any) -> None:
+    import urllib.request
+
+    from opstui.sandbox import webapp
+
+    url = webapp.webapp_url() + "health?from=test-probe"
+    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - the sandbox's own loopback storefront
+        assert resp.status == 200
+    SandboxControl.of(sb).cwagent(write=True)
+    events = _events(client("logs"), cw_agent_seed.GROUP_ACCESS,
+                     lambda ev: any("/health?from=test-probe" in e["message"] for e in ev),
+                     filterPattern='"from=test-probe"')
+    assert '"GET /health?from=test-probe HTTP/1.1" 200 ' in events[0]["message"]
+    assert events[0]["message"].startswith("127.0.0.1 - - [")
