@@ -9,6 +9,7 @@ alarm. Here (technique B on moto's ``LogsResponse``, and a put listener of :mod:
   ``metricNamespace``, ``metricValue``; ``defaultValue`` and ``dimensions`` exclude each other; at most 3
   dimensions, whose values are fields (``$.level``, ``$status``); the same name replaces the filter; at most 100
   filters a group (``LimitExceededException``).
+* **DescribeLogGroups** counts a group's filters in ``metricFilterCount`` (moto: always 0).
 * **DescribeMetricFilters** adds ``creationTime``; ``limit`` 1-50 (default 50) with ``nextToken``.
 * **DeleteMetricFilter** of an unknown group or filter: ``ResourceNotFoundException``.
 * **Publishing.** Every event stored in the group (PutLogEvents over HTTP, the agents, Run Command output) is
@@ -27,7 +28,7 @@ import time
 from typing import Any
 
 from moto.logs.exceptions import InvalidParameterException, LimitExceededException, ResourceNotFoundException
-from moto.logs.models import LogEvent, logs_backends
+from moto.logs.models import LogEvent, LogGroup, logs_backends
 from moto.logs.responses import LogsResponse
 
 from . import logs_fast, metrics
@@ -191,6 +192,19 @@ def _dimension(pattern: Any, message: str, ref: str) -> str | None:
     return None
 
 
+def _with_filter_count(original: Any) -> Any:
+    """DescribeLogGroups' ``metricFilterCount`` (moto always says 0)."""
+
+    def to_describe_dict(group: Any) -> dict[str, Any]:
+        out = original(group)
+        backend = logs_backends[group.account_id][group.region]
+        with logs_fast.LOCK:
+            out["metricFilterCount"] = sum(1 for f in _filters(backend) if f["logGroupName"] == group.name)
+        return out
+
+    return to_describe_dict
+
+
 class MetricFilters(Extension):
     """PutMetricFilter / DescribeMetricFilters / DeleteMetricFilter, and publishing matches as datapoints."""
 
@@ -199,6 +213,7 @@ class MetricFilters(Extension):
     def patch(self) -> None:
         logs_fast.EXTENSION.install()
         attach(LogsResponse, put_metric_filter, describe_metric_filters, delete_metric_filter)
+        LogGroup.to_describe_dict = _with_filter_count(LogGroup.to_describe_dict)  # type: ignore[method-assign]
         if on_events not in logs_fast.LISTENERS:
             logs_fast.LISTENERS.append(on_events)
 

@@ -101,6 +101,8 @@ def test_metric_filters_publish_what_matches(client: Callable[..., Any], logs: A
                            metricTransformations=[{"metricName": "Latency", "metricNamespace": "Opstui/Test",
                                                    "metricValue": "$.latency_ms", "unit": "Milliseconds",
                                                    "dimensions": {"Path": "$.path"}}])
+    group = logs.describe_log_groups(logGroupNamePrefix="/t/mf")["logGroups"][0]
+    assert group["metricFilterCount"] == 2
     described = logs.describe_metric_filters(logGroupName="/t/mf")["metricFilters"]
     assert [f["filterName"] for f in described] == ["errors", "latency"]
     assert all(isinstance(f["creationTime"], int) for f in described)
