@@ -259,3 +259,25 @@ def test_requests_the_storefront_answers_reach_a_web_nodes_access_log(sb: Sandbo
                      filterPattern='"from=test-probe"')
     assert '"GET /health?from=test-probe HTTP/1.1" 200 ' in events[0]["message"]
     assert events[0]["message"].startswith("127.0.0.1 - - [")
+
+
+def test_agent_metrics_follow_namespace_dimensions_and_intervals() -> None:
+    config = cw_agent_config.parse(json.dumps({
+        "agent": {"metrics_collection_interval": 10},
+        "metrics": {"namespace": "Custom/Agent", "append_dimensions": {"InstanceType": "${aws:InstanceType}"},
+                    "metrics_collected": {"disk": {"measurement": ["used_percent"], "metrics_collection_interval": 30},
+                                          "mem": {"measurement": ["mem_used_percent"]},
+                                          "cpu": {"measurement": ["cpu_usage_idle"], "totalcpu": True}}}}), "ssm:x")
+    facts = cw_agent_config.NodeFacts(instance_id="i-0abc", hostname="ip-10-0-0-9", ip_address="10.0.0.9",
+                                      region=REGION, account_id="123456789012", platform_name="Ubuntu",
+                                      instance_type="t3.large")
+    by_name = {m.name: m for m in config.agent_metrics(facts)}
+    assert set(by_name) == {"disk_used_percent", "mem_used_percent"}  # cpu validates, is not produced here
+    disk = by_name["disk_used_percent"]
+    assert disk.namespace == "Custom/Agent" and disk.interval == 30 and by_name["mem_used_percent"].interval == 10
+    assert dict(disk.dimensions) == {"InstanceType": "t3.large", "path": "/", "device": "nvme0n1p1",
+                                     "fstype": "ext4"}
+    hybrid = cw_agent_config.NodeFacts(instance_id="mi-0abc", hostname="onprem-01", ip_address="192.168.0.5",
+                                       region=REGION, account_id="123456789012", hybrid=True)
+    [mem, _disk] = cw_agent_config.default_config(windows=False).agent_metrics(hybrid)
+    assert dict(mem.dimensions) == {"host": "onprem-01"}  # no instance id to append on a hybrid node
