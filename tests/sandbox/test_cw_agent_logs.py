@@ -281,3 +281,33 @@ def test_agent_metrics_follow_namespace_dimensions_and_intervals() -> None:
                                        region=REGION, account_id="123456789012", hybrid=True)
     [mem, _disk] = cw_agent_config.default_config(windows=False).agent_metrics(hybrid)
     assert dict(mem.dimensions) == {"host": "onprem-01"}  # no instance id to append on a hybrid node
+
+
+def test_a_restarted_agent_resumes_where_it_stopped_and_rereads_a_rotated_file(sb: Sandbox, client: Any) -> None:
+    ssm, logs = client("ssm"), client("logs")
+    iid = _by_name(sb, "stg-db-01")
+    config = {"logs": {"logs_collected": {"files": {"collect_list": [
+        {"file_path": "/var/log/db/postgresql.log", "log_group_name": "/stg/db"}]}}}}
+    ssm.put_parameter(Name="db-agent", Type="String", Value=json.dumps(config))
+    log = node_home(sb.state_dir, iid) / "var" / "log" / "db" / "postgresql.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("checkpoint starting\ncheckpoint complete\n")
+    assert _run(ssm, iid, "AWS-ConfigureAWSPackage",
+                {"action": ["Install"], "name": ["AmazonCloudWatchAgent"]})["Status"] == "Success"
+    assert _run(ssm, iid, "AmazonCloudWatch-ManageAgent", _manage("db-agent"))["Status"] == "Success"
+    _events(logs, "/stg/db", lambda ev: len(ev) == 2)
+    assert _run(ssm, iid, "AmazonCloudWatch-ManageAgent", {"action": ["stop"], "mode": ["ec2"]})["Status"] == \
+        "Success"
+    with log.open("a") as fh:
+        fh.write("written while the agent was stopped\n")
+    time.sleep(0.5)
+    assert len(logs.filter_log_events(logGroupName="/stg/db")["events"]) == 2  # a stopped agent ships nothing
+    assert _run(ssm, iid, "AmazonCloudWatch-ManageAgent", {"action": ["start"], "mode": ["ec2"]})["Status"] == \
+        "Success"
+    events = _events(logs, "/stg/db", lambda ev: len(ev) >= 3)
+    assert [e["message"] for e in events] == ["checkpoint starting", "checkpoint complete",
+                                              "written while the agent was stopped"]  # no line twice
+    log.rename(log.with_name("postgresql.log.1"))  # logrotate: a new, shorter file under the same name
+    log.write_text("new file\n")
+    events = _events(logs, "/stg/db", lambda ev: len(ev) >= 4)
+    assert events[-1]["message"] == "new file" and len(events) == 4
