@@ -381,6 +381,12 @@ class AgentLogs(Extension):
     def control_snapshot(self) -> dict[str, Any]:
         return current().snapshot()
 
+    def lenient(self) -> list[str]:
+        if _current is not None and _current.flush_seconds is not None:
+            return [f"cwagent: agents flush logs every {_current.flush_seconds:g} s instead of their "
+                    "force_flush_interval"]
+        return []
+
     def configure(self, **knobs: Any) -> dict[str, Any]:
         unknown = set(knobs) - {"flush_seconds", "flush", "write"}
         if unknown:

@@ -28,6 +28,7 @@ def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     control = SandboxControl.of(sandbox)
     control.run_command_configure(delivery_delay=0.02, delivery_timeout_scale=0.01, simulated_step_seconds=0.02)
     control.cwagent(flush_seconds=0.2)
+    assert any("agents flush logs every 0.2 s" in line for line in control.health()["lenient"])
     yield sandbox
     sandbox.stop()
 
