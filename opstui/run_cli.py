@@ -185,7 +185,7 @@ async def run(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...
         raise OpsError("no command was sent", kind="error")
     ids = ", ".join(f"{c.region} {c.command_id}" for c in sent.commands)
     print(f"opstui run: sent {ids}", file=err)
-    names = {n.instance_id: n.name for n in plan.radius.nodes if n.name}
+    names = plan.radius.name_of
     tracker = RunTracker(aws, list(sent.commands), names)
     try:
         await follow(tracker, err)

@@ -91,3 +91,31 @@ def test_json_written_to_a_terminal_has_no_c1_or_bidi_controls(sandbox):
     text = out.getvalue()
     assert "\x9b" not in text and "\u202e" not in text
     assert all("red" in n["stdout"] for n in json.loads(text)["nodes"])  # still valid JSON
+
+
+def test_tag_target_counts_hybrid_nodes_as_send_command_targets_them(sandbox):
+    """tag:Role=batch in the primary region has a hybrid mi- node: the blast radius counts it (its tags come
+    from ListTagsForResource) and equals the TargetCount SendCommand reports."""
+    code, out, err = run(sandbox, "--targets", "tag:Role=batch", "--yes", "--json", "--", "echo hi")
+    assert code == 0, err
+    doc = json.loads(out)
+    ran = {n["instance_id"] for n in doc["nodes"]}
+    assert "mi-0123456789abcdef0" in ran
+    assert f"{len(ran)} nodes in ap-northeast-1" in err and "onprem-backup-01" in err
+
+
+def test_a_windows_node_in_a_tag_target_is_left_out_with_the_tabs_line(sandbox):
+    """tag:Role=app has prod-win-ad-01: a shell script leaves it out (said before sending, in the words of
+    the tab's confirmation), it is never run and it does not make the run fail."""
+    from opstui.runs.targets import left_out_line
+
+    code, out, err = run(sandbox, "--targets", "tag:Role=app", "--yes", "--json", "--", "echo hi")
+    doc = json.loads(out)
+    win = next(n for n in doc["nodes"] if n["name"] == "prod-win-ad-01")
+    assert win["status_details"] == "InvalidPlatform"
+    others = [n for n in doc["nodes"] if n is not win]
+    assert f"{len(others)} nodes in ap-northeast-1" in err
+    # exit 1 only for the stopped stg-app-02 (Undeliverable), not for the Windows node left out
+    assert code == 1 and {n["name"] for n in others if n["status"] != "Success"} == {"stg-app-02"}
+    assert "1 left out (the document does not run on their platform): prod-win-ad-01" in err
+    assert left_out_line([type("N", (), {"name": "prod-win-ad-01", "instance_id": "i-x"})()]) in err

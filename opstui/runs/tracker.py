@@ -385,8 +385,11 @@ class RunTracker:
         return (node.stdout, node.stderr) if node else ("", "")
 
     def failed_keys(self) -> list[str]:
+        """Nodes that ran and did not succeed. Invalid Platform nodes (a tag target's Windows node for a
+        shell script) are left out, as the confirmation said: re-running them could not help."""
         return [k for k, n in self.nodes.items()
-                if n.done and not (n.status == "Success" and n.exit_code in (0, None))]
+                if n.done and not (n.status == "Success" and n.exit_code in (0, None))
+                and n.details != "InvalidPlatform"]
 
     async def full_output(self, key: str) -> str:
         """A node's whole stdout: from S3 when the service truncated it, else what we have."""

@@ -97,6 +97,6 @@ async def confirm_and_send(panel: Panel, form: RunForm, plan: Plan, request: Com
     if not result.commands:
         form.show_problems(["not sent: " + "; ".join(str(e) for e in result.errors)])
         return None
-    names = {n.instance_id: n.name for n in plan.radius.nodes if n.name}
+    names = plan.radius.name_of
     tracker = RunTracker(ctx.aws, list(result.commands), names=names)
     return ActiveRun(tracker, request, one_line_title(request))
