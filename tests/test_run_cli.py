@@ -119,3 +119,40 @@ def test_a_windows_node_in_a_tag_target_is_left_out_with_the_tabs_line(sandbox):
     assert code == 1 and {n["name"] for n in others if n["status"] != "Success"} == {"stg-app-02"}
     assert "1 left out (the document does not run on their platform): prod-win-ad-01" in err
     assert left_out_line([type("N", (), {"name": "prod-win-ad-01", "instance_id": "i-x"})()]) in err
+
+
+def test_waiting_names_the_delayed_node_and_ctrl_c_cancels_and_prints_what_finished(sandbox):
+    """tag:Role=web has prod-web-03, whose agent is ConnectionLost: the run says it waits for it and why;
+    ctrl+c cancels the command (CancelCommand), prints the outputs that finished, and exits 130."""
+    import signal
+    import time
+
+    import boto3
+
+    env = {**os.environ, **sandbox.env(), "OPSTUI_CONFIG": os.devnull, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opstui", "run", "--endpoint-url", sandbox.endpoint, "--region", R1,
+         "--targets", "tag:Role=web", "--yes", "--timeout", "3600", "--", "echo finished-$(hostname)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    err = b""
+    try:
+        os.set_blocking(proc.stderr.fileno(), False)
+        deadline = time.monotonic() + 40
+        while b"Delayed: prod-web-03 (ConnectionLost)" not in err:
+            assert time.monotonic() < deadline and proc.poll() is None, err.decode()
+            time.sleep(0.2)
+            err += proc.stderr.read() or b""
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = (err + rest).decode()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "cancelling the command" in err
+    text = out.decode()
+    assert text.count("finished-") == 3 and text.count("Success, exit 0") == 3, text  # the three that finished
+    assert "=== prod-web-03 (1 node, Cancelled" in text
+    command_id = next(line.split()[-1] for line in err.splitlines() if line.startswith("opstui run: sent "))
+    ssm = boto3.client("ssm", region_name=R1, endpoint_url=sandbox.endpoint, **sandbox.boto_kwargs())
+    assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] in ("Cancelled", "Cancelling")

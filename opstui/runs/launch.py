@@ -14,6 +14,9 @@ from opstui.runs.targets import Plan
 _CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
 _ERRORS = re.compile(r"^([1-9][0-9]*|0|[1-9][0-9]%|[0-9]%|100%)$")
 TIMEOUT_RANGE = (30, 2_592_000)  # SendCommand TimeoutSeconds
+#: delivery timeout when none is given, the same for the tab (its field's placeholder) and `opstui run`.
+#: AWS's own default is 3600 s: an hour of "Delayed" for a node whose agent is gone is too long to wait.
+DEFAULT_DELIVERY_TIMEOUT = 600
 
 
 def request_problems(request: CommandRequest, doc: DocumentDetail | None = None) -> list[str]:
@@ -65,7 +68,8 @@ async def send_plan(aws: AwsClients, plan: Plan, request: CommandRequest) -> Sen
         # were accepted are tracked even when a later chunk is refused.
         step = ssm.MAX_IDS_PER_COMMAND
         for chunk in [ids[i:i + step] for i in range(0, len(ids), step)] or [()]:
-            req = replace(request, instance_ids=chunk, targets=() if chunk else plan.spec.send_targets())
+            req = replace(request, instance_ids=chunk, targets=() if chunk else plan.spec.send_targets(),
+                          timeout_seconds=request.timeout_seconds or DEFAULT_DELIVERY_TIMEOUT)
             try:
                 sent.extend(await ssm.send_command(aws, region, req))
             except OpsError as err:
