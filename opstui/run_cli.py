@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="targets: i-…,mi-… ids | Name tags | tag:KEY=V1,V2 | tag-key:KEY | resource-groups:NAME",
     )
     p.add_argument("--targets", "-t", required=True, help="which nodes (see below)")
-    p.add_argument("--document", "-d", default="AWS-RunShellScript")
+    p.add_argument("--document", "-d", default="AWS-RunShellScript",
+                   help="SSM document to run (default AWS-RunShellScript; AWS-RunPowerShellScript for Windows)")
     p.add_argument("--parameters", help='other document parameters as JSON, e.g. \'{"executionTimeout":["60"]}\'')
     p.add_argument("--max-concurrency", default="50", help="nodes at a time: a number or a percentage (50)")
     p.add_argument("--max-errors", default="0", help="stop after this many errors: number or percentage (0)")
@@ -57,17 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"delivery timeout in seconds (30..2592000; default {DEFAULT_DELIVERY_TIMEOUT}, as in the "
                         "tab): a node that has not received the command by then ends DeliveryTimedOut")
     p.add_argument("--execution-timeout", type=int, help="seconds a node may run the command (executionTimeout)")
-    p.add_argument("--comment", default="")
+    p.add_argument("--comment", default="", help="why you run it, up to 100 characters (shown in the history)")
     p.add_argument("--no-cloudwatch", action="store_true", help="don't stream output through CloudWatch Logs")
     p.add_argument("--log-group", default="", help="CloudWatch Logs group (default /aws/ssm/<document>)")
     p.add_argument("--s3-bucket", default="", help="also keep full output in this bucket")
-    p.add_argument("--s3-prefix", default="")
+    p.add_argument("--s3-prefix", default="", help="key prefix for --s3-bucket")
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     p.add_argument("--region", action="append", dest="regions", metavar="R", help="region(s); repeat for several")
-    p.add_argument("--endpoint-url")
-    p.add_argument("--read-only", action="store_true", default=None)
+    p.add_argument("--endpoint-url", help="send every AWS call to this endpoint (e.g. the sandbox)")
+    p.add_argument("--read-only", action="store_true", default=None,
+                   help="refuse every mutating call: SendCommand is one, so nothing is sent (exit 3)")
     p.add_argument("command", nargs="*", help="the command (after --); '-' reads the script from stdin")
     return p
 
@@ -87,8 +89,8 @@ def build_request(args: argparse.Namespace) -> CommandRequest:
             raise Refused('--parameters must be a JSON object, e.g. {"workingDirectory": ["/tmp"]}')
         parameters = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in raw.items()}
     script = " ".join(args.command)
-    if script == "-":
-        script = sys.stdin.read()
+    if script == "-":  # bytes that are not UTF-8 are kept (as surrogates) for request_problems to point at
+        script = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     if script.strip() or args.document in ("AWS-RunShellScript", "AWS-RunPowerShellScript"):
         parameters["commands"] = script.splitlines() or [script]
     if args.execution_timeout:

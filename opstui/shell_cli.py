@@ -39,12 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Open a Session Manager shell on one node (no session-manager-plugin needed).",
     )
     p.add_argument("target", help="instance id (i-…, mi-…), Name tag, or tag:Key=Value")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     p.add_argument("--region", action="append", dest="regions", metavar="R", help="region(s) to look in")
-    p.add_argument("--endpoint-url")
+    p.add_argument("--endpoint-url", help="send every AWS call to this endpoint (e.g. the sandbox)")
     p.add_argument("--document", help="session document, e.g. AWS-StartInteractiveCommand")
     p.add_argument("--parameters", help='document parameters as JSON, e.g. \'{"command":["top"]}\'')
-    p.add_argument("--reason")
+    p.add_argument("--reason", help="why you open this session, up to 256 characters (StartSession Reason: "
+                                    "kept in the session's history and its EventBridge event)")
     p.add_argument("--read-only", action="store_true", default=None,
                    help="refuse every mutating call; a shell (StartSession) is one, so nothing is opened")
     return p

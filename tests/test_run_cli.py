@@ -156,3 +156,32 @@ def test_waiting_names_the_delayed_node_and_ctrl_c_cancels_and_prints_what_finis
     command_id = next(line.split()[-1] for line in err.splitlines() if line.startswith("opstui run: sent "))
     ssm = boto3.client("ssm", region_name=R1, endpoint_url=sandbox.endpoint, **sandbox.boto_kwargs())
     assert ssm.list_commands(CommandId=command_id)["Commands"][0]["Status"] in ("Cancelled", "Cancelling")
+
+
+@pytest.mark.parametrize("how", ["argument", "stdin"])
+def test_a_command_that_is_not_utf8_is_refused_before_sending_with_exit_two(sandbox, how):
+    env = {**os.environ, **sandbox.env(), "OPSTUI_CONFIG": os.devnull}
+    command, stdin = (b"echo caf\xe9", b"") if how == "argument" else (b"-", b"echo ok\necho caf\xe9\n")
+    proc = subprocess.run(
+        [sys.executable.encode(), b"-m", b"opstui", b"run", b"--endpoint-url", sandbox.endpoint.encode(),
+         b"--region", R1.encode(), b"--targets", b"tag:Role=db", b"--yes", b"--", command],
+        input=stdin, capture_output=True, timeout=60, env=env)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, err
+    assert "the command is not UTF-8 text (byte 0xe9 at character" in err
+    assert "Traceback" not in err and "doctype" not in err and "sent ap-northeast-1" not in err
+
+
+def test_every_option_of_run_and_shell_says_what_it_does():
+    from opstui.run_cli import build_parser as run_parser
+    from opstui.shell_cli import build_parser as shell_parser
+
+    for parser in (run_parser(), shell_parser()):
+        bare = [a.option_strings for a in parser._actions if a.option_strings and not a.help]
+        assert bare == [], (parser.prog, bare)
+    assert "why you open this session" in shell_parser().format_help()
+
+
+def test_a_comment_longer_than_the_api_takes_is_refused_before_sending(sandbox):
+    code, _, err = run(sandbox, "--targets", "tag:Role=db", "--comment", "x" * 101, "--yes", "--", "true")
+    assert code == 2 and "up to 100" in err and "sent " not in err
