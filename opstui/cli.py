@@ -79,7 +79,17 @@ def resolve_settings(argv: list[str]) -> tuple[Settings, argparse.Namespace]:
         region = default_region()
         if region:
             settings = replace(settings, regions=(region,))
+    check_regions(settings.regions)
     return settings, args
+
+
+def check_regions(regions: tuple[str, ...]) -> None:
+    """Refuse region names botocore's partition data does not know, before any call (ConfigError: exit 2)."""
+    from opstui.aws.regions import region_problem
+
+    problem = region_problem(regions)
+    if problem:
+        raise ConfigError(problem)
 
 
 def main(argv: list[str] | None = None) -> int:

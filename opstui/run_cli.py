@@ -29,6 +29,7 @@ from opstui.aws.clients import AwsClients, is_read_operation
 from opstui.aws.errors import OpsError
 from opstui.aws.fleet import load_fleet
 from opstui.aws.models import CommandRequest
+from opstui.cli import check_regions
 from opstui.config import ConfigError, load_file, settings_from
 from opstui.runs.launch import DEFAULT_DELIVERY_TIMEOUT, request_problems, send_plan
 from opstui.runs.targets import TYPED_CONFIRM_OVER, Plan, TargetError, parse_target, plan_for
@@ -287,6 +288,11 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
             print("opstui run: no region: pass --region or set AWS_REGION", file=err)
             return EXIT_USAGE
         settings = replace(settings, regions=(region,))
+    try:
+        check_regions(settings.regions)
+    except ConfigError as exc:
+        print(f"opstui run: {exc}", file=err)
+        return EXIT_USAGE
     if settings.read_only and not is_read_operation("SendCommand"):
         print("opstui run: read-only mode: SendCommand was not sent (restart without --read-only to run "
               "commands)", file=err)

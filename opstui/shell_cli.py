@@ -23,6 +23,7 @@ from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError
 from opstui.aws.fleet import NOT_MANAGED, load_fleet
 from opstui.aws.models import FleetNode
+from opstui.cli import check_regions
 from opstui.config import ConfigError, load_file, settings_from
 from opstui.safe import clean
 from opstui.session.channel import SessionError
@@ -152,6 +153,11 @@ def main(argv: list[str]) -> int:
             print("opstui shell: no region: pass --region or set AWS_REGION", file=sys.stderr)
             return EXIT_USAGE
         settings = replace(settings, regions=(region,))
+    try:
+        check_regions(settings.regions)
+    except ConfigError as exc:
+        print(f"opstui shell: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
     async def go() -> int:
         aws = AwsClients(profile=settings.profile, endpoint_url=settings.endpoint_url, read_only=settings.read_only)
