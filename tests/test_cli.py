@@ -218,3 +218,25 @@ def test_sandbox_command_prints_the_endpoint_first_and_stops_on_ctrl_c():
 def test_sandbox_refuses_to_listen_beyond_loopback():
     proc = run("sandbox", "--host", "0.0.0.0")
     assert proc.returncode == 2 and "loopback only" in proc.stderr
+
+
+def test_sandbox_on_ipv6_loopback_prints_a_bracketed_url_that_works():
+    import boto3
+
+    proc = subprocess.Popen([sys.executable, "-m", "opstui", "sandbox", "--host", "::1", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert re.fullmatch(r"endpoint http://\[::1\]:\d+\n", first), first
+        endpoint = first.split()[1]
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert lines[2] == f"export AWS_ENDPOINT_URL={endpoint}\n"
+        key, secret = (line.strip().split("=", 1)[1] for line in lines[:2])
+        sts = boto3.client("sts", region_name="ap-northeast-1", endpoint_url=endpoint, aws_access_key_id=key,
+                           aws_secret_access_key=secret)
+        assert sts.get_caller_identity()["Account"]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
