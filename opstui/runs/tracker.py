@@ -72,7 +72,8 @@ class Progress:
 
     @property
     def failed(self) -> int:
-        return sum(c for o, c in self.by_outcome if o not in ("Success", "Pending", "InProgress", "Delayed"))
+        return sum(c for o, c in self.by_outcome
+                   if o not in ("Success", "Pending", "InProgress", "Delayed", "InvalidPlatform"))
 
 
 @dataclass(frozen=True)
