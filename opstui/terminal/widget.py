@@ -163,6 +163,7 @@ class TerminalView(Widget, can_focus=True):
         self.bytes_parsed = 0
         self.parse_seconds = 0.0
         self.paint_count = 0
+        self.frame_ticks = 0  # times the paint timer fired (painting or not): the frames the widget looked at
         self._styles: dict[Attr, Style] = {}
         self._offset = 0  # lines scrolled up into scrollback; 0 = live screen
         self._offset_anchor = 0  # terminal.scrolled_off when _offset was last adjusted
@@ -215,6 +216,7 @@ class TerminalView(Widget, can_focus=True):
 
     def _paint(self) -> None:
         self._paint_timer = None
+        self.frame_ticks += 1
         term = self.terminal
         now = time.monotonic()
         fed, self._fed = self._fed, False
