@@ -220,12 +220,10 @@ class ShellSession(Vertical):
             if self.state == "connecting":
                 self._typed.append(event.data)
             return
-        # tasks start in creation order and the channel numbers a message before its first await: order kept
-        asyncio.create_task(self._send(channel, event.data))
-
-    async def _send(self, channel: DataChannel, data: bytes) -> None:
+        # numbered and written now, ahead of output still to be drawn (the channel numbers every message
+        # before its first await, so this keeps order with anything sent by a task)
         with contextlib.suppress(SessionError):
-            await channel.send(data)
+            channel.send_nowait(event.data)
 
     @on(TerminalView.Resized)
     def _resized(self, event: TerminalView.Resized) -> None:
