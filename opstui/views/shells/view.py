@@ -29,7 +29,7 @@ from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.session.channel import DataChannel, SessionError
 from opstui.terminal.recording import AsciicastWriter
-from opstui.terminal.widget import TerminalView
+from opstui.terminal.widget import FEED_SLICE, TerminalView
 from opstui.views.common.context import context_of
 from opstui.views.common.tab import bindings_for
 
@@ -167,18 +167,31 @@ class ShellSession(Vertical):
     async def _pump(self, channel: DataChannel) -> None:
         view = self.terminal
         turn_started = time.perf_counter()
-        while True:
+        ended = False
+        while not ended:
             chunk = channel.read_nowait()
             if chunk == b"":
                 chunk = await channel.read()
                 turn_started = time.perf_counter()
             if chunk is None:
                 break
-            view.feed(chunk)
+            # everything already queued goes to the emulator in one call (up to FEED_SLICE): fewer calls, and
+            # the emulator draws longer blocks of whole lines at once
+            parts = [chunk]
+            size = len(chunk)
+            while size < FEED_SLICE:
+                more = channel.read_nowait()
+                if not more:
+                    ended = more is None
+                    break
+                parts.append(more)
+                size += len(more)
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            view.feed(data)
             if self.recording is not None:
-                self.recording.output(chunk)
+                self.recording.output(data)
             if time.perf_counter() - turn_started > PUMP_BUDGET:
-                await asyncio.sleep(0.004)  # let the UI paint and take keys; unread output stays queued
+                await asyncio.sleep(0)  # let the UI paint and take keys; unread output stays queued
                 turn_started = time.perf_counter()
         self.exit_code = channel.exit_code
         reason = channel.close_reason
@@ -207,12 +220,10 @@ class ShellSession(Vertical):
             if self.state == "connecting":
                 self._typed.append(event.data)
             return
-        # tasks start in creation order and the channel numbers a message before its first await: order kept
-        asyncio.create_task(self._send(channel, event.data))
-
-    async def _send(self, channel: DataChannel, data: bytes) -> None:
+        # numbered and written now, ahead of output still to be drawn (the channel numbers every message
+        # before its first await, so this keeps order with anything sent by a task)
         with contextlib.suppress(SessionError):
-            await channel.send(data)
+            channel.send_nowait(event.data)
 
     @on(TerminalView.Resized)
     def _resized(self, event: TerminalView.Resized) -> None:
