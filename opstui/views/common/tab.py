@@ -66,6 +66,7 @@ class TabView(Vertical):
     TabView .tab-filter.-shown { display: block; }
     TabView .tab-panels { height: 1fr; }
     TabView .tab-status { height: auto; max-height: 6; padding: 0 1; }
+    TabView .tab-status.-empty { display: none; }
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -99,7 +100,7 @@ class TabView(Vertical):
         if self.HAS_FILTER:
             yield SafeInput(placeholder="filter", classes="tab-filter", id=f"{self.TAB_ID}-filter")
         yield from self.compose_body()
-        yield Static(classes="tab-status", id=f"{self.TAB_ID}-status")
+        yield Static(classes="tab-status -empty", id=f"{self.TAB_ID}-status")
 
     def compose_body(self) -> ComposeResult:
         with ContentSwitcher(initial=f"panel-{self.panel}", classes="tab-panels", id=f"{self.TAB_ID}-panels"):
@@ -153,7 +154,9 @@ class TabView(Vertical):
         info = panel.status_info() if panel is not None else ""
         lines = [Content(clean(info, 600))] if info else []
         lines += [Content.styled(f"⚠ {clean(e, 400)}", "$text-error") for e in self.status_lines()]
-        self.query_one(f"#{self.TAB_ID}-status", Static).update(Content("\n").join(lines))
+        status = self.query_one(f"#{self.TAB_ID}-status", Static)
+        status.update(Content("\n").join(lines))
+        status.set_class(not lines, "-empty")  # an empty line is a list row lost at 24 rows
 
     def worker_failed(self, where: Panel | TabView, exc: BaseException, doing: str = "") -> None:
         """The one place an unexpected worker failure goes: shown as literal text; the refresh goes on.

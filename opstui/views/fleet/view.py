@@ -29,7 +29,7 @@ from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.context import AppContext, context_of
 from opstui.views.common.format import age
-from opstui.views.common.node_table import Column, NodeTable, PreparedRows, prepare_rows
+from opstui.views.common.node_table import Column, NodeTable, PreparedRows, drop_order, prepare_rows
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import bindings_for
 from opstui.views.fleet import filter as fleet_filter
@@ -71,6 +71,12 @@ FLEET_COLUMNS: list[Column[FleetNode]] = [
     Column("az", "AZ", lambda n: n.availability_zone, max_width=16),
     Column("last_ping", "Last ping", lambda n: age(n.last_ping), max_width=9, sort_key=_last_ping_sort),
 ]
+#: 80 columns keep Name, Instance, Ping and State; the rest go in this order (enter shows every field); beside
+#: the detail pane on a narrow screen, State and Instance go too
+FLEET_COLUMNS = drop_order(FLEET_COLUMNS, ("az", "type", "ip", "agent", "platform", "last_ping", "region",
+                                           "state", "id"),
+                           squeeze={"name": 12, "platform": 14})
+
 
 
 def prepare_fleet(snapshot: FleetSnapshot) -> tuple[PreparedRows[FleetNode], fleet_filter.FleetIndex]:
@@ -82,9 +88,11 @@ def prepare_fleet(snapshot: FleetSnapshot) -> tuple[PreparedRows[FleetNode], fle
 class DetailPane(VerticalScroll):
     """Every SSM field, EC2 field and tag of the node under the cursor, as literal text."""
 
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     DetailPane { width: 60; border-left: solid $primary; padding: 0 1; display: none; }
     DetailPane.-shown { display: block; }
+    Screen.-narrow DetailPane { width: 1fr; }
     """
 
     def compose(self) -> ComposeResult:

@@ -39,9 +39,11 @@ class AlarmsPanel(Panel):
     NAME, TITLE, KEY, MAIN_TABLE = "alarms", "Alarms", "1", "mon-alarms"
     FILTER_HINT = "filter: words  state:ALARM  region:ap-northeast-1  instance:i-…  !negate"
     BINDINGS = bindings_for(commands_of("monitoring", "alarms"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
-    AlarmsPanel #mon-alarms { height: 1fr; }
+    AlarmsPanel #mon-alarms { height: 1fr; min-height: 8; }
     AlarmsPanel #mon-alarm-detail { height: 17; }
+    Screen.-short AlarmsPanel #mon-alarm-detail { height: 1fr; min-height: 7; }
     AlarmsPanel #mon-chart { width: 3fr; padding: 0 1; border: round $primary-darken-1; border-title-align: left; }
     AlarmsPanel #mon-history { width: 2fr; }
     """
