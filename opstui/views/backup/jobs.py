@@ -57,10 +57,9 @@ class JobsPanel(Panel):
     JobsPanel #bk-kind { width: 20; }
     JobsPanel #bk-resource { width: 1fr; }
     JobsPanel #bk-vault { width: 30; }
-    Screen.-narrow JobsPanel #bk-range { width: 15; }
-    Screen.-narrow JobsPanel #bk-state { width: 22; }
-    Screen.-narrow JobsPanel #bk-kind { width: 15; }
-    Screen.-narrow JobsPanel #bk-vault { width: 16; }
+    Screen.-narrow JobsPanel #bk-job-filters { layout: grid; grid-size: 3; grid-columns: 1fr 1fr 1fr; height: 6; }
+    Screen.-narrow JobsPanel #bk-job-filters > * { width: 1fr; }
+    Screen.-narrow JobsPanel #bk-resource { column-span: 2; }
     JobsPanel #bk-jobs { height: 1fr; min-height: 8; }
     JobsPanel #bk-job-detail-box { height: 11; border: round $primary-darken-1; padding: 0 1; }
     Screen.-short JobsPanel #bk-job-detail-box { height: 1fr; min-height: 3; }

@@ -266,7 +266,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         shown_sources = {self.order[i] for i in self.order_shown}
         self.sort_column, self.sort_reverse = column, reverse
         self._reorder()
-        self._header = None
+        self._fit(force=True)
         self.set_visible([pos for pos, src in enumerate(self.order) if src in shown_sources], keep_key=keep_key)
         self.post_message(self.SortChanged(self, column, reverse))
 
@@ -308,7 +308,11 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         if not force and available == self._fitted_for:
             return
         self._fitted_for = available
-        self.shown_columns, self.shown_widths = fit_columns(self.columns, self.widths, available, self._gap,
+        widths = list(self.widths)
+        for i, col in enumerate(self.columns):
+            if col.key == self.sort_column:  # room for the sort arrow in the header
+                widths[i] = max(widths[i], min(cell_len(col.label) + 2, max(col.max_width, cell_len(col.label))))
+        self.shown_columns, self.shown_widths = fit_columns(self.columns, widths, available, self._gap,
                                                             self._mark_width)
         self._strips.clear()
         self._header = None

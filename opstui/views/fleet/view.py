@@ -138,6 +138,7 @@ class FleetView(Vertical):
     FleetView #fleet-table { border: round $primary-darken-1; border-title-align: left; }
     FleetView #fleet-table:focus { border: round $accent; }
     FleetView #fleet-status { height: auto; max-height: 6; color: $error; padding: 0 1; }
+    FleetView #fleet-status.-empty { display: none; }
     """
 
     class Refreshed(Message):
@@ -179,7 +180,7 @@ class FleetView(Vertical):
         with Horizontal(id="fleet-main"):
             yield NodeTable(FLEET_COLUMNS, key=lambda n: n.key, id="fleet-table")
             yield DetailPane(id="fleet-detail")
-        yield Static(id="fleet-status")
+        yield Static(id="fleet-status", classes="-empty")  # a row for the table while there is nothing to say
 
     @property
     def table(self) -> NodeTable[FleetNode]:
@@ -225,6 +226,7 @@ class FleetView(Vertical):
         self._region_errors.clear()
         self.table.set_rows([])
         self.query_one("#fleet-status", Static).update("")
+        self.query_one("#fleet-status", Static).add_class("-empty")
         self.table.border_title = Content("Fleet: loading…")
         self.query_one(DetailPane).show(None)
         if self.loading_refresh:
@@ -301,7 +303,9 @@ class FleetView(Vertical):
             if self._region_errors.get(region.region) != message:
                 self.app.notify(message, title=f"Fleet: {region.region} failed", severity="error", markup=False, timeout=10)
         self._region_errors = current
-        self.query_one("#fleet-status", Static).update(Content("\n".join(lines)))
+        status = self.query_one("#fleet-status", Static)
+        status.update(Content("\n".join(lines)))
+        status.set_class(not lines, "-empty")
 
     # -- filter -------------------------------------------------------------------------------------------
     def _visible_for(self, order: list[int]) -> list[int]:

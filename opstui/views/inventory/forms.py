@@ -26,11 +26,14 @@ VERSION_OPS = (("any version", "any"), ("version =", "Equal"), ("version ≠", "
 class SearchForm(Horizontal):
     """Application name, version operator, version, Search."""
 
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     SearchForm { height: 3; }
     SearchForm #inv-app { width: 1fr; }
     SearchForm #inv-op { width: 26; }
     SearchForm #inv-version { width: 24; }
+    Screen.-narrow SearchForm #inv-op { width: 20; }
+    Screen.-narrow SearchForm #inv-version { width: 16; }
     """
 
     def compose(self) -> ComposeResult:

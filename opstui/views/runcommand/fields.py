@@ -92,6 +92,7 @@ class RunForm(Horizontal):
     RunForm.-read-only #rc-readonly { display: block; }
     RunForm #rc-send-row { height: auto; padding: 1 0 0 0; }
     RunForm #rc-send { margin-right: 2; }
+    Screen.-short RunForm TextArea { height: 7; }
     Screen.-narrow RunForm { layout: vertical; overflow-y: auto; }
     Screen.-narrow RunForm #rc-left { width: 100%; height: auto; }
     Screen.-narrow RunForm #rc-right { width: 100%; height: auto; border-left: none;

@@ -114,9 +114,15 @@ class ShellSession(Vertical):
             text.append("  ctrl+] app · w close", style="dim")
         if self.reason:
             text.append(f"  {clean(self.reason, 160)}")
-        text.append(f"  {self.node.instance_id} {self.node.region}", style="dim")
         with contextlib.suppress(Exception):
-            self.query_one(".shell-status", Static).update(text)
+            status = self.query_one(".shell-status", Static)
+            ids = f"  {self.node.instance_id} {self.node.region}"
+            if text.cell_len + len(ids) <= status.content_region.width:  # only where they fit on the line
+                text.append(ids, style="dim")
+            status.update(text)
+
+    def on_resize(self) -> None:
+        self._render_status()
 
     # -- connect and pump -----------------------------------------------------------------------------------
     @work(exit_on_error=False, group="shell")
