@@ -141,7 +141,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
     DEFAULT_CSS = """
     NodeTable { height: 1fr; }
     NodeTable > .node-table--header { color: $foreground; background: $panel; text-style: bold; }
-    NodeTable > .node-table--cursor { background: $primary 60%; text-style: bold; }
+    NodeTable > .node-table--cursor { color: $foreground; background: $primary 60%; text-style: bold; }
     NodeTable > .node-table--selected { color: $warning; }
     """
 

@@ -95,6 +95,7 @@ class RunForm(Horizontal):
     Screen.-short RunForm TextArea { height: 7; }
     Screen.-narrow RunForm { layout: vertical; overflow-y: auto; }
     Screen.-narrow RunForm #rc-left { width: 100%; height: auto; }
+    Screen.-narrow RunForm #rc-params { height: auto; }
     Screen.-narrow RunForm #rc-right { width: 100%; height: auto; border-left: none;
         border-top: solid $primary-darken-1; }
     """
