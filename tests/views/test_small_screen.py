@@ -7,6 +7,7 @@ import pytest
 from textual.widgets import TextArea
 
 from opstui.views import runcommand
+from opstui.views.common.form import FormScreen
 from opstui.views.common.help import HelpScreen
 from opstui.views.common.layout import MIN_LIST_ROWS
 from opstui.views.common.node_table import Column, NodeTable, drop_order, fit_columns
@@ -230,3 +231,47 @@ def test_columns_drop_in_the_stated_order_then_squeeze(available, shown):
     assert [cols[i].key for i in keys] == [k for k in [c.key for c in cols] if k in shown]
     if available < 200:
         assert 2 + sum(w + 1 for w in fitted) <= available or fitted[0] == 6
+
+
+def inside(app, widget) -> bool:
+    """On screen: inside the terminal, and not scrolled out of its dialog."""
+    region = widget.region
+    box = widget.screen.query_one("Vertical").region
+    return (region.height > 0 and region.right <= app.size.width and region.bottom <= app.size.height
+            and box.contains_region(region))
+
+
+async def test_forms_and_confirmations_keep_their_buttons_at_80x24(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=SMALL) as pilot:
+        await loaded(pilot, app)
+        # a form with many fields: the new alarm's (its fields scroll, the buttons stay)
+        app.show_tab("monitoring")
+        await wait_for(pilot, lambda: app.monitoring_view.alarm_loads >= 1)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.query("#form-save"))
+        await pilot.pause(0.2)
+        assert inside(app, app.screen.query_one("#form-save")) and inside(app, app.screen.query_one("#form-cancel"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen))
+        # a typed confirmation for prod nodes: the field to type in and the Run button are reachable
+        app.show_tab("run")
+        view = app.run_view
+        await wait_for(pilot, lambda: view.form.commands_area() is not None)
+        view.form.commands_area().text = "uptime"
+        view.form.query_one("#rc-target").value = "tag:Env=prod"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert screen.radius.needs_typed_confirmation
+        typed = screen.query_one("#confirm-typed")
+        assert typed.has_focus and inside(app, typed)
+        await pilot.press(*"nope", "tab", "tab")  # to the buttons: scrolled into view when focused
+        await pilot.pause(0.2)
+        assert inside(app, app.focused), app.focused
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmRunScreen))
+        assert view.sent_runs == 0
+    app.close_aws()
