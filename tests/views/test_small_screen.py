@@ -163,6 +163,11 @@ async def test_badges_help_and_shell_status_fit_80_columns(sandbox):
         top = screen_lines(app)[0]
         assert "READ-ONLY" in top and "SANDBOX" in top, top
         assert "regions" not in top or top.rstrip().endswith(app.settings.regions[-1]), top  # not cut mid-part
+        for tab_id in ("monitoring", "backup", "inventory"):  # each tab's own read-only badge, after its keys
+            app.show_tab(tab_id)
+            await pilot.pause(0.2)
+            header = screen_lines(app)[3]
+            assert "READ-ONLY" in header, header
         # help: inside the 80 columns, nothing to scroll sideways
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))

@@ -36,6 +36,7 @@ from textual.widgets import ContentSwitcher, Input, Static
 from opstui.commands import AppCommand, commands_of
 from opstui.safe import clean
 from opstui.views.common.context import AppContext, context_of
+from opstui.views.common.layout import WIDE
 from opstui.views.common.panel import Panel, bindings_for
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.work import action_work, aws_work, fresh_call
@@ -129,8 +130,12 @@ class TabView(Vertical):
                 text.append(" ")
         if self.is_mounted and self.ctx.read_only and any(c.mutating for c in commands_of(self.TAB_ID)):
             text.append("  ")
-            text.append(" READ-ONLY: changes are disabled ", style="bold black on yellow")
+            badge = " READ-ONLY " if self.size.width < WIDE else " READ-ONLY: changes are disabled "
+            text.append(badge, style="bold black on yellow")  # short enough for 80 columns after the keys
         return text
+
+    def on_resize(self) -> None:
+        self.render_header()
 
     def render_header(self) -> None:
         if not self.is_mounted:
