@@ -221,21 +221,23 @@ async def test_nothing_is_dropped_or_shrunk_at_200x50(sandbox):
     app.close_aws()
 
 
-@pytest.mark.parametrize("available, shown", [
-    (200, ["name", "id", "ping", "platform", "state", "region"]),
-    (60, ["name", "id", "ping", "state"]),  # and the name squeezed by 2 cells rather than state dropped
-    (44, ["name", "id", "ping"]),
-    (30, ["name", "ping"]),
+@pytest.mark.parametrize("available, shown, squeezed", [
+    (200, ["name", "id", "ping", "platform", "state", "region"], {}),
+    (90, ["name", "id", "ping", "platform", "state", "region"], {"platform": 12}),  # before anything goes
+    (60, ["name", "id", "ping", "state"], {"name": 14}),  # the name cut by 2 cells rather than state dropped
+    (44, ["name", "id", "ping"], {"name": 6}),
+    (30, ["name", "ping"], {"name": 12}),
 ])
-def test_columns_drop_in_the_stated_order_then_squeeze(available, shown):
-    cols = drop_order([Column(k, k.title(), lambda r: "") for k in ("name", "id", "ping", "platform", "state",
-                                                                     "region")],
-                      ("region", "platform", "state", "id"), squeeze={"name": 6})
-    widths = [16, 19, 14, 26, 7, 14]
-    keys, fitted = fit_columns(cols, widths, available, gap=1, mark=2)
-    assert [cols[i].key for i in keys] == [k for k in [c.key for c in cols] if k in shown]
-    if available < 200:
-        assert 2 + sum(w + 1 for w in fitted) <= available or fitted[0] == 6
+def test_columns_drop_in_the_stated_order_then_squeeze(available, shown, squeezed):
+    keys = ("name", "id", "ping", "platform", "state", "region")
+    cols = drop_order([Column(k, k.title(), lambda r: "") for k in keys], ("region", "platform", "state", "id"),
+                      squeeze={"name": 6, "platform": 10})
+    natural = dict(zip(keys, [16, 19, 14, 26, 7, 14], strict=True))
+    index, fitted = fit_columns(cols, list(natural.values()), available, gap=1, mark=2)
+    got = {cols[i].key: w for i, w in zip(index, fitted, strict=True)}
+    assert list(got) == shown
+    assert {k: w for k, w in got.items() if w != natural[k]} == squeezed
+    assert 2 + sum(w + 1 for w in fitted) <= available
 
 
 def inside(app, widget) -> bool:

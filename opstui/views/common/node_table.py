@@ -65,7 +65,8 @@ def drop_order(columns: Sequence[Column[R]], keys: Sequence[str], squeeze: Mappi
 def fit_columns(columns: Sequence[Column[Any]], widths: Sequence[int], available: int, gap: int,
                 mark: int) -> tuple[list[int], list[int]]:
     """Which columns a table of ``available`` cells shows, and how wide: drop in the stated order while even
-    the squeezed widths do not fit, then squeeze (widest first) down to ``min_width``. Pure (tests call it)."""
+    the squeezed widths do not fit, then squeeze down to ``min_width``, the columns next in the drop order
+    first (the columns that matter last). Pure (tests call it)."""
     shown = list(range(len(columns)))
 
     def least(i: int) -> int:
@@ -82,13 +83,13 @@ def fit_columns(columns: Sequence[Column[Any]], widths: Sequence[int], available
             shown.remove(i)
     fitted = {i: widths[i] for i in shown}
     excess = needed(shown, fitted.__getitem__) - available if available > 0 else 0
-    while excess > 0:
-        room = [i for i in shown if fitted[i] > least(i)]
-        if not room:
+    # squeeze the columns that would be dropped first before those that matter (a name stays whole longest)
+    for i in sorted(shown, key=lambda i: (columns[i].drop == 0, columns[i].drop)):
+        if excess <= 0:
             break
-        widest = max(room, key=lambda i: fitted[i])
-        fitted[widest] -= 1
-        excess -= 1
+        cut = min(excess, fitted[i] - least(i))
+        fitted[i] -= cut
+        excess -= cut
     return shown, [fitted[i] for i in shown]
 
 

@@ -67,7 +67,7 @@ ALARM_COLUMNS: list[Column[Alarm]] = [
 ]
 #: 80 columns keep State, Alarm and Since (the chart and history follow the cursor); then dropped in this order
 ALARM_COLUMNS = drop_order(ALARM_COLUMNS, ("metric", "condition", "actions", "reason", "region"),
-                           squeeze={"name": 20, "reason": 24, "metric": 20})
+                           squeeze={"name": 28, "reason": 24, "metric": 20})
 
 
 HISTORY_COLUMNS: list[Column[AlarmHistoryItem]] = [
