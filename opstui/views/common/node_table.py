@@ -52,7 +52,7 @@ def drop_order(columns: Sequence[Column[R]], keys: Sequence[str], squeeze: Mappi
     """The columns, with the order in which a narrow table drops them: ``keys[0]`` first. Columns not named
     are the ones that matter and are never dropped. ``squeeze``: columns that may be cut (with …) down to that
     many cells before anything is dropped for want of a few cells. Stated next to each column list, e.g.
-    ``ALARM_COLUMNS = drop_order([...], ("metric", "condition", ...), squeeze={"name": 20})``."""
+    ``ALARM_COLUMNS = drop_order([...], ("metric", "condition", ...), squeeze={"name": 28})``."""
     squeeze = dict(squeeze or {})
     known = {c.key for c in columns}
     unknown = [k for k in (*keys, *squeeze) if k not in known]
