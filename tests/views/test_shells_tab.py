@@ -267,3 +267,19 @@ async def test_the_footer_offers_no_key_that_would_type_into_a_live_shell(sandbo
         await pilot.press("i")
         assert session.terminal.has_focus
     app.close_aws()
+
+
+async def test_in_a_shell_f_keys_go_to_the_node_and_ctrl_bracket_then_a_tab_key_leaves(sandbox):
+    """Full-screen programs use F-keys (htop's F10), so inside a shell they go to the node; ctrl+] gives the
+    keyboard back to the app, and then any tab is one key away."""
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        assert session.terminal.has_focus
+        await pilot.press("f2")
+        await pilot.pause(0.2)
+        assert app.query_one("#tabs").active == "shells"
+        await pilot.press("ctrl+right_square_bracket", "f2")
+        await wait_for(pilot, lambda: app.query_one("#tabs").active == "fleet")
+    app.close_aws()

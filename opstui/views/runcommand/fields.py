@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static, TextArea
 
 from opstui.aws.models import DocumentDetail, DocumentParameter
+from opstui.runs.launch import DEFAULT_DELIVERY_TIMEOUT
 from opstui.safe import clean
 from opstui.views.common.safe_input import SafeInput, SafeTextArea
 
@@ -143,7 +144,7 @@ class RunForm(Horizontal):
             with Horizontal(classes="rc-opts"):
                 with Vertical():
                     yield Label("Delivery timeout (s)", classes="rc-label")
-                    yield SafeInput("", placeholder="600", id="rc-timeout")
+                    yield SafeInput("", placeholder=str(DEFAULT_DELIVERY_TIMEOUT), id="rc-timeout")
                 with Vertical():
                     yield Label("Comment", classes="rc-label")
                     yield SafeInput("", placeholder="why (shown in history)", id="rc-comment", max_length=100)
