@@ -72,6 +72,7 @@ def _param_values(param: DocumentParameter, widget: Widget) -> list[str] | None:
 class RunForm(Horizontal):
     """Left: document and parameters. Right: targets, options, problems and the Send button."""
 
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     RunForm { height: 1fr; }
     RunForm #rc-left { width: 1fr; padding: 0 1; }
@@ -92,6 +93,12 @@ class RunForm(Horizontal):
     RunForm.-read-only #rc-readonly { display: block; }
     RunForm #rc-send-row { height: auto; padding: 1 0 0 0; }
     RunForm #rc-send { margin-right: 2; }
+    Screen.-short RunForm TextArea { height: 7; }
+    Screen.-narrow RunForm { layout: vertical; overflow-y: auto; }
+    Screen.-narrow RunForm #rc-left { width: 100%; height: auto; }
+    Screen.-narrow RunForm #rc-params { height: auto; }
+    Screen.-narrow RunForm #rc-right { width: 100%; height: auto; border-left: none;
+        border-top: solid $primary-darken-1; }
     """
 
     class DocumentChosen(Message):

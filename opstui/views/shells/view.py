@@ -48,7 +48,8 @@ class ShellSession(Vertical):
     DEFAULT_CSS = """
     ShellSession { height: 1fr; }
     ShellSession TerminalView { height: 1fr; }
-    ShellSession .shell-status { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    ShellSession .shell-status { height: auto; max-height: 2; background: $panel; color: $text-muted;
+        padding: 0 1; }
     """
 
     def __init__(self, node: FleetNode, **kwargs) -> None:
@@ -102,19 +103,26 @@ class ShellSession(Vertical):
             self._set_state(channel.state)
 
     def _render_status(self) -> None:
-        """State, name, why it closed, the keys that work now; the ids last (the first to go at 80 columns)."""
+        """State, name, the keys that work now, why it closed, the ids last: at 80 columns the keys never go,
+        and a long reason wraps onto a second line (at most) instead of pushing them off."""
         text = Text()
         text.append(f" {self.state} ", style=f"bold black on {STATE_STYLES.get(self.state, 'white')}")
         text.append(f" {clean(self.node.name or self.node.instance_id, 32)}", style="bold")
-        if self.reason:
-            text.append(f"  {clean(self.reason, 160)}")
         if self.state == "closed":
             text.append("  R reconnect · w close tab", style="bold")
         else:
             text.append("  ctrl+] app · w close", style="dim")
-        text.append(f"  {self.node.instance_id} {self.node.region}", style="dim")
+        if self.reason:
+            text.append(f"  {clean(self.reason, 160)}")
         with contextlib.suppress(Exception):
-            self.query_one(".shell-status", Static).update(text)
+            status = self.query_one(".shell-status", Static)
+            ids = f"  {self.node.instance_id} {self.node.region}"
+            if text.cell_len + len(ids) <= status.content_region.width:  # only where they fit on the line
+                text.append(ids, style="dim")
+            status.update(text)
+
+    def on_resize(self) -> None:
+        self._render_status()
 
     # -- connect and pump -----------------------------------------------------------------------------------
     @work(exit_on_error=False, group="shell")
