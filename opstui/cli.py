@@ -17,7 +17,7 @@ other commands:
   opstui run --targets T [--document D] [--max-concurrency N|N%] [--max-errors N|N%] [--yes] [--json] -- COMMAND
                  Run Command on the nodes T names (ids, Name tags, tag:K=V, tag-key:K, resource-groups:NAME);
                  live progress on stderr, grouped output on stdout; exit 1 if any node failed
-  opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME]
+  opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME] [--latency 120ms±40ms]
                  run the local AWS sandbox in the foreground (Ctrl-C stops it)
 
 credentials and defaults come from botocore's chain: AWS_PROFILE, AWS_REGION / AWS_DEFAULT_REGION,

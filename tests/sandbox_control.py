@@ -62,6 +62,13 @@ class SandboxControl:
     def set_ping(self, region: str, instance_id: str, status: str) -> None:
         self._send("POST", "ping", {"region": region, "instance_id": instance_id, "status": status})
 
+    def latency(self, latency: str | None = None, *, region: str | None = None) -> Any:
+        """Set the network latency (``"120ms±40ms"``; with ``region`` that region's only, ``None`` there drops
+        the override) and return the knob's snapshot; with no argument, only reads."""
+        if latency is None and region is None:
+            return self._send("GET", "latency")
+        return self._send("POST", "latency", {"latency": latency, "region": region})
+
     # -- Session Manager knobs ------------------------------------------------------------------------------
     def add_session_fault(self, kind: str, session_id: str | None = None, **params: Any) -> None:
         self._send("POST", "session-faults", {"kind": kind, "session_id": session_id, **params})

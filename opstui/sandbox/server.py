@@ -56,6 +56,7 @@ from . import (
     hostile,
     incident,
     inventory,
+    latency,
     logs_fast,
     metrics,
     operations,
@@ -73,6 +74,7 @@ from . import (
 from .credentials import USER_NAME, SandboxCredentials
 from .extension import ControlRequest, Extension, Registry
 from .faults import FaultRegistry
+from .latency import Latency, LatencyKnob, parse_latency
 from .listener_guard import ListenerGuard, environ_headers, strip_cors
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
@@ -234,6 +236,9 @@ class SandboxMiddleware:
             return [body]
         _, operation = operations.identify(environ, verified.service, environ["wsgi.input"].getvalue())
         sb.calls[f"{verified.service}:{operation or '?'}"] += 1
+        delay = sb.latency.delay(verified.region)
+        if delay:
+            time.sleep(delay)  # this request's thread only: werkzeug serves each connection on its own thread
         faults = sb.faults
         if faults.rules:
             info = request_info(environ)
@@ -303,7 +308,7 @@ class Calls(Extension):
 #: seeding, Backup before the hostile seed (its jobs), the storefront before the incident (which slows it) and
 #: the canaries (which request it), Run Command before State Manager (which runs through its engine).
 EXTENSIONS = Registry([
-    Health(), Calls(), faults.EXTENSION,
+    Health(), Calls(), faults.EXTENSION, latency.EXTENSION,
     ec2_fast.EXTENSION, ssm_nodes.EXTENSION, metrics.EXTENSION, alarms.EXTENSION, sns_delivery.EXTENSION,
     clock.EXTENSION, inventory.EXTENSION, backup.EXTENSION, documents.EXTENSION, logs_fast.EXTENSION,
     run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
@@ -336,6 +341,7 @@ class Sandbox:
         tick_seconds: float = 3.0,
         state_dir: str | Path | None = None,
         credentials: SandboxCredentials | None = None,
+        latency: Latency | str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -362,6 +368,10 @@ class Sandbox:
         #: Session Manager: sessions, the data-channel websocket server, knobs (``sessions.configure``)
         self.sessions = SessionManager(host, self.state_dir, USER_NAME)
         self.faults = FaultRegistry(ACCOUNT_ID)
+        #: network latency of API calls and of the data channel's round trip (:mod:`.latency`; default 0)
+        self.latency = LatencyKnob(seed=seed)  # 0 until the warm-up requests are served (start())
+        self._initial_latency = latency if isinstance(latency, Latency) else parse_latency(latency)
+        self.sessions.server.latency = self.latency
         self.nodes: NodeRegistry = REGISTRY
         self.ready = False
         self.startup_seconds = 0.0
@@ -439,6 +449,7 @@ class Sandbox:
                                             daemon=True)
             self._thread.start()
             self._warm_up()
+            self.latency.set(self._initial_latency)
             EXTENSIONS.start(self)
             if self.live:
                 self._living = LivingState(REGISTRY, self._scenario, seed=self.seed, interval=self.tick_seconds)

@@ -25,7 +25,7 @@ ENDPOINTS = {
     ("POST", "backup/run-scheduler"), ("GET", "associations"), ("GET", "webapp"), ("POST", "webapp"),
     ("GET", "synthetics"), ("POST", "synthetics"), ("GET", "sns-outbox"), ("DELETE", "sns-outbox"),
     ("GET", "sns-inbox"), ("POST", "sns"), ("GET", "incident"), ("POST", "incident"), ("GET", "alarms"),
-    ("POST", "alarms/evaluate"), ("POST", "alarms/bulk"),
+    ("POST", "alarms/evaluate"), ("POST", "alarms/bulk"), ("GET", "latency"), ("POST", "latency"),
 }
 
 
