@@ -1,15 +1,17 @@
 """The Fleet: SSM managed nodes joined with EC2 instances, for many regions at once.
 
-The join is two paginated listings per region (no per-node calls): ceil(N/50) DescribeInstanceInformation
-pages and ceil(N/1000) DescribeInstances pages. Regions load concurrently; a failing region becomes a
-`RegionFleet` with an error and never stops the others.
+The join is paginated listings per region (no per-node calls): DescribeInstanceInformation as six disjoint
+listings paged in parallel (`ssm.list_managed_nodes_partitioned`: ceil(N/50) pages plus at most 5) and
+ceil(N/1000) DescribeInstances pages. Regions load concurrently; a failing region becomes a `RegionFleet`
+with an error and never stops the others. `load_fleet(..., on_progress=...)` hands out the rows seen so far
+while the pages arrive, so a large fleet shows its first rows after the first pages, not after the last.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from opstui.aws import ec2, ssm
@@ -28,8 +30,10 @@ def _platform(node: ManagedNode | None, inst: Ec2Instance | None) -> str:
     return inst.platform if inst else ""
 
 
-def join(nodes: Iterable[ManagedNode], instances: Iterable[Ec2Instance], region: str) -> list[FleetNode]:
-    """Join by instance id. Hybrid (mi-) nodes have no instance; unmanaged instances show as NotManaged."""
+def join(nodes: Iterable[ManagedNode], instances: Iterable[Ec2Instance], region: str,
+         unmanaged: bool = True) -> list[FleetNode]:
+    """Join by instance id. Hybrid (mi-) nodes have no instance; unmanaged instances show as NotManaged
+    (unless ``unmanaged`` is False: a partial listing cannot tell an unmanaged instance yet)."""
     by_id = {i.instance_id: i for i in instances}
     out: list[FleetNode] = []
     seen: set[str] = set()
@@ -59,7 +63,7 @@ def join(nodes: Iterable[ManagedNode], instances: Iterable[Ec2Instance], region:
                 ec2_fields=_ec2_fields(inst) if inst else (),
             )
         )
-    for inst in by_id.values():
+    for inst in by_id.values() if unmanaged else ():
         if inst.instance_id in seen:
             continue
         out.append(
@@ -95,10 +99,59 @@ def _ec2_fields(inst: Ec2Instance) -> tuple[tuple[str, str], ...]:
     )
 
 
-async def load_region(aws: AwsClients, region: str) -> RegionFleet:
+def unique_nodes(listings: Iterable[list[ManagedNode]]) -> list[ManagedNode]:
+    """The partitioned listings as one list, a node once (they are disjoint; this only guards the join)."""
+    seen: set[str] = set()
+    out: list[ManagedNode] = []
+    for listing in listings:
+        for node in listing:
+            if node.instance_id not in seen:
+                seen.add(node.instance_id)
+                out.append(node)
+    return out
+
+
+class FleetProgress:
+    """The pages seen so far, per region; ``on_progress`` gets a partial snapshot at the first rows, then at
+    most every ``interval`` seconds (each costs a join, so not per page at 10,000 nodes)."""
+
+    def __init__(self, regions: Iterable[str], on_progress: Callable[[FleetSnapshot], None],
+                 interval: float = 1.0) -> None:
+        self.regions = list(regions)
+        self.on_progress = on_progress
+        self.interval = interval
+        self.nodes: dict[str, list[ManagedNode]] = {r: [] for r in self.regions}
+        self.instances: dict[str, list[Ec2Instance]] = {r: [] for r in self.regions}
+        self._last = 0.0
+        self.published = 0
+
+    def add_nodes(self, region: str, batch: list[ManagedNode]) -> None:
+        self.nodes[region].extend(batch)
+        self._maybe_publish()
+
+    def add_instances(self, region: str, batch: list[Ec2Instance]) -> None:
+        self.instances[region].extend(batch)
+
+    def _maybe_publish(self) -> None:
+        now = time.monotonic()
+        if self.published and now - self._last < self.interval:
+            return
+        self._last = now
+        self.published += 1
+        regions = tuple(RegionFleet(region=r, nodes=tuple(join(self.nodes[r], self.instances[r], r, unmanaged=False)))
+                        for r in self.regions)
+        self.on_progress(FleetSnapshot(regions=regions, taken_at=datetime.now(UTC),
+                                       nodes=tuple(n for r in regions for n in r.nodes)))
+
+
+async def load_region(aws: AwsClients, region: str, progress: FleetProgress | None = None) -> RegionFleet:
     started = time.perf_counter()
+    on_nodes = (lambda batch: progress.add_nodes(region, batch)) if progress else None
+    on_instances = (lambda batch: progress.add_instances(region, batch)) if progress else None
     try:
-        nodes, instances = await asyncio.gather(ssm.list_managed_nodes(aws, region), ec2.list_instances(aws, region))
+        listings, instances = await asyncio.gather(ssm.list_managed_nodes_partitioned(aws, region, on_nodes),
+                                                   ec2.list_instances(aws, region, on_instances))
+        nodes = unique_nodes(listings)
     except OpsError as err:
         return RegionFleet(region=region, error=err, seconds=time.perf_counter() - started)
     except Exception as exc:  # never let one region take down the others
@@ -125,7 +178,12 @@ def carry_over(previous: FleetSnapshot | None, current: FleetSnapshot) -> FleetS
     return FleetSnapshot(regions=tuple(regions), taken_at=current.taken_at, nodes=nodes)
 
 
-async def load_fleet(aws: AwsClients, regions: Iterable[str]) -> FleetSnapshot:
-    results = await asyncio.gather(*(load_region(aws, r) for r in regions))
+async def load_fleet(aws: AwsClients, regions: Iterable[str],
+                     on_progress: Callable[[FleetSnapshot], None] | None = None,
+                     progress_interval: float = 1.0) -> FleetSnapshot:
+    """Every region's fleet; ``on_progress`` (called on the loop running this) sees the rows seen so far."""
+    regions = list(regions)
+    progress = FleetProgress(regions, on_progress, progress_interval) if on_progress else None
+    results = await asyncio.gather(*(load_region(aws, r, progress) for r in regions))
     nodes = tuple(n for r in results for n in r.nodes)
     return FleetSnapshot(regions=tuple(results), taken_at=datetime.now(UTC), nodes=nodes)
