@@ -135,6 +135,7 @@ def run_demo(settings: Settings, *, scenario: str = "default", nodes: int | None
                 regions=settings.regions or tuple(sandbox.regions),
                 profile=None,
                 demo=True,
+                fleet_cache=False,  # a new sandbox (and endpoint) every run: nothing to remember
             )
             return run_app(demo, credentials=sandbox.aws_credentials())
     except SandboxStartError as exc:

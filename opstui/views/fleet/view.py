@@ -2,6 +2,11 @@
 
 Loading happens on the AWS loop (opstui.aws.runner) through a Textual worker; results arrive as a message.
 Refreshes never overlap: the next one is scheduled with `set_timer` only after the previous one finished.
+
+First paint: at mount the last known fleet of this profile and these regions is read from the cache
+(`opstui.fleet_cache`, in a thread) and shown at once, marked stale in the title ("cached … ago, refreshing");
+with no cache, the rows of the first listing are shown as their pages arrive (`load_fleet`'s progress, at most
+once a second). Either is replaced by the full table when the refresh ends, which is written back to the cache.
 The tab is the writer of the app's fleet model (`views/common/context.py`): each refresh publishes the
 snapshot and each change of the selection the selection; a filter another tab asks for arrives as a signal.
 """
@@ -23,6 +28,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from opstui import fleet_cache
 from opstui.aws.fleet import NOT_MANAGED, carry_over, load_fleet
 from opstui.aws.models import FleetNode, FleetSnapshot
 from opstui.commands import commands_of
@@ -148,9 +154,22 @@ class FleetView(Vertical):
             self.prepared = prepared
             self.index = index
 
+    class Progress(Message):
+        """Rows of a refresh still under way (the pages seen so far)."""
+
+        def __init__(self, snapshot: FleetSnapshot, generation: int) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+            self.generation = generation
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.snapshot: FleetSnapshot | None = None
+        #: what the table shows until the first refresh ends: "cache" (the last known fleet, stale), "partial"
+        #: (the pages of the first listing seen so far) or "" (a finished refresh)
+        self.showing = ""
+        self.cache_painted_at: float | None = None  # perf_counter when the cached rows were shown (bench)
+        self.first_rows_at: float | None = None  # perf_counter when the first rows of any kind were shown
         self.index = fleet_filter.FleetIndex.build([])
         self.query_text = ""
         self.loading_refresh = False
@@ -183,6 +202,8 @@ class FleetView(Vertical):
 
     def on_mount(self) -> None:
         self.table.border_title = Content("Fleet: loading…")
+        if self.ctx.settings.fleet_cache:
+            self._paint_cache(self.generation)
         # no focus here: focusing a widget of a hidden pane makes TabbedContent show that pane, and the
         # Overview is the home screen (the app focuses the table whenever the Fleet tab is shown)
         self.ctx.fleet.selection_changed.subscribe(self, self._selection_from_model)
@@ -215,6 +236,7 @@ class FleetView(Vertical):
         self.ctx.fleet.select(())
         self.index = fleet_filter.FleetIndex.build([])
         self._region_errors.clear()
+        self.showing = ""
         self.table.set_rows([])
         self.query_one("#fleet-status", Static).update("")
         self.table.border_title = Content("Fleet: loading…")
@@ -224,27 +246,70 @@ class FleetView(Vertical):
         else:
             self.refresh_now()
 
+    @work(group="fleet-cache", exit_on_error=False)
+    async def _paint_cache(self, generation: int) -> None:
+        """The last known fleet, at once and marked stale, unless a refresh already showed rows."""
+        settings = self.ctx.settings
+        cached = await asyncio.to_thread(fleet_cache.load, settings.profile, settings.endpoint_url, settings.regions)
+        if cached is None or generation != self.generation or self.snapshot is not None:
+            return
+        prepared, index = await asyncio.to_thread(prepare_fleet, cached)
+        if generation != self.generation or self.snapshot is not None:
+            return
+        self.showing = "cache"
+        self.apply_snapshot(cached, prepared, index)
+        self.cache_painted_at = time.perf_counter()
+        self.first_rows_at = self.first_rows_at or self.cache_painted_at
+
     @work(group="fleet-refresh", exit_on_error=False)
     async def _load(self, generation: int) -> None:
         ctx = self.ctx
         started = time.perf_counter()
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        ui_loop = asyncio.get_running_loop()
+
+        def progress(partial: FleetSnapshot) -> None:  # on the AWS loop: hand over to the UI loop
+            ui_loop.call_soon_threadsafe(self.post_message, self.Progress(partial, generation))
+
+        first = self.snapshot is None  # only the first listing shows its rows as they come
         try:
-            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions))
+            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions, progress if first else None))
             if generation == self.generation:
-                snapshot = carry_over(self.snapshot, snapshot)
+                # a region failing now keeps its last good rows, cached ones included (still marked stale)
+                snapshot = carry_over(None if self.showing == "partial" else self.snapshot, snapshot)
             # cleaning cells and building the filter index of 10,000 rows takes a few hundred ms: off the UI thread
             prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
+            if ctx.settings.fleet_cache and generation == self.generation:
+                try:
+                    await asyncio.to_thread(fleet_cache.save, ctx.settings.profile, ctx.settings.endpoint_url, snapshot)
+                except OSError as exc:  # a full disk or a read-only home must not stop the Fleet
+                    self.log(f"fleet cache not written: {exc}")
         finally:
             self.in_flight -= 1
             self.loading_refresh = False
         self.post_message(self.Refreshed(snapshot, generation, prepared, index))
         self.log(f"fleet refresh {time.perf_counter() - started:.2f}s")
 
+    def on_fleet_view_progress(self, message: Progress) -> None:
+        """Rows of the first listing: shown while nothing else is (a cached fleet stays until the full one)."""
+        if message.generation == self.generation and self.showing in ("", "partial") and self.refreshes == 0:
+            self._paint_partial(message.snapshot, message.generation)
+
+    @work(group="fleet-partial", exclusive=True, exit_on_error=False)
+    async def _paint_partial(self, partial: FleetSnapshot, generation: int) -> None:
+        prepared, index = await asyncio.to_thread(prepare_fleet, partial)
+        if generation != self.generation or self.refreshes != 0 or self.showing not in ("", "partial"):
+            return
+        self.showing = "partial"
+        self.apply_snapshot(partial, prepared, index)
+        self.first_rows_at = self.first_rows_at or time.perf_counter()
+
     def on_fleet_view_refreshed(self, message: Refreshed) -> None:
         if message.generation == self.generation:
+            self.showing = ""
             self.apply_snapshot(message.snapshot, message.prepared, message.index)
+            self.first_rows_at = self.first_rows_at or time.perf_counter()
             self.refreshes += 1
             self.ctx.fleet.set_snapshot(message.snapshot)
         if self.refresh_pending:
@@ -432,4 +497,8 @@ class FleetView(Vertical):
             parts.append(f"filter: {clean(self.query_text, 60)}")
         if self.snapshot and self.snapshot.errors:
             parts.append(f"{len(self.snapshot.errors)} region(s) failing")
+        if self.showing == "cache" and self.snapshot is not None:
+            parts.append(f"STALE: cached {age(self.snapshot.taken_at)} ago, refreshing…")
+        elif self.showing == "partial":
+            parts.append("loading…")
         self.table.border_title = Content(" · ".join(parts))

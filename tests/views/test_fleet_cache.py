@@ -1,0 +1,84 @@
+"""First paint from the fleet cache: the second start shows the last known rows, marked stale, before its
+first listing returns (the sandbox made slow with its latency knob), and the fresh table replaces them."""
+
+from __future__ import annotations
+
+import stat
+
+from opstui import fleet_cache
+from tests.helpers import loaded, make_app, wait_for
+
+
+async def test_a_second_start_paints_the_cached_fleet_marked_stale_before_the_listing_returns(
+        sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = make_app(sandbox, fleet_cache=True)
+    async with first.run_test(size=(160, 40)) as pilot:
+        view = await loaded(pilot, first)
+        fresh_keys = {n.key for n in view.table.rows}
+        assert view.showing == "" and "STALE" not in str(view.table.border_title)
+    first.close_aws()
+    files = sorted((tmp_path / "opstui" / "fleet").rglob("*.json"))
+    assert {f.stem for f in files} == set(sandbox.regions)
+    for f in files:  # private: the file 0600, its folders 0700
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600
+        assert stat.S_IMODE(f.parent.stat().st_mode) == 0o700
+        assert sandbox.credentials.secret_access_key not in f.read_text()
+        assert sandbox.credentials.access_key_id not in f.read_text()
+
+    sandbox.latency("2s")  # every API call of the second start now waits 2 s: the cache must not
+    try:
+        second = make_app(sandbox, fleet_cache=True)
+        async with second.run_test(size=(160, 40)) as pilot:
+            view = second.fleet_view
+            await wait_for(pilot, lambda: len(view.table.rows) > 0)
+            assert view.refreshes == 0 and second.aws.calls["ssm:DescribeInstanceInformation"] <= 6
+            assert view.showing == "cache"
+            assert {n.key for n in view.table.rows} == fresh_keys
+            assert "STALE: cached" in str(view.table.border_title)
+            assert all(r.stale_since is not None for r in view.snapshot.regions)
+            assert second.ctx.fleet.snapshot is None  # other tabs never act on cached rows
+            sandbox.latency("0")
+            await wait_for(pilot, lambda: view.refreshes >= 1, timeout=60)
+            assert view.showing == "" and "STALE" not in str(view.table.border_title)
+            assert {n.key for n in view.table.rows} == fresh_keys
+    finally:
+        sandbox.latency("0")
+
+
+def test_an_unreadable_or_foreign_cache_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = fleet_cache.region_path(None, "http://127.0.0.1:1", "ap-northeast-1")
+    path.parent.mkdir(parents=True)
+    for text in ("{not json", '{"version": 99, "region": "ap-northeast-1"}', '{"version": 1, "region": "x"}',
+                 '{"version": 1, "region": "ap-northeast-1", "taken_at": "2026-01-01T00:00:00+00:00", '
+                 '"nodes": [{"instance_id": 5}]}'):
+        path.write_text(text)
+        assert fleet_cache.load(None, "http://127.0.0.1:1", ["ap-northeast-1"]) is None
+
+
+def test_the_cache_is_kept_per_profile_endpoint_and_region(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    paths = {fleet_cache.region_path(p, e, r) for p in (None, "ops") for e in (None, "http://127.0.0.1:9")
+             for r in ("ap-northeast-1", "ap-northeast-3")}
+    assert len(paths) == 8
+    root = tmp_path / "opstui" / "fleet"
+    for profile in ("../../etc", "..", ".", ""):
+        path = fleet_cache.region_path(profile, None, "..")
+        assert path.resolve().is_relative_to(root) and path.parent.parent.parent == root
+
+
+async def test_with_no_cache_the_first_listing_shows_its_rows_as_its_pages_arrive(big_sandbox):
+    big_sandbox.latency("700ms")  # the largest listing needs two pages: rows show after the first
+    try:
+        app = make_app(big_sandbox)
+        async with app.run_test(size=(160, 40)) as pilot:
+            view = app.fleet_view
+            await wait_for(pilot, lambda: len(view.table.rows) > 0, timeout=60)
+            assert view.refreshes == 0 and view.showing == "partial"
+            assert "loading…" in str(view.table.border_title)
+            partial = len(view.table.rows)
+            await wait_for(pilot, lambda: view.refreshes >= 1, timeout=60)
+            assert view.showing == "" and len(view.table.rows) > partial
+    finally:
+        big_sandbox.latency("0")
