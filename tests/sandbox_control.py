@@ -144,5 +144,9 @@ class SandboxControl:
         """``{"ssm:SendCommand": n, ...}``: every AWS call served since start (or the last ``clear_calls``)."""
         return self._send("GET", "calls")["calls"]
 
+    def peak_per_second(self) -> dict[str, int]:
+        """``{"ssm:DescribeInstanceInformation@ap-northeast-1": n, ...}``: the most calls served in any second."""
+        return self._send("GET", "calls")["peak_per_second"]
+
     def clear_calls(self) -> None:
         self._send("DELETE", "calls")

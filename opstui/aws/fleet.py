@@ -111,40 +111,63 @@ def unique_nodes(listings: Iterable[list[ManagedNode]]) -> list[ManagedNode]:
     return out
 
 
-class FleetProgress:
-    """The pages seen so far, per region; ``on_progress`` gets a partial snapshot at the first rows, then at
-    most every ``interval`` seconds (each costs a join, so not per page at 10,000 nodes)."""
+#: ``on_progress(snapshot, done)``: the rows so far, and the regions whose listing is complete in it
+ProgressCallback = Callable[[FleetSnapshot, frozenset[str]], None]
 
-    def __init__(self, regions: Iterable[str], on_progress: Callable[[FleetSnapshot], None],
-                 interval: float = 1.0) -> None:
+
+class FleetProgress:
+    """What a refresh has seen so far. ``on_progress`` gets a snapshot each time a region finishes (so a slow
+    region never holds back the others), and with ``pages`` also at the first rows, then at most every
+    ``interval`` seconds (each costs a join, so not per page at 10,000 nodes). A finished region is its final
+    RegionFleet (error included); an unfinished one holds the managed nodes seen so far, joined with the
+    instances seen so far (no NotManaged rows yet)."""
+
+    def __init__(self, regions: Iterable[str], on_progress: ProgressCallback, interval: float = 1.0,
+                 pages: bool = True) -> None:
         self.regions = list(regions)
         self.on_progress = on_progress
         self.interval = interval
+        self.pages = pages
         self.nodes: dict[str, list[ManagedNode]] = {r: [] for r in self.regions}
         self.instances: dict[str, list[Ec2Instance]] = {r: [] for r in self.regions}
+        self.finished: dict[str, RegionFleet] = {}
         self._last = 0.0
         self.published = 0
 
     def add_nodes(self, region: str, batch: list[ManagedNode]) -> None:
         self.nodes[region].extend(batch)
-        self._maybe_publish()
+        if self.pages:
+            now = time.monotonic()
+            if not self.published or now - self._last >= self.interval:
+                self._publish()
 
     def add_instances(self, region: str, batch: list[Ec2Instance]) -> None:
         self.instances[region].extend(batch)
 
-    def _maybe_publish(self) -> None:
-        now = time.monotonic()
-        if self.published and now - self._last < self.interval:
-            return
-        self._last = now
+    def region_done(self, result: RegionFleet) -> None:
+        self.finished[result.region] = result
+        if len(self.finished) < len(self.regions):  # the last one ends the refresh itself
+            self._publish()
+
+    def _publish(self) -> None:
+        self._last = time.monotonic()
         self.published += 1
-        regions = tuple(RegionFleet(region=r, nodes=tuple(join(self.nodes[r], self.instances[r], r, unmanaged=False)))
-                        for r in self.regions)
+        regions = tuple(
+            self.finished.get(r) or RegionFleet(region=r, nodes=tuple(join(self.nodes[r], self.instances[r], r,
+                                                                           unmanaged=False)))
+            for r in self.regions)
         self.on_progress(FleetSnapshot(regions=regions, taken_at=datetime.now(UTC),
-                                       nodes=tuple(n for r in regions for n in r.nodes)))
+                                       nodes=tuple(n for r in regions for n in r.nodes)), frozenset(self.finished))
 
 
 async def load_region(aws: AwsClients, region: str, progress: FleetProgress | None = None) -> RegionFleet:
+    result = await _load_region(aws, region, progress)
+    if progress is not None:
+        progress.region_done(result)
+    return result
+
+
+async def _load_region(aws: AwsClients, region: str, progress: FleetProgress | None) -> RegionFleet:
     started = time.perf_counter()
     on_nodes = (lambda batch: progress.add_nodes(region, batch)) if progress else None
     on_instances = (lambda batch: progress.add_instances(region, batch)) if progress else None
@@ -178,12 +201,12 @@ def carry_over(previous: FleetSnapshot | None, current: FleetSnapshot) -> FleetS
     return FleetSnapshot(regions=tuple(regions), taken_at=current.taken_at, nodes=nodes)
 
 
-async def load_fleet(aws: AwsClients, regions: Iterable[str],
-                     on_progress: Callable[[FleetSnapshot], None] | None = None,
-                     progress_interval: float = 1.0) -> FleetSnapshot:
-    """Every region's fleet; ``on_progress`` (called on the loop running this) sees the rows seen so far."""
+async def load_fleet(aws: AwsClients, regions: Iterable[str], on_progress: ProgressCallback | None = None,
+                     progress_interval: float = 1.0, pages: bool = True) -> FleetSnapshot:
+    """Every region's fleet; ``on_progress`` (called on the loop running this) sees each region as it finishes
+    and, with ``pages``, the rows of the unfinished ones as their pages arrive (:class:`FleetProgress`)."""
     regions = list(regions)
-    progress = FleetProgress(regions, on_progress, progress_interval) if on_progress else None
+    progress = FleetProgress(regions, on_progress, progress_interval, pages) if on_progress else None
     results = await asyncio.gather(*(load_region(aws, r, progress) for r in regions))
     nodes = tuple(n for r in results for n in r.nodes)
     return FleetSnapshot(regions=tuple(results), taken_at=datetime.now(UTC), nodes=nodes)

@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,6 +236,7 @@ class SandboxMiddleware:
             return [body]
         _, operation = operations.identify(environ, verified.service, environ["wsgi.input"].getvalue())
         sb.calls[f"{verified.service}:{operation or '?'}"] += 1
+        sb.call_times[f"{verified.service}:{operation or '?'}@{verified.region}"].append(time.monotonic())
         delay = sb.latency.delay(verified.region)
         if delay:
             time.sleep(delay)  # this request's thread only: werkzeug serves each connection on its own thread
@@ -291,16 +292,32 @@ class Health(Extension):
 
 
 class Calls(Extension):
-    """``GET /_opstui/calls``: AWS calls served since start ("signing-name:Operation" -> count); ``DELETE``
-    forgets them (the read-only sweep counts from there)."""
+    """``GET /_opstui/calls``: AWS calls served since start ("signing-name:Operation" -> count) and the most
+    served in any one second, per operation and region (``peak_per_second``: "ssm:Operation@region" -> n, what
+    AWS's per-account, per-Region throttling counts); ``DELETE`` forgets them (the read-only sweep counts from
+    there)."""
 
     name = "calls"
 
     def control_snapshot(self) -> dict[str, Any]:
-        return {"calls": dict(self.running.calls)}
+        sb = self.running
+        return {"calls": dict(sb.calls),
+                "peak_per_second": {key: peak_per_second(list(times)) for key, times in list(sb.call_times.items())}}
 
     def clear(self) -> None:
         self.running.calls.clear()
+        self.running.call_times.clear()
+
+
+def peak_per_second(times: list[float], window: float = 1.0) -> int:
+    """The most of ``times`` (seconds) inside any window of ``window`` seconds."""
+    times.sort()
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 #: Every extension, in start order: prepared (before the server listens) and started (after it answers) in
@@ -365,6 +382,8 @@ class Sandbox:
         self.refused: Counter[str] = Counter()
         #: AWS calls served, "signing-name:Operation" -> count (``GET /_opstui/calls``; the read-only sweep)
         self.calls: Counter[str] = Counter()
+        #: when each call was served, "signing-name:Operation@region" -> monotonic seconds (calls per second)
+        self.call_times: defaultdict[str, list[float]] = defaultdict(list)
         #: Session Manager: sessions, the data-channel websocket server, knobs (``sessions.configure``)
         self.sessions = SessionManager(host, self.state_dir, USER_NAME)
         self.faults = FaultRegistry(ACCOUNT_ID)

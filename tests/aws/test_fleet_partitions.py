@@ -68,7 +68,7 @@ async def test_a_full_load_makes_no_more_than_five_extra_calls_per_region(aws, l
 
 async def test_progress_hands_out_rows_before_the_listing_ends(aws, large_sandbox):
     seen: list[int] = []
-    snap = await load_fleet(aws, large_sandbox.regions, on_progress=lambda s: seen.append(len(s.nodes)),
+    snap = await load_fleet(aws, large_sandbox.regions, on_progress=lambda s, done: seen.append(len(s.nodes)),
                             progress_interval=0.0)
     assert seen and seen[0] < len(snap.nodes)  # the first rows came while pages were still to come
     assert seen == sorted(seen)  # rows only grow

@@ -155,11 +155,12 @@ class FleetView(Vertical):
             self.index = index
 
     class Progress(Message):
-        """Rows of a refresh still under way (the pages seen so far)."""
+        """A refresh still under way: its regions in ``done`` are final, the others the pages seen so far."""
 
-        def __init__(self, snapshot: FleetSnapshot, generation: int) -> None:
+        def __init__(self, snapshot: FleetSnapshot, done: frozenset[str], generation: int) -> None:
             super().__init__()
             self.snapshot = snapshot
+            self.done = done
             self.generation = generation
 
     def __init__(self, **kwargs) -> None:
@@ -269,12 +270,12 @@ class FleetView(Vertical):
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         ui_loop = asyncio.get_running_loop()
 
-        def progress(partial: FleetSnapshot) -> None:  # on the AWS loop: hand over to the UI loop
-            ui_loop.call_soon_threadsafe(self.post_message, self.Progress(partial, generation))
+        def progress(partial: FleetSnapshot, done: frozenset[str]) -> None:  # on the AWS loop: to the UI loop
+            ui_loop.call_soon_threadsafe(self.post_message, self.Progress(partial, done, generation))
 
-        first = self.snapshot is None  # only the first listing shows its rows as they come
+        first = self.snapshot is None  # only the first listing shows its rows page by page
         try:
-            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions, progress if first else None))
+            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions, progress, pages=first))
             if generation == self.generation:
                 # a region failing now keeps its last good rows, cached ones included (still marked stale)
                 snapshot = carry_over(None if self.showing == "partial" else self.snapshot, snapshot)
@@ -292,17 +293,32 @@ class FleetView(Vertical):
         self.log(f"fleet refresh {time.perf_counter() - started:.2f}s")
 
     def on_fleet_view_progress(self, message: Progress) -> None:
-        """Rows of the first listing: shown while nothing else is (a cached fleet stays until the full one)."""
-        if message.generation == self.generation and self.showing in ("", "partial") and self.refreshes == 0:
-            self._paint_partial(message.snapshot, message.generation)
+        """A refresh under way. Before any table: its rows so far. Over a shown table (the last refresh's, or
+        the cached one): only its finished regions replace theirs, so a slow region never holds the others back
+        and a cached region stays (stale) until its own listing is complete."""
+        if message.generation != self.generation:
+            return
+        if self.snapshot is None or self.showing == "partial":
+            self._paint_progress(message.snapshot, "partial", message.generation, self.refreshes)
+            return
+        if not message.done:
+            return
+        fresh = {r.region: r for r in message.snapshot.regions if r.region in message.done}
+        regions = tuple(fresh.get(r.region, r) for r in self.snapshot.regions)
+        regions += tuple(r for name, r in fresh.items() if name not in {x.region for x in regions})
+        merged = carry_over(self.snapshot, FleetSnapshot(regions=regions, taken_at=self.snapshot.taken_at,
+                                                         nodes=tuple(n for r in regions for n in r.nodes)))
+        still_cached = any(r.stale_since is not None and r.error is None for r in merged.regions)
+        showing = "cache" if self.showing == "cache" and still_cached else ""
+        self._paint_progress(merged, showing, message.generation, self.refreshes)
 
     @work(group="fleet-partial", exclusive=True, exit_on_error=False)
-    async def _paint_partial(self, partial: FleetSnapshot, generation: int) -> None:
-        prepared, index = await asyncio.to_thread(prepare_fleet, partial)
-        if generation != self.generation or self.refreshes != 0 or self.showing not in ("", "partial"):
-            return
-        self.showing = "partial"
-        self.apply_snapshot(partial, prepared, index)
+    async def _paint_progress(self, snapshot: FleetSnapshot, showing: str, generation: int, refreshes: int) -> None:
+        prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
+        if generation != self.generation or refreshes != self.refreshes:
+            return  # the refresh ended (or the context changed) meanwhile: its full table wins
+        self.showing = showing
+        self.apply_snapshot(snapshot, prepared, index)
         self.first_rows_at = self.first_rows_at or time.perf_counter()
 
     def on_fleet_view_refreshed(self, message: Refreshed) -> None:
