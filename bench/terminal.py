@@ -153,7 +153,7 @@ def measure_emulator(mb: float, cols: int, rows: int) -> list[Result]:
     return results
 
 
-def measure_end_to_end(mb: float, cols: int, rows: int) -> list[Result]:
+def measure_end_to_end(mb: float, cols: int, rows: int, latency: str = "0") -> list[Result]:
     """A sandbox shell in the real app (headless): `cat` of a large file through the Session Manager channel
     into the painted TerminalView, and keystroke-to-echo latency while `yes` floods the same terminal."""
     import asyncio
@@ -169,9 +169,10 @@ def measure_end_to_end(mb: float, cols: int, rows: int) -> list[Result]:
     results: list[Result] = []
 
     async def run() -> None:
-        with SandboxProcess(live=False, state_dir=tempfile.mkdtemp(prefix="opstui-bench-")) as sandbox:
+        with SandboxProcess(live=False, state_dir=tempfile.mkdtemp(prefix="opstui-bench-"),
+                            latency=latency) as sandbox:
             settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600,
-                                demo=True)
+                                demo=True, fleet_cache=False)
             app = OpsApp(settings, credentials=sandbox.aws_credentials())
             async with app.run_test(size=(cols, rows + 8)) as pilot:
                 while app.fleet_view.refreshes < 1:
@@ -209,7 +210,7 @@ def measure_end_to_end(mb: float, cols: int, rows: int) -> list[Result]:
                 seconds = seen[b"END-4"] - t0
                 await pilot.pause(0.1)
                 painted_mb = (view.bytes_parsed - parsed0) / 1e6
-                results.append(Result("end-to-end cat -> widget", painted_mb / seconds,
+                results.append(Result(f"end-to-end cat -> widget @ {latency}", painted_mb / seconds,
                                       note=f"{painted_mb:.1f} MB in {seconds:.2f} s, "
                                            f"{(view.paint_count - paints0) / seconds:.0f} paints/s"))
                 # keystroke-to-echo while `yes` floods the terminal (the tty echoes typed keys at once)
@@ -233,7 +234,7 @@ def measure_end_to_end(mb: float, cols: int, rows: int) -> list[Result]:
                 latencies.sort()
                 if latencies:
                     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
-                    results.append(Result("keystroke echo during flood", 0.0,
+                    results.append(Result(f"keystroke echo during flood @ {latency}", 0.0,
                                           note=f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms "
                                                f"(n={len(latencies)}; median {statistics.median(backlog) / 1024:.0f} KB "
                                                "parsed between the key and its echo)"))
@@ -251,9 +252,19 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=8.0, help="megabytes per workload (default 8)")
     parser.add_argument("--cols", type=int, default=200)
     parser.add_argument("--rows", type=int, default=50)
+    parser.add_argument("--mb-at-latency", type=float, default=1.0,
+                        help="megabytes end to end at a non-zero latency (the agent's 16-frame window carries ~16 KB "
+                             "a round trip; default 1)")
+    from bench import at_latency
+    from opstui.sandbox.latency import parse_latency
+
+    at_latency.add_argument(parser)
     args = parser.parse_args()
-    for measure in MEASUREMENTS:
-        for result in measure(args.mb, args.cols, args.rows):
+    for result in measure_emulator(args.mb, args.cols, args.rows):  # no network: once
+        print(result.line(), flush=True)
+    for latency in at_latency.chosen(args):
+        mb = args.mb if parse_latency(latency).mean == 0 else min(args.mb, args.mb_at_latency)
+        for result in measure_end_to_end(mb, args.cols, args.rows, latency):
             print(result.line(), flush=True)
 
 

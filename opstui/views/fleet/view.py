@@ -171,6 +171,7 @@ class FleetView(Vertical):
         self.showing = ""
         self.cache_painted_at: float | None = None  # perf_counter when the cached rows were shown (bench)
         self.first_rows_at: float | None = None  # perf_counter when the first rows of any kind were shown
+        self.mounted_at: float | None = None  # perf_counter at mount (the bench's first paint is measured from it)
         self.index = fleet_filter.FleetIndex.build([])
         self.query_text = ""
         self.loading_refresh = False
@@ -202,6 +203,7 @@ class FleetView(Vertical):
         return context_of(self)
 
     def on_mount(self) -> None:
+        self.mounted_at = time.perf_counter()
         self.table.border_title = Content("Fleet: loading…")
         if self.ctx.settings.fleet_cache:
             self._paint_cache(self.generation)
