@@ -172,6 +172,10 @@ class FleetView(Vertical):
         self.cache_painted_at: float | None = None  # perf_counter when the cached rows were shown (bench)
         self.first_rows_at: float | None = None  # perf_counter when the first rows of any kind were shown
         self.mounted_at: float | None = None  # perf_counter at mount (the bench's first paint is measured from it)
+        #: the latest progress to paint (snapshot, showing, generation, refreshes) and whether a paint is busy
+        self._pending_paint: tuple[FleetSnapshot, str, int, int] | None = None
+        self._painting = False
+        self._cache_expected = False  # a cache file exists: the first listing does not paint page by page
         self.index = fleet_filter.FleetIndex.build([])
         self.query_text = ""
         self.loading_refresh = False
@@ -205,7 +209,9 @@ class FleetView(Vertical):
     def on_mount(self) -> None:
         self.mounted_at = time.perf_counter()
         self.table.border_title = Content("Fleet: loading…")
-        if self.ctx.settings.fleet_cache:
+        settings = self.ctx.settings
+        if settings.fleet_cache:
+            self._cache_expected = fleet_cache.exists(settings.profile, settings.endpoint_url, settings.regions)
             self._paint_cache(self.generation)
         # no focus here: focusing a widget of a hidden pane makes TabbedContent show that pane, and the
         # Overview is the home screen (the app focuses the table whenever the Fleet tab is shown)
@@ -275,9 +281,10 @@ class FleetView(Vertical):
         def progress(partial: FleetSnapshot, done: frozenset[str]) -> None:  # on the AWS loop: to the UI loop
             ui_loop.call_soon_threadsafe(self.post_message, self.Progress(partial, done, generation))
 
-        first = self.snapshot is None  # only the first listing shows its rows page by page
+        # only the first listing shows its rows page by page, and not when the cached fleet is about to show
+        pages = self.snapshot is None and not self._cache_expected
         try:
-            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions, progress, pages=first))
+            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions, progress, pages=pages))
             if generation == self.generation:
                 # a region failing now keeps its last good rows, cached ones included (still marked stale)
                 snapshot = carry_over(None if self.showing == "partial" else self.snapshot, snapshot)
@@ -301,7 +308,7 @@ class FleetView(Vertical):
         if message.generation != self.generation:
             return
         if self.snapshot is None or self.showing == "partial":
-            self._paint_progress(message.snapshot, "partial", message.generation, self.refreshes)
+            self._queue_paint(message.snapshot, "partial", message.generation)
             return
         if not message.done:
             return
@@ -312,16 +319,30 @@ class FleetView(Vertical):
                                                          nodes=tuple(n for r in regions for n in r.nodes)))
         still_cached = any(r.stale_since is not None and r.error is None for r in merged.regions)
         showing = "cache" if self.showing == "cache" and still_cached else ""
-        self._paint_progress(merged, showing, message.generation, self.refreshes)
+        self._queue_paint(merged, showing, message.generation)
 
-    @work(group="fleet-partial", exclusive=True, exit_on_error=False)
-    async def _paint_progress(self, snapshot: FleetSnapshot, showing: str, generation: int, refreshes: int) -> None:
-        prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
-        if generation != self.generation or refreshes != self.refreshes:
-            return  # the refresh ended (or the context changed) meanwhile: its full table wins
-        self.showing = showing
-        self.apply_snapshot(snapshot, prepared, index)
-        self.first_rows_at = self.first_rows_at or time.perf_counter()
+    def _queue_paint(self, snapshot: FleetSnapshot, showing: str, generation: int) -> None:
+        """Paint the latest progress; one paint at a time (preparing 10,000 rows is CPU the listing needs too),
+        the ones that came meanwhile folded into the newest."""
+        self._pending_paint = (snapshot, showing, generation, self.refreshes)
+        if not self._painting:
+            self._painting = True
+            self._paint_progress()
+
+    @work(group="fleet-partial", exit_on_error=False)
+    async def _paint_progress(self) -> None:
+        try:
+            while self._pending_paint is not None:
+                snapshot, showing, generation, refreshes = self._pending_paint
+                self._pending_paint = None
+                prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
+                if generation != self.generation or refreshes != self.refreshes:
+                    continue  # the refresh ended (or the context changed) meanwhile: its full table wins
+                self.showing = showing
+                self.apply_snapshot(snapshot, prepared, index)
+                self.first_rows_at = self.first_rows_at or time.perf_counter()
+        finally:
+            self._painting = False
 
     def on_fleet_view_refreshed(self, message: Refreshed) -> None:
         if message.generation == self.generation:
