@@ -84,3 +84,24 @@ async def test_with_no_cache_the_first_listing_shows_its_rows_as_its_pages_arriv
             assert view.showing == "" and len(view.table.rows) > partial
     finally:
         big_sandbox.latency("0")
+
+
+def test_a_saved_fleet_reads_back_with_its_rows_and_tags_but_not_the_detail_fields(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from opstui.aws.models import FleetNode, FleetSnapshot, RegionFleet
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    node = FleetNode("i-0123", "r1", "[red]web[/red]\x1b[2J", "Online", "Amazon Linux 2023", "3.3.1", True, "10.0.0.1",
+                     "running", "t3.large", "r1a", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                     tags=(("Name", "web"), ("Env", "prod")), ssm_fields=(("IamRole", "x"),), ec2_fields=(("State", "r"),))
+    failed = RegionFleet("r2", error=RuntimeError("down"))
+    taken = datetime(2026, 1, 2, 3, 5, tzinfo=UTC)
+    written = fleet_cache.save(None, None, FleetSnapshot((RegionFleet("r1", (node,)), failed), taken, (node,)))
+    assert [p.stem for p in written] == ["r1"]  # a failed region keeps its older file
+    back = fleet_cache.load(None, None, ["r1", "r2"])
+    assert back is not None and [r.region for r in back.regions] == ["r1"]
+    assert back.regions[0].stale_since == taken
+    (cached,) = back.nodes
+    assert cached.name == node.name and cached.tags == node.tags and cached.last_ping == node.last_ping
+    assert cached.agent_outdated is True and (cached.ssm_fields, cached.ec2_fields) == ((), ())
