@@ -98,9 +98,12 @@ def save(profile: str | None, endpoint_url: str | None, snapshot: FleetSnapshot)
     return written
 
 
-def load(profile: str | None, endpoint_url: str | None, regions: Iterable[str]) -> FleetSnapshot | None:
-    """The cached regions (each marked stale since it was written), or None when no region is cached."""
+def load(profile: str | None, endpoint_url: str | None, regions: Iterable[str],
+         limit: int | None = None) -> FleetSnapshot | None:
+    """The cached regions (each marked stale since it was written), or None when no region is cached; with
+    ``limit``, only the first ``limit`` nodes in table order (a first screen costs little of 10,000)."""
     found: list[RegionFleet] = []
+    left = limit
     oldest: datetime | None = None
     for region in regions:
         path = region_path(profile, endpoint_url, region)
@@ -109,7 +112,10 @@ def load(profile: str | None, endpoint_url: str | None, regions: Iterable[str]) 
             if body.get("version") != VERSION or body.get("region") != region:
                 continue
             taken_at = datetime.fromisoformat(body["taken_at"]).astimezone(UTC)
-            nodes = tuple(_decode(raw) for raw in body["nodes"])
+            rows = body["nodes"] if left is None else body["nodes"][:left]
+            nodes = tuple(_decode(raw) for raw in rows)
+            if left is not None:
+                left -= len(nodes)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
         found.append(RegionFleet(region=region, nodes=nodes, stale_since=taken_at))

@@ -105,3 +105,21 @@ def test_a_saved_fleet_reads_back_with_its_rows_and_tags_but_not_the_detail_fiel
     (cached,) = back.nodes
     assert cached.name == node.name and cached.tags == node.tags and cached.last_ping == node.last_ping
     assert cached.agent_outdated is True and (cached.ssm_fields, cached.ec2_fields) == ((), ())
+
+
+def test_a_first_screen_reads_only_the_first_rows_in_table_order(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from opstui.aws.models import FleetNode, FleetSnapshot, RegionFleet
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def node(i: str, region: str) -> FleetNode:
+        return FleetNode(i, region, i, "Online", "", "", False, "", "running", "", "", None)
+
+    r1 = RegionFleet("r1", tuple(node(f"i-{n}", "r1") for n in range(3)))
+    r2 = RegionFleet("r2", tuple(node(f"i-{n}", "r2") for n in range(2)))
+    fleet_cache.save(None, None, FleetSnapshot((r1, r2), datetime.now(UTC), r1.nodes + r2.nodes))
+    head = fleet_cache.load(None, None, ["r1", "r2"], limit=4)
+    assert [n.key for n in head.nodes] == ["r1/i-0", "r1/i-1", "r1/i-2", "r2/i-0"]
+    assert len(fleet_cache.load(None, None, ["r1", "r2"]).nodes) == 5
