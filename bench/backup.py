@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import at_latency  # noqa: E402
 from opstui.app import OpsApp  # noqa: E402
 from opstui.aws import backup as bk  # noqa: E402
 from opstui.aws import s3  # noqa: E402
@@ -49,7 +50,8 @@ async def until(predicate, timeout: float = 600.0) -> None:
 
 
 async def jobs_in_app(sandbox: SandboxProcess, result: dict[str, object]) -> None:
-    settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+    settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True,
+                            fleet_cache=False)
     app = OpsApp(settings, credentials=sandbox.aws_credentials())
     async with app.run_test(size=(200, 50)) as pilot:
         await until(lambda: app.fleet_view.refreshes >= 1)
@@ -131,9 +133,9 @@ async def s3_throughput(sandbox: SandboxProcess, size_mb: int, result: dict[str,
             await aws.close()
 
 
-async def measure(jobs: int, size_mb: int) -> dict[str, object]:
-    result: dict[str, object] = {"backup jobs in the history": jobs}
-    with SandboxProcess(live=False, timeout=600) as sandbox:
+async def measure(jobs: int, size_mb: int, latency: str = "0") -> dict[str, object]:
+    result: dict[str, object] = {"backup jobs in the history": jobs, "latency": latency}
+    with SandboxProcess(live=False, timeout=600, latency=latency) as sandbox:
         result["sandbox ready (s)"] = round(sandbox.ready_seconds, 2)
         started = time.perf_counter()
         made = knob(sandbox, {"history_days": 30, "jobs": jobs})
@@ -152,12 +154,11 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("jobs", nargs="?", type=int, default=10_000, help="backup jobs of history (10000)")
     parser.add_argument("size_mb", nargs="?", type=int, default=100, help="S3 transfer size in MB (100)")
+    at_latency.add_argument(parser)
     args = parser.parse_args()
     jobs, size_mb = args.jobs, args.size_mb
-    result = asyncio.run(measure(jobs, size_mb))
-    width = max(len(k) for k in result)
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    results = {lat: asyncio.run(measure(jobs, size_mb, lat)) for lat in at_latency.chosen(args)}
+    at_latency.print_columns(results, width=40)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,31 @@
-"""Measure the Fleet at scale and print the numbers (issue 2, section 7).
+"""Measure the Fleet at scale and print the numbers (issue 2, section 7; issue 17).
 
-    .venv/bin/python bench/fleet.py            # 1,000 and 10,000 nodes
-    .venv/bin/python bench/fleet.py 500 2000   # other sizes
+    .venv/bin/python bench/fleet.py                        # 1,000 and 10,000 nodes, at 0 and 120 ms
+    .venv/bin/python bench/fleet.py 500 2000 --latency 50ms   # other sizes, one latency
 
-For each size: sandbox ready time (child process, to its `endpoint` line), time to first paint, time to the
-full table, API calls per full refresh, filter keystroke-to-repaint latency (median and worst over a typed
-query, measured around the key event and the repaint), and the app process's RSS once the table is full.
-The app runs headless (Textual's run_test) against the sandbox in a child process, as in `opstui --demo`.
+For each size and sandbox latency: sandbox ready time (child process, to its `endpoint` line), time to first
+paint (the app up), to the first rows (the first listing's pages, no cache), to the full table, API calls per
+full refresh and the most calls of one operation the sandbox served in any second (per region), the second
+start's first paint from the fleet cache and its full table, filter keystroke-to-repaint latency (median and
+worst over a typed query, measured around the key event and the repaint), CPU of the app and of the sandbox,
+and the app process's RSS once the table is full. The app runs headless (Textual's run_test) against the
+sandbox in a child process, as in `opstui --demo`, with a private cache dir (XDG_CACHE_HOME).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import at_latency  # noqa: E402
 from opstui.app import OpsApp  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
@@ -32,20 +38,32 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def measure(n: int) -> dict[str, float | str]:
-    with SandboxProcess(nodes=n, live=False, timeout=600) as sandbox:
+async def measure(n: int, latency: str) -> dict[str, float | str]:
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="opstui-bench-cache-")  # no cache yet, and private
+    with SandboxProcess(nodes=n, live=False, timeout=600, latency=latency) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        assert sandbox.proc is not None
+        sandbox_cpu, app_cpu = at_latency.cpu_seconds(sandbox.proc.pid), time.process_time()
         started = time.perf_counter()
         app = OpsApp(settings, credentials=sandbox.aws_credentials())
-        result: dict[str, float | str] = {"nodes": n, "sandbox ready (s)": round(sandbox.ready_seconds, 2)}
+        result: dict[str, float | str] = {"nodes": n, "latency": latency,
+                                          "sandbox ready (s)": round(sandbox.ready_seconds, 2)}
         async with app.run_test(size=(200, 50)) as pilot:
             result["first paint (s)"] = round(time.perf_counter() - started, 3)
             view = app.fleet_view
             while view.refreshes < 1:
                 await asyncio.sleep(0.01)
             await pilot.pause()
+            result["first rows (s)"] = round((view.first_rows_at or time.perf_counter()) - started, 2)
             result["full table (s)"] = round(time.perf_counter() - started, 2)
             result["rows"] = len(view.table.rows)
+            peaks = sandbox.control("GET", "calls")["peak_per_second"]
+            by_op: dict[str, int] = {}
+            for key, peak in peaks.items():
+                op = key.split("@")[0].split(":")[1]
+                by_op[op] = max(by_op.get(op, 0), peak)
+            result["peak calls/s per region (DII / EC2)"] = (
+                f"{by_op.get('DescribeInstanceInformation', 0)} / {by_op.get('DescribeInstances', 0)}")
             # one more full refresh, counting the API calls it makes
             before = app.aws.calls.copy()
             refresh_started = time.perf_counter()
@@ -106,6 +124,24 @@ async def measure(n: int) -> dict[str, float | str]:
             result["filter compute median (ms)"] = round(statistics.median(filter_ms), 1)
             result["app RSS (MB)"] = round(rss_mb(), 0)
         app.close_aws()
+        result["CPU app / sandbox (s)"] = (f"{time.process_time() - app_cpu:.1f} / "
+                                           f"{at_latency.cpu_seconds(sandbox.proc.pid) - sandbox_cpu:.1f}")
+        # a second start: the first run wrote the fleet cache, so the table is there before any listing
+        started = time.perf_counter()
+        second = OpsApp(settings, credentials=sandbox.aws_credentials())
+        async with second.run_test(size=(200, 50)):
+            view = second.fleet_view
+            while view.cache_painted_at is None and view.refreshes < 1:
+                await asyncio.sleep(0.005)
+            if view.cache_painted_at is not None:
+                result["first paint from cache (s)"] = round(view.cache_painted_at - started, 3)
+                result["  of which after the tab mounted (s)"] = round(view.cache_painted_at - view.mounted_at, 3)
+            else:
+                result["first paint from cache (s)"] = "listing came first"
+            while view.refreshes < 1:
+                await asyncio.sleep(0.01)
+            result["second start: full table (s)"] = round(time.perf_counter() - started, 2)
+        second.close_aws()
         return result
 
 
@@ -115,13 +151,11 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("sizes", nargs="*", type=int, help="fleet sizes (default: 1000 10000)")
-    sizes = parser.parse_args(argv).sizes or [1000, 10000]
-    rows = [asyncio.run(measure(n)) for n in sizes]
-    keys = list(rows[0])
-    width = max(len(k) for k in keys)
-    print()
-    for key in keys:
-        print(f"{key:<{width}}  " + "  ".join(f"{str(r[key]):>34}" for r in rows))
+    at_latency.add_argument(parser)
+    args = parser.parse_args(argv)
+    sizes = args.sizes or [1000, 10000]
+    results = {f"{n} @ {lat}": asyncio.run(measure(n, lat)) for n in sizes for lat in at_latency.chosen(args)}
+    at_latency.print_columns(results, width=30)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import at_latency  # noqa: E402
 from opstui.app import OpsApp  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
@@ -44,12 +45,13 @@ async def until(predicate, timeout: float = 600.0) -> None:
         await asyncio.sleep(0.01)
 
 
-async def measure(nodes: int, apps: int, entries: int) -> dict[str, object]:
-    result: dict[str, object] = {"nodes": nodes, "applications per node": apps}
-    with SandboxProcess(nodes=nodes, live=False, timeout=600) as sandbox:
+async def measure(nodes: int, apps: int, entries: int, latency: str = "0") -> dict[str, object]:
+    result: dict[str, object] = {"nodes": nodes, "applications per node": apps, "latency": latency}
+    with SandboxProcess(nodes=nodes, live=False, timeout=600, latency=latency) as sandbox:
         result["sandbox ready (s)"] = round(sandbox.ready_seconds, 2)
         knob(sandbox, apps)
-        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True,
+                            fleet_cache=False)
         app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=(200, 50)) as pilot:
             await until(lambda: app.fleet_view.refreshes >= 1)
@@ -83,9 +85,10 @@ async def measure(nodes: int, apps: int, entries: int) -> dict[str, object]:
             result["search version < 3.0.13: total (s)"] = round(time.perf_counter() - started, 3)
         app.close_aws()
     # per-node browse: one node with `entries` applications
-    with SandboxProcess(nodes=24, live=False, timeout=600) as sandbox:
+    with SandboxProcess(nodes=24, live=False, timeout=600, latency=latency) as sandbox:
         knob(sandbox, entries)
-        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True,
+                            fleet_cache=False)
         app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=(200, 50)) as pilot:
             await until(lambda: app.fleet_view.refreshes >= 1)
@@ -129,13 +132,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("nodes", nargs="?", type=int, default=1000, help="fleet size (1000)")
     parser.add_argument("apps", nargs="?", type=int, default=500, help="applications per node (500)")
     parser.add_argument("entries", nargs="?", type=int, default=2000, help="entries of the browsed node (2000)")
+    at_latency.add_argument(parser)
     args = parser.parse_args(argv)
     nodes, apps, entries = args.nodes, args.apps, args.entries
-    result = asyncio.run(measure(nodes, apps, entries))
-    width = max(len(k) for k in result)
-    print()
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    results = {lat: asyncio.run(measure(nodes, apps, entries, lat)) for lat in at_latency.chosen(args)}
+    at_latency.print_columns(results, width=60)
 
 
 if __name__ == "__main__":

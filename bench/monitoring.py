@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import at_latency  # noqa: E402
 from opstui.app import OpsApp  # noqa: E402
 from opstui.aws import cloudwatch as cw  # noqa: E402
 from opstui.aws.clients import AwsClients  # noqa: E402
@@ -45,14 +46,15 @@ def calls_delta(before: Counter, after: Counter) -> dict[str, int]:
     return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
 
 
-async def bench(alarm_count: int, series_count: int) -> dict[str, object]:
-    out: dict[str, object] = {}
-    with SandboxProcess(live=False, nodes=NODES) as sandbox:
+async def bench(alarm_count: int, series_count: int, latency: str = "0") -> dict[str, object]:
+    out: dict[str, object] = {"latency": latency}
+    with SandboxProcess(live=False, nodes=NODES, latency=latency) as sandbox:
         region = sandbox.regions[0]
         started = time.perf_counter()
         created = control(sandbox, "alarms/bulk", {"count": alarm_count, "region": region})
         out["alarms created (sandbox knob)"] = f"{created.get('created')} in {time.perf_counter() - started:.1f} s"
-        settings = Settings(regions=(region,), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        settings = Settings(regions=(region,), endpoint_url=sandbox.endpoint, refresh=3600, demo=True,
+                            fleet_cache=False)
         app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=(170, 44)) as pilot:
             fleet = app.fleet_view
@@ -127,13 +129,11 @@ def main(argv: list[str]) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("alarms", nargs="?", type=int, default=2000, help="alarms on the board (2000)")
     parser.add_argument("series", nargs="?", type=int, default=500, help="metric series charted (500)")
+    at_latency.add_argument(parser)
     args = parser.parse_args(argv[1:])
     alarms, series = args.alarms, args.series
-    result = asyncio.run(bench(alarms, series))
-    width = max(len(k) for k in result)
-    print()
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    results = {lat: asyncio.run(bench(alarms, series, lat)) for lat in at_latency.chosen(args)}
+    at_latency.print_columns(results, width=60)
 
 
 if __name__ == "__main__":

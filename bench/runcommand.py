@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import at_latency  # noqa: E402
 from opstui.app import OpsApp  # noqa: E402
 from opstui.aws.models import CommandRequest  # noqa: E402
 from opstui.config import Settings  # noqa: E402
@@ -41,11 +42,12 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def measure(n: int) -> dict[str, object]:
-    with SandboxProcess(nodes=n, live=False, timeout=600) as sandbox:
-        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+async def measure(n: int, latency: str = "0") -> dict[str, object]:
+    with SandboxProcess(nodes=n, live=False, timeout=600, latency=latency) as sandbox:
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True,
+                            fleet_cache=False)
         app = OpsApp(settings, credentials=sandbox.aws_credentials())
-        result: dict[str, object] = {"fleet": n}
+        result: dict[str, object] = {"fleet": n, "latency": latency}
         async with app.run_test(size=(200, 50)) as pilot:
             view = app.fleet_view
             while view.refreshes < 1:
@@ -59,6 +61,7 @@ async def measure(n: int) -> dict[str, object]:
             rc = app.query_one(RunCommandView)
             await pilot.pause()
             before = Counter(app.aws.calls)
+            sandbox.control("DELETE", "calls")  # the sandbox's per-second counts start with the run
             started = time.perf_counter()
             sent = await app.aws_loop.run(send_plan(app.aws, plan, request))
             result["SendCommand calls"] = len(sent.commands)
@@ -99,6 +102,10 @@ async def measure(n: int) -> dict[str, object]:
             result["API calls (total)"] = sum(calls.values())
             result["API calls/s during the run"] = round(sum(calls.values()) / done, 1)
             result["  by operation"] = ", ".join(f"{k.split(':')[1]} {v}" for k, v in calls.most_common())
+            peaks = sandbox.control("GET", "calls")["peak_per_second"]
+            result["most calls in one second, per region"] = ", ".join(
+                f"{k.split('@')[0].split(':')[1]} {v}" for k, v in sorted(peaks.items(), key=lambda kv: -kv[1])
+                if k.endswith("@" + sandbox.regions[0]))
             if latencies:
                 result["UI key→frame during run, median (ms)"] = round(statistics.median(latencies), 1)
                 result["UI key→frame during run, worst (ms)"] = round(max(latencies), 1)
@@ -124,13 +131,11 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("sizes", nargs="*", type=int, help="fleet sizes (default: 1000)")
-    sizes = parser.parse_args(argv).sizes or [1000]
-    rows = [asyncio.run(measure(n)) for n in sizes]
-    keys = list(rows[0])
-    width = max(len(k) for k in keys)
-    print()
-    for k in keys:
-        print(f"{k:<{width}}  " + "  ".join(f"{str(r.get(k, '')):>40}" for r in rows))
+    at_latency.add_argument(parser)
+    args = parser.parse_args(argv)
+    sizes = args.sizes or [1000]
+    results = {f"{n} @ {lat}": asyncio.run(measure(n, lat)) for n in sizes for lat in at_latency.chosen(args)}
+    at_latency.print_columns(results, width=60)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import at_latency  # noqa: E402
 from opstui.aws.clients import AwsClients  # noqa: E402
 from opstui.aws.fleet import load_fleet  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
+from opstui.sandbox.latency import parse_latency  # noqa: E402
 from opstui.session.shell import open_shell  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -56,9 +58,10 @@ async def read_until(shell, needle: bytes, sink: list[int] | None = None, timeou
     return tail
 
 
-async def main(megabytes: int, runs: int = 1) -> None:
+async def main(megabytes: int, runs: int = 1, latency: str = "0") -> None:
     state = tempfile.mkdtemp(prefix="opstui-bench-")
-    with SandboxProcess(live=False, state_dir=state) as sandbox:
+    print(f"--- sandbox latency {latency}", flush=True)
+    with SandboxProcess(live=False, state_dir=state, latency=latency) as sandbox:
         aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials())
         region = sandbox.regions[0]
         node = next(n for n in (await load_fleet(aws, [region])).nodes if n.name == "prod-web-01")
@@ -115,5 +118,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("megabytes", nargs="?", type=int, default=64)
     parser.add_argument("--runs", type=int, default=1, help="repeat the cat N times; print the median and range")
+    parser.add_argument("--mb-at-latency", type=int, default=2,
+                        help="megabytes at a non-zero latency (the agent's 16-frame window carries ~16 KB a round "
+                             "trip: 64 MB would take minutes; default 2)")
+    at_latency.add_argument(parser)
     args = parser.parse_args()
-    asyncio.run(main(args.megabytes, max(1, args.runs)))
+    for latency in at_latency.chosen(args):
+        size = args.megabytes if parse_latency(latency).mean == 0 else min(args.megabytes, args.mb_at_latency)
+        asyncio.run(main(size, max(1, args.runs), latency))

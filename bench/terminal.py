@@ -226,8 +226,8 @@ def _tmux_cat(path: Path, cols: int, rows: int) -> tuple[float, float] | None:
         run("kill-server")
 
 
-def measure_end_to_end(mb: float, cols: int, rows: int, *, against_tmux: bool = False, keys: int = 300,
-                       runs: int = 1) -> list[Result]:
+def measure_end_to_end(mb: float, cols: int, rows: int, latency: str = "0", *, against_tmux: bool = False,
+                       keys: int = 300, runs: int = 1) -> list[Result]:
     """A sandbox shell in the real app (headless): `cat` of a large file through the Session Manager channel
     into the painted TerminalView (optionally tmux on the same file in the same run), and keystroke-to-echo
     latency while `yes` floods the same terminal."""
@@ -244,9 +244,10 @@ def measure_end_to_end(mb: float, cols: int, rows: int, *, against_tmux: bool = 
     size_mb = path.stat().st_size / 1e6
 
     async def run() -> None:
-        with SandboxProcess(live=False, state_dir=tempfile.mkdtemp(prefix="opstui-bench-")) as sandbox:
+        with SandboxProcess(live=False, state_dir=tempfile.mkdtemp(prefix="opstui-bench-"),
+                            latency=latency) as sandbox:
             settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600,
-                                demo=True)
+                                demo=True, fleet_cache=False)
             app = OpsApp(settings, credentials=sandbox.aws_credentials())
             async with app.run_test(size=(cols, rows + 8)) as pilot:
                 while app.fleet_view.refreshes < 1:
@@ -318,7 +319,7 @@ def measure_end_to_end(mb: float, cols: int, rows: int, *, against_tmux: bool = 
                     after_output = (painted[b"END-4"] - seen[b"END-4"]) * 1000
                     painted_mb = (view.bytes_parsed - parsed0) / 1e6
                     ours.append(size_mb / seconds)
-                    results.append(Result("end-to-end cat -> widget", size_mb / seconds,
+                    results.append(Result(f"end-to-end cat -> widget @ {latency}", size_mb / seconds,
                                           note=f"{painted_mb:.1f} MB in {seconds:.2f} s, "
                                                f"{(view.paint_count - paints0) / seconds:.0f} paints/s, app CPU "
                                                f"{cpu * 1000 / painted_mb:.0f} ms/MB; last line painted "
@@ -326,7 +327,7 @@ def measure_end_to_end(mb: float, cols: int, rows: int, *, against_tmux: bool = 
                     await pilot.pause(0.1)
                 if ours and theirs:
                     mine, tmux_mbps = statistics.median(ours), statistics.median(theirs)
-                    results.append(Result("cat: opstui / tmux", 0.0,
+                    results.append(Result(f"cat: opstui / tmux @ {latency}", 0.0,
                                           note=f"{mine:.2f} / {tmux_mbps:.2f} MB/s = {mine / tmux_mbps:.2f} "
                                                f"(median of {len(ours)} runs each, same file, same run)"))
                 # keystroke-to-echo while `yes` floods the terminal (the tty echoes typed keys at once)
@@ -349,7 +350,7 @@ def measure_end_to_end(mb: float, cols: int, rows: int, *, against_tmux: bool = 
                 await pilot.press("ctrl+c")
                 latencies.sort()
                 if latencies:
-                    results.append(Result("keystroke echo during flood", 0.0,
+                    results.append(Result(f"keystroke echo during flood @ {latency}", 0.0,
                                           note=f"p50 {_percentile(latencies, 50):.1f} ms, "
                                                f"p90 {_percentile(latencies, 90):.1f} ms, "
                                                f"p99 {_percentile(latencies, 99):.1f} ms, "
@@ -378,13 +379,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="cat runs (each side with --against-tmux)")
     parser.add_argument("--keys", type=int, default=300, help="keys typed during the yes flood (default 300)")
     parser.add_argument("--skip-emulator", action="store_true", help="only the end-to-end part")
+    parser.add_argument("--mb-at-latency", type=float, default=1.0,
+                        help="megabytes end to end at a non-zero latency (the agent's 16-frame window carries ~16 KB "
+                             "a round trip; default 1)")
+    from bench import at_latency
+    from opstui.sandbox.latency import parse_latency
+
+    at_latency.add_argument(parser)
     args = parser.parse_args()
     if not args.skip_emulator:
         for result in measure_emulator(args.mb, args.cols, args.rows):
             print(result.line(), flush=True)
-    for result in measure_end_to_end(args.mb, args.cols, args.rows, against_tmux=args.against_tmux,
-                                     keys=args.keys, runs=args.runs):
-        print(result.line(), flush=True)
+    for latency in at_latency.chosen(args):
+        mb = args.mb if parse_latency(latency).mean == 0 else min(args.mb, args.mb_at_latency)
+        for result in measure_end_to_end(mb, args.cols, args.rows, latency, against_tmux=args.against_tmux,
+                                         keys=args.keys, runs=args.runs):
+            print(result.line(), flush=True)
 
 
 if __name__ == "__main__":

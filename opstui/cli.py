@@ -22,7 +22,7 @@ other commands:
                  live progress on stderr, grouped output on stdout; exit 1 if any node failed
   opstui iam-policy [--read-only]
                  print the least-privilege IAM policy (JSON) for what opstui calls
-  opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME]
+  opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME] [--latency 120ms±40ms]
                  run the local AWS sandbox in the foreground (Ctrl-C stops it)
 
 credentials and defaults come from botocore's chain: AWS_PROFILE, AWS_REGION / AWS_DEFAULT_REGION,
@@ -166,6 +166,7 @@ def run_demo(settings: Settings, *, scenario: str = "default", nodes: int | None
                 regions=settings.regions or tuple(sandbox.regions),
                 profile=None,
                 demo=True,
+                fleet_cache=False,  # a new sandbox (and endpoint) every run: nothing to remember
             )
             return run_app(demo, credentials=sandbox.aws_credentials())
     except SandboxStartError as exc:

@@ -37,6 +37,7 @@ class Settings:
     record_sessions: bool = False  # asciicast v2 files of every shell, for audit (config file only)
     bell: bool = False  # ring the terminal bell when an alarm enters ALARM or a canary starts failing
     keymap: tuple[tuple[str, str], ...] = ()  # (command id, keys): the config file's [keymap] table
+    fleet_cache: bool = True  # paint the last known fleet at start (opstui.fleet_cache); off for --demo
 
 
 class ConfigError(ValueError):
@@ -68,7 +69,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "refresh": ((int, float), "a number of seconds"), "theme": ((str,), "a string"),
     "endpoint_url": ((str,), "a string (a URL)"), "read_only": ((bool,), "true or false"),
     "record_sessions": ((bool,), "true or false"), "bell": ((bool,), "true or false"),
-    "keymap": ((dict,), "a table of command id = \"keys\""),
+    "keymap": ((dict,), "a table of command id = \"keys\""), "fleet_cache": ((bool,), "true or false"),
 }
 
 
@@ -110,6 +111,7 @@ def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
         read_only=bool(file_data.get("read_only", False)),
         record_sessions=bool(file_data.get("record_sessions", False)),
         bell=bool(file_data.get("bell", False)),
+        fleet_cache=bool(file_data.get("fleet_cache", True)),
         keymap=tuple(sorted((file_data.get("keymap") or {}).items())),
     )
     overrides = {k: v for k, v in cli.items() if v is not None}

@@ -55,6 +55,8 @@ class SandboxProcess:
     live: bool = True
     timeout: float = 180.0
     state_dir: str | None = None
+    #: ``--latency`` of the child (e.g. "120ms±40ms"); None: the child's default ($OPSTUI_SANDBOX_LATENCY or 0)
+    latency: str | None = None
     endpoint: str = ""
     regions: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
@@ -74,6 +76,8 @@ class SandboxProcess:
             args.append("--no-live")
         if self.state_dir:
             args += ["--state-dir", self.state_dir]
+        if self.latency is not None:
+            args += ["--latency", self.latency]
         fd, log = tempfile.mkstemp(prefix="opstui-sandbox-", suffix=".log")
         self.log_path = Path(log)
         started = time.perf_counter()

@@ -19,7 +19,8 @@ OPEN_APPS: list[OpsApp] = []
 
 
 def make_app(control, **overrides) -> OpsApp:
-    settings = Settings(regions=tuple(control.regions), endpoint_url=control.endpoint, refresh=3600, demo=True)
+    settings = Settings(regions=tuple(control.regions), endpoint_url=control.endpoint, refresh=3600, demo=True,
+                        fleet_cache=False)  # tests that use the cache turn it on (and point XDG_CACHE_HOME away)
     for key, value in overrides.items():
         settings = type(settings)(**{**settings.__dict__, key: value})
     app = OpsApp(settings, credentials=control.aws_credentials)

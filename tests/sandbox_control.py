@@ -62,6 +62,13 @@ class SandboxControl:
     def set_ping(self, region: str, instance_id: str, status: str) -> None:
         self._send("POST", "ping", {"region": region, "instance_id": instance_id, "status": status})
 
+    def latency(self, latency: str | None = None, *, region: str | None = None) -> Any:
+        """Set the network latency (``"120ms±40ms"``; with ``region`` that region's only, ``None`` there drops
+        the override) and return the knob's snapshot; with no argument, only reads."""
+        if latency is None and region is None:
+            return self._send("GET", "latency")
+        return self._send("POST", "latency", {"latency": latency, "region": region})
+
     # -- Session Manager knobs ------------------------------------------------------------------------------
     def add_session_fault(self, kind: str, session_id: str | None = None, **params: Any) -> None:
         self._send("POST", "session-faults", {"kind": kind, "session_id": session_id, **params})
@@ -141,6 +148,10 @@ class SandboxControl:
     def calls(self) -> dict[str, int]:
         """``{"ssm:SendCommand": n, ...}``: every AWS call served since start (or the last ``clear_calls``)."""
         return self._send("GET", "calls")["calls"]
+
+    def peak_per_second(self) -> dict[str, int]:
+        """``{"ssm:DescribeInstanceInformation@ap-northeast-1": n, ...}``: the most calls served in any second."""
+        return self._send("GET", "calls")["peak_per_second"]
 
     def clear_calls(self) -> None:
         self._send("DELETE", "calls")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from aiobotocore.session import AioSession, get_session
 from botocore import exceptions as bex
 from botocore.utils import parse_timestamp
 
+from opstui.aws.budgets import Pacer
 from opstui.aws.errors import OpsError, ReadOnlyError, map_error
 
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Filter", "Lookup")
@@ -90,6 +92,8 @@ class AwsClients:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.calls: Counter[str] = Counter()  # "service:Operation" -> calls sent (bench and tests read it)
         self.refused: Counter[str] = Counter()  # "service:Operation" -> calls the read-only guard stopped
+        #: request-rate budgets of the operations opstui polls (aws/budgets.py): each attempt waits for a token
+        self.pacer = Pacer()
         self._closed = False
         self._known_regions: set[str] | None = None
 
@@ -159,6 +163,7 @@ class AwsClients:
             except Exception as exc:
                 raise self._map(exc, service, region) from None
             client.meta.events.register("before-call", self._before_call)
+            client.meta.events.register("before-send", functools.partial(self._pace, region))
             self._clients[key] = client
             return client
 
@@ -175,6 +180,12 @@ class AwsClients:
                 hint="restart opstui without --read-only to make changes",
             )
         self.calls[f"{service}:{model.name}"] += 1
+
+    async def _pace(self, region: str, event_name: str = "", **_: Any) -> None:
+        """botocore ``before-send`` hook (awaited by aiobotocore, once per attempt): wait for the budget's token.
+        Returns None, so the request is sent as usual."""
+        _, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
+        await self.pacer.take(service, operation, region)
 
     async def close(self) -> None:
         self._closed = True

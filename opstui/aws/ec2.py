@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opstui.aws.clients import AwsClients
@@ -25,8 +26,9 @@ def instance_from_api(item: dict[str, Any], region: str) -> Ec2Instance:
     )
 
 
-async def list_instances(aws: AwsClients, region: str) -> list[Ec2Instance]:
-    """Every instance of a region (terminated ones left out), ceil(N/1000) calls."""
+async def list_instances(aws: AwsClients, region: str,
+                         on_page: Callable[[list[Ec2Instance]], None] | None = None) -> list[Ec2Instance]:
+    """Every instance of a region (terminated ones left out), ceil(N/1000) calls; ``on_page`` sees each page."""
     instances: list[Ec2Instance] = []
     params = {
         "PaginationConfig": {"PageSize": PAGE_SIZE},
@@ -35,6 +37,8 @@ async def list_instances(aws: AwsClients, region: str) -> list[Ec2Instance]:
         ],
     }
     async for reservations in aws.paginate("ec2", region, "describe_instances", "Reservations", **params):
-        for reservation in reservations:
-            instances.extend(instance_from_api(i, region) for i in reservation.get("Instances", ()))
+        batch = [instance_from_api(i, region) for r in reservations for i in r.get("Instances", ())]
+        instances.extend(batch)
+        if on_page is not None and batch:
+            on_page(batch)
     return instances

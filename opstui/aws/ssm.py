@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,15 +56,20 @@ def managed_node_from_api(item: dict[str, Any], region: str) -> ManagedNode:
 
 
 async def list_managed_nodes(
-    aws: AwsClients, region: str, filters: list[dict[str, Any]] | None = None
+    aws: AwsClients, region: str, filters: list[dict[str, Any]] | None = None,
+    on_page: Callable[[list[ManagedNode]], None] | None = None,
 ) -> list[ManagedNode]:
-    """Every managed node of a region, 50 per page (ceil(N/50) calls)."""
+    """Every managed node of a region (matching ``filters``), 50 per page (ceil(N/50) calls); ``on_page`` sees
+    each page's nodes as it arrives."""
     params: dict[str, Any] = {"PaginationConfig": {"PageSize": PAGE_SIZE}}
     if filters:
         params["Filters"] = filters
     nodes: list[ManagedNode] = []
     async for page in aws.paginate("ssm", region, "describe_instance_information", "InstanceInformationList", **params):
-        nodes.extend(managed_node_from_api(item, region) for item in page)
+        batch = [managed_node_from_api(item, region) for item in page]
+        nodes.extend(batch)
+        if on_page is not None and batch:
+            on_page(batch)
     return nodes
 
 
@@ -104,6 +110,40 @@ async def hybrid_node_tags(aws: AwsClients, region: str, instance_ids: list[str]
 
     await asyncio.gather(*(one(i) for i in instance_ids))
     return HybridTags(tags, tuple(i for i in instance_ids if i in set(unread)), errors[0] if errors else None)
+
+
+#: The values of two DescribeInstanceInformation filter keys that every managed node has exactly one of, so the
+#: listings of their combinations are disjoint and their union is every node. The API reference
+#: (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_InstanceInformationStringFilter.html)
+#: lists the valid values of the ``PlatformTypes`` key, "Windows | Linux | MacOS", and of ``ResourceType``,
+#: "EC2Instance | ManagedInstance"; botocore's model has the same closed enums for the InstanceInformation fields
+#: ``PlatformType`` and ``ResourceType``. Both describe what the node is, not its state, so unlike
+#: ``PingStatus`` (which a node can change between two listings, then shown twice or not at all) a node cannot
+#: move from one listing to another while they are paged. Non-tag keys combine (tag keys do not), one filter
+#: each, one value each.
+PARTITION_KEYS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("PlatformTypes", ("Linux", "Windows", "MacOS")),
+    ("ResourceType", ("EC2Instance", "ManagedInstance")),
+)
+
+
+def node_partitions() -> list[list[dict[str, Any]]]:
+    """The Filters of each listing: PlatformTypes x ResourceType (3 x 2 = 6), disjoint, union exact."""
+    (key_a, values_a), (key_b, values_b) = PARTITION_KEYS
+    return [[{"Key": key_a, "Values": [a]}, {"Key": key_b, "Values": [b]}] for a in values_a for b in values_b]
+
+
+async def list_managed_nodes_partitioned(
+    aws: AwsClients, region: str, on_page: Callable[[list[ManagedNode]], None] | None = None,
+) -> list[list[ManagedNode]]:
+    """Every managed node of a region as :func:`node_partitions` listings paged in parallel, one list each.
+
+    Why: a region of N nodes is ceil(N/50) pages and each page waits for the token of the one before, so one
+    listing costs N/50 round trips (200 at 10,000 nodes: 24 s at 120 ms). Disjoint listings page side by side:
+    the time is that of the largest one, for at most 5 extra calls (a listing with no node still costs one).
+    The lists are returned as the listings answered, so a caller (and the test) can see that no node is in two.
+    """
+    return list(await asyncio.gather(*(list_managed_nodes(aws, region, f, on_page) for f in node_partitions())))
 
 
 # -- Session Manager ---------------------------------------------------------------------------------------

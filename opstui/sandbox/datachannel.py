@@ -71,6 +71,7 @@ from opstui.session import codec
 from opstui.session.codec import ClientMessage, PayloadType
 
 from .agent_shell import ShellProcess, node_bin, node_home, sanitize_name, shell_argv, shell_env, split_utf8
+from .latency import DelayLine, LatencyKnob
 from .listener_guard import ListenerGuard
 from .session_faults import SessionFault, SessionFaults
 
@@ -836,6 +837,8 @@ class DataChannelServer:
         self.guard = ListenerGuard(host)
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        #: the sandbox's latency knob (set by the Sandbox): client messages reach the agent one round trip late
+        self.latency: LatencyKnob | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -996,10 +999,13 @@ class DataChannelServer:
             await self._refuse(ws, session_id, record.target, f"Session {session_id} has ended")
             return ws
         att = agent.attach(ws, request.transport)
+        # the link's round trip: each client message reaches the agent that much later, in order (latency.py)
+        inbound = DelayLine(asyncio.get_running_loop(), agent.on_binary)
+        knob = self.latency
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.BINARY:
-                    agent.on_binary(msg.data)
+                    inbound.push(msg.data, knob.delay(record.region) if knob is not None else 0.0)
         except Exception:
             log.debug("data channel %s: socket error", session_id, exc_info=True)
         finally:

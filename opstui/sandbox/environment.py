@@ -14,12 +14,14 @@ import os
 from collections.abc import Mapping
 
 from .credentials import CREDENTIALS_FILE_ENV
+from .latency import LATENCY_ENV
 
-#: the only variables kept: locale, paths, Python's own switches and the sandbox's credentials *file* name
+#: the only variables kept: locale, paths, Python's own switches, the sandbox's credentials *file* name and its
+#: latency (the default of ``--latency``, so ``OPSTUI_SANDBOX_LATENCY=120ms`` slows every sandbox a run starts)
 ENV_ALLOW = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR",
     "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONIOENCODING",
-    "VIRTUAL_ENV", CREDENTIALS_FILE_ENV,
+    "VIRTUAL_ENV", CREDENTIALS_FILE_ENV, LATENCY_ENV,
     "OPSTUI_SANDBOX_RECORD",  # the contract tests' response recording (a file name, opt-in)
 })
 ENV_ALLOW_PREFIXES = ("LC_", "XDG_")

@@ -25,6 +25,7 @@ from types import FrameType
 from .credentials import CredentialsError, chosen_or_generated
 from .environment import clean_environment
 from .extra import problem
+from .latency import LATENCY_ENV, parse_latency
 from .scenarios import MAX_NODES, SCENARIOS
 
 
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", default="default", choices=SCENARIOS)
     parser.add_argument("--no-live", dest="live", action="store_false", help="freeze the fleet (no living thread)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--latency", default=os.environ.get(LATENCY_ENV) or "0",
+                        help="network latency of every API call and of the data channel's round trip, e.g. 120ms, "
+                             f"120ms±40ms (or 120ms+-40ms), 1s; default 0, or ${LATENCY_ENV}")
     parser.add_argument("--state-dir", default=None,
                         help="where simulated nodes keep their home directories (default: the user state dir)")
     return parser
@@ -75,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
         print(f"--nodes must be between 1 and {MAX_NODES}", file=sys.stderr)
         return 2
+    try:
+        latency = parse_latency(args.latency)
+    except ValueError as exc:
+        print(f"--latency: {exc}", file=sys.stderr)
+        return 2
     _reexec_clean(argv)
     os.umask(0o077)
     try:
@@ -91,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     from .server import Sandbox  # after the handlers: importing moto takes a second
 
     sandbox = Sandbox(host=args.host, port=args.port, scenario=args.scenario, nodes=args.nodes,
-                      live=args.live, seed=args.seed, state_dir=args.state_dir, credentials=credentials)
+                      live=args.live, seed=args.seed, state_dir=args.state_dir, credentials=credentials,
+                      latency=latency)
     try:
         if stop.is_set():
             return 0
@@ -106,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             f"export AWS_DEFAULT_REGION={region}",
             "unset AWS_SESSION_TOKEN AWS_SECURITY_TOKEN",
             f"# scenario {sandbox.scenario_name}: regions {', '.join(sandbox.regions)}; "
-            f"ready in {sandbox.startup_seconds:.1f}s; Ctrl-C to stop",
+            f"ready in {sandbox.startup_seconds:.1f}s; latency {latency}; Ctrl-C to stop",
             "# then: aws ssm describe-instance-information",
             f"# or:   opstui --endpoint-url {endpoint} {region_flags}",
         ]

@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +57,7 @@ from . import (
     hostile,
     incident,
     inventory,
+    latency,
     log_metric_filters,
     logs_fast,
     logs_insights,
@@ -77,6 +78,7 @@ from . import (
 from .credentials import USER_NAME, SandboxCredentials
 from .extension import ControlRequest, Extension, Registry
 from .faults import FaultRegistry
+from .latency import Latency, LatencyKnob, parse_latency
 from .listener_guard import ListenerGuard, environ_headers, strip_cors
 from .living import LivingState
 from .scenarios import ACCOUNT_ID, Scenario, build_scenario
@@ -238,6 +240,10 @@ class SandboxMiddleware:
             return [body]
         service, operation = operations.identify(environ, verified.service, environ["wsgi.input"].getvalue())
         sb.calls[f"{verified.service}:{operation or '?'}"] += 1
+        sb.call_times[f"{verified.service}:{operation or '?'}@{verified.region}"].append(time.monotonic())
+        delay = sb.latency.delay(verified.region)
+        if delay:
+            time.sleep(delay)  # this request's thread only: werkzeug serves each connection on its own thread
         faults = sb.faults
         if faults.rules:
             info = request_info(environ)
@@ -295,16 +301,32 @@ class Health(Extension):
 
 
 class Calls(Extension):
-    """``GET /_opstui/calls``: AWS calls served since start ("signing-name:Operation" -> count); ``DELETE``
-    forgets them (the read-only sweep counts from there)."""
+    """``GET /_opstui/calls``: AWS calls served since start ("signing-name:Operation" -> count) and the most
+    served in any one second, per operation and region (``peak_per_second``: "ssm:Operation@region" -> n, what
+    AWS's per-account, per-Region throttling counts); ``DELETE`` forgets them (the read-only sweep counts from
+    there)."""
 
     name = "calls"
 
     def control_snapshot(self) -> dict[str, Any]:
-        return {"calls": dict(self.running.calls)}
+        sb = self.running
+        return {"calls": dict(sb.calls),
+                "peak_per_second": {key: peak_per_second(list(times)) for key, times in list(sb.call_times.items())}}
 
     def clear(self) -> None:
         self.running.calls.clear()
+        self.running.call_times.clear()
+
+
+def peak_per_second(times: list[float], window: float = 1.0) -> int:
+    """The most of ``times`` (seconds) inside any window of ``window`` seconds."""
+    times.sort()
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 #: Every extension, in start order: prepared (before the server listens) and started (after it answers) in
@@ -312,7 +334,7 @@ class Calls(Extension):
 #: seeding, Backup before the hostile seed (its jobs), the storefront before the incident (which slows it) and
 #: the canaries (which request it), Run Command before State Manager (which runs through its engine).
 EXTENSIONS = Registry([
-    Health(), Calls(), faults.EXTENSION,
+    Health(), Calls(), faults.EXTENSION, latency.EXTENSION,
     ec2_fast.EXTENSION, ssm_nodes.EXTENSION, metrics.EXTENSION, alarms.EXTENSION, sns_delivery.EXTENSION,
     clock.EXTENSION, inventory.EXTENSION, backup.EXTENSION, documents.EXTENSION, logs_fast.EXTENSION,
     run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
@@ -346,6 +368,7 @@ class Sandbox:
         tick_seconds: float = 3.0,
         state_dir: str | Path | None = None,
         credentials: SandboxCredentials | None = None,
+        latency: Latency | str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -371,9 +394,15 @@ class Sandbox:
         self.refused: Counter[str] = Counter()
         #: AWS calls served, "signing-name:Operation" -> count (``GET /_opstui/calls``; the read-only sweep)
         self.calls: Counter[str] = Counter()
+        #: when each call was served, "signing-name:Operation@region" -> monotonic seconds (calls per second)
+        self.call_times: defaultdict[str, list[float]] = defaultdict(list)
         #: Session Manager: sessions, the data-channel websocket server, knobs (``sessions.configure``)
         self.sessions = SessionManager(host, self.state_dir, USER_NAME)
         self.faults = FaultRegistry(ACCOUNT_ID)
+        #: network latency of API calls and of the data channel's round trip (:mod:`.latency`; default 0)
+        self.latency = LatencyKnob(seed=seed)  # 0 until the warm-up requests are served (start())
+        self._initial_latency = latency if isinstance(latency, Latency) else parse_latency(latency)
+        self.sessions.server.latency = self.latency
         self.nodes: NodeRegistry = REGISTRY
         self.ready = False
         self.startup_seconds = 0.0
@@ -451,6 +480,7 @@ class Sandbox:
                                             daemon=True)
             self._thread.start()
             self._warm_up()
+            self.latency.set(self._initial_latency)
             EXTENSIONS.start(self)
             if self.live:
                 self._living = LivingState(REGISTRY, self._scenario, seed=self.seed, interval=self.tick_seconds)

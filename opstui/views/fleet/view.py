@@ -2,6 +2,11 @@
 
 Loading happens on the AWS loop (opstui.aws.runner) through a Textual worker; results arrive as a message.
 Refreshes never overlap: the next one is scheduled with `set_timer` only after the previous one finished.
+
+First paint: at mount the last known fleet of this profile and these regions is read from the cache
+(`opstui.fleet_cache`, in a thread) and shown at once, marked stale in the title ("cached … ago, refreshing");
+with no cache, the rows of the first listing are shown as their pages arrive (`load_fleet`'s progress, at most
+once a second). Either is replaced by the full table when the refresh ends, which is written back to the cache.
 The tab is the writer of the app's fleet model (`views/common/context.py`): each refresh publishes the
 snapshot and each change of the selection the selection; a filter another tab asks for arrives as a signal.
 """
@@ -23,6 +28,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from opstui import fleet_cache
 from opstui.aws.fleet import NOT_MANAGED, carry_over, load_fleet
 from opstui.aws.models import FleetNode, FleetSnapshot
 from opstui.commands import commands_of
@@ -40,6 +46,8 @@ PING_STYLES = {
     "Inactive": Style(color="yellow"),
     NOT_MANAGED: Style(dim=True),
 }
+#: cached rows shown first, before the whole cached fleet (more than a tall terminal shows)
+CACHE_FIRST_ROWS = 200
 STATE_STYLES = {"running": Style(color="green"), "stopped": Style(color="red"), "pending": Style(color="yellow")}
 
 
@@ -157,9 +165,28 @@ class FleetView(Vertical):
             self.prepared = prepared
             self.index = index
 
+    class Progress(Message):
+        """A refresh still under way: its regions in ``done`` are final, the others the pages seen so far."""
+
+        def __init__(self, snapshot: FleetSnapshot, done: frozenset[str], generation: int) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+            self.done = done
+            self.generation = generation
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.snapshot: FleetSnapshot | None = None
+        #: what the table shows until the first refresh ends: "cache" (the last known fleet, stale), "partial"
+        #: (the pages of the first listing seen so far) or "" (a finished refresh)
+        self.showing = ""
+        self.cache_painted_at: float | None = None  # perf_counter when the cached rows were shown (bench)
+        self.first_rows_at: float | None = None  # perf_counter when the first rows of any kind were shown
+        self.mounted_at: float | None = None  # perf_counter at mount (the bench's first paint is measured from it)
+        #: the latest progress to paint (snapshot, showing, generation, refreshes) and whether a paint is busy
+        self._pending_paint: tuple[FleetSnapshot, str, int, int] | None = None
+        self._painting = False
+        self._cache_expected = False  # a cache file exists: the first listing does not paint page by page
         self.index = fleet_filter.FleetIndex.build([])
         self.query_text = ""
         self.loading_refresh = False
@@ -191,7 +218,12 @@ class FleetView(Vertical):
         return context_of(self)
 
     def on_mount(self) -> None:
+        self.mounted_at = time.perf_counter()
         self.table.border_title = Content("Fleet: loading…")
+        settings = self.ctx.settings
+        if settings.fleet_cache:
+            self._cache_expected = fleet_cache.exists(settings.profile, settings.endpoint_url, settings.regions)
+            self._paint_cache(self.generation)
         # no focus here: focusing a widget of a hidden pane makes TabbedContent show that pane, and the
         # Overview is the home screen (the app focuses the table whenever the Fleet tab is shown)
         self.ctx.fleet.selection_changed.subscribe(self, self._selection_from_model)
@@ -224,6 +256,7 @@ class FleetView(Vertical):
         self.ctx.fleet.select(())
         self.index = fleet_filter.FleetIndex.build([])
         self._region_errors.clear()
+        self.showing = ""
         self.table.set_rows([])
         self.query_one("#fleet-status", Static).update("")
         self.query_one("#fleet-status", Static).add_class("-empty")
@@ -234,27 +267,110 @@ class FleetView(Vertical):
         else:
             self.refresh_now()
 
+    @work(group="fleet-cache", exit_on_error=False)
+    async def _paint_cache(self, generation: int) -> None:
+        """The last known fleet, at once and marked stale, unless a refresh already showed rows: first a
+        screenful (reading and preparing 10,000 rows takes about half a second of CPU), then all of it."""
+        settings = self.ctx.settings
+        where = (settings.profile, settings.endpoint_url, settings.regions)
+        head = await asyncio.to_thread(fleet_cache.load, *where, CACHE_FIRST_ROWS)
+        if head is None or generation != self.generation or self.snapshot is not None:
+            return
+        prepared, index = await asyncio.to_thread(prepare_fleet, head)
+        if generation != self.generation or self.snapshot is not None:
+            return
+        self.showing = "cache"
+        self.apply_snapshot(head, prepared, index)
+        self.cache_painted_at = time.perf_counter()
+        self.first_rows_at = self.first_rows_at or self.cache_painted_at
+        if len(head.nodes) < CACHE_FIRST_ROWS:
+            return  # that was all of it
+        cached = await asyncio.to_thread(fleet_cache.load, *where)
+        if cached is None:
+            return
+        prepared, index = await asyncio.to_thread(prepare_fleet, cached)
+        if generation == self.generation and self.showing == "cache" and self.snapshot is head:
+            self.apply_snapshot(cached, prepared, index)
+
     @work(group="fleet-refresh", exit_on_error=False)
     async def _load(self, generation: int) -> None:
         ctx = self.ctx
         started = time.perf_counter()
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        ui_loop = asyncio.get_running_loop()
+
+        def progress(partial: FleetSnapshot, done: frozenset[str]) -> None:  # on the AWS loop: to the UI loop
+            ui_loop.call_soon_threadsafe(self.post_message, self.Progress(partial, done, generation))
+
+        # only the first listing shows its rows page by page, and not when the cached fleet is about to show
+        pages = self.snapshot is None and not self._cache_expected
         try:
-            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions))
+            snapshot = await ctx.run(load_fleet(ctx.aws, ctx.settings.regions, progress, pages=pages))
             if generation == self.generation:
-                snapshot = carry_over(self.snapshot, snapshot)
+                # a region failing now keeps its last good rows, cached ones included (still marked stale)
+                snapshot = carry_over(None if self.showing == "partial" else self.snapshot, snapshot)
             # cleaning cells and building the filter index of 10,000 rows takes a few hundred ms: off the UI thread
             prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
+            if ctx.settings.fleet_cache and generation == self.generation:
+                try:
+                    await asyncio.to_thread(fleet_cache.save, ctx.settings.profile, ctx.settings.endpoint_url, snapshot)
+                except OSError as exc:  # a full disk or a read-only home must not stop the Fleet
+                    self.log(f"fleet cache not written: {exc}")
         finally:
             self.in_flight -= 1
             self.loading_refresh = False
         self.post_message(self.Refreshed(snapshot, generation, prepared, index))
         self.log(f"fleet refresh {time.perf_counter() - started:.2f}s")
 
+    def on_fleet_view_progress(self, message: Progress) -> None:
+        """A refresh under way. Before any table: its rows so far. Over a shown table (the last refresh's, or
+        the cached one): only its finished regions replace theirs, so a slow region never holds the others back
+        and a cached region stays (stale) until its own listing is complete."""
+        if message.generation != self.generation:
+            return
+        if self.snapshot is None or self.showing == "partial":
+            self._queue_paint(message.snapshot, "partial", message.generation)
+            return
+        if not message.done:
+            return
+        fresh = {r.region: r for r in message.snapshot.regions if r.region in message.done}
+        regions = tuple(fresh.get(r.region, r) for r in self.snapshot.regions)
+        regions += tuple(r for name, r in fresh.items() if name not in {x.region for x in regions})
+        merged = carry_over(self.snapshot, FleetSnapshot(regions=regions, taken_at=self.snapshot.taken_at,
+                                                         nodes=tuple(n for r in regions for n in r.nodes)))
+        still_cached = any(r.stale_since is not None and r.error is None for r in merged.regions)
+        showing = "cache" if self.showing == "cache" and still_cached else ""
+        self._queue_paint(merged, showing, message.generation)
+
+    def _queue_paint(self, snapshot: FleetSnapshot, showing: str, generation: int) -> None:
+        """Paint the latest progress; one paint at a time (preparing 10,000 rows is CPU the listing needs too),
+        the ones that came meanwhile folded into the newest."""
+        self._pending_paint = (snapshot, showing, generation, self.refreshes)
+        if not self._painting:
+            self._painting = True
+            self._paint_progress()
+
+    @work(group="fleet-partial", exit_on_error=False)
+    async def _paint_progress(self) -> None:
+        try:
+            while self._pending_paint is not None:
+                snapshot, showing, generation, refreshes = self._pending_paint
+                self._pending_paint = None
+                prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
+                if generation != self.generation or refreshes != self.refreshes:
+                    continue  # the refresh ended (or the context changed) meanwhile: its full table wins
+                self.showing = showing
+                self.apply_snapshot(snapshot, prepared, index)
+                self.first_rows_at = self.first_rows_at or time.perf_counter()
+        finally:
+            self._painting = False
+
     def on_fleet_view_refreshed(self, message: Refreshed) -> None:
         if message.generation == self.generation:
+            self.showing = ""
             self.apply_snapshot(message.snapshot, message.prepared, message.index)
+            self.first_rows_at = self.first_rows_at or time.perf_counter()
             self.refreshes += 1
             self.ctx.fleet.set_snapshot(message.snapshot)
         if self.refresh_pending:
@@ -444,4 +560,8 @@ class FleetView(Vertical):
             parts.append(f"filter: {clean(self.query_text, 60)}")
         if self.snapshot and self.snapshot.errors:
             parts.append(f"{len(self.snapshot.errors)} region(s) failing")
+        if self.showing == "cache" and self.snapshot is not None:
+            parts.append(f"STALE: cached {age(self.snapshot.taken_at)} ago, refreshing…")
+        elif self.showing == "partial":
+            parts.append("loading…")
         self.table.border_title = Content(" · ".join(parts))
