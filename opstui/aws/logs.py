@@ -460,10 +460,35 @@ def node_targets(groups: Iterable[tuple[str, str]], instance_id: str) -> list[Fo
     return [FollowTarget(region, group, stream_prefix=instance_id) for region, group in groups]
 
 
+async def node_streams(aws: AwsClients, region: str, instance_ids: Sequence[str],
+                       concurrency: int = 8) -> list[FollowTarget]:
+    """The nodes' streams in every group of the region (one DescribeLogStreams per group and node, by prefix,
+    ``concurrency`` at a time, once when following starts): a target per group that has one, naming them."""
+    groups = await describe_log_groups(aws, region)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def streams_of(group: str) -> tuple[str, list[str]]:
+        names: list[str] = []
+        async with gate:
+            for iid in instance_ids:
+                names += [s.name for s in await describe_log_streams(aws, region, group, prefix=iid,
+                                                                     max_streams=MAX_STREAM_NAMES)]
+        return group, names
+
+    found = await asyncio.gather(*(streams_of(g.name) for g in groups))
+    return [FollowTarget(region, group, stream_names=tuple(names[:MAX_STREAM_NAMES])) for group, names in found if names]
+
+
+async def metric_groups(aws: AwsClients, region: str, metric_name: str, namespace: str) -> list[str]:
+    """The log groups whose metric filters feed this metric (an alarm on a log metric -> its logs)."""
+    filters = await describe_metric_filters(aws, region, metric_name=metric_name, namespace=namespace)
+    return sorted({f.group for f in filters})
+
+
 __all__ = [
     "EventPage", "FollowTarget", "FollowUpdate", "LogCursor", "LogEvent", "LogFollower", "LogGroup", "LogStream",
     "MetricFilter", "QueryResults", "StreamPage", "delete_metric_filter", "describe_log_groups",
     "describe_log_streams", "describe_metric_filters", "filter_all", "filter_events", "get_log_events",
-    "get_query_results", "metric_filter_problems", "node_targets", "put_metric_filter", "run_query",
+    "get_query_results", "metric_filter_problems", "metric_groups", "node_streams", "node_targets", "put_metric_filter", "run_query",
     "split_stream", "start_query", "stop_query",
 ]
