@@ -22,10 +22,11 @@ from opstui.app import OpsApp
 
 TAB_COMMANDS: dict[str, tuple[registry.AppCommand, ...]] = registry.TAB_COMMANDS
 VIEWS = {"overview": "overview_view", "fleet": "fleet_view", "shells": "shells_view", "run": "run_view",
-         "inventory": "inventory_view", "monitoring": "monitoring_view", "backup": "backup_view"}
+         "inventory": "inventory_view", "monitoring": "monitoring_view", "backup": "backup_view",
+         "logs": "logs_view"}
 #: the panel switches of the tabs that have panels (each panel is walked with every command of its tab)
 PANELS = {"monitoring": ("alarms", "sns", "canaries", "agent"), "backup": ("jobs", "plans", "points", "files"),
-          "inventory": ("browse", "find", "summary", "setup")}
+          "inventory": ("browse", "find", "summary", "setup"), "logs": ("groups", "viewer", "insights", "filters")}
 #: view bindings that go one level in: run first in each panel, so the commands also meet what is inside
 OPENERS = ("open", "open_history")
 
