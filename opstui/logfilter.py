@@ -91,6 +91,8 @@ class LineFilter:
         if not text.startswith("{"):
             return False
         for c in self.conditions:  # cheap rejection before json.loads
+            if c.op != "!=" and f'"{c.path[-1]}"' not in text:
+                return False  # the field is not in the line at all
             if c.op in ("=", "==") and "*" not in c.value and c.value not in text:
                 return False
         try:
