@@ -10,6 +10,7 @@ from rich.style import Style
 from textual.widgets import Static
 
 from opstui.aws import cloudwatch as cw
+from opstui.aws import sns
 from opstui.views.common.form import FormScreen
 from opstui.views.logs import LogsView
 from tests.helpers import loaded, make_app, wait_for
@@ -196,13 +197,15 @@ async def test_fleet_L_follows_the_nodes_stream_in_each_group(sandbox):
     app.close_aws()
 
 
-async def test_metric_filter_form_then_alarm_jump_and_back_from_the_alarm(sandbox):
+async def test_metric_filter_and_alarm_in_one_form_then_alarm_jump_and_back_from_the_alarm(sandbox):
+    """The seed's flow: errors in the log -> metric filter -> alarm -> SNS, from one form."""
     app = make_app(sandbox)
     tag = uuid.uuid4().hex[:8]
     group = f"/t/{tag}/web"
     metric = f"web-5xx-{tag}"
     async with app.run_test(size=(180, 48)) as pilot:
         await put(app, group, "i-0ccc", ["GET / 200", "GET /x 503"])
+        topic = await app.aws_loop.run(sns.create_topic(app.aws, R1, f"logs-{tag}"))
         view = await _logs(pilot, app, tag)
         await pilot.press("4")
         filters = view.panel_named("filters")
@@ -214,14 +217,20 @@ async def test_metric_filter_form_then_alarm_jump_and_back_from_the_alarm(sandbo
         assert group in form.values()["group"]
         form.query_one("#f-name").value = "bad:name"
         form.query_one("#f-value").value = "lots"
+        form.query_one("#f-threshold").value = "many"
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, FormScreen)
         assert any("Filter name" in p for p in form.problems) and any("Value per event" in p for p in form.problems)
         form.query_one("#f-name").value = f"5xx-{tag}"
         form.query_one("#f-value").value = "1"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("Alarm at" in p and "not a number" in p for p in form.problems)
         form.query_one("#f-pattern").value = "503"
         form.query_one("#f-metric").value = metric
+        form.query_one("#f-threshold").value = "1"
+        form.query_one("#f-topic").value = topic.arn
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, FormScreen) and filters.created == 1)
         await wait_for(pilot, lambda: any(f.name == f"5xx-{tag}" for f in filters.filters))
@@ -229,17 +238,17 @@ async def test_metric_filter_form_then_alarm_jump_and_back_from_the_alarm(sandbo
         await pilot.pause()
         mf = filters.table("logs-filters").cursor_row
         assert (mf.pattern, mf.metric.metric_name, mf.metric.namespace) == ("503", metric, "LogMetrics")
+        [alarm] = [a for a in await app.aws_loop.run(cw.describe_alarms(app.aws, R1)) if a.name == f"5xx-{tag}-alarm"]
+        assert alarm.metric.name == metric and alarm.metric.namespace == "LogMetrics"
+        assert alarm.threshold == 1 and topic.arn in alarm.alarm_actions
         await pilot.press("a")
         await pilot.pause()
         assert app.active_tab == "monitoring" and app.monitoring_view.filters["alarms"] == metric
-        # an alarm on that metric leads back to the group's lines
-        spec = cw.alarm_spec(name=f"alarm-{tag}", region=R1, metric=cw.metric_ref("LogMetrics", metric),
-                             threshold="0")
-        await app.aws_loop.run(cw.put_metric_alarm(app.aws, spec))
+        # the alarm on that metric leads back to the group's lines
         mon = app.monitoring_view
         mon.load("alarms")
-        await wait_for(pilot, lambda: any(a.name == f"alarm-{tag}" for a in mon.alarms))
-        mon.show_panel("alarms", f"alarm-{tag}")
+        await wait_for(pilot, lambda: any(a.name == f"5xx-{tag}-alarm" for a in mon.alarms))
+        mon.show_panel("alarms", f"5xx-{tag}-alarm")
         mon.table("mon-alarms").focus()
         await pilot.press("L")
         viewer = view.viewer_panel.viewer

@@ -11,9 +11,12 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.content import Content
 
+from opstui.aws import cloudwatch as cw
 from opstui.aws import logs as lg
+from opstui.aws import sns
 from opstui.aws.errors import OpsError
 from opstui.aws.logs_models import LogGroup, MetricFilter
+from opstui.aws.monitoring_models import AlarmSpec
 from opstui.aws.regions import per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
@@ -26,7 +29,8 @@ from opstui.views.common.work import action_work
 from opstui.views.logs.rows import FILTER_COLUMNS
 
 LABELS = {"group": "Log group", "name": "Filter name", "pattern": "Pattern", "metric": "Metric name",
-          "namespace": "Namespace", "value": "Value per event"}
+          "namespace": "Namespace", "value": "Value per event", "threshold": "Alarm at (per minute)",
+          "topic": "Notify (SNS topic)"}
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,20 @@ class FilterSpec:
     metric: str
     namespace: str
     value: str
+    alarm: AlarmSpec | None = None  # the seed's flow: an alarm on the new metric, notifying a topic
 
 
-def filter_fields(group: LogGroup, store: dict[str, str]) -> list[Field]:
+def alarm_for(region: str, name: str, metric: str, namespace: str, threshold: str, topic: str) -> AlarmSpec:
+    """An alarm on the filter's metric: the sum over one minute at or above the threshold, once; no events
+    (no data) is not a breach. Raises AlarmInputError with the problems."""
+    return cw.alarm_spec(name=f"{name}-alarm", region=region, metric=cw.metric_ref(namespace, metric),
+                         threshold=threshold, comparison="GreaterThanOrEqualToThreshold", statistic="Sum",
+                         period="60", evaluation_periods="1", datapoints="1", treat_missing="notBreaching",
+                         topic_arns=[topic] if topic else [],
+                         description=f"metric filter {name}: matching log events per minute")
+
+
+def filter_fields(group: LogGroup, store: dict[str, str], topics: tuple[tuple[str, str], ...] = ()) -> list[Field]:
     base = group.name.strip("/").replace("/", "-") or "group"
     return [
         Field("group", LABELS["group"], f"{group.name} ({group.region})", disabled=True),
@@ -50,6 +65,9 @@ def filter_fields(group: LogGroup, store: dict[str, str]) -> list[Field]:
         Field("metric", LABELS["metric"], store.get("metric") or f"{base}-errors"),
         Field("namespace", LABELS["namespace"], store.get("namespace") or lg.DEFAULT_NAMESPACE),
         Field("value", LABELS["value"], store.get("value") or "1", placeholder="1, or $.latency"),
+        Field("threshold", LABELS["threshold"], store.get("threshold", "1"),
+              placeholder="blank: no alarm; e.g. 5 (matching events in a minute)"),
+        Field("topic", LABELS["topic"], store.get("topic", ""), options=(("(no notification)", ""), *topics)),
     ]
 
 
@@ -109,23 +127,40 @@ class FiltersPanel(Panel):
     @action_work("logs-filter-form")
     async def _open_form(self, group: LogGroup) -> None:
         ctx = self.ctx
+        try:
+            topics = tuple((t.name, t.arn) for t in await ctx.run(sns.list_topics(ctx.aws, group.region)))
+        except OpsError as err:  # the form still opens: the filter does not need a topic
+            topics = ()
+            self.app.notify(f"SNS topics not listed: {err}", severity="warning", markup=False)
 
         def build(values: dict[str, str]) -> FilterSpec:
             problems = lg.metric_filter_problems(values["name"], values["pattern"], values["metric"],
                                                  values["namespace"], values["value"])
+            alarm = None
+            if values["threshold"].strip() and not problems:
+                try:
+                    alarm = alarm_for(group.region, values["name"].strip(), values["metric"].strip(),
+                                      values["namespace"].strip(), values["threshold"], values["topic"])
+                except cw.AlarmInputError as err:
+                    problems["threshold"] = "; ".join(p.split(": ", 1)[-1] for p in err.problems)
+            elif values["topic"] and not values["threshold"].strip():
+                problems["threshold"] = "a notification needs an alarm: give the threshold"
             if problems:
                 raise FieldProblems(problems, LABELS)
             return FilterSpec(group.region, group.name, values["name"].strip(), values["pattern"],
-                              values["metric"].strip(), values["namespace"].strip(), values["value"].strip())
+                              values["metric"].strip(), values["namespace"].strip(), values["value"].strip(), alarm)
 
         async def submit(spec: FilterSpec) -> None:
             await ctx.run(lg.put_metric_filter(ctx.aws, spec.region, spec.group, spec.name, spec.pattern, spec.metric,
                                                spec.namespace, spec.value))
+            if spec.alarm is not None:
+                await ctx.run(cw.put_metric_alarm(ctx.aws, spec.alarm))
 
-        screen = KeptForm(f"New metric filter on {group.name}", filter_fields(group, self.form_values), build, submit,
-                          store=self.form_values, submit_label="Create",
-                          note="Each event matching the pattern adds the value to the metric (0 when none match). "
-                               "Then `a` shows the alarms on that metric in Monitoring.")
+        screen = KeptForm(f"New metric filter on {group.name}", filter_fields(group, self.form_values, topics), build,
+                          submit, store=self.form_values, submit_label="Create",
+                          note="Each event matching the pattern adds the value to the metric (0 when none match); "
+                               "with a threshold, an alarm on the metric's sum per minute notifies the topic "
+                               "(errors in the log -> alarm -> SNS). `a` shows the metric's alarms in Monitoring.")
         if await self.app.push_screen_wait(screen):
             self.created += 1
             self.app.notify(f"Metric filter {clean(self.form_values.get('name', ''), 80)} created", markup=False)
