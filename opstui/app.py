@@ -378,6 +378,11 @@ class OpsApp(App[None]):
         self.show_tab("logs")
         self.logs_view.open_nodes(nodes)
 
+    def open_logs(self, targets: list, since_ms: int | None = None) -> None:
+        """The Logs tab following these targets (a Run Command node's output stream)."""
+        self.show_tab("logs")
+        self.logs_view.follow(targets, since_ms=since_ms)
+
     def open_metric_logs(self, region: str, metric_name: str, namespace: str, at_ms: int | None = None) -> None:
         """The Logs tab following the groups whose metric filters feed this metric (Monitoring's `L`)."""
         self.show_tab("logs")

@@ -109,6 +109,9 @@ RUN_COMMANDS: tuple[AppCommand, ...] = (
                mutating=True),
     AppCommand("run-history", "Run: history", "h", "history",
                "Earlier commands of the loaded regions (ListCommands); enter reopens one, esc goes back", tab="run"),
+    AppCommand("run-logs", "Run: the node's output stream in Logs", "L", "logs",
+               "Follow the output stream of the node under the cursor in the Logs tab (CloudWatch output only)",
+               tab="run", panel="run"),
     AppCommand("run-export", "Run: export", "e", "export",
                "Write the run as JSON and plain text into ~/opstui-runs/", tab="run", panel="run"),
 )

@@ -295,3 +295,39 @@ async def test_read_only_greys_metric_filter_changes_and_insights(sandbox):
         assert view.current.check_action("cycle_range", ()) is True  # reads stay available
     app.close_aws()
 
+async def test_run_command_node_L_follows_its_output_stream(sandbox, monkeypatch):
+    from opstui.views import runcommand
+    from opstui.views.runcommand.confirm import ConfirmRunScreen
+
+    monkeypatch.setattr(runcommand, "POLL_INTERVAL", 0.2)
+    app = make_app(sandbox)
+    marker = uuid.uuid4().hex[:8]
+    async with app.run_test(size=(180, 48)) as pilot:
+        await loaded(pilot, app)
+        view = app.run_view
+        await wait_for(pilot, lambda: view.form.detail is not None and view.form.commands_area() is not None)
+        nodes = [n for n in app.fleet_view.table.rows if n.name in ("prod-db-01",)]
+        app.ctx.fleet.select(n.key for n in nodes)
+        app.show_tab("run")
+        await pilot.pause()
+        view.form.commands_area().text = f"echo out-{marker}"
+        await pilot.pause()
+        runs = view.sent_runs
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        radius = app.screen.radius
+        if radius.needs_typed_confirmation:
+            await pilot.press(*radius.confirmation_word, "enter")
+        else:
+            await pilot.click("#confirm-run")
+        await wait_for(pilot, lambda: view.sent_runs > runs and view.run is not None and view.run.finished)
+        await pilot.pause()
+        view.run_panel.nodes_table.focus()
+        await pilot.press("L")
+        logs = app.logs_view
+        viewer = logs.viewer_panel.viewer
+        await wait_for(pilot, lambda: any(f"out-{marker}" in t for t in viewer.line_texts()))
+        [target] = logs.viewer_panel.targets
+        assert target.group == "/aws/ssm/AWS-RunShellScript" and nodes[0].instance_id in target.stream_prefix
+        assert app.active_tab == "logs"
+    app.close_aws()

@@ -38,9 +38,9 @@ class LogsView(TabView):
     def groups_panel(self) -> GroupsPanel:
         return self.query_one(GroupsPanel)
 
-    def follow(self, targets: list[lg.FollowTarget], *, at_ms: int | None = None) -> None:
+    def follow(self, targets: list[lg.FollowTarget], *, at_ms: int | None = None, since_ms: int | None = None) -> None:
         """Follow these targets in the viewer, and show it."""
-        self.viewer_panel.follow(targets, at_ms=at_ms)
+        self.viewer_panel.follow(targets, at_ms=at_ms, since_ms=since_ms)
         self.show_panel(FollowPanel.NAME)
 
     # -- jumps from other tabs ----------------------------------------------------------------------------------
