@@ -331,3 +331,17 @@ async def test_run_command_node_L_follows_its_output_stream(sandbox, monkeypatch
         assert target.group == "/aws/ssm/AWS-RunShellScript" and nodes[0].instance_id in target.stream_prefix
         assert app.active_tab == "logs"
     app.close_aws()
+
+
+def test_insights_histogram_of_bin_counts_in_time_order():
+    from opstui.aws.logs_models import QueryResults
+    from opstui.views.logs.insights import histogram
+
+    rows = tuple(((("bin(1m)", f"2026-12-02 10:{i:02d}:00.000"), ("count(*)", str(v))))
+                 for i, v in reversed(list(enumerate([1, 4, 8, 2]))))  # Insights may answer newest first
+    chart = histogram(QueryResults("q", "Complete", rows), height=4).plain.splitlines()
+    assert chart[0].startswith("8 ┤") and chart[0].endswith("  █ ")  # the tallest bin is the third, in time order
+    assert chart[3].startswith("0 ┤") and all(ch == "█" for ch in chart[3][3:])
+    assert "count(*) by bin(1m)" in chart[-1] and "10:00:00.000 … 2026-12-02 10:03" in chart[-1]
+    no_bin = ((("@message", "x"),),)
+    assert histogram(QueryResults("q", "Complete", no_bin)) is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -33,6 +34,52 @@ RANGES = ((15 * 60, "15 min"), (3600, "1 h"), (6 * 3600, "6 h"), (24 * 3600, "24
 DEFAULT_QUERY = "fields @timestamp, @logStream, @message | sort @timestamp desc | limit 100"
 
 
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text | None:
+    """A column chart of ``stats count(*) by bin(…)``-style results: one column per bin in time order (bins
+    merged when there are more than ``width``), the count's scale on the left. None when the results have no
+    ``bin(`` field and a numeric one."""
+    fields = results.fields
+    when = next((f for f in fields if f.startswith("bin(")), None)
+    if when is None:
+        return None
+    points: list[tuple[str, float]] = []
+    value_field = None
+    for f in fields:
+        if f == when:
+            continue
+        try:
+            points = [(dict(r).get(when, ""), float(dict(r).get(f, "") or 0)) for r in results.rows]
+        except ValueError:
+            continue
+        value_field = f
+        break
+    if value_field is None or not points:
+        return None
+    points.sort()
+    values = [v for _, v in points]
+    if len(values) > width:
+        step = -(-len(values) // width)
+        values = [sum(values[i:i + step]) for i in range(0, len(values), step)]
+    top = max(values) or 1
+    label_width = len(f"{top:,.0f}")
+    text = Text()
+    for row in range(height, 0, -1):
+        label = f"{top:,.0f}" if row == height else ("0" if row == 1 else "")
+        text.append(label.rjust(label_width) + " ┤", style="dim")
+        for v in values:
+            eighths = round(v / top * height * 8)
+            cell = min(max(eighths - (row - 1) * 8, 0), 8)
+            text.append(BLOCKS[cell], style="cyan")
+        text.append("\n")
+    text.append(" " * label_width + " └" + "─" * len(values) + "\n", style="dim")
+    text.append(" " * (label_width + 2) + clean(f"{points[0][0]} … {points[-1][0]}  ({value_field} by {when})", 200),
+                style="dim")
+    return text
+
+
 class QueryInput(SafeInput):
     BINDINGS = [Binding("up", "previous", "Previous query", show=False)]
 
@@ -51,6 +98,8 @@ class InsightsPanel(Panel):
     InsightsPanel #logs-query { height: 3; }
     InsightsPanel #logs-query-info { height: auto; padding: 0 1; color: $text-muted; }
     InsightsPanel #logs-results { height: 1fr; }
+    InsightsPanel #logs-histogram { display: none; height: auto; padding: 0 1; }
+    InsightsPanel #logs-histogram.-shown { display: block; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -64,6 +113,7 @@ class InsightsPanel(Panel):
     def compose(self) -> ComposeResult:
         yield QueryInput(DEFAULT_QUERY, placeholder="Logs Insights query (enter or ctrl+r runs it)", id="logs-query")
         yield Static(id="logs-query-info")
+        yield Static(id="logs-histogram")
         yield NodeTable(query_columns(["@timestamp", "@message"]), key=lambda r: str(id(r)), id="logs-results")
 
     def on_mount(self) -> None:
@@ -145,6 +195,10 @@ class InsightsPanel(Panel):
 
     def _show(self, results: QueryResults, seconds: float) -> None:
         fields = results.fields or ["@message"]
+        chart = histogram(results, width=max(self.size.width - 16, 20))
+        box = self.query_one("#logs-histogram", Static)
+        box.update(chart or "")
+        box.set_class(chart is not None, "-shown")
         table = self.table("logs-results")
         table.set_columns(query_columns(fields))
         table.set_rows(list(results.rows))
