@@ -245,6 +245,12 @@ LOGS_COMMANDS: tuple[AppCommand, ...] = (
                tab="logs", panel="viewer"),
     AppCommand("logs-sources", "Logs: source labels on/off", "s", "toggle_sources",
                "Show or hide the group/stream label of each line", tab="logs", panel="viewer"),
+    AppCommand("logs-columns", "Logs: JSON fields as columns", "c", "columns",
+               "Show JSON events as the fields you name, in columns (e.g. level,msg,latency_ms); empty: whole lines",
+               tab="logs", panel="viewer"),
+    AppCommand("logs-time", "Logs: jump to a time", "t", "jump_time",
+               "Pause and show the lines from a time (HH:MM or HH:MM:SS, UTC, today; or -15m)", tab="logs",
+               panel="viewer"),
     AppCommand("logs-run-query", "Logs: run the query", "ctrl+r", "run_query",
                "StartQuery over the groups and the time range, then the results (disabled in read-only mode: "
                "the read-only guard refuses StartQuery)", tab="logs", panel="insights", mutating=True),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
 from rich.style import Style
 from textual.widgets import Static
 
@@ -132,7 +133,31 @@ async def test_json_field_filter_and_words_in_the_filter_box(sandbox):
         assert "filter not applied" in str(view.query_one("#logs-status", Static).render())
         view.show_panel("viewer", "")
         assert len(viewer.line_texts()) == 4
+        # JSON events as the fields picked, in columns; other lines stay whole
+        viewer.focus()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.query("#form-save"))
+        app.screen.query_one("#f-fields").value = "level, msg"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: viewer.json_fields == ("level", "msg"))
+        texts = viewer.line_texts()
+        assert texts[1].endswith("ERROR  db timeout") and "latency" not in texts[1]
+        assert texts[3].endswith("plain ERROR line, not JSON")
     app.close_aws()
+
+
+def test_jump_times_parse_utc_clock_times_and_offsets():
+    from datetime import UTC, datetime
+
+    from opstui.views.logs.follow import parse_when
+
+    now = int(datetime(2026, 12, 2, 10, 30, tzinfo=UTC).timestamp() * 1000)
+    assert parse_when("-15m", now) == now - 15 * 60_000
+    assert parse_when("10:05", now) == int(datetime(2026, 12, 2, 10, 5, tzinfo=UTC).timestamp() * 1000)
+    assert parse_when("23:59:30", now) == int(datetime(2026, 12, 1, 23, 59, 30, tzinfo=UTC).timestamp() * 1000)
+    for bad in ("25:00", "noon", "10:61"):
+        with pytest.raises(ValueError):
+            parse_when(bad, now)
 
 
 async def test_hostile_log_lines_stay_literal_and_keep_only_colours(sandbox):

@@ -8,7 +8,9 @@ lines (words, ``!word``, ``level=ERROR``, ``$.status >= 500``), ``p`` pauses and
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -21,11 +23,29 @@ from opstui.aws import logs as lg
 from opstui.commands import commands_of
 from opstui.logfilter import FilterError, LineFilter, parse_filter
 from opstui.safe import clean
+from opstui.views.common.form import Field, FormScreen
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.work import action_work
 from opstui.views.logs.viewer import LogViewer
 
 POLL_SECONDS = 2.0
 SINCE_MS = 15 * 60_000  # a new follow starts this far back
+
+
+def parse_when(text: str, now_ms: int) -> int:
+    """``HH:MM[:SS]`` (UTC, today; yesterday if that is in the future) or ``-15m``/``-2h`` -> epoch ms."""
+    value = text.strip()
+    ago = re.fullmatch(r"-(\d+)([smh])", value)
+    if ago:
+        return now_ms - int(ago.group(1)) * {"s": 1, "m": 60, "h": 3600}[ago.group(2)] * 1000
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", value)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59 or int(m.group(3) or 0) > 59:
+        raise ValueError("a time like 14:05 or 14:05:30 (UTC), or -15m")
+    now = datetime.fromtimestamp(now_ms / 1000, UTC)
+    when = now.replace(hour=int(m.group(1)), minute=int(m.group(2)), second=int(m.group(3) or 0), microsecond=0)
+    if when > now:
+        when -= timedelta(days=1)
+    return int(when.timestamp() * 1000)
 
 
 def source_label(event: lg.LogEvent, targets: list[lg.FollowTarget]) -> str:
@@ -175,6 +195,44 @@ class FollowPanel(Panel):
 
     def action_toggle_sources(self) -> None:
         self.viewer.set_show_source(not self.viewer.show_source)
+
+    def action_columns(self) -> None:
+        self._ask_columns()
+
+    @action_work("logs-columns")
+    async def _ask_columns(self) -> None:
+        viewer = self.viewer
+        chosen: list[str] = []
+
+        def build(values: dict[str, str]) -> list[str]:
+            return [f for f in values["fields"].replace(" ", ",").split(",") if f.strip()]
+
+        async def submit(fields: list[str]) -> None:
+            chosen.extend(fields)
+
+        screen = FormScreen("JSON fields as columns", [Field("fields", "Fields", ",".join(viewer.json_fields),
+                                                             placeholder="level,msg,latency_ms (empty: whole lines)")],
+                            build, submit, submit_label="Show")
+        if await self.app.push_screen_wait(screen):
+            viewer.set_json_fields(chosen)
+
+    def action_jump_time(self) -> None:
+        self._ask_time()
+
+    @action_work("logs-time")
+    async def _ask_time(self) -> None:
+        chosen: list[int] = []
+
+        def build(values: dict[str, str]) -> int:
+            return parse_when(values["when"], int(time.time() * 1000))
+
+        async def submit(ms: int) -> None:
+            chosen.append(ms)
+
+        screen = FormScreen("Jump to a time", [Field("when", "Time (UTC)", "", placeholder="14:05, 14:05:30 or -15m")],
+                            build, submit, submit_label="Jump")
+        if await self.app.push_screen_wait(screen) and chosen:
+            self.viewer.jump_to_time(chosen[0])
 
     @on(LogViewer.FollowChanged)
     def _follow_changed(self) -> None:

@@ -21,6 +21,7 @@ parsed. A line without colours of its own gets its level word (ERROR, WARN, ...)
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -66,6 +67,26 @@ def render_message(message: str) -> Text:
         if found:
             text.stylize(LEVEL_STYLES[found.group(1).upper()], found.start(), found.end())
     return text
+
+
+def json_cells(message: str, fields: tuple[str, ...]) -> list[str] | None:
+    """The values of ``fields`` in a JSON event, as text ("" when missing); None when it is not a JSON object."""
+    text = message.lstrip()
+    if not text.startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    cells = []
+    for name in fields:
+        value: Any = obj
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        cells.append("" if value is None else value if isinstance(value, str) else json.dumps(value))
+    return cells
 
 
 class LogViewer(ScrollView, can_focus=True):
@@ -116,6 +137,8 @@ class LogViewer(ScrollView, can_focus=True):
         self.unseen = 0  # lines appended (and shown) while paused
         self.show_source = True
         self.utc = True
+        self.json_fields: tuple[str, ...] = ()  # JSON events drawn as these fields in columns
+        self._field_widths: list[int] = []
         self._strips: OrderedDict[int, Strip] = OrderedDict()
         self._width = 0  # widest line seen (characters, an estimate of cells)
         self._label_width = 0
@@ -196,6 +219,19 @@ class LogViewer(ScrollView, can_focus=True):
         self.show_source = show
         self._strips.clear()
         self._resize_virtual()
+        self.refresh()
+
+    def set_json_fields(self, fields: Iterable[str]) -> None:
+        """Draw JSON events as these fields (dotted paths, ``$.`` optional) in columns; () for the whole line.
+        Column widths come from the newest 2,000 lines (at most 40 cells each)."""
+        self.json_fields = tuple(f.strip().removeprefix("$.") for f in fields if f.strip().removeprefix("$."))
+        widths = [len(f) for f in self.json_fields]
+        for index in self.shown[-2000:]:
+            cells = json_cells(self.lines[index][2], self.json_fields)
+            if cells is not None:
+                widths = [max(w, min(len(c), 40)) for w, c in zip(widths, cells, strict=True)]
+        self._field_widths = widths
+        self._strips.clear()
         self.refresh()
 
     def _ts_of(self, index: int) -> int:
@@ -328,7 +364,16 @@ class LogViewer(ScrollView, can_focus=True):
         if self.show_source and self.sources:
             label = clean(self.sources[source], 40)
             text.append(label.ljust(self._label_width) + " ", Style(color=SOURCE_COLOURS[source % len(SOURCE_COLOURS)]))
-        text.append_text(render_message(message))
+        cells = json_cells(message, self.json_fields) if self.json_fields else None
+        if cells is not None:
+            last = len(cells) - 1
+            for i, (cell, width) in enumerate(zip(cells, self._field_widths, strict=True)):
+                body = render_message(cell[:width])
+                if i < last:
+                    body.pad_right(width - body.cell_len + 2)
+                text.append_text(body)
+        else:
+            text.append_text(render_message(message))
         if self.line_filter.highlight:
             text.highlight_words(self.line_filter.highlight, self.match_style, case_sensitive=False)
         return text
