@@ -184,25 +184,32 @@ class LogViewer(ScrollView, can_focus=True):
         self.post_message(self.FollowChanged(self))
 
     def append(self, items: Iterable[tuple[int, str, str]]) -> int:
-        """Add ``(timestamp ms, source label, message)`` lines; returns how many passed the filter."""
+        """Add ``(timestamp ms, source label, message)`` lines; returns how many passed the filter.
+
+        Lines older than the newest shown (a late event, another group's clock) are merged into place: one
+        stable sort of the nearly sorted index list per batch (Timsort: linear), not an insert per line."""
         lines, shown, flt = self.lines, self.shown, self.line_filter
-        key = self._ts_of
-        added = 0
+        fresh: list[int] = []
         width = self._width
+        last_ts = lines[-1][0] if lines else None
+        in_order = True
         for ts, label, message in items:
             index = len(lines)
             lines.append((ts, self.source(label), message))
-            if index and ts < lines[index - 1][0]:
-                self._in_order = False
+            if last_ts is not None and ts < last_ts:
+                in_order = self._in_order = False
+            last_ts = ts
             if flt.empty or flt.matches(message):
-                if shown and ts < lines[shown[-1]][0]:
-                    shown.insert(bisect.bisect_right(shown, ts, key=key), index)
-                else:
-                    shown.append(index)
-                added += 1
+                fresh.append(index)
             if len(message) > width:
                 width = min(len(message), MAX_CHARS + 30)
         self._width = width
+        if fresh:
+            late = shown and lines[fresh[0]][0] < lines[shown[-1]][0]
+            shown.extend(fresh)
+            if late or not in_order:
+                shown.sort(key=self._ts_of)
+        added = len(fresh)
         if len(lines) > self.max_lines:
             self._trim(len(lines) - self.max_lines + self.max_lines // 10)
         self._resize_virtual()
