@@ -241,13 +241,13 @@ class LogFollower:
                                   max_events=10 * self.max_backlog)
         if not newest and len(events) > self.max_backlog:
             events = events[-self.max_backlog:]
-        if events:
-            self.newest_ms[target] = max(newest, events[-1].timestamp)  # pages come in timestamp order
         return events
 
     async def poll(self, aws: AwsClients) -> FollowUpdate:
-        self.polls += 1
+        """The new events of every target, merged by time. Nothing is recorded until every target answered
+        (or failed), so a poll cancelled half-way loses nothing: the next one reads the same window again."""
         results = await asyncio.gather(*(self._poll_one(aws, t) for t in self.targets), return_exceptions=True)
+        self.polls += 1
         update = FollowUpdate([], calls=len(self.targets))
         for target, result in zip(self.targets, results, strict=True):
             if isinstance(result, OpsError):
@@ -255,6 +255,8 @@ class LogFollower:
                 continue
             if isinstance(result, BaseException):
                 raise result
+            if result:  # pages come in timestamp order
+                self.newest_ms[target] = max(self.newest_ms.get(target, 0), result[-1].timestamp)
             for e in result:
                 if e.key in self._seen:
                     continue

@@ -119,7 +119,8 @@ class FollowPanel(Panel):
         self.follower = None
 
     def load(self) -> None:
-        if self.follower is not None:
+        """Poll now (`r`, the tab's refresh); never while a poll is in flight (a new one would cancel it)."""
+        if self.follower is not None and not self.busy:
             self._poll()
 
     @aws_work
