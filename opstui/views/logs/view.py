@@ -14,6 +14,8 @@ greyed and the header says why; the aws layer refuses them anyway.
 
 from __future__ import annotations
 
+from textual.widgets import ContentSwitcher
+
 from opstui.aws import logs as lg
 from opstui.aws.errors import OpsError
 from opstui.aws.models import FleetNode
@@ -41,7 +43,16 @@ class LogsView(TabView):
     def follow(self, targets: list[lg.FollowTarget], *, at_ms: int | None = None, since_ms: int | None = None) -> None:
         """Follow these targets in the viewer, and show it."""
         self.viewer_panel.follow(targets, at_ms=at_ms, since_ms=since_ms)
-        self.show_panel(FollowPanel.NAME)
+        self.front(FollowPanel.NAME)
+
+    def front(self, name: str) -> None:
+        """Bring a panel to the front; focus it only if the tab is shown (a jump finishing after the user
+        went elsewhere must not pull them back: focusing inside a hidden tab would switch to it)."""
+        if self.is_active:
+            self.show_panel(name)
+            return
+        self.panel = name
+        self.query_one(f"#{self.TAB_ID}-panels", ContentSwitcher).current = f"panel-{name}"
 
     # -- jumps from other tabs ----------------------------------------------------------------------------------
     @action_work("logs-jump", what="finding the node's log streams")
@@ -52,7 +63,7 @@ class LogsView(TabView):
         for n in nodes:
             by_region.setdefault(n.region, []).append(n.instance_id)
         names = ", ".join(n.name or n.instance_id for n in nodes[:4]) + ("…" if len(nodes) > 4 else "")
-        self.show_panel(FollowPanel.NAME)
+        self.front(FollowPanel.NAME)
         self.app.notify(clean(f"Looking for the log streams of {names}…", 200), markup=False)
         targets: list[lg.FollowTarget] = []
         for region, ids in by_region.items():
