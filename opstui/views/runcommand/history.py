@@ -15,8 +15,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from opstui.aws import ssm
-from opstui.aws.models import CommandSummary
-from opstui.aws.regions import per_region
+from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
 from opstui.runs.tracker import RunTracker
 from opstui.views.common.tab import Panel, aws_work, bindings_for
@@ -63,13 +62,7 @@ class HistoryPanel(Panel):
         regions = ctx.regions
         self.commands_table.border_title = Content("History: loading…")
         results = await ctx.fresh(per_region(regions, lambda r: ssm.list_commands(ctx.aws, r), "ssm"), generation)
-        found: list[CommandSummary] = []
-        errors: list[str] = []
-        for _region, value, err in results:
-            if err is not None:
-                errors.append(str(err))
-            else:
-                found.extend(value)
+        found, errors = merged(results)
         found.sort(key=lambda c: c.requested.timestamp() if c.requested else 0, reverse=True)
         self.errors = errors
         self.show_rows(self.MAIN_TABLE, found)
