@@ -8,6 +8,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.content import Content
 from textual.timer import Timer
 
@@ -31,7 +32,7 @@ class GroupsPanel(Panel):
     BINDINGS = bindings_for(commands_of("logs", "groups"))
     DEFAULT_CSS = """
     GroupsPanel #logs-groups { height: 1fr; }
-    GroupsPanel #logs-streams { height: 12; }
+    GroupsPanel #logs-streams-box { height: 12; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -44,7 +45,10 @@ class GroupsPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield NodeTable(GROUP_COLUMNS, key=lambda g: g.key, id="logs-groups")
-        yield NodeTable(STREAM_COLUMNS, key=lambda s: s.key, id="logs-streams")
+        # in a box of its own: when the tab is left, Textual moves the focus from a hidden table to a focusable
+        # *sibling*, and a focus inside this tab would switch straight back to it
+        with Vertical(id="logs-streams-box"):
+            yield NodeTable(STREAM_COLUMNS, key=lambda s: s.key, id="logs-streams")
 
     def on_mount(self) -> None:
         self.table("logs-groups").border_title = Content("Log groups: open the tab to load")

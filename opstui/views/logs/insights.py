@@ -16,6 +16,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Input, Static
 
@@ -97,7 +98,7 @@ class InsightsPanel(Panel):
     DEFAULT_CSS = """
     InsightsPanel #logs-query { height: 3; }
     InsightsPanel #logs-query-info { height: auto; padding: 0 1; color: $text-muted; }
-    InsightsPanel #logs-results { height: 1fr; }
+    InsightsPanel #logs-results-box { height: 1fr; }
     InsightsPanel #logs-histogram { display: none; height: auto; padding: 0 1; }
     InsightsPanel #logs-histogram.-shown { display: block; }
     """
@@ -114,7 +115,8 @@ class InsightsPanel(Panel):
         yield QueryInput(DEFAULT_QUERY, placeholder="Logs Insights query (enter or ctrl+r runs it)", id="logs-query")
         yield Static(id="logs-query-info")
         yield Static(id="logs-histogram")
-        yield NodeTable(query_columns(["@timestamp", "@message"]), key=lambda r: str(id(r)), id="logs-results")
+        with Vertical(id="logs-results-box"):  # not a sibling of the query box (see GroupsPanel.compose)
+            yield NodeTable(query_columns(["@timestamp", "@message"]), key=lambda r: str(id(r)), id="logs-results")
 
     def on_mount(self) -> None:
         self.table("logs-results").border_title = Content("Results")
