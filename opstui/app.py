@@ -44,6 +44,7 @@ from opstui.views.common.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOI
 from opstui.views.common.tab import TabView
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.inventory import InventoryView
+from opstui.views.logs import LogsView
 from opstui.views.monitoring import MonitoringView
 from opstui.views.overview import OverviewView
 from opstui.views.runcommand import RunCommandView
@@ -155,7 +156,7 @@ MODAL_BLOCKED = frozenset({"show_tab", "command", "jump", "help", "refresh", "co
 #: the tab registry: id (as in the command registry's TABS) -> the view class
 TAB_VIEWS: dict[str, type[Widget]] = {
     "overview": OverviewView, "fleet": FleetView, "shells": ShellsView, "run": RunCommandView,
-    "inventory": InventoryView, "monitoring": MonitoringView, "backup": BackupView,
+    "inventory": InventoryView, "monitoring": MonitoringView, "backup": BackupView, "logs": LogsView,
 }
 
 
@@ -281,6 +282,10 @@ class OpsApp(App[None]):
         return self.query_one(BackupView)
 
     @property
+    def logs_view(self) -> LogsView:
+        return self.query_one(LogsView)
+
+    @property
     def overview_view(self) -> OverviewView:
         return self.query_one(OverviewView)
 
@@ -395,6 +400,21 @@ class OpsApp(App[None]):
         self.run_view.use_fleet_nodes(nodes)
         self.show_tab("run")
 
+    def open_node_logs(self, nodes: list) -> None:
+        """The Logs tab following the nodes' streams in every group (the Fleet's `L`)."""
+        self.show_tab("logs")
+        self.logs_view.open_nodes(nodes)
+
+    def open_logs(self, targets: list, since_ms: int | None = None) -> None:
+        """The Logs tab following these targets (a Run Command node's output stream)."""
+        self.show_tab("logs")
+        self.logs_view.follow(targets, since_ms=since_ms)
+
+    def open_metric_logs(self, region: str, metric_name: str, namespace: str, at_ms: int | None = None) -> None:
+        """The Logs tab following the groups whose metric filters feed this metric (Monitoring's `L`)."""
+        self.show_tab("logs")
+        self.logs_view.open_metric(region, metric_name, namespace, at_ms)
+
     def jump_to(self, tab: str, filter_text: str = "", panel: str = "") -> None:
         """The Overview's jumps: the tab that explains a line, filtered to it."""
         if tab == "fleet":
@@ -403,6 +423,9 @@ class OpsApp(App[None]):
         elif tab == "monitoring":
             self.show_tab("monitoring")
             self.monitoring_view.show_panel(panel or "alarms", filter_text)
+        elif tab == "logs":
+            self.show_tab("logs")
+            self.logs_view.show_panel(panel or "groups", filter_text)
         elif tab == "backup":
             self.show_tab("backup")
             self.backup_view.show_panel("jobs")  # failures and completed-with-issues come first

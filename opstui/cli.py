@@ -22,6 +22,9 @@ other commands:
                  live progress on stderr, grouped output on stdout; exit 1 if any node failed
   opstui iam-policy [--read-only]
                  print the least-privilege IAM policy (JSON) for what opstui calls
+  opstui logs tail GROUP... [--node NAME|ID] [--filter PATTERN] [--since 10m] [--follow] [--json FIELDS]
+  opstui logs query GROUP... 'QUERY' [--since 1h] [--json]
+                 CloudWatch Logs: events of the groups merged by time (and followed), or a Logs Insights query
   opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME] [--latency 120ms±40ms]
                  run the local AWS sandbox in the foreground (Ctrl-C stops it)
 
@@ -107,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         from opstui.run_cli import main as run_main
 
         return run_main(argv[1:])
+    if argv and argv[0] == "logs":
+        from opstui.logs_cli import main as logs_main
+
+        return logs_main(argv[1:])
     if argv and argv[0] == "shell":
         from opstui.shell_cli import main as shell_main
 

@@ -36,7 +36,7 @@ class AppCommand:
 TABS: tuple[tuple[str, str, str], ...] = (
     ("overview", "Overview", "f1"), ("fleet", "Fleet", "f2"), ("shells", "Shells", "f3"),
     ("run", "Run Command", "f4"), ("inventory", "Inventory", "f5"), ("monitoring", "Monitoring", "f6"),
-    ("backup", "Backup", "f7"),
+    ("backup", "Backup", "f7"), ("logs", "Logs", "f8"),
 )
 
 GLOBAL_COMMANDS: tuple[AppCommand, ...] = (
@@ -64,6 +64,9 @@ FLEET_COMMANDS: tuple[AppCommand, ...] = (
                "Open a Session Manager shell on each selected node (or the node under the cursor)", tab="fleet"),
     AppCommand("fleet-run", "Fleet: run a command", "c", "run_command",
                "Open Run Command with the selected nodes (or the node under the cursor) as the target", tab="fleet"),
+    AppCommand("fleet-logs", "Fleet: logs of the node", "L", "logs",
+               "Open the Logs tab following the node's stream in every log group of its region (the selected "
+               "nodes, or the node under the cursor)", tab="fleet"),
     AppCommand("fleet-sort", "Fleet: sort by next column", "o", "sort_next",
                "Order by the next column (or click a header)", tab="fleet"),
     AppCommand("fleet-sort-reverse", "Fleet: reverse sort", "O", "sort_reverse", "Reverse the sort", tab="fleet"),
@@ -106,6 +109,9 @@ RUN_COMMANDS: tuple[AppCommand, ...] = (
                mutating=True),
     AppCommand("run-history", "Run: history", "h", "history",
                "Earlier commands of the loaded regions (ListCommands); enter reopens one, esc goes back", tab="run"),
+    AppCommand("run-logs", "Run: the node's output stream in Logs", "L", "logs",
+               "Follow the output stream of the node under the cursor in the Logs tab (CloudWatch output only)",
+               tab="run", panel="run"),
     AppCommand("run-export", "Run: export", "e", "export",
                "Write the run as JSON and plain text into ~/opstui-runs/", tab="run", panel="run"),
 )
@@ -155,6 +161,9 @@ MONITORING_COMMANDS: tuple[AppCommand, ...] = (
                "Threshold, periods, datapoints, statistic, SNS topic of the alarm under the cursor", tab="monitoring", panel="alarms", mutating=True),
     AppCommand("monitoring-actions", "Monitoring: alarm actions on/off", "d", "toggle_actions",
                "Disable or enable the notifications of the alarm under the cursor (it keeps being evaluated)", tab="monitoring", panel="alarms", mutating=True),
+    AppCommand("monitoring-logs", "Monitoring: logs behind the alarm", "L", "logs",
+               "An alarm on a log metric: follow the log groups of its metric filter, shown from a few minutes "
+               "before the alarm last changed state", tab="monitoring", panel="alarms"),
     AppCommand("monitoring-delete", "Monitoring: delete alarm", "x", "delete",
                "Delete the alarm under the cursor (asks first)", tab="monitoring", panel="alarms", mutating=True),
     AppCommand("monitoring-subscribe", "Monitoring: subscribe to topic", "s", "subscribe",
@@ -213,6 +222,50 @@ BACKUP_COMMANDS: tuple[AppCommand, ...] = (
                "Order the table in front of you by the next column", tab="backup"),
 )
 
+# Keys of the Logs tab (tab-wide ones bound on LogsView, a panel's own on that panel: opstui/views/logs/).
+LOGS_COMMANDS: tuple[AppCommand, ...] = (
+    AppCommand("logs-groups", "Logs: groups", "1", "groups",
+               "Log groups of every region (retention, stored bytes, metric filters) and the streams of the group "
+               "under the cursor", tab="logs"),
+    AppCommand("logs-viewer", "Logs: viewer", "2", "viewer",
+               "The lines being followed, merged by time across groups and streams", tab="logs"),
+    AppCommand("logs-insights", "Logs: Insights", "3", "insights",
+               "A Logs Insights query over the selected groups (or the group under the cursor), results as a table",
+               tab="logs"),
+    AppCommand("logs-filters", "Logs: metric filters", "4", "filters",
+               "Metric filters of every group: pattern, metric, namespace, value", tab="logs"),
+    AppCommand("logs-filter", "Logs: filter", "slash", "filter",
+               "Filter the table in front of you; in the viewer, the lines: words, !negate, level=ERROR, "
+               "$.status >= 500", tab="logs"),
+    AppCommand("logs-follow", "Logs: follow", "f", "follow",
+               "Follow the selected groups (space), the group or the stream under the cursor, merged by time",
+               tab="logs", panel="groups"),
+    AppCommand("logs-pause", "Logs: pause / follow", "p", "toggle_follow",
+               "Pause following (lines keep arriving and are counted) or follow again (end also does)",
+               tab="logs", panel="viewer"),
+    AppCommand("logs-sources", "Logs: source labels on/off", "s", "toggle_sources",
+               "Show or hide the group/stream label of each line", tab="logs", panel="viewer"),
+    AppCommand("logs-columns", "Logs: JSON fields as columns", "c", "columns",
+               "Show JSON events as the fields you name, in columns (e.g. level,msg,latency_ms); empty: whole lines",
+               tab="logs", panel="viewer"),
+    AppCommand("logs-time", "Logs: jump to a time", "t", "jump_time",
+               "Pause and show the lines from a time (HH:MM or HH:MM:SS, UTC, today; or -15m)", tab="logs",
+               panel="viewer"),
+    AppCommand("logs-run-query", "Logs: run the query", "ctrl+r", "run_query",
+               "StartQuery over the groups and the time range, then the results (disabled in read-only mode: "
+               "the read-only guard refuses StartQuery)", tab="logs", panel="insights", mutating=True),
+    AppCommand("logs-range", "Logs: query time range", "t", "cycle_range",
+               "Insights over the last 15 min -> 1 h -> 6 h -> 24 h -> 7 days", tab="logs", panel="insights"),
+    AppCommand("logs-new-filter", "Logs: new metric filter", "n", "new_filter",
+               "A metric filter on the group under the cursor: pattern (ERROR, { $.level = \"ERROR\" }), metric, "
+               "namespace, value (disabled in read-only mode)", tab="logs", panel="filters", mutating=True),
+    AppCommand("logs-delete-filter", "Logs: delete metric filter", "x", "delete_filter",
+               "Delete the metric filter under the cursor (asks first)", tab="logs", panel="filters", mutating=True),
+    AppCommand("logs-alarms", "Logs: alarms on this metric", "a", "alarms",
+               "The Monitoring tab's alarms, filtered to the metric of the filter under the cursor", tab="logs",
+               panel="filters"),
+)
+
 NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
     ("↑ ↓ / j k", "Move the cursor"),
     ("PgUp PgDn / ctrl+b ctrl+f", "Page"),
@@ -226,6 +279,7 @@ NAVIGATION_HELP: tuple[tuple[str, str], ...] = (
 TAB_COMMANDS: dict[str, tuple[AppCommand, ...]] = {
     "overview": OVERVIEW_COMMANDS, "fleet": FLEET_COMMANDS, "shells": SHELL_COMMANDS, "run": RUN_COMMANDS,
     "inventory": INVENTORY_COMMANDS, "monitoring": MONITORING_COMMANDS, "backup": BACKUP_COMMANDS,
+    "logs": LOGS_COMMANDS,
 }
 ALL_COMMANDS: tuple[AppCommand, ...] = (*GLOBAL_COMMANDS, *(c for cmds in TAB_COMMANDS.values() for c in cmds))
 BY_ID: dict[str, AppCommand] = {c.id: c for c in ALL_COMMANDS}

@@ -8,6 +8,7 @@ the size the layouts are designed for first). `make.py small` makes only the 80Ã
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from opstui.app import OpsApp  # noqa: E402
+from opstui.aws.errors import OpsError  # noqa: E402
 from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 
@@ -49,6 +51,7 @@ async def shoot() -> list[Path]:
             made.append(await inventory_shot(app, pilot))
             made.append(await backup_shot(app, pilot))
             made.extend(await monitoring_shots(app, pilot, sandbox))
+            made.append(await logs_shot(app, pilot))
         app.close_aws()
         made.extend(await small_shots(sandbox, settings))
     return made
@@ -264,6 +267,77 @@ async def backup_shot(app: OpsApp, pilot) -> Path:
     return Path(app.save_screenshot("backup.svg", str(HERE)))
 
 
+async def shoot_logs() -> list[Path]:
+    """Only the Logs tab (`make.py logs`)."""
+    with SandboxProcess(live=False) as sandbox:
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        app = OpsApp(settings, credentials=sandbox.aws_credentials())
+        async with app.run_test(size=SIZE) as pilot:
+            path = await logs_shot(app, pilot)
+        app.close_aws()
+    return [path]
+
+
+def _demo_lines(now_ms: int, web: str) -> dict[tuple[str, str], list[tuple[int, str]]]:
+    """A few minutes of the storefront's nginx access log and the app's JSON log on two web nodes, with the
+    incident's 5xx and errors: written with PutLogEvents where the sandbox's agents have not shipped any."""
+    import json
+    import random
+
+    rnd = random.Random(7)
+    paths = ["/", "/cart", "/api/items", "/api/checkout", "/static/app.js", "/health"]
+    out: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for n, node in enumerate(web):
+        access, app_log = [], []
+        for i in range(120):
+            ts = now_ms - 300_000 + i * 2500 + n * 700
+            path = rnd.choice(paths)
+            slow = i > 80 and n == 1
+            status = 503 if slow and rnd.random() < 0.4 else 200
+            ms = rnd.randint(900, 2400) if slow else rnd.randint(8, 60)
+            access.append((ts, f'10.0.{n}.{rnd.randint(2, 250)} - - "GET {path} HTTP/1.1" {status} '
+                               f'{rnd.randint(200, 9000)} "-" "Mozilla/5.0" rt={ms / 1000:.3f}'))
+            level = "ERROR" if status >= 500 else ("WARN" if ms > 500 else "INFO")
+            app_log.append((ts + 3, json.dumps({"level": level, "msg": "upstream timed out" if status >= 500
+                                                else "request done", "path": path, "latency_ms": ms,
+                                                "request_id": f"req-{n}{i:05d}"})))
+        out[("/storefront/nginx/access", node)] = access
+        out[("/storefront/app", node)] = app_log
+    return out
+
+
+async def logs_shot(app: OpsApp, pilot) -> Path:
+    """Following the storefront's nginx access log and the app's JSON log of both web nodes, merged by time."""
+    import time
+
+    from opstui.aws import logs as lg
+
+    while app.fleet_view.refreshes < 1:
+        await asyncio.sleep(0.05)
+    region = app.settings.regions[0]
+    web = [n.instance_id for n in app.fleet_view.table.rows if n.name in ("prod-web-01", "prod-web-02")]
+
+    async def write() -> None:
+        for (group, stream), events in _demo_lines(int(time.time() * 1000), web).items():
+            for op, params in (("create_log_group", {"logGroupName": group}),
+                               ("create_log_stream", {"logGroupName": group, "logStreamName": stream})):
+                with contextlib.suppress(OpsError):  # already there
+                    await app.aws.call("logs", region, op, **params)
+            await app.aws.call("logs", region, "put_log_events", logGroupName=group, logStreamName=stream,
+                               logEvents=[{"timestamp": t, "message": m} for t, m in events])
+
+    await app.aws_loop.run(write())
+    app.show_tab("logs")
+    view = app.logs_view
+    view.follow([lg.FollowTarget(region, "/storefront/nginx/access"), lg.FollowTarget(region, "/storefront/app")])
+    while view.viewer_panel.polls < 1:
+        await asyncio.sleep(0.05)
+    await pilot.pause(0.3)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    return Path(app.save_screenshot("logs.svg", str(HERE)))
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     if only == ["inventory"]:
@@ -274,6 +348,8 @@ if __name__ == "__main__":
         paths = asyncio.run(shoot_backup())
     elif only == ["small"]:
         paths = asyncio.run(shoot_small())
+    elif only == ["logs"]:
+        paths = asyncio.run(shoot_logs())
     else:
         paths = asyncio.run(shoot())
     for path in paths:

@@ -62,6 +62,9 @@ INVALID_HINTS = {
     "InvalidNotificationConfig": "check the notification settings",
     "UnsupportedPlatformType": "the document does not run on this node's platform",
     "ValidationException": "check the values entered",
+    "InvalidParameterException": "check the values entered",
+    "MalformedQueryException": "check the query (Logs Insights syntax: fields, filter, stats, sort, limit)",
+    "InvalidOperationException": "this operation is not allowed on this resource now",
 }
 UNAVAILABLE_CODES = frozenset({"ServiceUnavailable", "Unavailable", "InternalError", "InternalFailure"})
 

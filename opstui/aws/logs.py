@@ -1,30 +1,408 @@
-"""CloudWatch Logs calls: reading Run Command output while it is produced.
+"""CloudWatch Logs calls: groups, streams, events, following, Logs Insights and metric filters.
 
-Run Command writes each node's output to a stream `<command-id>/<instance-id>/<plugin>/stdout|stderr`. A
-`LogCursor` reads all streams of one command with one paged FilterLogEvents per poll (never a call per
-node), from a little before the newest event it has seen (FilterLogEvents is eventually consistent: an
-event can become visible after a later one), and drops events it has already returned by eventId. That is
-what makes the output incremental without duplicates or gaps.
+Reading:
+
+* :func:`describe_log_groups` / :func:`describe_log_streams`: paged by botocore's paginators (never a hand
+  rolled token loop). ``orderBy=LastEventTime`` cannot be combined with a name prefix (AWS answers
+  ``InvalidParameterException``), so a prefix lists by name:
+  https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_DescribeLogStreams.html
+* :func:`filter_events`: one FilterLogEvents page, interleaved across the group's streams in timestamp
+  order, with ``nextToken``; ``logStreamNames`` (≤ 100) or ``logStreamNamePrefix``, never both:
+  https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html
+* :func:`get_log_events`: one stream, either direction, with ``nextForwardToken``/``nextBackwardToken``
+  (AWS gives back the same token at the end of the stream):
+  https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html
+
+Following (``tail -f``): :class:`LogFollower` polls with **one paged FilterLogEvents per group per poll**
+(a node's stream inside a shared group is a stream-name prefix, not a call of its own), re-reads a little
+before the newest event it has seen (FilterLogEvents is eventually consistent: an event can become visible
+after a later one) and drops what it already returned by (group, stream, timestamp, eventId). It does not
+use StartLiveTail: that is an HTTP/2 event stream on the ``stream-`` host prefix, and moto 5.2.5 answers it
+with one snapshot of the stored events and ends the stream instead of pushing new ones, so the sandbox could
+not prove it; polling works the same against AWS and the sandbox.
+
+Logs Insights: :func:`start_query`, :func:`get_query_results`, :func:`stop_query`, :func:`run_query`
+(start, poll until done, stop on cancel). Times are epoch **seconds** in StartQuery:
+https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html
+
+Metric filters: :func:`put_metric_filter`, :func:`describe_metric_filters`, :func:`delete_metric_filter`.
+
+Read-only mode: the guard in ``clients.py`` lets through only Describe/List/Get/Filter... operations, so
+PutMetricFilter, DeleteMetricFilter (changes) and also StartQuery/StopQuery are refused in read-only mode.
+IAM counts StartQuery and StopQuery as reads (the AWS managed policy CloudWatchLogsReadOnlyAccess grants
+``logs:StartQuery``, ``logs:StopQuery``, ``logs:StartLiveTail``:
+https://docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsReadOnlyAccess.html), but the
+guard fails closed on names and is not special-cased here: in read-only mode Insights is disabled (greyed)
+and says so. Widening the guard is a decision for the guard, not for one service module.
+
+Run Command's output streams (``<command-id>/<instance-id>/<plugin>/stdout|stderr``) are read by
+:class:`LogCursor`, the same technique for one prefix of one group.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError
+from opstui.aws.logs_models import (
+    EventPage,
+    LogEvent,
+    LogGroup,
+    LogStream,
+    MetricFilter,
+    MetricTransformation,
+    QueryResults,
+    QueryStatistics,
+    StreamPage,
+    ms_to_dt,
+)
 
 PAGE_SIZE = 10_000  # FilterLogEvents' maximum `limit`
 OVERLAP_MS = 10_000  # how far back each poll re-reads, to catch late-visible events
+MAX_STREAM_NAMES = 100  # FilterLogEvents' logStreamNames limit
+DEFAULT_NAMESPACE = "LogMetrics"
 
 
-@dataclass(frozen=True, slots=True)
-class LogEvent:
-    event_id: str
-    stream: str
-    timestamp: int  # milliseconds since the epoch
-    message: str
+def _event(e: dict[str, Any], group: str = "", region: str = "") -> LogEvent:
+    stream = str(e.get("logStreamName") or "")
+    ts = int(e.get("timestamp") or 0)
+    event_id = str(e.get("eventId") or f"{stream}/{ts}/{hash(e.get('message'))}")
+    return LogEvent(event_id, stream, ts, str(e.get("message") or ""), group, region, int(e.get("ingestionTime") or 0))
+
+
+# -- groups and streams ---------------------------------------------------------------------------------------
+
+
+async def describe_log_groups(aws: AwsClients, region: str, prefix: str = "") -> list[LogGroup]:
+    params: dict[str, Any] = {"logGroupNamePrefix": prefix} if prefix else {}
+    out: list[LogGroup] = []
+    async for page in aws.paginate("logs", region, "describe_log_groups", "logGroups", **params):
+        for g in page:
+            retention = g.get("retentionInDays")
+            out.append(LogGroup(
+                region=region, name=str(g.get("logGroupName") or ""), arn=str(g.get("arn") or ""),
+                created=ms_to_dt(g.get("creationTime")), retention_days=int(retention) if retention else None,
+                stored_bytes=int(g.get("storedBytes") or 0), metric_filters=int(g.get("metricFilterCount") or 0),
+                log_class=str(g.get("logGroupClass") or ""),
+            ))
+    return out
+
+
+async def describe_log_streams(aws: AwsClients, region: str, group: str, prefix: str = "",
+                               max_streams: int | None = None) -> list[LogStream]:
+    """Newest first (by last event) without a prefix; by name with one (AWS allows no other combination)."""
+    params: dict[str, Any] = {"logGroupName": group}
+    if prefix:
+        params.update(logStreamNamePrefix=prefix, orderBy="LogStreamName")
+    else:
+        params.update(orderBy="LastEventTime", descending=True)
+    out: list[LogStream] = []
+    async for page in aws.paginate("logs", region, "describe_log_streams", "logStreams", **params):
+        for s in page:
+            out.append(LogStream(
+                region=region, group=group, name=str(s.get("logStreamName") or ""),
+                created=ms_to_dt(s.get("creationTime")), first_event=ms_to_dt(s.get("firstEventTimestamp")),
+                last_event=ms_to_dt(s.get("lastEventTimestamp")), last_ingestion=ms_to_dt(s.get("lastIngestionTime")),
+                stored_bytes=int(s.get("storedBytes") or 0),
+            ))
+        if max_streams is not None and len(out) >= max_streams:
+            return out[:max_streams]
+    return out
+
+
+# -- events ---------------------------------------------------------------------------------------------------
+
+
+def _filter_params(group: str, *, stream_names: Sequence[str] = (), stream_prefix: str = "",
+                   start_ms: int | None = None, end_ms: int | None = None, pattern: str = "") -> dict[str, Any]:
+    if stream_names and stream_prefix:
+        raise OpsError("give stream names or a stream prefix, not both", kind="invalid", service="logs",
+                       operation="FilterLogEvents")
+    if len(stream_names) > MAX_STREAM_NAMES:
+        raise OpsError(f"at most {MAX_STREAM_NAMES} stream names per group (got {len(stream_names)})",
+                       kind="invalid", service="logs", operation="FilterLogEvents",
+                       hint="use a stream prefix instead")
+    params: dict[str, Any] = {"logGroupName": group}
+    if stream_names:
+        params["logStreamNames"] = list(stream_names)
+    if stream_prefix:
+        params["logStreamNamePrefix"] = stream_prefix
+    if start_ms:
+        params["startTime"] = int(start_ms)
+    if end_ms:
+        params["endTime"] = int(end_ms)
+    if pattern.strip():
+        params["filterPattern"] = pattern
+    return params
+
+
+async def filter_events(aws: AwsClients, region: str, group: str, *, stream_names: Sequence[str] = (),
+                        stream_prefix: str = "", start_ms: int | None = None, end_ms: int | None = None,
+                        pattern: str = "", limit: int = PAGE_SIZE, next_token: str | None = None) -> EventPage:
+    """One FilterLogEvents page: events of every matching stream, interleaved by timestamp."""
+    params = _filter_params(group, stream_names=stream_names, stream_prefix=stream_prefix, start_ms=start_ms,
+                            end_ms=end_ms, pattern=pattern)
+    params["limit"] = max(1, min(int(limit), PAGE_SIZE))
+    if next_token:
+        params["nextToken"] = next_token
+    resp = await aws.call("logs", region, "filter_log_events", **params)
+    events = tuple(_event(e, group, region) for e in resp.get("events", []))
+    return EventPage(events, resp.get("nextToken") or None)
+
+
+async def filter_all(aws: AwsClients, region: str, group: str, *, max_events: int = 100_000,
+                     **kwargs: Any) -> list[LogEvent]:
+    """Every page of FilterLogEvents (botocore's paginator), up to ``max_events``, in timestamp order."""
+    params = _filter_params(group, **kwargs)
+    params["PaginationConfig"] = {"PageSize": PAGE_SIZE}
+    out: list[LogEvent] = []
+    async for page in aws.paginate("logs", region, "filter_log_events", "events", **params):
+        out.extend(_event(e, group, region) for e in page)
+        if len(out) >= max_events:
+            return out[:max_events]
+    return out
+
+
+async def get_log_events(aws: AwsClients, region: str, group: str, stream: str, *, start_from_head: bool = False,
+                         next_token: str | None = None, limit: int = 10_000,
+                         start_ms: int | None = None, end_ms: int | None = None) -> StreamPage:
+    """One page of one stream. Without a token: the newest events (``startFromHead`` False), as AWS does."""
+    params: dict[str, Any] = {"logGroupName": group, "logStreamName": stream, "startFromHead": start_from_head,
+                              "limit": max(1, min(int(limit), 10_000))}
+    if next_token:
+        params["nextToken"] = next_token
+    if start_ms:
+        params["startTime"] = int(start_ms)
+    if end_ms:
+        params["endTime"] = int(end_ms)
+    resp = await aws.call("logs", region, "get_log_events", **params)
+    events = tuple(_event({**e, "logStreamName": stream}, group, region) for e in resp.get("events", []))
+    return StreamPage(events, resp.get("nextForwardToken") or None, resp.get("nextBackwardToken") or None)
+
+
+# -- following ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowTarget:
+    """One group to follow in one region, optionally narrowed to some streams (a node's: its id as prefix)."""
+
+    region: str
+    group: str
+    stream_names: tuple[str, ...] = ()
+    stream_prefix: str = ""
+
+    @property
+    def label(self) -> str:
+        narrowed = self.stream_prefix or ",".join(self.stream_names)
+        return f"{self.group}" + (f" [{narrowed}]" if narrowed else "")
+
+
+@dataclass
+class FollowUpdate:
+    events: list[LogEvent]
+    errors: dict[FollowTarget, OpsError] = field(default_factory=dict)
+    calls: int = 0
+
+
+@dataclass
+class LogFollower:
+    """Follows several groups at once, merged by time: ``poll()`` returns only events not returned before.
+
+    One paged FilterLogEvents per target per poll (targets run concurrently); a target that fails (denied,
+    group deleted) is reported in the update and the others go on. ``max_backlog`` caps the first poll per
+    target (the newest ones are kept), so following a busy group from ``--since 1h`` does not swallow memory.
+    """
+
+    targets: list[FollowTarget]
+    pattern: str = ""
+    start_ms: int = 0
+    overlap_ms: int = OVERLAP_MS
+    max_backlog: int = 50_000
+    newest_ms: dict[FollowTarget, int] = field(default_factory=dict)
+    polls: int = 0
+    _seen: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.start_ms:
+            self.start_ms = int(time.time() * 1000) - 5 * 60_000
+
+    async def _poll_one(self, aws: AwsClients, target: FollowTarget) -> list[LogEvent]:
+        newest = self.newest_ms.get(target, 0)
+        start = max(self.start_ms, newest - self.overlap_ms) if newest else self.start_ms
+        events = await filter_all(aws, target.region, target.group, stream_names=target.stream_names,
+                                  stream_prefix=target.stream_prefix, start_ms=start, pattern=self.pattern,
+                                  max_events=10 * self.max_backlog)
+        if not newest and len(events) > self.max_backlog:
+            events = events[-self.max_backlog:]
+        return events
+
+    async def poll(self, aws: AwsClients) -> FollowUpdate:
+        """The new events of every target, merged by time. Nothing is recorded until every target answered
+        (or failed), so a poll cancelled half-way loses nothing: the next one reads the same window again."""
+        results = await asyncio.gather(*(self._poll_one(aws, t) for t in self.targets), return_exceptions=True)
+        self.polls += 1
+        update = FollowUpdate([], calls=len(self.targets))
+        for target, result in zip(self.targets, results, strict=True):
+            if isinstance(result, OpsError):
+                update.errors[target] = result
+                continue
+            if isinstance(result, BaseException):
+                raise result
+            if result:  # pages come in timestamp order
+                self.newest_ms[target] = max(self.newest_ms.get(target, 0), result[-1].timestamp)
+            for e in result:
+                if e.key in self._seen:
+                    continue
+                self._seen[e.key] = e.timestamp
+                update.events.append(e)
+        update.events.sort(key=lambda e: (e.timestamp, e.group, e.stream, e.event_id))
+        self._prune()
+        return update
+
+    def _prune(self) -> None:
+        if not self.newest_ms or len(self._seen) < 200_000:
+            return
+        horizon = min(self.newest_ms.values()) - 2 * self.overlap_ms
+        self._seen = {k: ts for k, ts in self._seen.items() if ts >= horizon}
+
+
+# -- Logs Insights --------------------------------------------------------------------------------------------
+
+
+async def start_query(aws: AwsClients, region: str, groups: Sequence[str], query: str, start_s: int, end_s: int,
+                      limit: int | None = None) -> str:
+    if not groups:
+        raise OpsError("pick at least one log group to query", kind="invalid", service="logs", region=region,
+                       operation="StartQuery")
+    if not query.strip():
+        raise OpsError("the query is empty", kind="invalid", service="logs", region=region, operation="StartQuery",
+                       hint="e.g. fields @timestamp, @message | sort @timestamp desc | limit 20")
+    params: dict[str, Any] = {"logGroupNames": list(groups), "queryString": query, "startTime": int(start_s),
+                              "endTime": int(end_s)}
+    if limit:
+        params["limit"] = int(limit)
+    resp = await aws.call("logs", region, "start_query", **params)
+    return str(resp.get("queryId") or "")
+
+
+def _results(query_id: str, resp: dict[str, Any]) -> QueryResults:
+    rows = tuple(tuple((str(c.get("field") or ""), str(c.get("value") or "")) for c in row)
+                 for row in resp.get("results", []))
+    stats = resp.get("statistics") or {}
+    return QueryResults(query_id, str(resp.get("status") or "Unknown"), rows,
+                        QueryStatistics(float(stats.get("recordsMatched") or 0), float(stats.get("recordsScanned") or 0),
+                                        float(stats.get("bytesScanned") or 0)))
+
+
+async def get_query_results(aws: AwsClients, region: str, query_id: str) -> QueryResults:
+    return _results(query_id, await aws.call("logs", region, "get_query_results", queryId=query_id))
+
+
+async def stop_query(aws: AwsClients, region: str, query_id: str) -> bool:
+    resp = await aws.call("logs", region, "stop_query", queryId=query_id)
+    return bool(resp.get("success"))
+
+
+async def run_query(aws: AwsClients, region: str, groups: Sequence[str], query: str, start_s: int, end_s: int,
+                    *, poll: float = 0.5, timeout: float = 120, limit: int | None = None) -> QueryResults:
+    """Start, poll until the query is done (or ``timeout``), stop it if cancelled or timed out."""
+    query_id = await start_query(aws, region, groups, query, start_s, end_s, limit)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while True:
+            results = await get_query_results(aws, region, query_id)
+            if results.done:
+                return results
+            if loop.time() > deadline:
+                await stop_query(aws, region, query_id)
+                raise OpsError(f"the query did not finish in {timeout:.0f} s", kind="error", service="logs",
+                               region=region, operation="GetQueryResults", hint="narrow the time range or the groups")
+            await asyncio.sleep(poll)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # best effort: AWS stops it after 60 minutes anyway
+            await asyncio.shield(stop_query(aws, region, query_id))
+        raise
+
+
+# -- metric filters -------------------------------------------------------------------------------------------
+
+
+def _transformation(t: dict[str, Any]) -> MetricTransformation:
+    default = t.get("defaultValue")
+    dims = tuple(sorted((str(k), str(v)) for k, v in (t.get("dimensions") or {}).items()))
+    return MetricTransformation(str(t.get("metricName") or ""), str(t.get("metricNamespace") or ""),
+                                str(t.get("metricValue") or ""), float(default) if default is not None else None,
+                                str(t.get("unit") or ""), dims)
+
+
+async def describe_metric_filters(aws: AwsClients, region: str, group: str = "", *, metric_name: str = "",
+                                  namespace: str = "") -> list[MetricFilter]:
+    """A group's filters, or (by metric) the filters that feed one metric: AWS wants name and namespace together."""
+    params: dict[str, Any] = {}
+    if group:
+        params["logGroupName"] = group
+    if metric_name:
+        params.update(metricName=metric_name, metricNamespace=namespace)
+    out: list[MetricFilter] = []
+    async for page in aws.paginate("logs", region, "describe_metric_filters", "metricFilters", **params):
+        for f in page:
+            out.append(MetricFilter(region, str(f.get("logGroupName") or ""), str(f.get("filterName") or ""),
+                                    str(f.get("filterPattern") or ""),
+                                    tuple(_transformation(t) for t in f.get("metricTransformations") or []),
+                                    ms_to_dt(f.get("creationTime"))))
+    return out
+
+
+async def put_metric_filter(aws: AwsClients, region: str, group: str, name: str, pattern: str, metric_name: str,
+                            namespace: str = DEFAULT_NAMESPACE, value: str = "1",
+                            default_value: float | None = 0) -> None:
+    """Create or replace a filter: each matching event adds ``value`` to the metric (0 when nothing matched)."""
+    transformation: dict[str, Any] = {"metricName": metric_name, "metricNamespace": namespace, "metricValue": value}
+    if default_value is not None:
+        transformation["defaultValue"] = default_value
+    await aws.call("logs", region, "put_metric_filter", logGroupName=group, filterName=name, filterPattern=pattern,
+                   metricTransformations=[transformation])
+
+
+async def delete_metric_filter(aws: AwsClients, region: str, group: str, name: str) -> None:
+    await aws.call("logs", region, "delete_metric_filter", logGroupName=group, filterName=name)
+
+
+def metric_filter_problems(name: str, pattern: str, metric_name: str, namespace: str, value: str) -> dict[str, str]:
+    """What the form must fix before PutMetricFilter, by field (AWS's limits: names 1-512, no ':' or '*' in
+    a filter name; metric names and namespaces 1-255; a value is a number or a $.field/$name reference)."""
+    problems: dict[str, str] = {}
+    if not name.strip():
+        problems["name"] = "a filter name is required"
+    elif len(name) > 512 or ":" in name or "*" in name:
+        problems["name"] = "1-512 characters, no ':' or '*'"
+    if len(pattern) > 1024:
+        problems["pattern"] = "at most 1024 characters"
+    for key, text in (("metric", metric_name), ("namespace", namespace)):
+        if not text.strip():
+            problems[key] = "required"
+        elif len(text) > 255 or ":" in text and key == "metric":
+            problems[key] = "1-255 characters" + (", no ':'" if key == "metric" else "")
+    v = value.strip()
+    if not v:
+        problems["value"] = "required (1 counts each matching event)"
+    elif not v.startswith("$"):
+        try:
+            float(v)
+        except ValueError:
+            problems["value"] = "a number, or $.field / $name from the pattern"
+    return problems
+
+
+# -- Run Command output ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -76,3 +454,43 @@ def split_stream(stream: str) -> tuple[str, str, str, str]:
     if len(parts) < 4:
         parts += [""] * (4 - len(parts))
     return parts[0], parts[1], "/".join(parts[2:-1]), parts[-1]
+
+
+def node_targets(groups: Iterable[tuple[str, str]], instance_id: str) -> list[FollowTarget]:
+    """A node's streams in every group: the agent names a stream after the instance ({instance_id} in
+    log_stream_name, the default), so the instance id is the stream prefix."""
+    return [FollowTarget(region, group, stream_prefix=instance_id) for region, group in groups]
+
+
+async def node_streams(aws: AwsClients, region: str, instance_ids: Sequence[str],
+                       concurrency: int = 8) -> list[FollowTarget]:
+    """The nodes' streams in every group of the region (one DescribeLogStreams per group and node, by prefix,
+    ``concurrency`` at a time, once when following starts): a target per group that has one, naming them."""
+    groups = await describe_log_groups(aws, region)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def streams_of(group: str) -> tuple[str, list[str]]:
+        names: list[str] = []
+        async with gate:
+            for iid in instance_ids:
+                names += [s.name for s in await describe_log_streams(aws, region, group, prefix=iid,
+                                                                     max_streams=MAX_STREAM_NAMES)]
+        return group, names
+
+    found = await asyncio.gather(*(streams_of(g.name) for g in groups))
+    return [FollowTarget(region, group, stream_names=tuple(names[:MAX_STREAM_NAMES])) for group, names in found if names]
+
+
+async def metric_groups(aws: AwsClients, region: str, metric_name: str, namespace: str) -> list[str]:
+    """The log groups whose metric filters feed this metric (an alarm on a log metric -> its logs)."""
+    filters = await describe_metric_filters(aws, region, metric_name=metric_name, namespace=namespace)
+    return sorted({f.group for f in filters})
+
+
+__all__ = [
+    "EventPage", "FollowTarget", "FollowUpdate", "LogCursor", "LogEvent", "LogFollower", "LogGroup", "LogStream",
+    "MetricFilter", "QueryResults", "StreamPage", "delete_metric_filter", "describe_log_groups",
+    "describe_log_streams", "describe_metric_filters", "filter_all", "filter_events", "get_log_events",
+    "get_query_results", "metric_filter_problems", "metric_groups", "node_streams", "node_targets", "put_metric_filter", "run_query",
+    "split_stream", "start_query", "stop_query",
+]

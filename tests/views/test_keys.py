@@ -20,7 +20,7 @@ async def test_f_keys_switch_tabs_from_a_text_field_without_typing_into_it(sandb
         box = app.query_one("#fleet-filter", Input)
         assert box.has_focus and box.value == "web"
         for key, tab in [("f5", "inventory"), ("f1", "overview"), ("f7", "backup"), ("f4", "run"),
-                         ("f6", "monitoring"), ("f3", "shells"), ("f2", "fleet")]:
+                         ("f6", "monitoring"), ("f8", "logs"), ("f3", "shells"), ("f2", "fleet")]:
             await pilot.press(key)
             try:
                 await wait_for(pilot, lambda tab=tab: _active(app) == tab, timeout=5)

@@ -219,6 +219,13 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self.refresh()
 
     # -- data ---------------------------------------------------------------------------------------------
+    def set_columns(self, columns: Sequence[Column[R]]) -> None:
+        """Other columns (a Logs Insights query's fields); set the rows again afterwards."""
+        self.columns = list(columns)
+        self.sort_column = None
+        self._header = None
+        self._strips.clear()
+
     def set_rows(self, rows: Sequence[R], visible_fn: Callable[[list[int]], list[int]] | None = None) -> None:
         """Replace the data (cells prepared here; see `prepare_rows` to do that off the UI thread)."""
         self.set_prepared(prepare_rows(self.columns, rows), visible_fn)

@@ -518,6 +518,12 @@ class FleetView(Vertical):
         nodes = self.table.selected_rows() or ([self.table.cursor_row] if self.table.cursor_row else [])
         self.ctx.nav.open_run_command(nodes)
 
+    def action_logs(self) -> None:
+        """L: the Logs tab following each node's stream in every log group of its region."""
+        nodes = self.table.selected_rows() or ([self.table.cursor_row] if self.table.cursor_row else [])
+        if nodes:
+            self.ctx.nav.open_node_logs(nodes)
+
     def action_sort_next(self) -> None:
         keys = [c.key for c in FLEET_COLUMNS]
         current = self.table.sort_column

@@ -246,6 +246,15 @@ class AlarmsPanel(Panel):
         self.app.notify(f"Actions of {clean(alarm.name, 80)} {'enabled' if enable else 'disabled'}", markup=False)
         self.load()
 
+    def action_logs(self) -> None:
+        """L: an alarm on a log metric -> the groups of the metric filters feeding it, from before it fired."""
+        alarm = self.table("mon-alarms").cursor_row
+        if alarm is None or alarm.metric is None:
+            self.app.notify("No alarm on a single metric under the cursor.", markup=False)
+            return
+        at_ms = int(alarm.state_updated.timestamp() * 1000) if alarm.state_updated else None
+        self.ctx.nav.open_metric_logs(alarm.region, alarm.metric.name, alarm.metric.namespace, at_ms)
+
     def action_delete(self) -> None:
         alarm = self.table("mon-alarms").cursor_row
         if self.refused("deleting") or alarm is None:

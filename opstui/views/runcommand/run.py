@@ -25,6 +25,7 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.widgets import ContentSwitcher, Static
 
+from opstui.aws.logs import FollowTarget
 from opstui.commands import commands_of
 from opstui.runs.grouping import OutputGroup
 from opstui.runs.tracker import NodeState, RunUpdate
@@ -330,6 +331,30 @@ class RunPanel(Panel):
             self.show_nodes()
         self.render_progress(run)
         self.refresh_bindings()
+
+    def action_logs(self) -> None:
+        """L: the Logs tab following the output stream(s) of the node under the cursor."""
+        run = self._need_run()
+        if run is None:
+            return
+        if self.grouped:
+            group = self.groups_table.cursor_row
+            key = group.members[0].key if group is not None and group.members else ""
+        else:
+            node = self.nodes_table.cursor_row
+            key = node.key if node is not None else ""
+        state = run.states.get(key)
+        command = next((c for c in run.tracker.commands if state is not None and c.command_id == state.command_id
+                        and c.region == state.region), None)
+        if state is None or command is None:
+            self.app.notify("No node under the cursor.", markup=False)
+            return
+        if not command.cloudwatch_output:
+            self.app.notify("This run's output was not sent to CloudWatch Logs.", severity="warning", markup=False)
+            return
+        since = int(command.requested.timestamp() * 1000) - 60_000 if command.requested else None
+        target = FollowTarget(state.region, command.log_group, stream_prefix=f"{command.command_id}/{state.instance_id}/")
+        self.ctx.nav.open_logs([target], since_ms=since)
 
     async def action_diff(self) -> None:
         run = self._need_run()

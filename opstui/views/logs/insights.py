@@ -1,0 +1,212 @@
+"""Logs, panel 3: a Logs Insights query over the groups picked in panel 1 (the selected ones, else the one
+under the cursor), for the last 15 minutes to 7 days (``t``), run with ``ctrl+r`` or ``enter`` in the query
+box; the results are a table with one column per field. The queries run this session are kept (newest first)
+and ``up`` in the empty box brings the last one back.
+
+StartQuery is refused by the read-only guard (its name is not a read prefix, although IAM counts it as a
+read; see ``opstui/aws/logs.py``), so in read-only mode running is disabled and the header says why.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Input, Static
+
+from opstui.aws import logs as lg
+from opstui.aws.errors import OpsError
+from opstui.aws.logs_models import QueryResults
+from opstui.commands import commands_of
+from opstui.safe import clean
+from opstui.views.common.node_table import NodeTable
+from opstui.views.common.safe_input import SafeInput
+from opstui.views.common.tab import Panel, bindings_for
+from opstui.views.common.work import action_work
+from opstui.views.logs.rows import query_columns
+
+RANGES = ((15 * 60, "15 min"), (3600, "1 h"), (6 * 3600, "6 h"), (24 * 3600, "24 h"), (7 * 86400, "7 days"))
+DEFAULT_QUERY = "fields @timestamp, @logStream, @message | sort @timestamp desc | limit 100"
+
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text | None:
+    """A column chart of ``stats count(*) by bin(…)``-style results: one column per bin in time order (bins
+    merged when there are more than ``width``), the count's scale on the left. None when the results have no
+    ``bin(`` field and a numeric one."""
+    fields = results.fields
+    when = next((f for f in fields if f.startswith("bin(")), None)
+    if when is None:
+        return None
+    points: list[tuple[str, float]] = []
+    value_field = None
+    for f in fields:
+        if f == when:
+            continue
+        try:
+            points = [(dict(r).get(when, ""), float(dict(r).get(f, "") or 0)) for r in results.rows]
+        except ValueError:
+            continue
+        value_field = f
+        break
+    if value_field is None or not points:
+        return None
+    points.sort()
+    values = [v for _, v in points]
+    if len(values) > width:
+        step = -(-len(values) // width)
+        values = [sum(values[i:i + step]) for i in range(0, len(values), step)]
+    top = max(values) or 1
+    label_width = len(f"{top:,.0f}")
+    text = Text()
+    for row in range(height, 0, -1):
+        label = f"{top:,.0f}" if row == height else ("0" if row == 1 else "")
+        text.append(label.rjust(label_width) + " ┤", style="dim")
+        for v in values:
+            eighths = round(v / top * height * 8)
+            cell = min(max(eighths - (row - 1) * 8, 0), 8)
+            text.append(BLOCKS[cell], style="cyan")
+        text.append("\n")
+    text.append(" " * label_width + " └" + "─" * len(values) + "\n", style="dim")
+    text.append(" " * (label_width + 2) + clean(f"{points[0][0]} … {points[-1][0]}  ({value_field} by {when})", 200),
+                style="dim")
+    return text
+
+
+class QueryInput(SafeInput):
+    BINDINGS = [Binding("up", "previous", "Previous query", show=False)]
+
+    def action_previous(self) -> None:
+        panel = next((a for a in self.ancestors if isinstance(a, InsightsPanel)), None)
+        if panel is not None and panel.history:
+            self.value = panel.history[0]
+            self.cursor_position = len(self.value)
+
+
+class InsightsPanel(Panel):
+    NAME, TITLE, KEY, MAIN_TABLE = "insights", "Insights", "3", "logs-results"
+    FILTER_HINT = "filter the results: words that must all appear, !negate"
+    BINDINGS = bindings_for(commands_of("logs", "insights"))
+    DEFAULT_CSS = """
+    InsightsPanel #logs-query { height: 3; }
+    InsightsPanel #logs-query-info { height: auto; padding: 0 1; color: $text-muted; }
+    InsightsPanel #logs-results-box { height: 1fr; }
+    InsightsPanel #logs-histogram { display: none; height: auto; padding: 0 1; }
+    InsightsPanel #logs-histogram.-shown { display: block; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.range_index = 1
+        self.history: list[str] = []
+        self.results: QueryResults | None = None
+        self.runs = 0
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        yield QueryInput(DEFAULT_QUERY, placeholder="Logs Insights query (enter or ctrl+r runs it)", id="logs-query")
+        yield Static(id="logs-query-info")
+        yield Static(id="logs-histogram")
+        with Vertical(id="logs-results-box"):  # not a sibling of the query box (see GroupsPanel.compose)
+            yield NodeTable(query_columns(["@timestamp", "@message"]), key=lambda r: str(id(r)), id="logs-results")
+
+    def on_mount(self) -> None:
+        self.table("logs-results").border_title = Content("Results")
+        self._info()
+
+    def shown(self) -> None:
+        self.query_one("#logs-query", Input).focus()
+        self._info()
+
+    def reset(self) -> None:
+        self.results = None
+        super().reset()
+
+    # -- what it runs on ------------------------------------------------------------------------------------------
+    def groups(self) -> list[Any]:
+        return self.tab.panel_named("groups").selected_groups()  # type: ignore[attr-defined]
+
+    def _info(self, extra: str = "") -> None:
+        groups = self.groups() if self.is_mounted else []
+        names = ", ".join(g.name for g in groups[:5]) + (f" +{len(groups) - 5}" if len(groups) > 5 else "")
+        where = f"{len(groups)} group(s): {names}" if groups else "no group: pick one in 1 (cursor, or space to select)"
+        line = f"last {RANGES[self.range_index][1]} (t) · {where}"
+        if extra:
+            line += f" · {extra}"
+        self.query_one("#logs-query-info", Static).update(Content(clean(line, 400)))
+
+    def action_cycle_range(self) -> None:
+        self.range_index = (self.range_index + 1) % len(RANGES)
+        self._info()
+
+    # -- running ------------------------------------------------------------------------------------------------
+    @on(Input.Submitted, "#logs-query")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_run_query()
+
+    def action_run_query(self) -> None:
+        if self.refused("Logs Insights (StartQuery)"):
+            return
+        query = self.query_one("#logs-query", Input).value
+        groups = self.groups()
+        if not groups:
+            self.app.notify("Pick a log group in panel 1 first (cursor, or space to select several).",
+                            severity="warning", markup=False)
+            return
+        regions = sorted({g.region for g in groups})
+        if len(regions) > 1:
+            self.app.notify("An Insights query runs in one region: select groups of one region.",
+                            severity="warning", markup=False)
+            return
+        self._run(regions[0], [g.name for g in groups], query)
+
+    @action_work("logs-query")
+    async def _run(self, region: str, groups: list[str], query: str) -> None:
+        ctx, generation = self.ctx, self.ctx.generation
+        if query in self.history:
+            self.history.remove(query)
+        self.history.insert(0, query)
+        end = int(time.time())
+        start = end - RANGES[self.range_index][0]
+        self.running = True
+        self.errors = []
+        self._info("running…")
+        self.tab.render_status()
+        started = time.monotonic()
+        try:
+            results = await ctx.fresh(lg.run_query(ctx.aws, region, groups, query, start, end + 1), generation)
+        except OpsError as err:
+            self.errors = [str(err)]
+            self._info("failed")
+            return
+        finally:
+            self.running = False
+            self.tab.render_status()
+        self.results = results
+        self.runs += 1
+        self._show(results, time.monotonic() - started)
+
+    def _show(self, results: QueryResults, seconds: float) -> None:
+        fields = results.fields or ["@message"]
+        chart = histogram(results, width=max(self.size.width - 16, 20))
+        box = self.query_one("#logs-histogram", Static)
+        box.update(chart or "")
+        box.set_class(chart is not None, "-shown")
+        table = self.table("logs-results")
+        table.set_columns(query_columns(fields))
+        table.set_rows(list(results.rows))
+        stats = results.statistics
+        table.border_title = Content(clean(
+            f"Results {len(results.rows)} · {results.status} · {stats.records_matched:,.0f} matched of "
+            f"{stats.records_scanned:,.0f} scanned in {seconds:.1f} s", 200))
+        self._info()
+        self.apply_filter(self.filter_text)
