@@ -1,6 +1,6 @@
 """The hostile scenario beyond the nodes: alarms, notifications and files whose text attacks the renderer.
 
-The hostile scenario (:mod:`.scenarios`) puts markup, escape sequences, 10 KB strings and double-width text in
+The hostile scenario (:mod:`.scenarios`) puts markup, escape sequences, strings as long as AWS allows and double-width text in
 the nodes' names and tags. This module carries the same strings into what the other tabs show, so the UI-wide
 hostile sweep (``tests/views/test_hostile_sweep.py``) finds them on every tab:
 

@@ -364,7 +364,8 @@ def _hostile_apps() -> list[Entry]:
     from .scenarios import HOSTILE_STRINGS
 
     rows = []
-    for key, text in HOSTILE_STRINGS.items():
+    for key, full in HOSTILE_STRINGS.items():
+        text = full[:4096]  # an inventory value holds 4,096 characters at most (PutInventory refuses more)
         rows.append({"Name": text, "Version": f"1.0-{key}", "Publisher": text, "Architecture": "x86_64",
                      "ApplicationType": text, "URL": "https://evil.example/[red]x[/red]", "Summary": text,
                      "PackageId": text, "InstalledTime": "2024-05-02T03:11:09Z", "Release": "", "Epoch": ""})

@@ -158,6 +158,7 @@ class RunCommand(Extension):
         """Start fresh for a new Sandbox: forget commands and node software state, start the engine."""
         global _state_dir
         ENGINE.stop()
+        ENGINE.settings = EngineSettings()  # a new Sandbox starts strict: no knob of an earlier run is kept
         with _store_lock:
             _commands.clear()
         node_state.clear()

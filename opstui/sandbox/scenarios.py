@@ -14,7 +14,7 @@ Scenarios:
 * ``default`` with ``nodes=N`` -- the curated nodes (the first ``min(N, 25)``) plus generated
   nodes split 80/20 between the two regions, up to 10,000.
 * ``hostile`` -- 8 nodes whose names, tags, computer names and platform names carry Rich markup,
-  terminal escape sequences, a 10 KB string, newlines, tabs and double-width text.
+  terminal escape sequences, strings as long as AWS allows, newlines, tabs and double-width text.
 """
 
 from __future__ import annotations
@@ -382,7 +382,10 @@ def hostile_scenario(seed: int = 42) -> Scenario:
         (h["rich_red"], {"Team": h["rich_link"], "Note": h["markup"]}, h["osc_title"] + "host", None),
         (h["rich_link"], {"Service": h["rich_bold"]}, h["clear_screen"], h["sgr_red"]),
         (h["osc_title"] + "web", {"Role": h["sgr_red"]}, h["sgr_red"], "Amazon Linux" + h["clear_screen"]),
-        (h["long"], {"Service": h["long"]}, h["long"], h["long"]),
+        # as long as AWS allows in each field: EC2 tag values 256 characters, ComputerName 255
+        # (DescribeInstanceInformation's model), inventory values 4,096 (PutInventory's): a longer one is
+        # something no account can hold, and the contract check would refuse it
+        (h["long"][:256], {"Service": h["long"][:256]}, h["long"][:255], h["long"][:4096]),
         (h["newlines"], {"Team": h["tabs"]}, h["newlines"], h["tabs"]),
         (h["wide"], {"Service": h["wide"] + h["wide"]}, h["wide"], h["wide"]),
         ("prod-web-[bold]01[/bold]", {"Owner": h["clear_screen"] + h["rich_red"]}, "ip-ok", None),
