@@ -13,7 +13,10 @@ from opstui.config import ConfigError, Settings, config_path, load_file, setting
 EPILOG = """\
 other commands:
   opstui shell TARGET [--region R] [--profile P] [--endpoint-url URL] [--document D] [--parameters JSON]
-                 a Session Manager shell on one node (instance id, Name tag or tag:K=V); no plugin needed
+                 a Session Manager shell on one node (instance id, Name tag or tag:K=V); no plugin needed;
+                 exits 0 when the session ends (AWS reports no shell exit status)
+  opstui shell TARGET -- COMMAND
+                 run one command there, output to stdout/stderr, exit with the command's status
   opstui run --targets T [--document D] [--max-concurrency N|N%] [--max-errors N|N%] [--yes] [--json] -- COMMAND
                  Run Command on the nodes T names (ids, Name tags, tag:K=V, tag-key:K, resource-groups:NAME);
                  live progress on stderr, grouped output on stdout; exit 1 if any node failed

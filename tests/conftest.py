@@ -10,6 +10,8 @@ import pytest
 
 from opstui.aws.clients import AwsClients
 from opstui.demo import SandboxProcess
+from opstui.sandbox.recorder import RECORD_ENV
+from tests.contract import assert_contract
 from tests.helpers import close_apps
 from tests.sandbox_control import SandboxControl
 
@@ -19,7 +21,11 @@ for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
 
 def _start(scenario: str = "default", nodes: int | None = None):
     state_dir = tempfile.mkdtemp(prefix="opstui-test-state-")
-    proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120, state_dir=state_dir).start()
+    # every response of the shared sandboxes is recorded and checked against botocore's shapes at the end
+    record = os.path.join(state_dir, "responses.jsonl")
+    proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120, state_dir=state_dir,
+                          extra_env={RECORD_ENV: record}).start()
+    proc.record_file = record
     control = SandboxControl.of(proc)
     # Run Command's delivery timeout (30 s at least, per the API) takes 0.6 s here: ConnectionLost nodes
     # end DeliveryTimedOut without the suite waiting for them.
@@ -33,6 +39,7 @@ def sandbox():
     proc, control = _start()
     yield control
     proc.stop()
+    assert_contract(proc.record_file)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +48,7 @@ def big_sandbox():
     proc, control = _start(nodes=120)
     yield control
     proc.stop()
+    assert_contract(proc.record_file)
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +56,7 @@ def hostile_sandbox():
     proc, control = _start(scenario="hostile")
     yield control
     proc.stop()
+    assert_contract(proc.record_file)
 
 
 @pytest.fixture(autouse=True)

@@ -30,3 +30,22 @@ async def per_region(regions: Iterable[str], call: Callable[[str], Awaitable[Any
             return region, None, as_ops_error(exc, region, service)
 
     return list(await asyncio.gather(*(one(r) for r in regions)))
+
+
+def merged(results: Iterable[tuple[str, Any, OpsError | None]],
+           kept: Callable[[str], Iterable[Any]] | None = None) -> tuple[list[Any], list[str]]:
+    """The items of every region that answered, in region order, and one error line per region that failed.
+
+    `kept(region)` gives what to keep showing for a region that failed this time (its last known rows), so a
+    refresh that loses one region doesn't empty its part of a list: the error line says why it is stale.
+    """
+    items: list[Any] = []
+    errors: list[str] = []
+    for region, value, err in results:
+        if err is not None:
+            errors.append(str(err))
+            if kept is not None:
+                items.extend(kept(region))
+        else:
+            items.extend(value)
+    return items, errors

@@ -28,11 +28,16 @@ Agent side (section 5.5/12.3), one :class:`AgentSession` per session, surviving 
   (seq 0), up to 15 s for the HandshakeResponse, all ActionStatus must be 1, then HandshakeComplete and the
   shell. ``kms=True`` adds a KMSEncryption action; the sandbox cannot encrypt, so a client that refuses it
   *and* one that accepts it both get a failed session (channel_closed with the reason).
+* NonInteractiveCommands always starts with the handshake (the agent's plugin requires one:
+  ``agent/session/plugins/noninteractivecommands/noninteractivecommands.go`` ``RequireHandshake``), so a
+  command that prints nothing still gets a HandshakeComplete and the client knows the session is up.
 * end: on shell exit (EOF/EIO) wait up to 2 s for the unacked output to drain; a NonInteractiveCommands
-  session then gets an ExitCode payload (12, ``EXIT_CODE: <n>``) and up to 1 s more for it to be acked, as
-  the real agent sends it only there (``agent/session/shell/shell.go``: ``sendExitCode`` is called from
-  ``processCommandsWithOutputStreamSeparate`` alone; the PTY path for Standard_Stream and
-  InteractiveCommands ends on the writePump's EOF with no exit status on the wire); then
+  session started with ``separateOutputStream=true`` then gets an ExitCode payload (12, ``EXIT_CODE: <n>``)
+  and up to 1 s more for it to be acked, as the real agent sends it only there (``agent/session/shell/
+  shell.go`` in aws/amazon-ssm-agent: ``sendExitCode`` is called from ``processCommandsWithOutputStreamSeparate``
+  alone, which runs only when ``separateOutputStream`` is set; ``processCommandsWithExec`` sends stdout and
+  stderr both as Output and no exit status; the PTY path for Standard_Stream and InteractiveCommands ends on
+  the writePump's EOF with no exit status on the wire); then
   ``channel_closed`` (Output "") and close. The exit status stays visible in ``GET /_opstui/sessions``. TerminateSession, the grace period after a dropped socket
   (default 120 s) and ``channel_closed_112`` end the session the same way minus the ExitCode; the shell's
   process group gets SIGHUP, then SIGKILL after 1 s.
@@ -581,7 +586,9 @@ class AgentSession:
 
     def _begin(self) -> None:
         settings = self.settings
-        if not (settings.handshake or settings.kms):
+        # the NonInteractiveCommands plugin always asks for a handshake (agent noninteractivecommands.go:
+        # RequireHandshake returns true); the shell documents only when a knob (or KMS) asks for one
+        if not (settings.handshake or settings.kms or self.record.session_type == "NonInteractiveCommands"):
             self._start_shell()
             return
         self.phase = "handshake"
@@ -696,7 +703,9 @@ class AgentSession:
                 parts.append(more)
                 got += len(more)
             data = b"".join(parts)
-        ptype = _STREAM_PTYPE[name]
+        # without separateOutputStream the agent sends the command's stderr as Output too (shell.go
+        # processCommandsWithExec: one output file for both)
+        ptype = _STREAM_PTYPE[name] if self.record.separate_output else PayloadType.OUTPUT
         if not data:
             self.loop.remove_reader(fd)
             self.eof.add(name)
@@ -739,7 +748,7 @@ class AgentSession:
         await self._drain(EXIT_DRAIN_SECONDS)
         if self.phase == "closed":
             return
-        if self.record.session_type == "NonInteractiveCommands":
+        if self.record.session_type == "NonInteractiveCommands" and self.record.separate_output:
             self.send_stream(PayloadType.EXIT_CODE, f"EXIT_CODE: {self.exit_code}".encode())
             await self._drain(1.0)
         self._end("", "Terminated")

@@ -20,6 +20,7 @@ ENV_ALLOW = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR",
     "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONIOENCODING",
     "VIRTUAL_ENV", CREDENTIALS_FILE_ENV,
+    "OPSTUI_SANDBOX_RECORD",  # the contract tests' response recording (a file name, opt-in)
 })
 ENV_ALLOW_PREFIXES = ("LC_", "XDG_")
 

@@ -78,6 +78,14 @@ class Extension:
         """``GET /_opstui/<name>``: the extension's state and knobs, JSON-ready."""
         raise NotImplementedError
 
+    def lenient(self) -> list[str]:
+        """Where a knob now makes this extension behave unlike AWS (each in words; empty by default).
+
+        The sandbox is strict by default: a test that wants a departure from AWS (a 30 s delivery timeout that
+        takes 0.6 s) turns a knob on, and ``GET /_opstui/health`` lists it under ``lenient``.
+        """
+        return []
+
     def configure(self, **knobs: Any) -> Any:
         """``POST /_opstui/<name>``: change knobs (or act); returns the response body."""
         raise NotImplementedError

@@ -32,6 +32,12 @@ def _session() -> Any:
     return botocore.session.get_session()
 
 
+@functools.cache
+def protocol(service: str) -> str:
+    """The service's default protocol in botocore's model (``json``, ``query``, ``rest-xml``, …)."""
+    return str(_session().get_service_model(service).metadata["protocol"])
+
+
 @functools.lru_cache(maxsize=1)
 def service_for_signing_name() -> dict[str, str]:
     """SigV4 credential-scope service (``monitoring``) -> botocore service name (``cloudwatch``)."""
@@ -94,6 +100,11 @@ def _routes(service: str) -> tuple[_Route, ...]:
     return tuple(routes)
 
 
+@functools.cache
+def _deprecated(service: str, operation: str) -> bool:
+    return bool(_session().get_service_model(service).operation_model(operation).deprecated)
+
+
 def _rest_operation(service: str, method: str, path: str, query: dict[str, str],
                     headers: set[str]) -> str | None:
     best: tuple[int, str] | None = None
@@ -106,6 +117,9 @@ def _rest_operation(service: str, method: str, path: str, query: dict[str, str],
             continue
         score = route.literal_chars * 4 + 100 * (len(route.query_markers) + len(route.required_query)
                                                  + len(route.required_headers))
+        # GET /{Bucket}?lifecycle is both GetBucketLifecycle (deprecated) and GetBucketLifecycleConfiguration:
+        # the SDKs send the current one, so a tie goes to the operation that is not deprecated
+        score = score * 2 + (0 if _deprecated(service, route.operation) else 1)
         if best is None or score > best[0]:
             best = (score, route.operation)
     return best[1] if best else None

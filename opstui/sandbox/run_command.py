@@ -177,6 +177,15 @@ class RunCommand(Extension):
         ENGINE.settings.update(**knobs)
         return {"settings": ENGINE.settings.as_dict()}
 
+    def lenient(self) -> list[str]:
+        s = ENGINE.settings
+        out = []
+        if s.delivery_timeout_scale != 1.0:
+            out.append(f"run-command: delivery timeouts last {s.delivery_timeout_scale}x the TimeoutSeconds asked")
+        if s.execution_timeout_scale != 1.0:
+            out.append(f"run-command: execution timeouts last {s.execution_timeout_scale}x the executionTimeout")
+        return out
+
 
 EXTENSION = RunCommand()
 

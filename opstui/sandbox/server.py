@@ -59,6 +59,7 @@ from . import (
     logs_fast,
     metrics,
     operations,
+    recorder,
     resource_groups,
     run_command,
     s3_listing,
@@ -232,7 +233,7 @@ class SandboxMiddleware:
             start_response(f"{status} {_REASONS.get(status, 'Error')}",
                            [*headers, ("Content-Length", str(len(body)))])
             return [body]
-        _, operation = operations.identify(environ, verified.service, environ["wsgi.input"].getvalue())
+        service, operation = operations.identify(environ, verified.service, environ["wsgi.input"].getvalue())
         sb.calls[f"{verified.service}:{operation or '?'}"] += 1
         faults = sb.faults
         if faults.rules:
@@ -250,6 +251,9 @@ class SandboxMiddleware:
             if info.service == "resource-groups":
                 return resource_groups.handle_list_group_resources(environ, start_clean, sb.account_id,
                                                                    info.region or "us-east-1")
+        if sb.recorder is not None and service:
+            protocol = recorder.protocol_of(environ, operations.protocol(service))
+            return sb.recorder.wrap(self.app, environ, start_clean, service, operation, protocol)
         return self.app(environ, start_clean)
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, name: str) -> Iterable[bytes]:
@@ -275,14 +279,16 @@ class SandboxMiddleware:
 
 
 class Health(Extension):
-    """``GET /_opstui/health``: ready, regions, account, scenario, refused requests by listener part."""
+    """``GET /_opstui/health``: ready, regions, account, scenario, refused requests by listener part, and
+    ``lenient``: every opt-in knob now making the sandbox behave unlike AWS (empty by default: strict)."""
 
     name = "health"
 
     def control_snapshot(self) -> dict[str, Any]:
         sb = self.running
         return {"ready": sb.ready, "regions": sb.regions, "account_id": sb.account_id,
-                "scenario": sb.scenario_name, "refused": dict(sb.refused)}
+                "scenario": sb.scenario_name, "refused": dict(sb.refused),
+                "lenient": [line for ext in EXTENSIONS for line in ext.lenient()]}
 
 
 class Calls(Extension):
@@ -353,6 +359,8 @@ class Sandbox:
         self.credentials = credentials or SandboxCredentials.generate()
         #: Host names the AWS endpoint answers to (its port is known once it listens)
         self.guard = ListenerGuard(host)
+        #: the contract tests' opt-in recording of every response (None: off, the default)
+        self.recorder = recorder.Recorder.from_environment()
         #: the built-in SNS http subscriber's path secret (``/_opstui/sns-inbox/<token>``)
         self.inbox_token = secrets.token_urlsafe(16)
         #: refused requests by listener part ("listener", "control", "aws"), for tests

@@ -10,7 +10,11 @@ Behaviour chosen to match AWS:
   (a stopped instance is ConnectionLost), else HTTP 400 ``TargetNotConnected`` "<target> is not
   connected." -- also for an unknown id. Documents: none or ``SSM-SessionManagerRunShell`` (login shell,
   Standard_Stream), ``AWS-StartInteractiveCommand`` / ``AWS-StartNonInteractiveCommand`` with
-  ``Parameters={"command": [...]}``; anything else is ``InvalidDocument``. SessionId is
+  ``Parameters={"command": [...]}``; anything else is ``InvalidDocument``. AWS-StartNonInteractiveCommand
+  also takes ``separateOutputStream`` (``["true"]``/``["false"]``, default false): only with it does the
+  agent send stderr apart and the command's exit status (https://github.com/aws/session-manager-plugin/issues/59,
+  where ``separateOutputStream=true`` makes AWS print ``EXIT_CODE: 0``; agent ``shell.go``
+  ``setSeparateOutputStreamProperties``). SessionId is
   ``<user name>-<17 hex>`` and Owner the caller's ARN, as AWS does for an IAM user: the caller is the IAM user
   that owns the run's key pair (``sandbox-operator``, :mod:`opstui.sandbox.credentials`), never the access key
   id (a session id is shown and logged freely; a key id should not be).
@@ -121,6 +125,10 @@ class SessionRecord:
     computer_name: str = ""
     ip_address: str = ""
     platform: str = "Linux"
+    #: AWS-StartNonInteractiveCommand's ``separateOutputStream``: stdout as Output (1), stderr as StdErr (11)
+    #: and the command's ExitCode (12) at the end; without it the agent sends both streams as Output and no
+    #: exit status at all (see :mod:`opstui.sandbox.datachannel`)
+    separate_output: bool = False
 
     def token_ok(self, token: str) -> bool:
         ok = hmac.compare_digest(token.encode(), self.start_token.encode())
@@ -200,7 +208,8 @@ class SessionManager:
 
     def create(self, *, account_id: str, region: str, target: str, node_name: str,
                document_name: str, session_type: str, command: str | None, reason: str | None,
-               computer_name: str = "", ip_address: str = "", platform: str = "Linux") -> SessionRecord:
+               computer_name: str = "", ip_address: str = "", platform: str = "Linux",
+               separate_output: bool = False) -> SessionRecord:
         if self.server.port is None:
             raise RuntimeError("the data-channel server is not running")
         caller = _CALLER_SAFE.sub("", self.user_name)[:64] or "user"
@@ -215,7 +224,7 @@ class SessionManager:
             stream_url=(f"ws://{host}:{self.server.port}/v1/data-channel/{session_id}"
                         "?role=publish_subscribe&cell-number=1"),
             settings=settings, start_token=_new_token(), computer_name=computer_name, ip_address=ip_address,
-            platform=platform)
+            platform=platform, separate_output=separate_output)
         with self._lock:
             self._sessions[session_id] = record
         self.server.create_agent(record)
@@ -245,6 +254,7 @@ class SessionManager:
                 "id": rec.session_id, "target": rec.target, "region": rec.region, "status": rec.status,
                 "document": rec.document_name, "session_type": rec.session_type,
                 "invalid_tokens": rec.invalid_tokens, "exit_code": rec.exit_code,
+                "separate_output": rec.separate_output,
                 "handshake": rec.settings.handshake, "kms": rec.settings.kms,
             }
             try:
@@ -311,6 +321,13 @@ def start_session(self: Any) -> str:
                 or not "".join(values).strip():
             raise JsonRESTError("InvalidParameters", f"Document {document} requires the parameter command")
         command = "\n".join(values)
+    separate_output = False
+    if session_type == "NonInteractiveCommands" and isinstance(parameters, dict) and "separateOutputStream" in parameters:
+        flag = parameters["separateOutputStream"]
+        if flag not in (["true"], ["false"]):
+            raise JsonRESTError("InvalidParameters",
+                                "Parameter separateOutputStream must be one of the allowed values: true, false")
+        separate_output = flag == ["true"]
     with REGISTRY.lock:
         node = REGISTRY.get(account, region, target)
         view = effective_view(account, region, node) if node is not None else None
@@ -321,7 +338,8 @@ def start_session(self: Any) -> str:
     record = manager.create(account_id=account, region=region, target=target,
                             node_name=name, document_name=document, session_type=session_type,
                             command=command, reason=reason, computer_name=node.computer_name or "",
-                            ip_address=node.ip_address or "", platform=node.platform_type)
+                            ip_address=node.ip_address or "", platform=node.platform_type,
+                            separate_output=separate_output)
     return _dumps({"SessionId": record.session_id, "TokenValue": record.start_token,
                    "StreamUrl": record.stream_url})
 

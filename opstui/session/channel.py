@@ -36,7 +36,6 @@ except Exception:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-_STREAM_PTYPES = (PayloadType.OUTPUT, PayloadType.STDERR)
 Ack = tuple[bytes, int]  # (message id in wire order, sequence number) of an output_stream_data to acknowledge
 
 CLIENT_VERSION = "1.2.650.0"
@@ -108,6 +107,11 @@ class DataChannel:
         self.error: SessionError | None = None
         self.customer_message = ""
         self.reconnects = 0
+        #: where StdErr (payload 11) goes when set: called with each chunk as it arrives, in order with the
+        #: other stream frames, and the frame is acked at once (a non-interactive command's stderr, kept
+        #: apart by `opstui shell -- COMMAND`), and the HandshakeComplete CustomerMessage too; when None, both
+        #: are read with the output, as a terminal shows them
+        self.on_stderr: Callable[[bytes], None] | None = None
 
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -463,7 +467,8 @@ class DataChannel:
                         continue
                     if fast is not None:
                         seq, ptype, payload, wid = fast
-                        if seq == self._expected and payload and ptype in _STREAM_PTYPES:
+                        if seq == self._expected and payload and (
+                                ptype == PayloadType.OUTPUT or (ptype == PayloadType.STDERR and self.on_stderr is None)):
                             self._take_output(seq, payload, wid)
                             continue
                 self._flush_batch()
@@ -532,7 +537,12 @@ class DataChannel:
 
     async def _handle(self, message: ClientMessage, *, ack_when_read: bool = False) -> None:
         ptype = message.payload_type
-        if ptype in (PayloadType.OUTPUT, PayloadType.STDERR):
+        if ptype == PayloadType.STDERR and self.on_stderr is not None:
+            self._flush_batch()
+            self.on_stderr(message.payload)
+            if ack_when_read:
+                await self._ack(message)
+        elif ptype in (PayloadType.OUTPUT, PayloadType.STDERR):
             ack = (codec.wire_id_of(message.message_id), message.sequence_number) if ack_when_read else None
             await self._deliver(message.payload, ack)
             if not self.ready and ptype == PayloadType.OUTPUT:
@@ -544,7 +554,9 @@ class DataChannel:
         elif ptype == PayloadType.HANDSHAKE_COMPLETE:
             with contextlib.suppress(ValueError, AttributeError):
                 self.customer_message = str(message.json().get("CustomerMessage") or "")
-            if self.customer_message:
+            if self.customer_message and self.on_stderr is not None:
+                self.on_stderr(self.customer_message.encode() + b"\n")  # a note for the person, not output
+            elif self.customer_message:
                 await self._deliver(self.customer_message.encode() + b"\r\n")
             await self._become_ready()
         elif ptype == PayloadType.ENC_CHALLENGE_REQUEST:

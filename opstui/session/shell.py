@@ -14,7 +14,7 @@ errors arrive as OpsError); the data channel itself is opstui.session.channel.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from opstui.aws import ssm
 from opstui.aws.clients import AwsClients
@@ -32,8 +32,12 @@ async def open_shell(
     size: tuple[int, int] | None = None,
     resume_timeout: float = 60.0,
     ready_timeout: float = 30.0,
+    on_stderr: Callable[[bytes], None] | None = None,
 ) -> AsyncIterator[DataChannel]:
-    """Start a session on `target` and yield its ready DataChannel; terminate it on the way out."""
+    """Start a session on `target` and yield its ready DataChannel; terminate it on the way out.
+
+    `on_stderr` (set before the channel starts, so no early frame misses it) takes a non-interactive
+    command's StdErr stream and the service's CustomerMessage apart from the output; see DataChannel."""
     started = await ssm.start_session(aws, region, target, document=document, parameters=parameters)
 
     async def resume() -> str:
@@ -51,6 +55,7 @@ async def open_shell(
         resume_timeout=resume_timeout,
         ready_timeout=ready_timeout,
     )
+    channel.on_stderr = on_stderr
     if size:
         channel.resize(*size)
     try:

@@ -355,14 +355,34 @@ async def test_kms_refused_fails_session(sb, ssm):
     assert history["Sessions"][0]["Status"] == "Failed"
 
 
+async def non_interactive(sb, ssm, http, parameters):
+    """A NonInteractiveCommands session always begins with the handshake, as the real agent's plugin does."""
+    resp, client = await open_session(sb, ssm, http, DocumentName="AWS-StartNonInteractiveCommand",
+                                      Parameters=parameters)
+    await client.read_until(lambda c: c.delivered)
+    request = client.delivered[0]
+    assert request.payload_type == PayloadType.HANDSHAKE_REQUEST
+    assert request.json()["RequestedClientActions"] == [{"ActionType": "SessionType", "ActionParameters": {
+        "SessionType": "NonInteractiveCommands", "Properties": None}}]
+    await client.handshake_response({"SessionType": 1})
+    await client.read_closed()
+    assert client.delivered[1].payload_type == PayloadType.HANDSHAKE_COMPLETE
+    return resp, client
+
+
 async def test_non_interactive_and_interactive_commands(sb, ssm):
     async with aiohttp.ClientSession() as http:
-        resp, client = await open_session(sb, ssm, http, DocumentName="AWS-StartNonInteractiveCommand",
-                                          Parameters={"command": ["echo to-out; echo to-err >&2; exit 4"]})
-        await client.read_closed()
+        resp, client = await non_interactive(sb, ssm, http, {
+            "command": ["echo to-out; echo to-err >&2; exit 4"], "separateOutputStream": ["true"]})
         assert client.payloads(PayloadType.OUTPUT) == "to-out\n"
         assert client.payloads(PayloadType.STDERR) == "to-err\n"
         assert client.payloads(PayloadType.EXIT_CODE) == "EXIT_CODE: 4"
+        assert agent_state(sb, resp["SessionId"])["separate_output"] is True
+
+        # a command that prints nothing still ends with its exit status after the handshake
+        _resp, client = await non_interactive(sb, ssm, http, {"command": ["exit 0"],
+                                                              "separateOutputStream": ["true"]})
+        assert client.payloads(PayloadType.EXIT_CODE) == "EXIT_CODE: 0"
 
         resp, client = await open_session(sb, ssm, http, DocumentName="AWS-StartInteractiveCommand",
                                           Parameters={"command": ["read -r x; echo got-$x"]})
@@ -589,3 +609,20 @@ def test_session_mode_and_fault_endpoints_validate(sb):
     assert control(sb, "GET", "session-faults")["rules"] == []
     listing = control(sb, "GET", "sessions")
     assert listing["stream_port"] == sb.stream_port and isinstance(listing["sessions"], list)
+
+
+async def test_non_interactive_without_separate_output_stream_sends_no_exit_code(sb, ssm):
+    """As the real agent (shell.go processCommandsWithExec): one stream, Output only, no ExitCode."""
+    async with aiohttp.ClientSession() as http:
+        resp, client = await non_interactive(sb, ssm, http, {"command": ["echo to-out; echo to-err >&2; exit 4"]})
+        assert sorted(client.payloads(PayloadType.OUTPUT).splitlines()) == ["to-err", "to-out"]
+        assert client.payloads(PayloadType.STDERR) == ""
+        assert client.payloads(PayloadType.EXIT_CODE) == ""
+        assert agent_state(sb, resp["SessionId"])["exit_code"] == 4  # the agent knows it; the wire does not
+
+
+def test_separate_output_stream_takes_true_or_false_only(sb, ssm):
+    with pytest.raises(ClientError) as err:
+        ssm.start_session(Target=node(sb, "prod-web-01").instance_id, DocumentName="AWS-StartNonInteractiveCommand",
+                          Parameters={"command": ["true"], "separateOutputStream": ["yes"]})
+    assert err.value.response["Error"]["Code"] == "InvalidParameters"

@@ -93,6 +93,20 @@ async def test_exit_3_closes_the_channel_without_an_exit_code(aws, shell_target)
         assert s.exit_code is None and s.state == "closed"
 
 
+async def test_a_non_interactive_command_keeps_stderr_apart_and_reports_its_exit_status(aws, shell_target):
+    """The handshake the agent asks for, then Output / StdErr / ExitCode: stderr reaches on_stderr (acked as it
+    arrives), stdout the reader, and exit_code the command's status."""
+    errors: list[bytes] = []
+    params = {"command": ["for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 6"],
+              "separateOutputStream": ["true"]}
+    async with open_shell(aws, R1, shell_target.instance_id, document="AWS-StartNonInteractiveCommand",
+                          parameters=params, on_stderr=errors.append) as s:
+        out = await drain(s)
+        assert out == b"out1\nout2\nout3\n"
+        assert b"".join(errors) == b"err1\nerr2\nerr3\n"
+        assert s.exit_code == 6
+
+
 async def test_terminate_session_closes_the_channel(aws, sandbox, shell_target):
     async with open_shell(aws, R1, shell_target.instance_id) as s:
         await ssm.terminate_session(aws, R1, s.session_id)

@@ -183,6 +183,43 @@ async def test_sessions_can_be_recorded_as_asciicast(sandbox, tmp_path, monkeypa
     assert "rec9" in "".join(json.loads(line)[2] for line in lines[1:] if json.loads(line)[1] == "o")
 
 
+def cast_output(path) -> str:
+    """What the cast on disk holds so far (a last line still being written is left out)."""
+    import json
+
+    out = []
+    for line in path.read_text().splitlines()[1:]:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event[1] == "o":
+            out.append(event[2])
+    return "".join(out)
+
+
+async def test_a_recording_reaches_the_file_within_a_second_while_the_session_is_open(sandbox, tmp_path,
+                                                                                       monkeypatch):
+    """The cast on disk lags the screen by at most FLUSH_SECONDS, not by a file buffer until close."""
+    import dataclasses
+    import time
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    app = make_app(sandbox)
+    app.ctx.settings = dataclasses.replace(app.settings, record_sessions=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        path = session.recording.path
+        await type_text(pilot, "echo live$((5*5))\r")
+        await wait_for(pilot, lambda: "live25" in screen_text(session).replace("live$((5*5))", ""))
+        seen = time.monotonic()
+        await wait_for(pilot, lambda: "live25" in cast_output(path), timeout=1.5)
+        assert time.monotonic() - seen < 1.5
+        assert session.state == "connected" and not session.recording._file.closed
+    app.close_aws()
+
+
 async def test_a_failed_reconnect_still_offers_r_and_r_and_w_work_from_the_terminal(sandbox):
     """TargetNotConnected on reconnect: the status line offers R and w, and both work, wherever the focus is."""
     app = make_app(sandbox)
@@ -229,4 +266,20 @@ async def test_the_footer_offers_no_key_that_would_type_into_a_live_shell(sandbo
         assert {"focus_terminal", "close_session"} <= shown, shown
         await pilot.press("i")
         assert session.terminal.has_focus
+    app.close_aws()
+
+
+async def test_in_a_shell_f_keys_go_to_the_node_and_ctrl_bracket_then_a_tab_key_leaves(sandbox):
+    """Full-screen programs use F-keys (htop's F10), so inside a shell they go to the node; ctrl+] gives the
+    keyboard back to the app, and then any tab is one key away."""
+    app = make_app(sandbox)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await loaded(pilot, app)
+        session = await open_from_fleet(pilot, app, "prod-web-01")
+        assert session.terminal.has_focus
+        await pilot.press("f2")
+        await pilot.pause(0.2)
+        assert app.query_one("#tabs").active == "shells"
+        await pilot.press("ctrl+right_square_bracket", "f2")
+        await wait_for(pilot, lambda: app.query_one("#tabs").active == "fleet")
     app.close_aws()

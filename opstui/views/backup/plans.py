@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from opstui.aws import backup as bk
 from opstui.aws.backup_models import BackupPlan, PlanSpec
-from opstui.aws.regions import per_region
+from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.backup.account import account_id
@@ -65,13 +65,7 @@ class PlansPanel(Panel):
         if not self.loaded:
             table.border_title = Content("Backup plans: loading…")
         results = await ctx.fresh(per_region(ctx.regions, lambda r: bk.list_plans(ctx.aws, r), "backup"), generation)
-        plans: list[BackupPlan] = []
-        errors: list[str] = []
-        for _region, value, err in results:
-            if err is not None:
-                errors.append(str(err))
-            else:
-                plans.extend(value)
+        plans, errors = merged(results)
         self.plans, self.errors = plans, errors
         self.show_rows("bk-plans", [PlanRow(p, r) for p in plans for r in (p.rules or (None,))])
         table.border_title = Content(f"Backup plans ({len(plans)}) · n: new plan")

@@ -15,7 +15,7 @@ from textual.timer import Timer
 from opstui.aws import backup as bk
 from opstui.aws.backup_models import BackupVault, RecoveryPoint
 from opstui.aws.errors import OpsError
-from opstui.aws.regions import per_region
+from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.backup.account import account_id
@@ -66,13 +66,7 @@ class PointsPanel(Panel):
     async def _load(self) -> None:
         ctx, generation = self.ctx, self.ctx.generation
         results = await ctx.fresh(per_region(ctx.regions, lambda r: bk.list_vaults(ctx.aws, r), "backup"), generation)
-        vaults: list[BackupVault] = []
-        errors: list[str] = []
-        for _region, value, err in results:
-            if err is not None:
-                errors.append(str(err))
-            else:
-                vaults.extend(value)
+        vaults, errors = merged(results)
         self.vaults, self.errors = vaults, errors
         self.show_rows("bk-vaults", vaults)  # its CursorMoved (re)loads the points of the vault under the cursor
         self.table("bk-vaults").border_title = Content(f"Vaults ({len(vaults)} in {len(ctx.regions)} region(s))")

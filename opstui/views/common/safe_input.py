@@ -12,6 +12,7 @@ import re
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding
 from textual.document._edit import Edit, EditResult
 from textual.expand_tabs import expand_tabs_inline
 from textual.widgets import Input, TextArea
@@ -40,13 +41,19 @@ def _visible(text: str) -> str:
     return _CONTROL_BUT_LINES.sub(lambda m: pictured(m.group(0)), text.replace("\r\n", "\n"))
 
 
-class SafeTextArea(TextArea):
+class SafeTextArea(TextArea, inherit_bindings=False):
     """A TextArea whose text never holds a control character but newline and tab.
 
     TextArea draws its document as it is, escape sequences included, and its layout (wrapping, cursor
     cells) is computed from that text, so the characters are pictured where they enter: a paste, a command
     reopened from the history (someone else's, possibly hostile), the ``text`` set by the code. A command
-    pasted with an ESC in it then shows ␛ instead of clearing the user's screen."""
+    pasted with an ESC in it then shows ␛ instead of clearing the user's screen.
+
+    TextArea binds f6 (select line) and f7 (select all): here those keys switch tabs, like everywhere else
+    (every tab is one key away from anywhere, and the key never acts inside a field).
+    """
+
+    BINDINGS = [b for b in TextArea.BINDINGS if not (isinstance(b, Binding) and b.key in ("f6", "f7"))]
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
         super().__init__(_visible(text), **kwargs)  # type: ignore[arg-type]

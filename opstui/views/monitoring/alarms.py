@@ -21,7 +21,7 @@ from textual.widgets import Static
 from opstui.aws import cloudwatch as cw
 from opstui.aws.errors import OpsError
 from opstui.aws.monitoring_models import STATE_ORDER, Alarm, MetricQuery
-from opstui.aws.regions import per_region
+from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.confirm import ConfirmScreen
@@ -90,16 +90,8 @@ class AlarmsPanel(Panel):
         started = asyncio.get_running_loop().time()
         results = await ctx.fresh(per_region(ctx.regions, lambda r: cw.describe_alarms(ctx.aws, r), "cloudwatch"),
                                   generation)
-        alarms: list[Alarm] = []
-        errors: list[str] = []
-        unchecked: list[str] = []
-        for region, value, err in results:
-            if err is not None:
-                errors.append(str(err))
-                unchecked.append(region)
-                alarms.extend(a for a in self.alarms if a.region == region)  # keep what we had
-            else:
-                alarms.extend(value)
+        alarms, errors = merged(results, kept=lambda region: [a for a in self.alarms if a.region == region])
+        unchecked = [region for region, _, err in results if err is not None]
         alarms.sort(key=lambda a: (STATE_ORDER.get(a.state, 9), a.name.lower()))
         self.alarms, self.errors, self.unchecked = alarms, errors, unchecked
         self.last_seconds = asyncio.get_running_loop().time() - started

@@ -16,7 +16,7 @@ from opstui.aws import cloudwatch as cw
 from opstui.aws import synthetics
 from opstui.aws.errors import OpsError
 from opstui.aws.monitoring_models import HeartbeatSpec, MetricQuery
-from opstui.aws.regions import per_region
+from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.form import Field, FormScreen
@@ -102,16 +102,8 @@ class CanariesPanel(Panel):
             return [CanaryRow(c, hourly(f"s{i}"), hourly(f"d{i}")) for i, c in enumerate(canaries)]
 
         results = await ctx.fresh(per_region(ctx.regions, region_rows, "synthetics"), generation)
-        rows: list[CanaryRow] = []
-        errors: list[str] = []
-        unchecked: list[str] = []
-        for region, value, err in results:
-            if err is not None:
-                errors.append(str(err))
-                unchecked.append(region)
-                rows.extend(r for r in self.canaries if r.canary.region == region)
-            else:
-                rows.extend(value)
+        rows, errors = merged(results, kept=lambda region: [r for r in self.canaries if r.canary.region == region])
+        unchecked = [region for region, _, err in results if err is not None]
         rows.sort(key=lambda r: (0 if r.canary.failing else 1, r.canary.name))
         self.canaries, self.errors, self.unchecked = rows, errors, unchecked
         self.show_rows("mon-canaries", rows)

@@ -16,8 +16,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from opstui.aws import ssm
-from opstui.aws.models import CommandSummary
-from opstui.aws.regions import per_region
+from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
 from opstui.runs.history import PastRun, group_runs
 from opstui.runs.tracker import RunTracker
@@ -65,13 +64,7 @@ class HistoryPanel(Panel):
         regions = ctx.regions
         self.commands_table.border_title = Content("History: loading…")
         results = await ctx.fresh(per_region(regions, lambda r: ssm.list_commands(ctx.aws, r), "ssm"), generation)
-        found: list[CommandSummary] = []
-        errors: list[str] = []
-        for _region, value, err in results:
-            if err is not None:
-                errors.append(str(err))
-            else:
-                found.extend(value)
+        found, errors = merged(results)
         runs = group_runs(found)  # one row per run, not per region (a run is one command per region)
         self.errors = errors
         self.show_rows(self.MAIN_TABLE, runs)
