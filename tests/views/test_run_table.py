@@ -39,7 +39,7 @@ async def test_run_table_output_time_status_and_one_history_row_per_run(sandbox)
         app.ctx.fleet.select(n.key for n in nodes)
         app.show_tab("run")
         await pilot.pause()
-        view.form.commands_area().text = "echo first-line-of-output; sleep 3; echo done"
+        view.form.commands_area().text = "echo first-line-of-output; sleep 8; echo done"
         view.form.query_one("#rc-comment").value = "run table truth"
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -60,17 +60,19 @@ async def test_run_table_output_time_status_and_one_history_row_per_run(sandbox)
                                if table.rows[pos].key == streaming.key))
         await pilot.pause()
         title = str(panel.output.border_title)
-        assert "Pending" not in title and "exit" not in title, title
+        assert "Pending" not in title, title
+        if not view.run.states[streaming.key].done:  # (a slow machine may have let it finish meanwhile)
+            assert "exit" not in title, title
         await wait_for(pilot, lambda: cell(table, view.run.states[streaming.key], "time") != "", timeout=5)
         running_time = cell(table, view.run.states[streaming.key], "time")
-        # finished: the real start-to-end time of `sleep 3`, the exit code AWS gave
-        await wait_for(pilot, lambda: view.run.finished, timeout=30)
+        # finished: the real start-to-end time of `sleep 8`, the exit code AWS gave
+        await wait_for(pilot, lambda: view.run.finished, timeout=40)
         await pilot.pause()
         for state in view.run.states.values():
             assert state.outcome == "Success" and state.exit_code == 0
-            assert 3.0 <= seconds(cell(table, state, "time")) < 30
+            assert 8.0 <= seconds(cell(table, state, "time")) < 40
             assert cell(table, state, "exit") == "0"
-        assert running_time == "<0.1s" or seconds(running_time) < 30
+        assert running_time == "<0.1s" or seconds(running_time) < 40
         # history: one row for the run, both regions named
         sent = {c.command_id for c in view.run.tracker.commands}
         assert len(sent) == 2
