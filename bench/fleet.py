@@ -59,9 +59,11 @@ async def measure(n: int) -> dict[str, float | str]:
                 f"{delta['ssm:DescribeInstanceInformation']} SSM + {delta['ec2:DescribeInstances']} EC2 "
                 f"(target {target_ssm} + {target_ec2})"
             )
+            hybrid = sum(1 for node in view.table.rows if node.instance_id.startswith("mi-"))
+            result["hybrid tag calls/refresh"] = f"{delta['ssm:ListTagsForResource']} (one per hybrid node: {hybrid})"
             result["other API calls/refresh"] = sum(delta.values()) - delta["ssm:DescribeInstanceInformation"] - delta[
                 "ec2:DescribeInstances"
-            ]
+            ] - delta["ssm:ListTagsForResource"]
             # filter latency: type a query one key at a time; each key's time covers the key event, the
             # filter over every row, and the repaint of the screen (on the Fleet: the Overview is the home tab)
             app.show_tab("fleet")

@@ -40,6 +40,7 @@ from opstui.views.backup import BackupView
 from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.context import AppContext, FleetModel
 from opstui.views.common.help import HelpScreen
+from opstui.views.common.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS
 from opstui.views.common.tab import TabView
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.inventory import InventoryView
@@ -57,11 +58,39 @@ COMMON_REGIONS = (
 
 
 class StatusBar(Static):
-    """Account, profile, regions, READ-ONLY badge and last refresh time, as literal text."""
+    """Account, profile, regions, READ-ONLY badge and last refresh time, as literal text, on one line.
+
+    The parts come with a drop rank (:data:`STATUS_DROP_ORDER`); when the line is wider than the terminal the
+    highest ranks go first, so at 80 columns the badges (rank 0, never dropped) and the failing regions stay.
+    """
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parts: list[tuple[str, Text]] = []
+
+    def show(self, parts: list[tuple[str, Text]]) -> None:
+        self.parts = parts
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.content_region.width if self.is_mounted else 0
+        parts = list(self.parts)
+        for name in STATUS_DROP_ORDER:
+            if width <= 0 or sum(p.cell_len for _, p in parts) <= width:
+                break
+            parts = [(n, p) for n, p in parts if n != name]
+        self.update(Text("").join(p for _, p in parts))
+
+
+#: status bar parts, dropped in this order when the line does not fit (badges and failures are never dropped)
+STATUS_DROP_ORDER = ("version", "refreshed", "profile", "account", "regions")
 
 
 class OpsCommands(Provider):
@@ -132,6 +161,8 @@ TAB_VIEWS: dict[str, type[Widget]] = {
 
 class OpsApp(App[None]):
     TITLE = "opstui"
+    HORIZONTAL_BREAKPOINTS = HORIZONTAL_BREAKPOINTS  # the screen's -narrow / -wide, -short / -tall classes
+    VERTICAL_BREAKPOINTS = VERTICAL_BREAKPOINTS  # (views/common/layout.py: 80×24 first)
     COMMANDS = App.COMMANDS | {OpsCommands}
     CSS = """
     Screen { layout: vertical; }
@@ -255,33 +286,29 @@ class OpsApp(App[None]):
 
     # -- status bar -------------------------------------------------------------------------------------
     def _render_status(self) -> None:
-        """Badges first (an 80-column terminal must never lose READ-ONLY or SANDBOX), then who and where."""
-        text = Text()
-        text.append("opstui", style="bold")
+        """Badges first (an 80-column terminal must never lose READ-ONLY or SANDBOX), then who and where; the
+        bar drops the parts of STATUS_DROP_ORDER that do not fit."""
+        parts: list[tuple[str, Text]] = [("app", Text("opstui", style="bold"))]
         if self.settings.read_only:
-            text.append(" ")
-            text.append(" READ-ONLY ", style="bold black on yellow")
+            parts.append(("badge", Text.assemble(" ", (" READ-ONLY ", "bold black on yellow"))))
         if self.settings.demo:
-            text.append(" ")
-            text.append(" SANDBOX ", style="bold black on cyan")
+            parts.append(("badge", Text.assemble(" ", (" SANDBOX ", "bold black on cyan"))))
         if self.closing:
-            text.append("  ")
-            text.append(self.closing, style="bold")
-            self.query_one(StatusBar).update(text)
+            parts.append(("closing", Text.assemble("  ", (self.closing, "bold"))))
+            self.query_one(StatusBar).show(parts)
             return
         if self.failing_regions:
-            text.append("  ")
-            text.append(f"⚠ {clean(', '.join(self.failing_regions), 80)} failing", style="bold red")
-        text.append("  account ")
-        text.append(clean(self.account, 40), style="bold")
-        text.append("  profile ")
-        text.append(clean(self.settings.profile or ("demo" if self.settings.demo else "default"), 40), style="bold")
-        text.append("  regions ")
-        text.append(clean(", ".join(self.settings.regions) or "none", 120), style="bold")
+            parts.append(("failing", Text.assemble(
+                "  ", (f"⚠ {clean(', '.join(self.failing_regions), 80)} failing", "bold red"))))
+        parts.append(("account", Text.assemble("  account ", (clean(self.account, 40), "bold"))))
+        profile = self.settings.profile or ("demo" if self.settings.demo else "default")
+        parts.append(("profile", Text.assemble("  profile ", (clean(profile, 40), "bold"))))
+        parts.append(("regions", Text.assemble(
+            "  regions ", (clean(", ".join(self.settings.regions) or "none", 120), "bold"))))
         if self.last_refresh:
-            text.append(f"  refreshed {self.last_refresh:%H:%M:%S}")
-        text.append(f"  v{__version__}", style="dim")
-        self.query_one(StatusBar).update(text)
+            parts.append(("refreshed", Text(f"  refreshed {self.last_refresh:%H:%M:%S}")))
+        parts.append(("version", Text(f"  v{__version__}", style="dim")))
+        self.query_one(StatusBar).show(parts)
 
     @work(group="identity", exclusive=True, exit_on_error=False)
     async def _load_identity(self, generation: int) -> None:

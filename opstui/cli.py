@@ -20,6 +20,8 @@ other commands:
   opstui run --targets T [--document D] [--max-concurrency N|N%] [--max-errors N|N%] [--yes] [--json] -- COMMAND
                  Run Command on the nodes T names (ids, Name tags, tag:K=V, tag-key:K, resource-groups:NAME);
                  live progress on stderr, grouped output on stdout; exit 1 if any node failed
+  opstui iam-policy [--read-only]
+                 print the least-privilege IAM policy (JSON) for what opstui calls
   opstui sandbox [--host 127.0.0.1] [--port PORT] [--nodes N] [--scenario NAME]
                  run the local AWS sandbox in the foreground (Ctrl-C stops it)
 
@@ -82,7 +84,17 @@ def resolve_settings(argv: list[str]) -> tuple[Settings, argparse.Namespace]:
         region = default_region()
         if region:
             settings = replace(settings, regions=(region,))
+    check_regions(settings.regions)
     return settings, args
+
+
+def check_regions(regions: tuple[str, ...]) -> None:
+    """Refuse region names botocore's partition data does not know, before any call (ConfigError: exit 2)."""
+    from opstui.aws.regions import region_problem
+
+    problem = region_problem(regions)
+    if problem:
+        raise ConfigError(problem)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         from opstui.shell_cli import main as shell_main
 
         return shell_main(argv[1:])
+    if argv and argv[0] == "iam-policy":
+        return iam_policy(argv[1:])
     try:
         settings, args = resolve_settings(argv)
     except ConfigError as exc:
@@ -107,6 +121,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         return run_demo(settings, scenario=args.scenario, nodes=args.nodes)
     return run_app(settings)
+
+
+def iam_policy(argv: list[str]) -> int:
+    """`opstui iam-policy [--read-only]`: the least-privilege IAM policy JSON on stdout."""
+    p = argparse.ArgumentParser(prog="opstui iam-policy",
+                                description="Print the least-privilege IAM policy (JSON) for every AWS call opstui "
+                                            "makes; attach it to the role or user that runs opstui.")
+    p.add_argument("--read-only", action="store_true",
+                   help="only what read-only mode calls: no action that changes anything")
+    args = p.parse_args(argv)
+    from opstui.aws.permissions import policy_json
+
+    sys.stdout.write(policy_json(read_only=args.read_only))
+    return 0
 
 
 def run_app(settings: Settings, credentials=None) -> int:

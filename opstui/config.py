@@ -54,6 +54,11 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    try:
+        _check_known(data)
+        _check_types(data)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
     return data
 
 
@@ -77,16 +82,20 @@ def _check_types(data: dict[str, Any]) -> None:
         if ok and key == "keymap":
             ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
         if not ok:
-            raise ConfigError(f"config setting {key!r} must be {wanted}, not {value!r}")
+            raise ConfigError(f"setting {key!r} must be {wanted}, not {value!r}")
+
+
+def _check_known(data: dict[str, Any]) -> None:
+    unknown = set(data) - set(_TYPES)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(sorted(_TYPES))})")
 
 
 def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
     """Merge the file's values and the command line's (command line wins; None means 'not given')."""
     s = Settings()
-    unknown = set(file_data) - set(_TYPES)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))} "
-                          f"(known: {', '.join(sorted(_TYPES))})")
+    _check_known(file_data)
     _check_types(file_data)
     regions = file_data.get("regions") or ([file_data["region"]] if file_data.get("region") else [])
     if isinstance(regions, str):

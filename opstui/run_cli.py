@@ -6,8 +6,10 @@
 Live progress goes to stderr, the grouped output (or `--json`) to stdout. Exit status: 0 when every node
 succeeded, 1 when any node failed (or timed out, or was undeliverable), 2 for bad usage or a refused
 confirmation, 3 when AWS refused the request (read-only mode, credentials, unknown document ...), 130 on
-ctrl+c (after cancelling the command). Output written to a terminal has its control characters made
-visible; written to a pipe or file, it is byte-for-byte what the nodes printed.
+ctrl+c (the command is cancelled, then every output that finished is printed). While it waits, the progress
+line names the nodes still being waited on and why ("Delayed: prod-web-03 (ConnectionLost)"). Output
+written to a terminal has its control characters made visible; written to a pipe or file, it is
+byte-for-byte what the nodes printed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -25,14 +29,18 @@ from opstui.aws.clients import AwsClients, is_read_operation
 from opstui.aws.errors import OpsError
 from opstui.aws.fleet import load_fleet
 from opstui.aws.models import CommandRequest
+from opstui.cli import check_regions
 from opstui.config import ConfigError, load_file, settings_from
-from opstui.runs.launch import request_problems, send_plan
+from opstui.runs.launch import DEFAULT_DELIVERY_TIMEOUT, request_problems, send_plan
 from opstui.runs.targets import TYPED_CONFIRM_OVER, Plan, TargetError, parse_target, plan_for
 from opstui.runs.tracker import RunTracker, render_groups_text
+from opstui.runs.waiting import waiting_on
 from opstui.safe import clean, clean_block
 
 EXIT_OK, EXIT_NODES_FAILED, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 POLL_SECONDS = 1.0
+DRAIN_SECONDS = 15.0  # after ctrl+c and CancelCommand: how long to keep reading the outputs that finished
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,23 +50,27 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="targets: i-…,mi-… ids | Name tags | tag:KEY=V1,V2 | tag-key:KEY | resource-groups:NAME",
     )
     p.add_argument("--targets", "-t", required=True, help="which nodes (see below)")
-    p.add_argument("--document", "-d", default="AWS-RunShellScript")
+    p.add_argument("--document", "-d", default="AWS-RunShellScript",
+                   help="SSM document to run (default AWS-RunShellScript; AWS-RunPowerShellScript for Windows)")
     p.add_argument("--parameters", help='other document parameters as JSON, e.g. \'{"executionTimeout":["60"]}\'')
     p.add_argument("--max-concurrency", default="50", help="nodes at a time: a number or a percentage (50)")
     p.add_argument("--max-errors", default="0", help="stop after this many errors: number or percentage (0)")
-    p.add_argument("--timeout", type=int, help="delivery timeout in seconds (30..2592000)")
+    p.add_argument("--timeout", type=int, default=DEFAULT_DELIVERY_TIMEOUT,
+                   help=f"delivery timeout in seconds (30..2592000; default {DEFAULT_DELIVERY_TIMEOUT}, as in the "
+                        "tab): a node that has not received the command by then ends DeliveryTimedOut")
     p.add_argument("--execution-timeout", type=int, help="seconds a node may run the command (executionTimeout)")
-    p.add_argument("--comment", default="")
+    p.add_argument("--comment", default="", help="why you run it, up to 100 characters (shown in the history)")
     p.add_argument("--no-cloudwatch", action="store_true", help="don't stream output through CloudWatch Logs")
     p.add_argument("--log-group", default="", help="CloudWatch Logs group (default /aws/ssm/<document>)")
     p.add_argument("--s3-bucket", default="", help="also keep full output in this bucket")
-    p.add_argument("--s3-prefix", default="")
+    p.add_argument("--s3-prefix", default="", help="key prefix for --s3-bucket")
     p.add_argument("--yes", "-y", action="store_true", help="don't ask for confirmation")
     p.add_argument("--json", action="store_true", help="machine-readable result on stdout")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     p.add_argument("--region", action="append", dest="regions", metavar="R", help="region(s); repeat for several")
-    p.add_argument("--endpoint-url")
-    p.add_argument("--read-only", action="store_true", default=None)
+    p.add_argument("--endpoint-url", help="send every AWS call to this endpoint (e.g. the sandbox)")
+    p.add_argument("--read-only", action="store_true", default=None,
+                   help="refuse every mutating call: SendCommand is one, so nothing is sent (exit 3)")
     p.add_argument("command", nargs="*", help="the command (after --); '-' reads the script from stdin")
     return p
 
@@ -78,8 +90,8 @@ def build_request(args: argparse.Namespace) -> CommandRequest:
             raise Refused('--parameters must be a JSON object, e.g. {"workingDirectory": ["/tmp"]}')
         parameters = {str(k): [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in raw.items()}
     script = " ".join(args.command)
-    if script == "-":
-        script = sys.stdin.read()
+    if script == "-":  # bytes that are not UTF-8 are kept (as surrogates) for request_problems to point at
+        script = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     if script.strip() or args.document in ("AWS-RunShellScript", "AWS-RunPowerShellScript"):
         parameters["commands"] = script.splitlines() or [script]
     if args.execution_timeout:
@@ -133,9 +145,22 @@ def confirm(plan: Plan, document: str, err: TextIO, assume_yes: bool) -> None:
     else:
         prompt, expected = "Run? [y/N] ", "y"
     print(prompt, end="", file=err, flush=True)
-    answer = sys.stdin.readline().strip().lower()
+    answer = _read_answer().strip().lower()
     if answer != expected.lower() and not (expected == "y" and answer == "yes"):
         raise Refused("not confirmed; nothing was sent")
+
+
+def _read_answer() -> str:
+    """The confirmation answer. ctrl+c here must stop at once: asyncio's own SIGINT handler only cancels
+    the task, which a blocking readline would not notice until Enter."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread
+        return sys.stdin.readline()
+    try:
+        return sys.stdin.readline()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def progress_line(tracker: RunTracker) -> str:
@@ -144,7 +169,8 @@ def progress_line(tracker: RunTracker) -> str:
     return f"{p.done}/{p.total} done  {counts}  {p.elapsed:.0f}s"
 
 
-async def follow(tracker: RunTracker, err: TextIO) -> None:
+async def follow(tracker: RunTracker, err: TextIO, agent_status: dict[str, str] | None = None) -> None:
+    """Poll to the end, keeping one progress line on stderr that names the nodes still waited on."""
     tty = err.isatty()
     last, last_print = "", 0.0
     while True:
@@ -152,9 +178,14 @@ async def follow(tracker: RunTracker, err: TextIO) -> None:
         for problem in update.errors:
             print(f"\nopstui run: {clean(problem, 400)} (still trying)", file=err)
         line = progress_line(tracker)
+        waiting = "" if update.finished else waiting_on(tracker.states(), agent_status)
+        if waiting:
+            line += "  waiting on " + clean(waiting, 1000)
         now = time.monotonic()
         if tty:
-            print(f"\r\x1b[2K{line}", end="", file=err, flush=True)
+            width = shutil.get_terminal_size().columns
+            shown = line if len(line) < width else line[:max(width - 2, 10)] + "…"
+            print(f"\r\x1b[2K{shown}", end="", file=err, flush=True)
         elif line != last and (now - last_print >= 5 or update.finished):
             print(line, file=err, flush=True)
             last_print = now
@@ -185,24 +216,52 @@ async def run(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...
         raise OpsError("no command was sent", kind="error")
     ids = ", ".join(f"{c.region} {c.command_id}" for c in sent.commands)
     print(f"opstui run: sent {ids}", file=err)
-    names = {n.instance_id: n.name for n in plan.radius.nodes if n.name}
+    names = plan.radius.name_of
+    agent_status = {n.instance_id: n.ping_status for n in plan.radius.nodes}
     tracker = RunTracker(aws, list(sent.commands), names)
     try:
-        await follow(tracker, err)
-    except asyncio.CancelledError:
-        print("\nopstui run: interrupted; cancelling the command…", file=err, flush=True)
+        await follow(tracker, err, agent_status)
+    except asyncio.CancelledError:  # ctrl+c (asyncio.run cancels the main task on the first SIGINT)
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        await interrupted(tracker, err)
+        write_result(tracker, args, out, err)
+        return EXIT_INTERRUPTED
+    write_result(tracker, args, out, err)
+    failed = tracker.failed_keys() or sent.errors
+    return EXIT_NODES_FAILED if failed else EXIT_OK
+
+
+async def interrupted(tracker: RunTracker, err: TextIO) -> None:
+    """ctrl+c: CancelCommand, then keep polling (at most DRAIN_SECONDS) so that every output that finished
+    before, and what the cancelled nodes printed, is read before exiting. A second ctrl+c stops at once."""
+    print("\nopstui run: interrupted; cancelling the command…", file=err, flush=True)
+    try:
+        cancelled = await tracker.cancel()
+        if cancelled:
+            print(f"opstui run: cancelled {', '.join(cancelled)}", file=err, flush=True)
+    except OpsError as exc:
+        print(f"opstui run: cancel failed: {clean(str(exc), 300)}", file=err, flush=True)
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
         try:
-            await asyncio.shield(tracker.cancel())
+            update = await tracker.poll()
         except OpsError as exc:
-            print(f"opstui run: cancel failed: {clean(str(exc), 300)}", file=err)
-        raise
+            print(f"opstui run: {clean(str(exc), 300)}", file=err, flush=True)
+            break
+        if update.finished:
+            break
+        await asyncio.sleep(POLL_SECONDS / 2)
+
+
+def write_result(tracker: RunTracker, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    """The grouped output (or JSON) of every node that finished, then the closing progress line."""
     # json.dumps escapes C0 controls but not C1 (U+009B is a CSI to some terminals) nor bidi overrides
     text = tracker.export_json() + "\n" if args.json else render_groups_text(tracker.groups())
     out.write(clean_block(text) if out.isatty() else text)
     out.flush()
-    print(progress_line(tracker) + f"  ({tracker.api_calls()} API calls)", file=err)
-    failed = tracker.failed_keys() or sent.errors
-    return EXIT_NODES_FAILED if failed else EXIT_OK
+    print(progress_line(tracker) + f"  ({tracker.api_calls()} API calls)", file=err, flush=True)
 
 
 def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -229,6 +288,11 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
             print("opstui run: no region: pass --region or set AWS_REGION", file=err)
             return EXIT_USAGE
         settings = replace(settings, regions=(region,))
+    try:
+        check_regions(settings.regions)
+    except ConfigError as exc:
+        print(f"opstui run: {exc}", file=err)
+        return EXIT_USAGE
     if settings.read_only and not is_read_operation("SendCommand"):
         print("opstui run: read-only mode: SendCommand was not sent (restart without --read-only to run "
               "commands)", file=err)
@@ -250,6 +314,6 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
     except OpsError as exc:
         print(f"opstui run: {clean(str(exc), 2000)}", file=err)
         return EXIT_AWS
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # before anything was sent (the confirmation), or a second ctrl+c
+        return EXIT_INTERRUPTED
 

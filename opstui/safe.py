@@ -92,3 +92,11 @@ def ansi_text(value: str):  # -> rich.text.Text (imported lazily: the CLI path d
             style = style.update_link(None)
         text.stylize(style, span.start, span.end)
     return text
+
+
+def screen_plain(value: str) -> str:
+    """Command output as the Run Command pane shows it, line by line, without the colours: what the .txt
+    export holds. OSC titles, OSC 52 clipboard writes, hyperlinks, cursor moves and clears are dropped as on
+    the screen, and any other control character is a visible symbol, so a file later `cat` in a terminal
+    cannot retitle it, write its clipboard or clear it."""
+    return "\n".join(ansi_text(line).plain for line in value.replace("\r\n", "\n").split("\n"))

@@ -39,6 +39,7 @@ from opstui.aws.clients import AwsClients
 from opstui.aws.errors import OpsError
 from opstui.aws.fleet import NOT_MANAGED, load_fleet
 from opstui.aws.models import FleetNode
+from opstui.cli import check_regions
 from opstui.config import ConfigError, load_file, settings_from
 from opstui.safe import clean, clean_block
 from opstui.session.channel import SessionError
@@ -80,12 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("target", help="instance id (i-…, mi-…), Name tag, or tag:Key=Value")
-    p.add_argument("--profile")
+    p.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default profile)")
     p.add_argument("--region", action="append", dest="regions", metavar="R", help="region(s) to look in")
-    p.add_argument("--endpoint-url")
+    p.add_argument("--endpoint-url", help="send every AWS call to this endpoint (e.g. the sandbox)")
     p.add_argument("--document", help="session document, e.g. AWS-StartInteractiveCommand (not with -- COMMAND)")
     p.add_argument("--parameters", help='document parameters as JSON, e.g. \'{"command":["top"]}\'')
-    p.add_argument("--reason")
+    p.add_argument("--reason", help="why you open this session, up to 256 characters (StartSession Reason: "
+                                    "kept in the session's history and its EventBridge event)")
     p.add_argument("--read-only", action="store_true", default=None,
                    help="refuse every mutating call; a shell (StartSession) is one, so nothing is opened")
     return p
@@ -299,6 +301,11 @@ def main(argv: list[str]) -> int:
             print("opstui shell: no region: pass --region or set AWS_REGION", file=sys.stderr)
             return EXIT_USAGE
         settings = replace(settings, regions=(region,))
+    try:
+        check_regions(settings.regions)
+    except ConfigError as exc:
+        print(f"opstui shell: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
     async def go() -> int:
         aws = AwsClients(profile=settings.profile, endpoint_url=settings.endpoint_url, read_only=settings.read_only)

@@ -1,7 +1,8 @@
 """Regenerate the README's screenshots from the demo sandbox: `.venv/bin/python screenshots/make.py`.
 
 Runs the real app headless against a frozen (no churn) default-scenario sandbox and saves Textual SVG
-screenshots next to this file.
+screenshots next to this file: the README's at 170×44, and `small-*.svg` at 80×24 (the SSH user's terminal,
+the size the layouts are designed for first). `make.py small` makes only the 80×24 ones.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from opstui.config import Settings  # noqa: E402
 from opstui.demo import SandboxProcess  # noqa: E402
 
 SIZE = (170, 44)
+SMALL = (80, 24)
 
 
 async def shoot() -> list[Path]:
@@ -48,7 +50,52 @@ async def shoot() -> list[Path]:
             made.append(await backup_shot(app, pilot))
             made.extend(await monitoring_shots(app, pilot, sandbox))
         app.close_aws()
+        made.extend(await small_shots(sandbox, settings))
     return made
+
+
+async def shoot_small() -> list[Path]:
+    """Only the 80×24 screenshots (`make.py small`)."""
+    with SandboxProcess(live=False) as sandbox:
+        settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
+        return await small_shots(sandbox, settings)
+
+
+async def small_shots(sandbox: SandboxProcess, settings: Settings) -> list[Path]:
+    """80×24: the Fleet, the alarms with their chart, the backup jobs, the Run Command form."""
+    made: list[Path] = []
+    app = OpsApp(settings, credentials=sandbox.aws_credentials())
+    async with app.run_test(size=SMALL) as pilot:
+        while app.fleet_view.refreshes < 1:
+            await asyncio.sleep(0.05)
+        app.fleet_view.table.clear_selection()
+        app.show_tab("fleet")
+        await pilot.pause(0.3)
+        made.append(await settled_shot(app, pilot, "small-fleet.svg"))
+        app.show_tab("monitoring")
+        view = app.monitoring_view
+        while view.alarm_loads < 1 or view.detail_loads < 1:
+            await asyncio.sleep(0.05)
+        made.append(await settled_shot(app, pilot, "small-monitoring.svg"))
+        app.show_tab("backup")
+        while app.backup_view.job_loads < 1:
+            await asyncio.sleep(0.05)
+        app.backup_view.table("bk-jobs").focus()
+        made.append(await settled_shot(app, pilot, "small-backup.svg"))
+        app.show_tab("run")
+        while app.run_view.form.commands_area() is None:
+            await asyncio.sleep(0.05)
+        app.run_view.form.commands_area().text = "uptime\ndf -h /"
+        made.append(await settled_shot(app, pilot, "small-runcommand.svg"))
+    app.close_aws()
+    return made
+
+
+async def settled_shot(app: OpsApp, pilot, name: str) -> Path:
+    await pilot.pause(0.3)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    return Path(app.save_screenshot(name, str(HERE)))
 
 
 async def shell_shot(app: OpsApp, pilot) -> Path:
@@ -225,6 +272,8 @@ if __name__ == "__main__":
         paths = asyncio.run(shoot_monitoring())
     elif only == ["backup"]:
         paths = asyncio.run(shoot_backup())
+    elif only == ["small"]:
+        paths = asyncio.run(shoot_small())
     else:
         paths = asyncio.run(shoot())
     for path in paths:

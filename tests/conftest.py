@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+import hypothesis  # noqa: F401  # imported now, not by its plugin's end-of-run summary: see below
 import pytest
 
 from opstui.aws.clients import AwsClients
@@ -15,6 +16,10 @@ from tests.contract import assert_contract
 from tests.helpers import close_apps
 from tests.sandbox_control import SandboxControl
 
+# Why hypothesis is imported above: when no test module imports it, its pytest plugin imports it while printing
+# the summary, and pytest's assertion rewriter then parses it deep in the stack, where CPython 3.11.7's
+# ast.parse can raise "SystemError: AST constructor recursion depth mismatch" (a CPython 3.11 bug seen here)
+# and turn a green run into a crash.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no IMDS probing on a dev box or CI
 for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(var, None)

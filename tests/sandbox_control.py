@@ -84,6 +84,11 @@ class SandboxControl:
         """E.g. ``delivery_timeout_scale=0.01`` (a 30 s delivery timeout takes 0.3 s), ``delivery_delay=0``."""
         return self._send("POST", "run-command", knobs)["settings"]
 
+    def cwagent(self, **knobs: Any) -> Any:
+        """The CloudWatch agents' log shipping: ``flush_seconds=0.2`` (flush sooner), ``flush=True`` (ship now),
+        ``write=True`` (the fleet's log writers write up to now); with no argument, only reads."""
+        return self._send("POST", "cwagent", knobs) if knobs else self._send("GET", "cwagent")
+
     # -- sandbox clock, Inventory and State Manager knobs ---------------------------------------------------
     def clock(self, speed: float | None = None, advance: float | None = None) -> Any:
         """``{"now": iso, "speed": n}``; ``speed=600`` runs sandbox time 600x (a 30-minute schedule every 3 s),

@@ -21,13 +21,14 @@ from opstui import commands as registry
 from opstui.app import OpsApp
 
 TAB_COMMANDS: dict[str, tuple[registry.AppCommand, ...]] = registry.TAB_COMMANDS
-VIEWS = {"overview": "overview_view", "fleet": "fleet_view", "shells": "shells_view", "run": "run_view",
-         "inventory": "inventory_view", "monitoring": "monitoring_view", "backup": "backup_view"}
-#: the panel switches of the tabs that have panels (each panel is walked with every command of its tab)
-PANELS = {"monitoring": ("alarms", "sns", "canaries", "agent"), "backup": ("jobs", "plans", "points", "files"),
-          "inventory": ("browse", "find", "summary", "setup")}
 #: view bindings that go one level in: run first in each panel, so the commands also meet what is inside
-OPENERS = ("open", "open_history")
+OPENERS = ("open", "open_history", "panel_action('open')")
+
+
+def panel_names(app: OpsApp, tab: str) -> tuple[str, ...]:
+    """The panels of a tab, from the tab itself (each panel is walked with every command of its tab): a new
+    tab or panel is walked as soon as it exists."""
+    return tuple(cls.NAME for cls in getattr(type(app.tab(tab)), "PANELS", ()))
 
 ModalHandler = Callable[[OpsApp, Any, Screen], Awaitable[None]]
 
@@ -91,11 +92,11 @@ async def walk_app(app: OpsApp, pilot: Any, on_modal: ModalHandler, *, tabs: tup
             continue
         app.show_tab(tab)
         await settle(pilot, 0.3)
-        view = getattr(app, VIEWS[tab])
+        view = app.tab(tab)
         registry_actions = {action_name(c) for c in cmds}
         local = [b.action for b in view.BINDINGS
                  if b.action not in registry_actions and not b.action.startswith(tuple(registry_actions))]
-        panel_cmds = [c for c in cmds if action_name(c) in PANELS.get(tab, ())] or [None]
+        panel_cmds = [c for c in cmds if action_name(c) in panel_names(app, tab)] or [None]
         others = [c for c in cmds if c.action and c not in panel_cmds]  # run where they live, via the app
         done: set[str] = set()
         openers = [a for a in local if a in OPENERS]

@@ -53,6 +53,46 @@ def test_a_broken_config_file_is_a_clear_error(tmp_path: Path):
     assert proc.returncode == 2 and "cannot read config file" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", [[], ["run", "--targets", "tag:Role=web", "--", "true"], ["shell", "web-01"]])
+@pytest.mark.parametrize(("content", "says"), [
+    (b'refresh = "abc"\n', "setting 'refresh' must be a number of seconds, not 'abc'"),
+    (b"regions = 5\n", "setting 'regions' must be a list of strings, not 5"),
+    (b'theme = "caf\xe9"\n', "is not UTF-8 text"),
+])
+def test_a_bad_config_value_is_one_line_naming_file_key_and_type_and_exit_two(tmp_path: Path, command, content,
+                                                                              says):
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes(content)
+    env = {**os.environ, "OPSTUI_CONFIG": str(cfg)}
+    proc = subprocess.run([sys.executable, "-m", "opstui", *command, "--region", "us-east-1"], capture_output=True,
+                          text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert says in lines[0] and f"config file {cfg}" in lines[0]
+
+
+@pytest.mark.parametrize("command", [[], ["run", "--targets", "tag:Role=web", "--yes", "--", "true"],
+                                     ["shell", "web-01"]])
+def test_an_unknown_region_is_refused_before_any_call(command):
+    """Checked against botocore's partition data: nothing is sent (the endpoint is a closed port, so a call
+    would have said 'unreachable'), and the message suggests the region meant."""
+    env = {**os.environ, "OPSTUI_CONFIG": os.devnull, "AWS_ACCESS_KEY_ID": "AKIAUNUSED",
+           "AWS_SECRET_ACCESS_KEY": "unused"}
+    flags = ["--region", "us-est-1", "--endpoint-url", "http://127.0.0.1:9"]
+    proc = subprocess.run([sys.executable, "-m", "opstui", *command[:1], *flags, *command[1:]], capture_output=True,
+                          text=True, timeout=30, env=env, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2, proc.stderr
+    assert "unknown region 'us-est-1': did you mean" in proc.stderr and "us-east-1" in proc.stderr
+    assert "Traceback" not in proc.stderr and "unreachable" not in proc.stderr.lower()
+
+
+def test_every_partitions_regions_are_known():
+    from opstui.aws.regions import region_problem
+
+    assert region_problem(["us-east-1", "ap-northeast-3", "cn-north-1", "us-gov-west-1", "eu-isoe-west-1"]) is None
+    assert "unknown region 'nowhere-1'" in region_problem(["us-east-1", "nowhere-1"])
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():
@@ -178,3 +218,25 @@ def test_sandbox_command_prints_the_endpoint_first_and_stops_on_ctrl_c():
 def test_sandbox_refuses_to_listen_beyond_loopback():
     proc = run("sandbox", "--host", "0.0.0.0")
     assert proc.returncode == 2 and "loopback only" in proc.stderr
+
+
+def test_sandbox_on_ipv6_loopback_prints_a_bracketed_url_that_works():
+    import boto3
+
+    proc = subprocess.Popen([sys.executable, "-m", "opstui", "sandbox", "--host", "::1", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert re.fullmatch(r"endpoint http://\[::1\]:\d+\n", first), first
+        endpoint = first.split()[1]
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert lines[2] == f"export AWS_ENDPOINT_URL={endpoint}\n"
+        key, secret = (line.strip().split("=", 1)[1] for line in lines[:2])
+        sts = boto3.client("sts", region_name="ap-northeast-1", endpoint_url=endpoint, aws_access_key_id=key,
+                           aws_secret_access_key=secret)
+        assert sts.get_caller_identity()["Account"]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -151,7 +151,7 @@ def map_error(
                 **ctx,
             )
         if code in DENIED_CODES:
-            action = f"{service}:{operation}" if operation else service
+            action = iam_action(f"{service}:{operation}") if operation else service
             return OpsError(
                 f"access denied: the role lacks {action}",
                 kind="denied",
@@ -247,3 +247,10 @@ def map_error(
     if isinstance(exc, bex.ParamValidationError):
         return OpsError(f"invalid request: {_first_line(str(exc))}", kind="invalid", **ctx)
     return OpsError(f"{type(exc).__name__}: {_first_line(str(exc))}", kind="error", **ctx)
+
+
+def iam_action(operation: str) -> str:
+    """The IAM action that authorises "service:Operation" (S3's ListObjectsV2 is s3:ListBucket ...)."""
+    from opstui.aws.permissions import iam_action as action  # permissions imports clients, which imports us
+
+    return action(operation)

@@ -28,18 +28,25 @@ def _platform(node: ManagedNode | None, inst: Ec2Instance | None) -> str:
     return inst.platform if inst else ""
 
 
-def join(nodes: Iterable[ManagedNode], instances: Iterable[Ec2Instance], region: str) -> list[FleetNode]:
-    """Join by instance id. Hybrid (mi-) nodes have no instance; unmanaged instances show as NotManaged."""
+def is_hybrid(node: ManagedNode) -> bool:
+    return node.resource_type == "ManagedInstance" or node.instance_id.startswith("mi-")
+
+
+def join(nodes: Iterable[ManagedNode], instances: Iterable[Ec2Instance], region: str,
+         hybrid_tags: dict[str, tuple[tuple[str, str], ...]] | None = None) -> list[FleetNode]:
+    """Join by instance id. Hybrid (mi-) nodes have no instance: their tags come from `hybrid_tags`
+    (ListTagsForResource); unmanaged instances show as NotManaged."""
     by_id = {i.instance_id: i for i in instances}
+    hybrid_tags = hybrid_tags or {}
     out: list[FleetNode] = []
     seen: set[str] = set()
     for node in nodes:
         inst = by_id.get(node.instance_id)
         seen.add(node.instance_id)
-        tags = inst.tags if inst else ()
+        tags = inst.tags if inst else hybrid_tags.get(node.instance_id, ())
         name = (inst.name if inst else "") or node.name or node.computer_name
-        if not tags and node.name:
-            tags = (("Name", node.name),)
+        if not tags and node.name and node.instance_id not in hybrid_tags:
+            tags = (("Name", node.name),)  # tags unknown: the registration name stands in for the Name tag
         out.append(
             FleetNode(
                 instance_id=node.instance_id,
@@ -97,15 +104,26 @@ def _ec2_fields(inst: Ec2Instance) -> tuple[tuple[str, str], ...]:
 
 async def load_region(aws: AwsClients, region: str) -> RegionFleet:
     started = time.perf_counter()
+
+    async def managed() -> tuple[list[ManagedNode], ssm.HybridTags]:
+        nodes = await ssm.list_managed_nodes(aws, region)
+        hybrid = [n.instance_id for n in nodes if is_hybrid(n)]
+        return nodes, (await ssm.hybrid_node_tags(aws, region, hybrid) if hybrid else ssm.HybridTags({}))
+
     try:
-        nodes, instances = await asyncio.gather(ssm.list_managed_nodes(aws, region), ec2.list_instances(aws, region))
+        (nodes, tags), instances = await asyncio.gather(managed(), ec2.list_instances(aws, region))
     except OpsError as err:
         return RegionFleet(region=region, error=err, seconds=time.perf_counter() - started)
     except Exception as exc:  # never let one region take down the others
         err = OpsError(f"unexpected failure: {type(exc).__name__}", region=region)
         return RegionFleet(region=region, error=err, seconds=time.perf_counter() - started)
-    joined = join(nodes, instances, region)
-    return RegionFleet(region=region, nodes=tuple(joined), seconds=time.perf_counter() - started)
+    joined = join(nodes, instances, region, tags.tags)
+    unread = ""
+    if tags.unread:
+        unread = (f"the tags of {len(tags.unread)} hybrid node(s) in {region} could not be read "
+                  f"({tags.error}); a tag target may reach more nodes than shown")
+    return RegionFleet(region=region, nodes=tuple(joined), seconds=time.perf_counter() - started,
+                       tags_unread=unread)
 
 
 def carry_over(previous: FleetSnapshot | None, current: FleetSnapshot) -> FleetSnapshot:

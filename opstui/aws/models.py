@@ -102,6 +102,7 @@ class RegionFleet:
     error: Exception | None = None
     seconds: float = 0.0
     stale_since: datetime | None = None  # set when `nodes` are the last good ones, kept through an error
+    tags_unread: str = ""  # why some hybrid nodes' tags could not be read (a tag target may reach more)
 
 
 @dataclass(frozen=True, slots=True)

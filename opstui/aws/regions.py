@@ -1,8 +1,11 @@
-"""Doing one thing in every region at once, where one failing region never takes the others down."""
+"""Regions: which names exist (botocore's partition data), and doing one thing in every region at once,
+where one failing region never takes the others down."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -49,3 +52,29 @@ def merged(results: Iterable[tuple[str, Any, OpsError | None]],
         else:
             items.extend(value)
     return items, errors
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition (aws, aws-cn, aws-us-gov, the ISO ones ...) in botocore's endpoint
+    data, read from the installed botocore (no network)."""
+    from botocore.session import get_session
+
+    data = get_session().get_component("data_loader").load_data("endpoints")
+    return frozenset(r for partition in data.get("partitions", ()) for r in partition.get("regions", {}))
+
+
+def region_problem(regions: Iterable[str]) -> str | None:
+    """Why these regions cannot be used (for the user), or None. Checked before any call: an unknown name
+    would otherwise reach the endpoint and come back as an unreadable parser error."""
+    known = known_regions()
+    for region in regions:
+        if region in known:
+            continue
+        import botocore
+
+        close = difflib.get_close_matches(region, sorted(known), n=2, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        return (f"unknown region {region!r}: {hint}(botocore {botocore.__version__} knows {len(known)} regions, "
+                "e.g. us-east-1, eu-west-1, ap-northeast-1; a region opened since then needs a newer botocore)")
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from dataclasses import dataclass, field
@@ -89,6 +90,45 @@ async def list_managed_nodes(
     async for page in aws.paginate("ssm", region, "describe_instance_information", "InstanceInformationList", **params):
         nodes.extend(managed_node_from_api(item, region) for item in page)
     return nodes
+
+
+HYBRID_TAGS_PARALLEL = 8  # ListTagsForResource calls in flight per region (one call per hybrid node)
+
+
+@dataclass(frozen=True, slots=True)
+class HybridTags:
+    """The tags of a region's hybrid (``mi-``) nodes. DescribeInstanceInformation carries no tags and hybrid
+    nodes have no EC2 instance, so ListTagsForResource (ResourceType ManagedInstance) is the only source; a
+    tag target that SendCommand expands reaches them, so the blast radius must know their tags too.
+    https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ListTagsForResource.html"""
+
+    tags: dict[str, tuple[tuple[str, str], ...]]
+    unread: tuple[str, ...] = ()  # ids whose tags could not be read
+    error: OpsError | None = None  # the first reason why
+
+
+async def hybrid_node_tags(aws: AwsClients, region: str, instance_ids: list[str] | tuple[str, ...],
+                           parallel: int = HYBRID_TAGS_PARALLEL) -> HybridTags:
+    """Tags of each hybrid node, at most `parallel` calls at a time. A node whose call fails is listed in
+    `unread` (with the first error) instead of failing the others: the caller says the count may be low."""
+    sem = asyncio.Semaphore(parallel)
+    tags: dict[str, tuple[tuple[str, str], ...]] = {}
+    unread: list[str] = []
+    errors: list[OpsError] = []
+
+    async def one(iid: str) -> None:
+        async with sem:
+            try:
+                resp = await aws.call("ssm", region, "list_tags_for_resource", ResourceType="ManagedInstance",
+                                      ResourceId=iid)
+            except OpsError as err:
+                unread.append(iid)
+                errors.append(err)
+                return
+        tags[iid] = tuple((str(t.get("Key", "")), str(t.get("Value", ""))) for t in resp.get("TagList", ()))
+
+    await asyncio.gather(*(one(i) for i in instance_ids))
+    return HybridTags(tags, tuple(i for i in instance_ids if i in set(unread)), errors[0] if errors else None)
 
 
 # -- Session Manager ---------------------------------------------------------------------------------------

@@ -14,12 +14,40 @@ from opstui.runs.targets import Plan
 _CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]%|[1-9]%|100%)$")
 _ERRORS = re.compile(r"^([1-9][0-9]*|0|[1-9][0-9]%|[0-9]%|100%)$")
 TIMEOUT_RANGE = (30, 2_592_000)  # SendCommand TimeoutSeconds
+#: delivery timeout when none is given, the same for the tab (its field's placeholder) and `opstui run`.
+#: AWS's own default is 3600 s: an hour of "Delayed" for a node whose agent is gone is too long to wait.
+DEFAULT_DELIVERY_TIMEOUT = 600
+COMMENT_MAX = 100  # SendCommand Comment
+
+
+def not_utf8(text: str) -> str | None:
+    """Where `text` stops being UTF-8 (it holds bytes smuggled in as lone surrogates, as Python decodes
+    a command line or a file that is not UTF-8), said for the user; None when it is fine. The SSM API
+    takes JSON strings, which must be Unicode text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        byte = f"byte 0x{ord(bad) - 0xDC00:02x}" if 0xDC80 <= ord(bad) <= 0xDCFF else f"U+{ord(bad):04X}"
+        return f"{byte} at character {exc.start + 1}"
+    return None
 
 
 def request_problems(request: CommandRequest, doc: DocumentDetail | None = None) -> list[str]:
     """Everything wrong with a request, as messages for the user (empty: fine). Checked before sending
     so that a typo costs no API call and nothing typed is lost."""
     problems: list[str] = []
+    for name, values in request.parameters.items():
+        where = next((w for w in map(not_utf8, values) if w), None)
+        if where:
+            what = "the command" if name == "commands" else f"parameter {name}"
+            problems.append(f"{what} is not UTF-8 text ({where}): Run Command sends text only; convert it "
+                            "(e.g. iconv -t UTF-8) or pass binary data base64-encoded")
+    where = not_utf8(request.comment)
+    if where:
+        problems.append(f"the comment is not UTF-8 text ({where})")
+    if len(request.comment) > COMMENT_MAX:
+        problems.append(f"the comment is {len(request.comment)} characters; SendCommand takes up to {COMMENT_MAX}")
     if not request.document.strip():
         problems.append("no document: pick one (e.g. AWS-RunShellScript)")
     if not _CONCURRENCY.match(request.max_concurrency):
@@ -65,7 +93,8 @@ async def send_plan(aws: AwsClients, plan: Plan, request: CommandRequest) -> Sen
         # were accepted are tracked even when a later chunk is refused.
         step = ssm.MAX_IDS_PER_COMMAND
         for chunk in [ids[i:i + step] for i in range(0, len(ids), step)] or [()]:
-            req = replace(request, instance_ids=chunk, targets=() if chunk else plan.spec.send_targets())
+            req = replace(request, instance_ids=chunk, targets=() if chunk else plan.spec.send_targets(),
+                          timeout_seconds=request.timeout_seconds or DEFAULT_DELIVERY_TIMEOUT)
             try:
                 sent.extend(await ssm.send_command(aws, region, req))
             except OpsError as err:

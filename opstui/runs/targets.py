@@ -131,6 +131,7 @@ class BlastRadius:
     not_online: tuple[FleetNode, ...]
     unknown: tuple[str, ...] = ()  # ids or names given that are not in the fleet
     skipped: tuple[FleetNode, ...] = ()  # left out: the document does not run on their platform
+    caveats: tuple[str, ...] = ()  # why the count may be incomplete (e.g. hybrid node tags not readable)
 
     @property
     def count(self) -> int:
@@ -153,6 +154,12 @@ class BlastRadius:
     def names(self) -> str:
         return fold_names(n.name or n.instance_id for n in self.nodes)
 
+    @property
+    def name_of(self) -> dict[str, str]:
+        """instance id -> Name, for every node the run may report on (the left-out ones too: a tag target
+        still lists them, as Invalid Platform)."""
+        return {n.instance_id: n.name for n in (*self.nodes, *self.skipped) if n.name}
+
     def summary(self) -> list[str]:
         """Plain lines (untrusted names included): the caller renders them as literal text."""
         regions = ", ".join(f"{r} {c}" for r, c in sorted(self.by_region.items()))
@@ -166,16 +173,23 @@ class BlastRadius:
         if self.unknown:
             lines.append("not in the fleet: " + ", ".join(self.unknown))
         if self.skipped:
-            lines.append(f"{len(self.skipped)} left out (the document does not run on their platform): "
-                         + fold_names(n.name or n.instance_id for n in self.skipped))
+            lines.append(left_out_line(self.skipped))
+        lines.extend(f"warning: {c}" for c in self.caveats)
         return lines
 
 
-def blast_radius(nodes: list[FleetNode] | tuple[FleetNode, ...], unknown: tuple[str, ...] = ()) -> BlastRadius:
+def left_out_line(skipped: tuple[FleetNode, ...] | list[FleetNode]) -> str:
+    """The one line the confirmation (tab and `opstui run`) shows for nodes a document cannot run on."""
+    return (f"{len(skipped)} left out (the document does not run on their platform): "
+            + fold_names(n.name or n.instance_id for n in skipped))
+
+
+def blast_radius(nodes: list[FleetNode] | tuple[FleetNode, ...], unknown: tuple[str, ...] = (),
+                 skipped: tuple[FleetNode, ...] = (), caveats: tuple[str, ...] = ()) -> BlastRadius:
     by_region = Counter(n.region for n in nodes)
     by_env = Counter(env_of(n) for n in nodes)
     not_online = tuple(n for n in nodes if n.ping_status != "Online")
-    return BlastRadius(tuple(nodes), dict(by_region), dict(by_env), not_online, unknown)
+    return BlastRadius(tuple(nodes), dict(by_region), dict(by_env), not_online, unknown, skipped, caveats)
 
 
 @dataclass(frozen=True)
@@ -192,10 +206,14 @@ class Plan:
         return tuple(sorted(set(self.ids_by_region) | set(self.targets_regions)))
 
     def for_platforms(self, platform_types: tuple[str, ...] | list[str]) -> Plan:
-        """Leave out explicitly listed nodes the document cannot run on: SendCommand refuses the whole
-        request (UnsupportedPlatformType) if one of its instance ids is, say, Windows for a shell script.
-        Tag and group targets are expanded by AWS, which fails just those invocations."""
-        if not platform_types or not self.ids_by_region:
+        """Leave out the nodes the document cannot run on, the same way for every kind of target (the tab
+        and `opstui run` both call this). Explicit ids are dropped from the request: SendCommand refuses the
+        whole request (UnsupportedPlatformType) if one of its instance ids is, say, Windows for a shell
+        script. Tag and group targets stay `Targets`: AWS expands them and gives such a node the Invalid
+        Platform outcome, never delivered and not counted against MaxErrors ("Invalid Platform",
+        https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html). Either way the
+        radius counts only the nodes that will run it and lists the others as left out."""
+        if not platform_types:
             return self
         wanted = set(platform_types)
         keep = [n for n in self.radius.nodes if platform_type(n) in wanted]
@@ -205,11 +223,12 @@ class Plan:
         if not keep:
             raise TargetError(f"the document runs on {', '.join(sorted(wanted))} only; none of the "
                               f"{len(skipped)} target node(s) is")
+        radius = blast_radius(keep, self.radius.unknown, skipped, self.radius.caveats)
+        if not self.ids_by_region:
+            return Plan(self.spec, {}, self.targets_regions, radius)
         ids: dict[str, list[str]] = {}
         for n in keep:
             ids.setdefault(n.region, []).append(n.instance_id)
-        radius = blast_radius(keep, self.radius.unknown)
-        radius = BlastRadius(radius.nodes, radius.by_region, radius.by_env, radius.not_online, radius.unknown, skipped)
         return Plan(self.spec, {r: tuple(v) for r, v in ids.items()}, self.targets_regions, radius)
 
 
@@ -258,4 +277,5 @@ def plan_for(spec: TargetSpec, fleet: FleetSnapshot,
             by_region.setdefault(n.region, []).append(n.instance_id)
         return Plan(spec, {r: tuple(v) for r, v in by_region.items()}, (), blast_radius(hits))
     regions = tuple(sorted({n.region for n in hits}))
-    return Plan(spec, {}, regions, blast_radius(hits))
+    caveats = tuple(r.tags_unread for r in fleet.regions if r.tags_unread and r.region in regions)
+    return Plan(spec, {}, regions, blast_radius(hits, caveats=caveats))

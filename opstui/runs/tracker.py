@@ -26,7 +26,7 @@ from opstui.aws.errors import OpsError
 from opstui.aws.logs import LogCursor, split_stream
 from opstui.aws.models import CommandSummary, Invocation, invocation_outcome
 from opstui.runs.grouping import NodeResult, OutputGroup, group_results
-from opstui.safe import clean_block, json_text
+from opstui.safe import clean_block, json_text, screen_plain
 
 OUTPUT_CAP = 256 * 1024  # characters of stdout (and of stderr) kept per node; more is counted and digested
 SERVICE_STDOUT_LIMIT = 24_000  # GetCommandInvocation truncates here ...
@@ -75,7 +75,8 @@ class Progress:
 
     @property
     def failed(self) -> int:
-        return sum(c for o, c in self.by_outcome if o not in ("Success", "Pending", "InProgress", "Delayed"))
+        return sum(c for o, c in self.by_outcome
+                   if o not in ("Success", "Pending", "InProgress", "Delayed", "InvalidPlatform"))
 
 
 @dataclass(frozen=True)
@@ -413,8 +414,11 @@ class RunTracker:
         return (node.stdout, node.stderr) if node else ("", "")
 
     def failed_keys(self) -> list[str]:
+        """Nodes that ran and did not succeed. Invalid Platform nodes (a tag target's Windows node for a
+        shell script) are left out, as the confirmation said: re-running them could not help."""
         return [k for k, n in self.nodes.items()
-                if n.done and not (n.status == "Success" and n.exit_code in (0, None))]
+                if n.done and not (n.status == "Success" and n.exit_code in (0, None))
+                and n.details != "InvalidPlatform"]
 
     async def full_output(self, key: str) -> str:
         """A node's whole stdout: from S3 when the service truncated it, else what we have."""
@@ -469,15 +473,17 @@ class RunTracker:
 
 def render_groups_text(groups: Iterable[OutputGroup], progress: Progress | None = None, *,
                        visible_controls: bool = False) -> str:
-    """Plain-text grouped output (for `opstui run` and the text export). With ``visible_controls`` every
-    control character but newline and tab is shown as a symbol (`clean_block`); without, the bytes are kept
-    as printed (`opstui run` to a pipe)."""
+    """Plain-text grouped output (for `opstui run` and the text export). With ``visible_controls`` the
+    output is cleaned as the screen shows it (`screen_plain`: escape sequences dropped, other control
+    characters as symbols) and names have every control character as a symbol (`clean_block`); without,
+    the bytes are kept as printed (`opstui run` to a pipe)."""
     show = clean_block if visible_controls else (lambda text: text)
+    output = (lambda text: screen_plain(text).rstrip("\n")) if visible_controls else (lambda text: text.rstrip("\n"))
     out: list[str] = []
     for g in groups:
         code = "-" if g.exit_code is None else str(g.exit_code)
         out.append(show(f"=== {g.label} ({g.size} node{'s' if g.size != 1 else ''}, {g.outcome}, exit {code}) ==="))
-        out.append(show(g.stdout.rstrip("\n")) if g.stdout else "(no output)")
+        out.append(output(g.stdout) if g.stdout else "(no output)")
         out.append("")
     if progress is not None:
         out.append(", ".join(f"{o} {c}" for o, c in progress.by_outcome) + f" — {progress.done}/{progress.total}"

@@ -75,7 +75,7 @@ from moto.s3.models import s3_backends
 
 from opstui.private_files import open_private, private_dir, write_private
 
-from . import logs_fast, node_state
+from . import cw_agent, logs_fast, node_state
 from .agent_shell import node_bin, node_home, shell_env
 from .ec2_fast import instance_index
 from .powershell_shim import PowerShellShim
@@ -1083,15 +1083,16 @@ def _cw_manage_agent(cmd: Command, inv: Invocation, plugin: PluginRun) -> int:
     if action.startswith("configure"):
         source = str(params.get("optionalConfigurationSource") or "default")
         location = str(params.get("optionalConfigurationLocation") or "")
+        result = cw_agent.configure(cmd.account_id, region, iid, source, location)
+        plugin.out.write_text(result.stdout)
+        if not result.ok:
+            plugin.err.write_text(result.stderr)
+            return 1
         config = "default" if source == "default" else f"{source}:{location}"
-        plugin.out.write_text(
-            "****** processing amazon-cloudwatch-agent ******\n"
-            + (f"Successfully fetched the config and saved in /opt/aws/amazon-cloudwatch-agent/etc/"
-               f"amazon-cloudwatch-agent.d/{source}_{location or 'default'}.tmp\n")
-            + "Start configuration validation...\nConfiguration validation first phase succeeded\n"
-            "Configuration validation second phase succeeded\nConfiguration validation succeeded\n")
-        node_state.set_cw_agent(region, iid, config=config)
+        node_state.set_cw_agent(region, iid, config=config, settings=result.config)
         if str(params.get("optionalRestart") or "yes") == "yes":
+            if status == "running":  # a restart: the agent re-reads its files from where it stopped
+                node_state.set_cw_agent(region, iid, state="stopped")
             node_state.set_cw_agent(region, iid, state="running")
             plugin.out.write_text("amazon-cloudwatch-agent has already been stopped\n"
                                   "Created symlink /etc/systemd/system/multi-user.target.wants/"

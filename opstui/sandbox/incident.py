@@ -16,7 +16,8 @@ Seeded (default scenario, ap-northeast-1; technique A, straight into moto's back
   - ``storefront-heartbeat SuccessPercent < 90``: CloudWatchSynthetics SuccessPercent (CanaryName
     storefront-heartbeat) Average < 90 for 1 of 1 five-minute period, missing data treated as missing.
 
-No node has the CloudWatch agent at start: CWAgent metrics appear once it is installed through Run Command.
+The CloudWatch agent runs at start only on the prod web and app nodes (:mod:`.cw_agent_seed`); on the others
+CWAgent metrics appear once it is installed and configured through Run Command.
 
 The scripted incident (``prod-web-02``): its CPU climbs to ~96 % over 4 minutes (a metric overlay) and the
 storefront web app turns ``slow`` (helper M2's :func:`opstui.sandbox.webapp.set_health`), so its alarm fires

@@ -21,8 +21,10 @@ sources:
     peak and back, on top of the baseline.
 
   ``CWAgent`` metrics exist only while :func:`opstui.sandbox.node_state.cw_agent_running` is true, from when
-  the agent started, at the agent's default 60-second interval. Dimensions are those of AWS's documented
-  "basic system metrics" agent configuration (``append_dimensions: {"InstanceId": "${aws:InstanceId}"}``):
+  the agent started. Which series, their namespace, dimensions and interval follow the configuration the agent
+  was given (:mod:`.cw_agent_config`: ``metrics_collected``, ``append_dimensions``, ``namespace``,
+  ``metrics_collection_interval``); with the ``default`` configuration they are those of AWS's documented
+  "basic system metrics" configuration (``append_dimensions: {"InstanceId": "${aws:InstanceId}"}``), every 60 s:
 
   - Linux: ``mem_used_percent`` {InstanceId}; ``disk_used_percent`` {InstanceId, path "/", device
     "nvme0n1p1", fstype "xfs" (Amazon Linux, RHEL) or "ext4" (Ubuntu)};
@@ -67,7 +69,8 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.models import ec2_backends
 from moto.ec2.models.instances import Instance
 
-from . import clock, metric_math, node_state
+from . import clock, cw_agent, cw_agent_config, metric_math, node_state
+from .cw_agent_config import AgentMetric
 from .ec2_fast import instance_index
 from .extension import Extension, attach
 from .ssm_nodes import REGISTRY
@@ -356,44 +359,30 @@ class _Produced:
     kind: str  # "ec2" or "agent"
 
 
-def _agent_descriptor(account: str, region: str, instance_id: str) -> tuple[str, dict[str, str], dict[str, str]]:
-    """(os family, mem dims, disk dims) the agent publishes with for this node."""
-    node = REGISTRY.get(account, region, instance_id)
-    platform = (node.platform_name if node else "") or ""
-    if instance_id.startswith("mi-"):
-        base = {"host": (node.computer_name if node else None) or instance_id}
-    else:
-        base = {"InstanceId": instance_id}
-    if "Windows" in platform:
-        return ("windows", {**base, "objectname": "Memory"},
-                {**base, "instance": "C:", "objectname": "LogicalDisk"})
-    fstype = "ext4" if "Ubuntu" in platform else "xfs"
-    return "linux", base, {**base, "path": "/", "device": "nvme0n1p1", "fstype": fstype}
-
-
-def _agent_metrics(account: str, region: str, instance_id: str) -> list[tuple[str, tuple]]:
-    family, mem, disk = _agent_descriptor(account, region, instance_id)
-    if family == "windows":
-        return [(WIN_MEM, dims_key(mem)), (WIN_DISK, dims_key(disk))]
-    return [(LINUX_MEM, dims_key(mem)), (LINUX_DISK, dims_key(disk))]
+def _agent_series(account: str, region: str, instance_id: str) -> list[AgentMetric]:
+    """The CWAgent series the node's agent publishes: from its applied configuration (``metrics_collected``,
+    ``append_dimensions``, ``namespace``, intervals; :mod:`.cw_agent_config`), else the basic default."""
+    facts = cw_agent.node_facts(account, region, instance_id)
+    settings = node_state.cw_agent_settings(region, instance_id) or cw_agent_config.default_config(facts.windows)
+    return settings.agent_metrics(facts)
 
 
 def _resolve_produced(account: str, region: str, namespace: str, name: str, dkey: tuple) -> _Produced | None:
     if namespace == NS_EC2 and name in EC2_METRICS and len(dkey) == 1 and dkey[0][0] == "InstanceId":
         return _Produced(dkey[0][1], name, BASIC_PERIOD, "ec2")
-    if namespace == NS_AGENT and name in (LINUX_MEM, LINUX_DISK, WIN_MEM, WIN_DISK):
+    if name in (LINUX_MEM, LINUX_DISK, WIN_MEM, WIN_DISK):
         d = dict(dkey)
-        iid = d.get("InstanceId")
-        if iid is None and "host" in d:
-            for node in REGISTRY.nodes(account, region):
-                if node.instance_id.startswith("mi-") and node.computer_name == d["host"]:
-                    iid = node.instance_id
-                    break
-        if iid is None:
-            return None
-        for mname, mkey in _agent_metrics(account, region, iid):
-            if mname == name and mkey == dkey:
-                return _Produced(iid, name, AGENT_PERIOD, "agent")
+        candidates: list[str] = []
+        if "InstanceId" in d:
+            candidates = [d["InstanceId"]]
+        elif "host" in d:
+            candidates = [n.instance_id for n in REGISTRY.nodes(account, region) if n.computer_name == d["host"]]
+        else:  # dimensions without the instance (e.g. only InstanceType): any configured agent may match
+            candidates = [iid for reg, iid, _ in node_state.configured_agents() if reg == region]
+        for iid in candidates:
+            for m in _agent_series(account, region, iid):
+                if m.namespace == namespace and m.name == name and m.dimensions == dkey:
+                    return _Produced(iid, name, m.interval, "agent")
     return None
 
 
@@ -598,10 +587,11 @@ def all_metrics(account: str, region: str, recently_active: bool = False) -> lis
         dk = (("InstanceId", iid),)
         produced.extend((NS_EC2, m, dk) for m in EC2_METRICS)
         if node_state.cw_agent_running(region, iid):
-            produced.extend((NS_AGENT, m, k) for m, k in _agent_metrics(account, region, iid))
+            produced.extend((m.namespace, m.name, m.dimensions) for m in _agent_series(account, region, iid))
     for node in REGISTRY.nodes(account, region):
         if node.instance_id.startswith("mi-") and node_state.cw_agent_running(region, node.instance_id):
-            produced.extend((NS_AGENT, m, k) for m, k in _agent_metrics(account, region, node.instance_id))
+            produced.extend((m.namespace, m.name, m.dimensions)
+                            for m in _agent_series(account, region, node.instance_id))
     return sorted(found.union(produced))
 
 
@@ -959,13 +949,21 @@ def list_metrics(self: Any) -> Any:
 _agent_started: dict[tuple[str, str], float] = {}
 
 
+def backdate_agent(region: str, instance_id: str, since: dt.datetime) -> None:
+    """A running agent that has been running since ``since`` (a scenario's pre-installed agents): its series
+    have history from then on."""
+    if node_state.cw_agent_running(region, instance_id):
+        _agent_started[(region, instance_id)] = since.timestamp()
+
+
 def _watch_agent() -> None:
     original_set_cw_agent = node_state.set_cw_agent
     original_set_package = node_state.set_package
 
-    def set_cw_agent(region: str, instance_id: str, state: str | None = None, config: str | None = None) -> None:
+    def set_cw_agent(region: str, instance_id: str, state: str | None = None, config: str | None = None,
+                     settings: Any = None) -> None:
         was = node_state.cw_agent_running(region, instance_id)
-        original_set_cw_agent(region, instance_id, state=state, config=config)
+        original_set_cw_agent(region, instance_id, state=state, config=config, settings=settings)
         running = node_state.cw_agent_running(region, instance_id)
         if running and not was:
             _agent_started[(region, instance_id)] = clock.now().timestamp()

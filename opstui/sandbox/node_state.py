@@ -12,6 +12,8 @@ Read API (stable, for other sandbox modules):
 * :func:`cw_agent_status` -> ``"running"``, ``"stopped"`` or ``"not-installed"``
 * :func:`cw_agent_running` -> bool
 * :func:`cw_agent_config` -> the configuration location last applied (``"default"``, an SSM parameter name, ...)
+* :func:`cw_agent_settings` -> the validated configuration last applied (a
+  :class:`opstui.sandbox.cw_agent_config.AgentConfig`), or None: which files the agent ships, which metrics
 * :func:`last_inventory` -> when ``aws:softwareInventory`` last ran on the node, or None
 
 Writers are the Run Command simulations (:mod:`opstui.sandbox.command_exec`); :func:`clear` runs on sandbox start.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 CW_AGENT_PACKAGE = "AmazonCloudWatchAgent"
 
@@ -31,6 +34,7 @@ class NodeSoftware:
     packages: dict[str, str] = field(default_factory=dict)
     cw_agent_state: str = "stopped"  # meaningful only while the package is installed
     cw_agent_config: str | None = None
+    cw_agent_settings: Any = None  # cw_agent_config.AgentConfig (kept opaque: this module imports nothing)
     cw_agent_started: dt.datetime | None = None
     last_inventory: dt.datetime | None = None
 
@@ -81,6 +85,20 @@ def cw_agent_config(region: str, instance_id: str) -> str | None:
         return node.cw_agent_config if node else None
 
 
+def cw_agent_settings(region: str, instance_id: str) -> Any:
+    with _lock:
+        node = _nodes.get((region, instance_id))
+        return node.cw_agent_settings if node else None
+
+
+def configured_agents() -> list[tuple[str, str, Any]]:
+    """(region, instance id, settings) of every node whose CloudWatch agent runs with a configuration."""
+    with _lock:
+        return [(region, iid, node.cw_agent_settings) for (region, iid), node in _nodes.items()
+                if CW_AGENT_PACKAGE in node.packages and node.cw_agent_state == "running"
+                and node.cw_agent_settings is not None]
+
+
 def cw_agent_started(region: str, instance_id: str) -> dt.datetime | None:
     with _lock:
         node = _nodes.get((region, instance_id))
@@ -109,14 +127,18 @@ def set_package(region: str, instance_id: str, name: str, version: str | None) -
             node.packages[name] = version
 
 
-def set_cw_agent(region: str, instance_id: str, state: str | None = None, config: str | None = None) -> None:
-    """Change the CloudWatch agent's state (``running``/``stopped``) and/or its applied configuration."""
+def set_cw_agent(region: str, instance_id: str, state: str | None = None, config: str | None = None,
+                 settings: Any = None) -> None:
+    """Change the CloudWatch agent's state (``running``/``stopped``) and/or its applied configuration
+    (``config`` its location, ``settings`` the validated configuration)."""
     if state is not None and state not in ("running", "stopped"):
         raise ValueError("state must be 'running' or 'stopped'")
     with _lock:
         node = _get(region, instance_id)
         if config is not None:
             node.cw_agent_config = config
+        if settings is not None:
+            node.cw_agent_settings = settings
         if state is not None:
             if state == "running" and node.cw_agent_state != "running":
                 node.cw_agent_started = dt.datetime.now(dt.UTC)

@@ -50,13 +50,16 @@ from . import (
     associations,
     backup,
     clock,
+    cw_agent_logs,
     documents,
     ec2_fast,
     faults,
     hostile,
     incident,
     inventory,
+    log_metric_filters,
     logs_fast,
+    logs_insights,
     metrics,
     operations,
     recorder,
@@ -314,6 +317,7 @@ EXTENSIONS = Registry([
     clock.EXTENSION, inventory.EXTENSION, backup.EXTENSION, documents.EXTENSION, logs_fast.EXTENSION,
     run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
     synthetics.EXTENSION, associations.EXTENSION, ssm_status.EXTENSION, s3_listing.EXTENSION,
+    log_metric_filters.EXTENSION, logs_insights.EXTENSION, cw_agent_logs.EXTENSION,
 ])
 
 

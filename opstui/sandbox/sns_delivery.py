@@ -55,6 +55,7 @@ import ipaddress
 import itertools
 import json
 import queue
+import re
 import secrets
 import threading
 import time
@@ -432,6 +433,17 @@ def _response_confirm_subscription(self: Any) -> ActionResult:
 
 
 _original_response_subscribe = SNSResponse.subscribe
+_original_get_topic = SNSBackend.get_topic
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+def _get_topic(self: SNSBackend, arn: str) -> Any:
+    """A TopicArn that is not an SNS topic ARN is ``InvalidParameter`` "Invalid parameter: TopicArn" (400), as
+    AWS answers it (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html, and the InvalidParameter error
+    of Publish, Subscribe and ListSubscriptionsByTopic), not moto's 500 from an ARN it cannot split."""
+    if not isinstance(arn, str) or not _TOPIC_ARN.match(arn):
+        raise SNSInvalidParameter("Invalid parameter: TopicArn")
+    return _original_get_topic(self, arn)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -452,6 +464,7 @@ class SnsDelivery(Extension):
         Subscription.publish = _publish  # type: ignore[method-assign]
         SNSBackend.publish = _backend_publish  # type: ignore[method-assign]
         SNSBackend.subscribe = _subscribe  # type: ignore[method-assign]
+        SNSBackend.get_topic = _get_topic  # type: ignore[method-assign]
         SNSResponse.subscribe = _response_subscribe  # type: ignore[method-assign]
         SNSResponse.list_subscriptions = _response_list_subscriptions  # type: ignore[method-assign]
         SNSResponse.list_subscriptions_by_topic = _response_list_subscriptions_by_topic  # type: ignore

@@ -29,6 +29,8 @@ import logging
 import random
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +85,23 @@ def sample_latency(health: str, rng: random.Random, slow: tuple[float, float] = 
     if health == "down":
         return rng.uniform(0.002, 0.01)
     return rng.uniform(*OK_LATENCY)
+
+
+@dataclass(frozen=True)
+class Served:
+    """One request the storefront answered (for the web nodes' nginx access logs, :mod:`.node_logs`)."""
+
+    method: str
+    path: str
+    status: int
+    size: int
+    latency: float  # sandbox seconds
+    client: str
+    user_agent: str
+
+
+#: called with a :class:`Served` for every request answered
+REQUEST_LISTENERS: list[Callable[[Served], None]] = []
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -142,6 +161,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, ctype, payload = 404, "text/plain; charset=utf-8", b"Not Found\n"
         if health == "down" and status != 404:
             status, ctype, payload = 503, "text/html; charset=utf-8", b"<html><body>503 Service Unavailable</body></html>\n"
+        for listener in list(REQUEST_LISTENERS):
+            try:
+                listener(Served(self.command, self.path, status, len(payload), latency,
+                                self.client_address[0], self.headers.get("User-Agent") or "-"))
+            except Exception:  # a listener (the nodes' access logs) must never break the answer
+                continue
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))

@@ -258,6 +258,26 @@ class DataChannel:
             else:
                 self._pending.append((PayloadType.OUTPUT, chunk))
 
+    def send_nowait(self, data: bytes) -> None:
+        """Keystrokes without awaiting: numbered, kept for retransmission and written to the socket now, in
+        this call (the terminal sends each key from its key handler, ahead of any output waiting to be drawn,
+        instead of a task that starts on a later turn of the event loop). Held until ready; never lost: a
+        frame that cannot be written here is resent by the retransmission timer or after resume."""
+        if self.state == "closed":
+            raise SessionError(f"the session is closed: {self.close_reason}", kind="closed")
+        for start in range(0, len(data), 1024):
+            chunk = data[start : start + 1024]
+            if not self.ready:
+                self._pending.append((PayloadType.OUTPUT, chunk))
+                continue
+            msg = ClientMessage(codec.INPUT, self._out_seq, 0, uuid.uuid4(), PayloadType.OUTPUT, chunk)
+            raw = msg.encode()
+            now = time.monotonic()
+            self._unacked[self._out_seq] = _Outgoing(raw, self._out_seq, now, now)
+            self._out_seq += 1
+            if not self._write_now([raw]):
+                self._unacked[msg.sequence_number].last_sent = now - self.rto  # resent at the next tick
+
     def resize(self, cols: int, rows: int) -> None:
         """Remember the size; a Size message goes out after `size_debounce` seconds of quiet."""
         self._size = (int(cols), int(rows))

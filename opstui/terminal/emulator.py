@@ -71,7 +71,10 @@ class Line:
     """One row of cells. `chars[x]` is the text of cell x ("" for the right half of a wide character),
     `attrs[x]` its Attr. The lists may be shorter than the screen is wide: cells past their end are
     blanks with DEFAULT_ATTR (so a new row costs two empty lists and scrollback keeps only what was
-    written). `cache` belongs to the renderer: every write sets it to None."""
+    written). `cache` belongs to the renderer: every write sets it to None.
+
+    A row of plain ASCII that went straight to scrollback (`Terminal._bulk_lines`) holds `chars` as a str
+    and `attrs` as a tuple: scrollback rows are only read, and both read like the lists."""
 
     __slots__ = ("chars", "attrs", "cache")
 
@@ -153,6 +156,55 @@ _UNFINISHED = re.compile(
 )
 
 _DEC_GRAPHICS = _charsets.VT100_MAP
+# A block of whole lines of printable ASCII, each ended by CR LF (what `cat` and `yes` send): drawn at once.
+_LINES = re.compile(r"(?:[\x20-\x7e]*\r\n)+")
+
+
+_new_line = Line.__new__
+_ATTR_RUNS: dict[tuple[Attr, int], tuple[Attr, ...]] = {}
+
+
+def _line_of(text: str, attr: Attr) -> Line:
+    """A new row holding `text` from column 0 in `attr`, for the screen (lists, written in place later)."""
+    line = Line()
+    if text:
+        line.chars = list(text)
+        line.attrs = [attr] * len(text)
+    return line
+
+
+def _scrollback_line_of(text: str, attr: Attr) -> Line:
+    """A row that goes straight to scrollback, which is never written: `chars` is the str itself and `attrs`
+    a tuple shared by every row of that length and attribute. No list is built, and the garbage collector,
+    which scans every list on each full collection, has one object per row to look at instead of three."""
+    line = _new_line(Line)
+    line.chars = text  # type: ignore[assignment]  # read-only row: indexing, slicing and len() as a list's
+    key = (attr, len(text))
+    attrs = _ATTR_RUNS.get(key)
+    if attrs is None:
+        if len(_ATTR_RUNS) > 4096:
+            _ATTR_RUNS.clear()
+        attrs = _ATTR_RUNS[key] = (attr,) * len(text)
+    line.attrs = attrs  # type: ignore[assignment]
+    line.cache = None
+    return line
+
+
+def _write_line(line: Line, text: str, attr: Attr) -> None:
+    """Draw `text` on `line` from column 0 (the text fits the row)."""
+    n = len(text)
+    if not n:
+        return
+    chars = line.chars
+    if not chars:
+        line.chars = list(text)
+        line.attrs = [attr] * n
+    else:
+        if n < len(chars) and chars[n] == "":
+            chars[n] = " "  # overwrote the left half of a wide character
+        chars[:n] = text
+        line.attrs[:n] = [attr] * n
+    line.cache = None
 
 
 class Terminal:
@@ -322,6 +374,10 @@ class Terminal:
                             self.scroll_up(1)
                         elif self.y < self.rows - 1:
                             self.y += 1
+                        block = _LINES.match(s, m.end())
+                        if block is not None and self._bulk_ok():
+                            pos = self._bulk_lines(s, m.end(), block.end())
+                            break
                 elif k == _T_CSI:
                     private, params, inter, final = m.group(5, 6, 7, 8)
                     if final == "m" and not private and not inter:
@@ -335,6 +391,10 @@ class Terminal:
                 elif k == _T_CRLF:
                     self.x = 0
                     self.index()
+                    block = _LINES.match(s, m.end())
+                    if block is not None and self._bulk_ok():
+                        pos = self._bulk_lines(s, m.end(), block.end())
+                        break
                 elif k == _T_CTL:
                     self._control(m.group(4))
                 elif k == _T_ESC:
@@ -355,6 +415,72 @@ class Terminal:
                     break
             else:
                 pos = n
+
+    # ------------------------------------------------------------------ whole lines at once
+    def _bulk_ok(self) -> bool:
+        """Whether a block of plain ASCII lines can take `_bulk_lines`: the cursor at the start of a row after
+        CR LF, no insert mode or DEC graphics, the scroll region the whole screen, and erased cells blank."""
+        return (self.x == 0 and not self.insert_mode and not self._graphics and self.top == 0
+                and self.bottom == self.rows - 1 and self.attr.bg == "default")
+
+    def _bulk_lines(self, s: str, start: int, end: int) -> int:
+        """Draw the CR LF terminated printable-ASCII lines of s[start:end] (the cursor at column 0), as
+        drawing each line and then CR LF would, and return where parsing goes on.
+
+        This is what `cat` of a large file and `yes` produce: a scrolling screen of plain lines. Each line
+        costs one `Line` built from its text (no regex match, no pop/insert of the screen list per line), and
+        lines that would only pass through scrollback beyond its limit are never built. A line wider than the
+        screen (it would wrap) ends the block; the tokeniser takes it from there."""
+        texts = s[start:end].split("\r\n")
+        texts.pop()  # the empty string after the last CR LF
+        cols = self.cols
+        if max(map(len, texts)) > cols:
+            del texts[next(i for i, text in enumerate(texts) if len(text) > cols):]
+            if not texts:
+                return start
+        end = start + sum(map(len, texts)) + 2 * len(texts)
+        attr = self.attr
+        lines = self.lines
+        dirty = self._dirty
+        y = self.y
+        bottom = self.bottom
+        i = 0
+        count = len(texts)
+        # rows below the cursor are written in place until the cursor reaches the bottom
+        while y < bottom and i < count:
+            _write_line(lines[y], texts[i], attr)
+            dirty.add(y)
+            y += 1
+            i += 1
+        if i < count:
+            # the rest: the first is written on the bottom row, each followed by a scroll of the whole screen
+            _write_line(lines[bottom], texts[i], attr)
+            rest = texts[i + 1:]
+            scrolls = count - i
+            keep = (self.scrollback_limit if not self.alt_active else 0) + self.rows
+            if len(rest) > keep:  # built only to fall out of scrollback at once
+                rest = rest[len(rest) - keep:]
+            on_screen = self.rows - 1  # the last texts stay on the screen, above the new blank bottom row
+            cut = max(0, len(rest) - on_screen)
+            # equal texts share one row (scrollback is read-only): a `yes` flood is one object, not thousands
+            memo: dict[str, Line] = {}
+            made = [memo.get(text) or memo.setdefault(text, _scrollback_line_of(text, attr)) for text in rest[:cut]]
+            made.extend([_line_of(text, attr) for text in rest[cut:]])
+            made.append(Line())
+            every = lines + made
+            self.lines[:] = every[-self.rows:] if len(every) > self.rows else every
+            if not self.alt_active and self.scrollback_limit:
+                self.scrollback.extend(every[:-self.rows])
+                self.scrolled_off += scrolls
+            self._all_dirty = True
+            y = bottom
+        self.y = y
+        self.x = 0
+        for text in reversed(texts):
+            if text:
+                self._last_char = text[-1]
+                break
+        return end
 
     # ------------------------------------------------------------------ drawing
     def _draw(self, text: str) -> None:

@@ -2,6 +2,7 @@
 
     view = TerminalView(cols=80, rows=24)
     view.feed(chunk)                      # bytes from the remote shell; parsed now, painted <= 60 Hz
+                                          # (5-30 Hz while output streams, and a frame after it pauses)
     on_terminal_view_input(msg)           # msg.data: bytes to send (keys, paste, DSR/DA replies)
     on_terminal_view_resized(msg)         # msg.cols, msg.rows: the emulator already has this size
     on_terminal_view_escape(msg)          # ctrl+] was pressed: the app should move focus away
@@ -41,6 +42,16 @@ ESCAPE_KEY = "ctrl+right_square_bracket"
 #: The most a pump should pass to `feed()` in one call (see the module docstring).
 FEED_SLICE = 64 * 1024
 FRAME_SECONDS = 1 / 60
+# While output streams without a pause (cat of a big file, a flood) frames cost more than everything else:
+# Textual's compositor re-renders the widget and every container under it (about as long again as the
+# widget's own render_lines, measured by bench/terminal.py). Then frames are spaced so that painting takes
+# about PAINT_SHARE of the time (estimated as twice the measured render_lines time), between
+# STREAM_FRAME_MIN and STREAM_FRAME_MAX seconds apart; once output pauses for a frame, the next frame
+# paints, so the final screen is never more than a frame late.
+STREAM_AFTER = 0.1  # seconds of output without a quiet frame before it counts as streaming
+PAINT_SHARE = 0.25
+STREAM_FRAME_MIN = 1 / 30
+STREAM_FRAME_MAX = 1 / 5
 SYNC_TIMEOUT = 0.1  # paint anyway if the remote stays in synchronized-output mode this long
 
 _ANSI_INDEX = {"black": 0, "red": 1, "green": 2, "brown": 3, "yellow": 3, "blue": 4, "magenta": 5, "cyan": 6, "white": 7}
@@ -152,11 +163,16 @@ class TerminalView(Widget, can_focus=True):
         self.bytes_parsed = 0
         self.parse_seconds = 0.0
         self.paint_count = 0
+        self.frame_ticks = 0  # times the paint timer fired (painting or not): the frames the widget looked at
         self._styles: dict[Attr, Style] = {}
         self._offset = 0  # lines scrolled up into scrollback; 0 = live screen
         self._offset_anchor = 0  # terminal.scrolled_off when _offset was last adjusted
         self._paint_timer: Timer | None = None
         self._last_paint = 0.0
+        self._fed = False  # output fed since the paint timer last looked
+        self._quiet = True  # the paint timer last found no new output
+        self._stream_since = 0.0  # when the current run of output (no frame without output) began
+        self.render_seconds = 0.0  # moving average of render_lines' duration
         self._last_cursor: tuple[int, int, bool] | None = None
         self._sync_since: float | None = None
         self._full_refresh = True
@@ -170,6 +186,10 @@ class TerminalView(Widget, can_focus=True):
         start = time.perf_counter()
         self.terminal.feed(data)
         self.parse_seconds += time.perf_counter() - start
+        if self._quiet:
+            self._quiet = False
+            self._stream_since = time.monotonic()
+        self._fed = True
         self.bytes_parsed += len(data)
         replies = self.terminal.take_replies()
         if replies:
@@ -196,8 +216,16 @@ class TerminalView(Widget, can_focus=True):
 
     def _paint(self) -> None:
         self._paint_timer = None
+        self.frame_ticks += 1
         term = self.terminal
         now = time.monotonic()
+        fed, self._fed = self._fed, False
+        if not fed:
+            self._quiet = True  # output paused (or none came): paint what there is now
+        elif now - self._stream_since >= STREAM_AFTER and now - self._last_paint < self.stream_frame_seconds:
+            # streaming: look again in a frame, and paint then if the output has paused
+            self._paint_timer = self.set_timer(FRAME_SECONDS, self._paint, name="terminal-paint")
+            return
         if term.synchronized:
             if self._sync_since is None:
                 self._sync_since = now
@@ -238,23 +266,54 @@ class TerminalView(Widget, can_focus=True):
         self.paint_count += 1
 
     def _style(self, attr: Attr) -> Style:
+        """The attribute's style over the widget's own (`_base_style`), cached per attribute."""
         style = self._styles.get(attr)
         if style is None:
-            style = self._styles[attr] = rich_style(attr)
+            base = self._base_style
+            style = self._styles[attr] = rich_style(attr) if base is None else base + rich_style(attr)
         return style
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # one (15 us) style computation per repaint instead of one per row
-        self._base_style = self.rich_style
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._base_style = None
+        """Every row straight from the emulator, without Textual's per-widget styles cache: the widget has no
+        border or padding, and each row's strip is cached on the row itself (`Line.cache`), so a frame builds
+        strips only for rows that changed. Building a Strip is the dominant cost of a frame while output
+        streams (each one sets up seven small caches), so a new row costs one Strip, plus one per app line
+        filter, which Textual applies to every widget and which is applied here the same way."""
+        started = time.perf_counter()
+        base = self.rich_style
+        if base != self._base_style:
+            self._base_style = base
+            self._styles.clear()
+        width = self.size.width
+        filters = self.get_line_filters()
+        background = self.background_colors[1] if filters else None
+        render = self._row_strip
+        strips = []
+        for y in crop.line_range:
+            strip = render(y, width, base)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        x1, x2 = crop.column_span
+        if (x1, x2) != (0, width):
+            strips = [strip.crop(x1, x2) for strip in strips]
+        self.render_seconds = 0.8 * self.render_seconds + 0.2 * (time.perf_counter() - started)
+        return strips
+
+    @property
+    def stream_frame_seconds(self) -> float:
+        """How far apart frames are while output streams (see PAINT_SHARE)."""
+        return min(STREAM_FRAME_MAX, max(STREAM_FRAME_MIN, 2 * self.render_seconds / PAINT_SHARE))
 
     def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        if base != self._base_style:
+            self._base_style = base
+            self._styles.clear()
+        return self._row_strip(y, self.size.width, base)
+
+    def _row_strip(self, y: int, width: int, base: Style) -> Strip:
         term = self.terminal
-        width = self.size.width
-        base = self._base_style or self.rich_style
         if y >= term.rows:
             return Strip.blank(width, base)
         line = term.line(y, self._offset)
@@ -264,7 +323,13 @@ class TerminalView(Widget, can_focus=True):
         else:
             style = self._style
             segments = [Segment(text, style(attr)) for text, attr in line.runs(term.cols)]
-            strip = Strip(segments).crop_extend(0, width, None).apply_style(base)
+            if width > term.cols:
+                segments.append(Segment(" " * (width - term.cols), base))
+                strip = Strip(segments, width)
+            elif width == term.cols:
+                strip = Strip(segments)
+            else:
+                strip = Strip(segments).crop(0, width)
             line.cache = (width, base, strip)
         if self._offset == 0:
             cx, cy, visible = term.cursor

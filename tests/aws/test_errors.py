@@ -148,3 +148,16 @@ async def test_real_regions_pass_the_region_check():
     finally:
         await aws.close()
     assert {"ap-northeast-1", "ap-northeast-3", "us-east-1"} <= known
+
+
+def test_access_denied_names_the_iam_action_not_the_api_name():
+    """ListObjectsV2 is authorised by s3:ListBucket: that is what the user must grant. (The sandbox's fault
+    injection does not speak S3's REST-XML error format, so the error AWS sends is built here.)"""
+    from botocore.exceptions import ClientError
+
+    from opstui.aws.errors import map_error
+
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+                          "ResponseMetadata": {"HTTPStatusCode": 403}}, "ListObjectsV2")
+    err = map_error(denied, service="s3", region=R1, operation="ListObjectsV2")
+    assert err.kind == "denied" and "the role lacks s3:ListBucket" in str(err) and "ListObjectsV2" not in str(err)

@@ -37,5 +37,26 @@ async def test_listing_paginates_with_no_per_node_calls(big_sandbox):
     ec2_pages = sum(max(1, math.ceil(n / 1000)) for n in per_region.values())
     assert aws.calls["ssm:DescribeInstanceInformation"] == ssm_pages
     assert aws.calls["ec2:DescribeInstances"] == ec2_pages
-    assert sum(aws.calls.values()) == ssm_pages + ec2_pages
+    hybrid = sum(1 for n in snap.nodes if n.instance_id.startswith("mi-"))  # their tags: one call each
+    assert aws.calls["ssm:ListTagsForResource"] == hybrid
+    assert sum(aws.calls.values()) == ssm_pages + ec2_pages + hybrid
     assert len({n.key for n in snap.nodes}) == 120  # no duplicates across pages
+
+
+async def test_hybrid_nodes_carry_their_tags_from_list_tags_for_resource(aws, sandbox):
+    """DescribeInstanceInformation has no tags and a mi- node has no EC2 instance: ListTagsForResource
+    (ResourceType ManagedInstance) is where a tag target's hybrid members are found."""
+    snap = await load_fleet(aws, sandbox.regions)
+    onprem = next(n for n in snap.nodes if n.instance_id == "mi-0123456789abcdef0")
+    assert (onprem.tag("Role"), onprem.tag("Env"), onprem.tag("Service")) == ("batch", "prod", "tape-backup")
+    hybrid = sum(1 for n in snap.nodes if n.instance_id.startswith("mi-"))
+    assert aws.calls["ssm:ListTagsForResource"] == hybrid  # one call per hybrid node, none for EC2 nodes
+    assert not any(r.tags_unread for r in snap.regions)
+
+
+async def test_unreadable_hybrid_tags_keep_the_fleet_and_say_the_count_may_be_low(aws, sandbox):
+    sandbox.add_fault("AccessDenied", service="ssm", action="ListTagsForResource")
+    snap = await load_fleet(aws, sandbox.regions)
+    assert not snap.errors and any(n.instance_id.startswith("mi-") for n in snap.nodes)
+    notes = [r.tags_unread for r in snap.regions if r.tags_unread]
+    assert notes and "may reach more nodes" in notes[0]

@@ -103,3 +103,35 @@ def test_request_problems_catch_empty_command_and_bad_limits():
     assert request_problems(CommandRequest("AWS-RunShellScript", {"commands": ["uptime"]}), SHELL_DOC) == []
     assert any("no parameter 'bogus'" in p for p in request_problems(
         CommandRequest("AWS-RunShellScript", {"commands": ["x"], "bogus": ["1"]}), SHELL_DOC))
+
+
+async def test_tag_target_radius_equals_what_send_command_targets_hybrid_nodes_included(aws, sandbox):
+    """The shared resolver (tab and `opstui run`): a hybrid node's tags come from ListTagsForResource, so a
+    tag target's blast radius is exactly the set SendCommand expands."""
+    from opstui.aws import ssm
+    from opstui.aws.fleet import load_fleet
+    from opstui.runs.launch import send_plan
+
+    region = sandbox.regions[0]
+    snap = await load_fleet(aws, [region])
+    plan = plan_for(parse_target("tag:Role=batch"), snap)
+    assert "mi-0123456789abcdef0" in {n.instance_id for n in plan.radius.nodes}
+    request = CommandRequest("AWS-RunShellScript", {"commands": ["true"]}, timeout_seconds=30)
+    sent = await send_plan(aws, plan, request)
+    (command,) = sent.commands
+    invocations = await ssm.list_invocations(aws, region, command.command_id)
+    assert {i.instance_id for i in invocations} == {n.instance_id for n in plan.radius.nodes}
+    assert command.target_count in (0, plan.radius.count)  # 0 while the service still resolves the tags
+
+
+def test_windows_node_in_a_tag_target_is_left_out_and_said_so():
+    win = FleetNode("i-9", "r1", "win-01", "Online", "Microsoft Windows Server 2022", "3", False, "10.0.0.9",
+                    "running", "t3.micro", "r1a", None, tags=(("Name", "win-01"), ("Env", "dev"), ("Role", "web")),
+                    ssm_fields=(("PlatformType", "Windows"),))
+    fleet = FleetSnapshot(FLEET.regions, FLEET.taken_at, (*FLEET.nodes, win))
+    plan = plan_for(parse_target("tag:Role=web"), fleet).for_platforms(("Linux", "MacOS"))
+    assert plan.radius.count == 3 and [n.name for n in plan.radius.skipped] == ["win-01"]
+    assert plan.spec.send_targets() == (("tag:Role", ("web",)),)  # AWS expands it: Invalid Platform there
+    assert "1 left out (the document does not run on their platform): win-01" in plan.radius.summary()
+    with pytest.raises(TargetError, match="runs on Linux only; none of the 1"):
+        plan_for(parse_target("tag:Role=web"), fleet).for_platforms(("Windows",)).for_platforms(("Linux",))

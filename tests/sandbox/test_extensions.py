@@ -25,7 +25,7 @@ ENDPOINTS = {
     ("POST", "backup/run-scheduler"), ("GET", "associations"), ("GET", "webapp"), ("POST", "webapp"),
     ("GET", "synthetics"), ("POST", "synthetics"), ("GET", "sns-outbox"), ("DELETE", "sns-outbox"),
     ("GET", "sns-inbox"), ("POST", "sns"), ("GET", "incident"), ("POST", "incident"), ("GET", "alarms"),
-    ("POST", "alarms/evaluate"), ("POST", "alarms/bulk"),
+    ("POST", "alarms/evaluate"), ("POST", "alarms/bulk"), ("GET", "cwagent"), ("POST", "cwagent"),
 }
 
 
@@ -36,7 +36,8 @@ def test_every_control_endpoint_is_routed_and_no_other() -> None:
 def test_start_order_puts_dependencies_first() -> None:
     names = [e.name for e in EXTENSIONS]
     before = [("clock", "inventory"), ("backup", "hostile"), ("webapp", "incident"), ("webapp", "synthetics"),
-              ("run-command", "associations"), ("alarms", "incident"), ("sns", "incident")]
+              ("run-command", "associations"), ("alarms", "incident"), ("sns", "incident"),
+              ("metrics", "cwagent"), ("run-command", "cwagent"), ("webapp", "cwagent"), ("insights", "cwagent")]
     for first, then in before:
         assert names.index(first) < names.index(then), (first, then)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from opstui.sandbox import clock
+from opstui.sandbox import clock, cw_agent_seed
 from opstui.sandbox.server import Sandbox
 from tests.sandbox.conftest import make_client_factory
 from tests.sandbox_control import SandboxControl
@@ -53,10 +53,14 @@ def test_list_metrics_one_cpu_series_per_instance_with_data(sb: Sandbox, cw: Any
                if n.region == REGION and n.ec2_state == "running"}
     assert ids == running  # the instance seeded stopped (months ago) has no recent data: not listed
     assert _by_name(sb, "stg-app-02") not in ids
-    one = cw.list_metrics(Dimensions=[{"Name": "InstanceId", "Value": _by_name(sb, "prod-web-01")}])["Metrics"]
+    one = cw.list_metrics(Namespace="AWS/EC2",
+                          Dimensions=[{"Name": "InstanceId", "Value": _by_name(sb, "prod-web-01")}])["Metrics"]
     assert {m["MetricName"] for m in one} == {"CPUUtilization", "NetworkIn", "NetworkOut", "StatusCheckFailed",
                                               "StatusCheckFailed_Instance", "StatusCheckFailed_System"}
-    assert not cw.list_metrics(Namespace="CWAgent")["Metrics"]  # no agent anywhere at start
+    # the agent runs at start only where the scenario installed it (prod web and app nodes, cw_agent_seed)
+    agents = {d["Value"] for m in cw.list_metrics(Namespace="CWAgent")["Metrics"] for d in m["Dimensions"]
+              if d["Name"] == "InstanceId"}
+    assert agents == set(cw_agent_seed.seeded_nodes(sb.scenario_data))
 
 
 def test_get_metric_data_day_of_cpu(sb: Sandbox, cw: Any) -> None:
@@ -150,7 +154,7 @@ def test_agent_installed_by_run_command_turns_cwagent_metrics_on(sb: Sandbox, cl
     SandboxControl.of(sb).run_command_configure(
         delivery_delay=0.02, delivery_timeout_scale=0.01, simulated_step_seconds=0.02)
     ssm, cw = client("ssm"), client("cloudwatch")
-    iid = _by_name(sb, "prod-app-01")
+    iid = _by_name(sb, "stg-batch-02")  # Amazon Linux 2023 (xfs); prod web/app nodes start with the agent
     dims = [{"Name": "InstanceId", "Value": iid}]
     assert not cw.list_metrics(Namespace="CWAgent", Dimensions=dims)["Metrics"]
 

@@ -435,7 +435,8 @@ def test_list_commands_filters_and_pagination(sb: Sandbox, ssm: Any) -> None:
 
 
 def test_simulated_plugins_record_node_state(sb: Sandbox, ssm: Any) -> None:
-    iid = _online_linux(sb)[5]
+    # a node without the agent (the default scenario's prod web and app nodes start with it)
+    iid = next(i for i in _online_linux(sb)[5:] if node_state.cw_agent_status(REGION, i) == "not-installed")
     manage = {"action": ["configure"], "mode": ["ec2"], "optionalConfigurationSource": ["default"],
               "optionalRestart": ["yes"]}
     cid = _send(ssm, [], DocumentName="AmazonCloudWatch-ManageAgent", InstanceIds=[iid], Parameters=manage)

@@ -66,6 +66,18 @@ async def test_echo_round_trip(aws, shell_target):
         assert b"hello-42" in out
 
 
+async def test_keys_sent_without_awaiting_arrive_in_order_with_awaited_sends(aws, shell_target):
+    async with open_shell(aws, R1, shell_target.instance_id, size=(100, 30)) as s:
+        s.send_nowait(b"echo or")
+        await s.send(b"der-")
+        for key in b"$((6*7))":
+            s.send_nowait(bytes([key]))
+        s.send_nowait(b"\r")
+        out = await read_until(s, b"order-42")
+        assert b"order-42" in out
+        assert not s.stats["resent"]
+
+
 async def test_prompt_and_environment_name_the_node(aws, shell_target):
     async with open_shell(aws, R1, shell_target.instance_id) as s:
         await s.send(b"echo id=$OPSTUI_NODE_ID home=$HOME END$((1+1))\r")

@@ -10,7 +10,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.strip import Strip
 
-from opstui.terminal.widget import ESCAPE_KEY, TerminalView
+from opstui.terminal.widget import ESCAPE_KEY, FRAME_SECONDS, STREAM_AFTER, TerminalView
 
 
 class TermApp(App):
@@ -212,3 +212,31 @@ async def test_hostile_output_never_puts_control_characters_in_segments() -> Non
         for y in range(10):
             for segment in view.render_line(y):
                 assert all(ch.isprintable() for ch in segment.text), repr(segment.text)
+
+
+async def test_after_a_burst_the_final_screen_is_painted_within_two_frames() -> None:
+    app = TermApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        await settle(pilot)
+        # a burst long enough to count as streaming, during which frames are spaced out
+        paints0, ticks0 = view.paint_count, view.frame_ticks
+        deadline = time.monotonic() + 3 * STREAM_AFTER
+        i = 0
+        while time.monotonic() < deadline:
+            view.feed(b"".join(b"\x1b[32mline\x1b[0m %d\r\n" % (i + k) for k in range(300)))
+            i += 300
+            await asyncio.sleep(0.001)
+        assert view.paint_count - paints0 < view.frame_ticks - ticks0, "every frame painted while streaming"
+        view.feed(b"the last line\r\n$ ")
+        paints, ticks = view.paint_count, view.frame_ticks
+        for _ in range(200):
+            if view.paint_count > paints:
+                break
+            await asyncio.sleep(FRAME_SECONDS / 4)
+        # output stopped: painted at the first frame that saw no new output, i.e. within two frames
+        assert view.paint_count == paints + 1
+        assert view.frame_ticks - ticks <= 2
+        await pilot.pause()
+        assert text_of(view.render_line(22)).rstrip() == "the last line"
+        assert text_of(view.render_line(23)).rstrip() == "$"

@@ -464,3 +464,27 @@ async def test_grouped_view_keeps_the_group_title_while_the_shown_node_changes(s
         title = str(view.run_panel.output.border_title)
         assert title.startswith("stg-web-01 · 1 node") and "stg-app-01" not in title
     app.close_aws()
+
+
+async def test_a_tag_target_confirmation_counts_hybrid_nodes_and_leaves_windows_out(sandbox):
+    """The tab's confirmation for a tag target: the hybrid mi- node is counted (its tags come from
+    ListTagsForResource), and a Windows node is named in the same left-out line as `opstui run` prints."""
+    app = make_app(sandbox)
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await ready(pilot, app)
+        app.show_tab("run")
+        await compose(pilot, view, "uptime", "tag:Role=batch")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        assert "onprem-backup-01" in {n.name for n in app.screen.radius.nodes}
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmRunScreen))
+        await compose(pilot, view, "uptime", "tag:Role=app")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmRunScreen))
+        text = str(app.screen.query_one("#confirm-radius").render())
+        assert "left out (the document does not run on their platform): prod-win-ad-01" in text
+        assert "prod-win-ad-01" not in {n.name for n in app.screen.radius.nodes}
+        await pilot.press("escape")
+        assert app.aws.calls["ssm:SendCommand"] == 0
+    app.close_aws()

@@ -30,6 +30,7 @@ TABS = list(TAB_VIEWS)
 
 _MASKS = [
     (re.compile(r"[▁▂▃▄▅▆▇█▏▎▍▌▋▊▉⠀-⣿]+"), "▒"),  # sparklines, bars and braille charts follow the clock
+    (re.compile(r"[\d.,]*[kMG%]?┤[^│]*"), "┤▒ "),  # a chart row: its axis label and plot follow the data
     (re.compile(r"^[━╸╺]+$", re.M), "━"),  # the active tab's underline moves with the labels' counts
     (re.compile(r"\d"), "9"),
     (re.compile(r"9+(?:[.,:-]9+)*"), "9"),  # any number, time or date is one token

@@ -51,6 +51,7 @@ STATES = [value for _, value in STATE_OPTIONS]
 class JobsPanel(Panel):
     NAME, TITLE, KEY, MAIN_TABLE = "jobs", "Jobs", "1", "bk-jobs"
     BINDINGS = bindings_for(commands_of("backup", "jobs"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     JobsPanel #bk-job-filters { height: 3; }
     JobsPanel #bk-range { width: 22; }
@@ -58,8 +59,12 @@ class JobsPanel(Panel):
     JobsPanel #bk-kind { width: 20; }
     JobsPanel #bk-resource { width: 1fr; }
     JobsPanel #bk-vault { width: 30; }
-    JobsPanel #bk-jobs { height: 1fr; }
+    Screen.-narrow JobsPanel #bk-job-filters { layout: grid; grid-size: 3; grid-columns: 1fr 1fr 1fr; height: 6; }
+    Screen.-narrow JobsPanel #bk-job-filters > * { width: 1fr; }
+    Screen.-narrow JobsPanel #bk-resource { column-span: 2; }
+    JobsPanel #bk-jobs { height: 1fr; min-height: 8; }
     JobsPanel #bk-job-detail-box { height: 11; border: round $primary-darken-1; padding: 0 1; }
+    Screen.-short JobsPanel #bk-job-detail-box { height: 1fr; min-height: 3; }
     """
 
     def __init__(self, **kwargs: Any) -> None:

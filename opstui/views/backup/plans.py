@@ -28,9 +28,11 @@ from opstui.views.common.work import action_work
 class PlansPanel(Panel):
     NAME, TITLE, KEY, MAIN_TABLE = "plans", "Plans", "2", "bk-plans"
     BINDINGS = bindings_for(commands_of("backup", "plans"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
-    PlansPanel #bk-plans { height: 1fr; }
+    PlansPanel #bk-plans { height: 1fr; min-height: 8; }
     PlansPanel #bk-plan-detail-box { height: 11; border: round $primary-darken-1; padding: 0 1; }
+    Screen.-short PlansPanel #bk-plan-detail-box { height: 1fr; min-height: 3; }
     """
 
     def __init__(self, **kwargs: Any) -> None:

@@ -30,10 +30,14 @@ from opstui.views.common.work import action_work
 class PointsPanel(Panel):
     NAME, TITLE, KEY, MAIN_TABLE = "points", "Recovery points", "3", "bk-vaults"
     BINDINGS = bindings_for(commands_of("backup", "points"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     PointsPanel #bk-points-row { height: 1fr; }
     PointsPanel #bk-vaults { width: 58; }
     PointsPanel #bk-points { width: 1fr; }
+    Screen.-narrow PointsPanel #bk-points-row { layout: vertical; }
+    Screen.-narrow PointsPanel #bk-vaults { width: 100%; height: 1fr; min-height: 8; }
+    Screen.-narrow PointsPanel #bk-points { width: 100%; height: 2fr; min-height: 8; }
     """
 
     def __init__(self, **kwargs: Any) -> None:

@@ -23,7 +23,7 @@ from opstui.aws.backup_models import (
     S3Entry,
 )
 from opstui.views.common.format import size_text
-from opstui.views.common.node_table import Column
+from opstui.views.common.node_table import Column, drop_order
 
 RANGE_OPTIONS = [("last 24 h", "24h"), ("last 7 days", "7d"), ("last 30 days", "30d")]
 #: the jobs' state filter: label, value (matched by `state_matches`)
@@ -151,6 +151,10 @@ JOB_COLUMNS: list[Column[BackupJob]] = [
     Column("region", "Region", lambda j: j.region, max_width=14),
     Column("plan", "Plan", lambda j: j.plan_name, max_width=16),
 ]
+#: 80 columns keep Status, Kind, Resource and Created; then dropped in this order (the detail box shows all)
+JOB_COLUMNS = drop_order(JOB_COLUMNS, ("plan", "vault", "region", "message", "size", "duration"),
+                         squeeze={"status": 12, "resource": 14, "message": 20})
+
 
 
 # -- plans ----------------------------------------------------------------------------------------------------
@@ -203,6 +207,9 @@ PLAN_COLUMNS: list[Column[PlanRow]] = [
            or "none ⚠", max_width=40, style=lambda r: None if r.plan.selections else YELLOW),
     Column("last", "Last run (UTC)", lambda r: when_text(r.plan.last_execution), max_width=14),
 ]
+PLAN_COLUMNS = drop_order(PLAN_COLUMNS, ("selections", "windows", "rule", "copy", "last", "region"),
+                          squeeze={"plan": 14, "schedule": 16})
+
 
 
 # -- recovery points ------------------------------------------------------------------------------------------
@@ -213,6 +220,8 @@ VAULT_COLUMNS: list[Column[BackupVault]] = [
     Column("points", "Points", lambda v: str(v.recovery_points), max_width=7, sort_key=lambda v: -v.recovery_points),
     Column("locked", "Lock", lambda v: "locked" if v.locked else "", max_width=6),
 ]
+VAULT_COLUMNS = drop_order(VAULT_COLUMNS, ("locked", "region"), squeeze={"vault": 12})
+
 
 
 def _point_style(p: RecoveryPoint) -> Style | None:
@@ -234,6 +243,8 @@ POINT_COLUMNS: list[Column[RecoveryPoint]] = [
     Column("plan", "Plan", lambda p: p.plan_name or "on demand", max_width=16),
     Column("arn", "Recovery point", lambda p: p.arn, max_width=60),
 ]
+POINT_COLUMNS = drop_order(POINT_COLUMNS, ("arn", "source", "plan", "expires", "size"), squeeze={"resource": 12})
+
 
 
 # -- S3 -------------------------------------------------------------------------------------------------------
@@ -258,6 +269,9 @@ BUCKET_COLUMNS: list[Column[BucketInfo]] = [
     Column("newest", "Newest object (UTC)", bucket_newest, max_width=40,
            style=lambda b: RED if b.error else None, sort_key=lambda b: _time_sort(b.newest)),
 ]
+BUCKET_COLUMNS = drop_order(BUCKET_COLUMNS, ("lifecycle", "region", "newest"),
+                            squeeze={"name": 16, "lifecycle": 20, "newest": 20})
+
 
 
 def entry_name(e: S3Entry, prefix: str) -> str:

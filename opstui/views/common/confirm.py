@@ -32,6 +32,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen #confirm-lines { height: auto; max-height: 20; }
     ConfirmScreen #confirm-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
     ConfirmScreen Button { margin-left: 2; }
+    ConfirmScreen.-short #confirm-lines { max-height: 40vh; }
     """
 
     def __init__(self, question: str, lines: Sequence[str] = (), *, yes: str = "Yes", danger: bool = False) -> None:

@@ -51,6 +51,8 @@ class FormScreen(ModalScreen[bool]):
     FormScreen #form-problems { color: $error; height: auto; padding: 1 0 0 0; }
     FormScreen #form-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
     FormScreen Button { margin-left: 2; }
+    FormScreen.-short #form-fields { max-height: 45vh; }
+    FormScreen.-short #form-note, FormScreen.-short #form-buttons { padding: 0; }
     """
 
     def __init__(self, title: str, fields: Sequence[Field], build: Callable[[dict[str, str]], Any],

@@ -4,12 +4,18 @@ Textual's DataTable rebuilds every row on clear()+add_rows() (~300 ms for 10,000
 50 ms a filter keystroke may take. This table keeps all rows in a list, a list of visible indices (filter and
 sort are index operations), and draws only the rows on screen through `render_line`, one cached Strip per row.
 Cells are cleaned (`opstui.safe.clean`) once per data load and drawn as plain segments: never markup.
+
+Narrow terminals (80 columns, the SSH user's) are the design case: when the columns do not fit the table's
+width, each table drops columns in the order its column list states (:func:`drop_order`: the first key named
+goes first; a column not named is never dropped), then squeezes the columns that allow it (``min_width``) with
+an ellipsis. Only then, if the kept columns are still wider, the table scrolls sideways. Dropped columns come
+back as soon as there is room (a resize). Every tab's detail pane still shows every field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from rich.cells import cell_len, set_cell_size
@@ -35,6 +41,56 @@ class Column(Generic[R]):
     max_width: int = 40
     style: Callable[[R], Style | None] | None = None
     sort_key: Callable[[R], Any] | None = None
+    #: when the table is too narrow: 0 = always kept, else dropped in this order (1 first); see drop_order()
+    drop: int = 0
+    #: squeezed down to this many cells (with …) before the table scrolls sideways; 0 = never squeezed
+    min_width: int = 0
+
+
+def drop_order(columns: Sequence[Column[R]], keys: Sequence[str], squeeze: Mapping[str, int] | None = None
+               ) -> list[Column[R]]:
+    """The columns, with the order in which a narrow table drops them: ``keys[0]`` first. Columns not named
+    are the ones that matter and are never dropped. ``squeeze``: columns that may be cut (with …) down to that
+    many cells before anything is dropped for want of a few cells. Stated next to each column list, e.g.
+    ``ALARM_COLUMNS = drop_order([...], ("metric", "condition", ...), squeeze={"name": 28})``."""
+    squeeze = dict(squeeze or {})
+    known = {c.key for c in columns}
+    unknown = [k for k in (*keys, *squeeze) if k not in known]
+    if unknown:
+        raise ValueError(f"drop_order: unknown column(s) {unknown}")
+    rank = {k: i + 1 for i, k in enumerate(keys)}
+    return [replace(c, drop=rank.get(c.key, 0), min_width=squeeze.get(c.key, c.min_width)) for c in columns]
+
+
+def fit_columns(columns: Sequence[Column[Any]], widths: Sequence[int], available: int, gap: int,
+                mark: int) -> tuple[list[int], list[int]]:
+    """Which columns a table of ``available`` cells shows, and how wide: drop in the stated order while even
+    the squeezed widths do not fit, then squeeze down to ``min_width``, the columns next in the drop order
+    first (the columns that matter last). Pure (tests call it)."""
+    shown = list(range(len(columns)))
+
+    def least(i: int) -> int:
+        col = columns[i]
+        return min(widths[i], max(col.min_width, cell_len(col.label))) if col.min_width else widths[i]
+
+    def needed(idx: list[int], width_of: Callable[[int], int]) -> int:
+        return mark + sum(width_of(i) + gap for i in idx)
+
+    if available > 0:
+        for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: columns[i].drop):
+            if needed(shown, least) <= available:
+                break
+            shown.remove(i)
+    fitted = {i: widths[i] for i in shown}
+    excess = needed(shown, fitted.__getitem__) - available if available > 0 else 0
+    # squeeze the columns that would be dropped first before those that matter (a name stays whole longest)
+    for i in sorted(shown, key=lambda i: (columns[i].drop == 0, columns[i].drop)):
+        if excess <= 0:
+            break
+        cut = min(excess, fitted[i] - least(i))
+        fitted[i] -= cut
+        excess -= cut
+    return shown, [fitted[i] for i in shown]
 
 
 @dataclass(frozen=True)
@@ -86,7 +142,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
     DEFAULT_CSS = """
     NodeTable { height: 1fr; }
     NodeTable > .node-table--header { color: $foreground; background: $panel; text-style: bold; }
-    NodeTable > .node-table--cursor { background: $primary 60%; text-style: bold; }
+    NodeTable > .node-table--cursor { color: $foreground; background: $primary 60%; text-style: bold; }
     NodeTable > .node-table--selected { color: $warning; }
     """
 
@@ -133,7 +189,10 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self.cells: list[tuple[str, ...]] = []  # cleaned text per display row per column
         self.order_shown: list[int] = []  # indices into rows, in display order
         self.selected: set[str] = set()
-        self.widths: list[int] = [cell_len(c.label) for c in self.columns]
+        self.widths: list[int] = [cell_len(c.label) for c in self.columns]  # natural widths, every column
+        self.shown_columns: list[int] = list(range(len(self.columns)))  # what fits (fit_columns)
+        self.shown_widths: list[int] = list(self.widths)
+        self._fitted_for = -1  # the width the columns were fitted for
         self.cursor = 0
         self.sort_column: str | None = None
         self.sort_reverse = False
@@ -177,6 +236,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self.source_rows = prepared.rows
         self.source_cells = prepared.cells
         self.widths = prepared.widths
+        self._fit(force=True)
         live_keys = {self.row_key(r) for r in self.source_rows}
         self.selected &= live_keys
         self._reorder()
@@ -207,7 +267,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         shown_sources = {self.order[i] for i in self.order_shown}
         self.sort_column, self.sort_reverse = column, reverse
         self._reorder()
-        self._header = None
+        self._fit(force=True)
         self.set_visible([pos for pos, src in enumerate(self.order) if src in shown_sources], keep_key=keep_key)
         self.post_message(self.SortChanged(self, column, reverse))
 
@@ -234,7 +294,35 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
 
     @property
     def total_width(self) -> int:
-        return self._mark_width + sum(self.widths) + self._gap * len(self.widths)
+        return self._mark_width + sum(self.shown_widths) + self._gap * len(self.shown_widths)
+
+    @property
+    def shown_keys(self) -> list[str]:
+        """The keys of the columns on screen (the others were dropped for want of width)."""
+        return [self.columns[i].key for i in self.shown_columns]
+
+    def _fit(self, force: bool = False) -> None:
+        """Choose the columns and widths for the current width (on data and on resize)."""
+        # the vertical scrollbar's room is always kept: it comes and goes with the rows, and columns fitted
+        # without it would make a horizontal scrollbar (one row less) as soon as it appears
+        available = self.content_region.width - self.styles.scrollbar_size_vertical if self.is_mounted else 0
+        if not force and available == self._fitted_for:
+            return
+        self._fitted_for = available
+        widths = list(self.widths)
+        for i, col in enumerate(self.columns):
+            if col.key == self.sort_column:  # room for the sort arrow in the header
+                widths[i] = max(widths[i], min(cell_len(col.label) + 2, max(col.max_width, cell_len(col.label))))
+        self.shown_columns, self.shown_widths = fit_columns(self.columns, widths, available, self._gap,
+                                                            self._mark_width)
+        self._strips.clear()
+        self._header = None
+        self.virtual_size = Size(self.total_width, len(self.order_shown) + 1)
+        if self.is_mounted:
+            # Textual refreshes a ScrollView's scrollbars only when its own size changes: a horizontal scrollbar
+            # left from the wider columns would hide a row
+            self._scroll_update(self.virtual_size)
+        self.refresh()
 
     @property
     def cursor_row(self) -> R | None:
@@ -322,9 +410,9 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
             return
         if offset.y == 0:
             x = offset.x + round(self.scroll_x) - self._mark_width
-            for col, width in zip(self.columns, self.widths, strict=True):
+            for i, width in zip(self.shown_columns, self.shown_widths, strict=True):
                 if x < width + self._gap:
-                    self.sort_by(col.key)
+                    self.sort_by(self.columns[i].key)
                     return
                 x -= width + self._gap
             return
@@ -334,7 +422,8 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
     def _render_cells(self, cells: Sequence[str], style: Style, row: R | None) -> list[Segment]:
         segments: list[Segment] = []
         gap = " " * self._gap
-        for col, text, width in zip(self.columns, cells, self.widths, strict=True):
+        for i, width in zip(self.shown_columns, self.shown_widths, strict=True):
+            col, text = self.columns[i], cells[i]
             cell = text if cell_len(text) <= width else set_cell_size(text, width - 1) + "…"
             cell = set_cell_size(cell, width)
             extra = col.style(row) if (row is not None and col.style is not None) else None
@@ -390,3 +479,4 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
+        self._fit()

@@ -36,6 +36,7 @@ from textual.widgets import ContentSwitcher, Input, Static
 from opstui.commands import AppCommand, commands_of
 from opstui.safe import clean
 from opstui.views.common.context import AppContext, context_of
+from opstui.views.common.layout import WIDE
 from opstui.views.common.panel import Panel, bindings_for
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.work import action_work, aws_work, fresh_call
@@ -66,6 +67,7 @@ class TabView(Vertical):
     TabView .tab-filter.-shown { display: block; }
     TabView .tab-panels { height: 1fr; }
     TabView .tab-status { height: auto; max-height: 6; padding: 0 1; }
+    TabView .tab-status.-empty { display: none; }
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -99,7 +101,7 @@ class TabView(Vertical):
         if self.HAS_FILTER:
             yield SafeInput(placeholder="filter", classes="tab-filter", id=f"{self.TAB_ID}-filter")
         yield from self.compose_body()
-        yield Static(classes="tab-status", id=f"{self.TAB_ID}-status")
+        yield Static(classes="tab-status -empty", id=f"{self.TAB_ID}-status")
 
     def compose_body(self) -> ComposeResult:
         with ContentSwitcher(initial=f"panel-{self.panel}", classes="tab-panels", id=f"{self.TAB_ID}-panels"):
@@ -128,8 +130,12 @@ class TabView(Vertical):
                 text.append(" ")
         if self.is_mounted and self.ctx.read_only and any(c.mutating for c in commands_of(self.TAB_ID)):
             text.append("  ")
-            text.append(" READ-ONLY: changes are disabled ", style="bold black on yellow")
+            badge = " READ-ONLY " if self.size.width < WIDE else " READ-ONLY: changes are disabled "
+            text.append(badge, style="bold black on yellow")  # short enough for 80 columns after the keys
         return text
+
+    def on_resize(self) -> None:
+        self.render_header()
 
     def render_header(self) -> None:
         if not self.is_mounted:
@@ -153,7 +159,9 @@ class TabView(Vertical):
         info = panel.status_info() if panel is not None else ""
         lines = [Content(clean(info, 600))] if info else []
         lines += [Content.styled(f"⚠ {clean(e, 400)}", "$text-error") for e in self.status_lines()]
-        self.query_one(f"#{self.TAB_ID}-status", Static).update(Content("\n").join(lines))
+        status = self.query_one(f"#{self.TAB_ID}-status", Static)
+        status.update(Content("\n").join(lines))
+        status.set_class(not lines, "-empty")  # an empty line is a list row lost at 24 rows
 
     def worker_failed(self, where: Panel | TabView, exc: BaseException, doing: str = "") -> None:
         """The one place an unexpected worker failure goes: shown as literal text; the refresh goes on.

@@ -28,7 +28,7 @@ from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.context import AppContext, context_of
 from opstui.views.common.format import age
-from opstui.views.common.node_table import Column, NodeTable, PreparedRows, prepare_rows
+from opstui.views.common.node_table import Column, NodeTable, PreparedRows, drop_order, prepare_rows
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import bindings_for
 from opstui.views.fleet import filter as fleet_filter
@@ -72,6 +72,12 @@ FLEET_COLUMNS: list[Column[FleetNode]] = [
     Column("az", "AZ", lambda n: n.availability_zone, max_width=16),
     Column("last_ping", "Last ping", lambda n: age(n.last_ping), max_width=9, sort_key=_last_ping_sort),
 ]
+#: 80 columns keep Name, Instance, Ping and State; the rest go in this order (enter shows every field); beside
+#: the detail pane on a narrow screen, State and Instance go too
+FLEET_COLUMNS = drop_order(FLEET_COLUMNS, ("az", "type", "ip", "agent", "platform", "last_ping", "region",
+                                           "state", "id"),
+                           squeeze={"name": 12, "platform": 14})
+
 
 
 def prepare_fleet(snapshot: FleetSnapshot) -> tuple[PreparedRows[FleetNode], fleet_filter.FleetIndex]:
@@ -83,11 +89,13 @@ def prepare_fleet(snapshot: FleetSnapshot) -> tuple[PreparedRows[FleetNode], fle
 class DetailPane(VerticalScroll):
     """Every SSM field, EC2 field and tag of the node under the cursor, as literal text."""
 
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     DetailPane { width: 60; border: round $primary-darken-1; border-title-align: left; padding: 0 1; display: none;
                  scrollbar-gutter: stable; }
     DetailPane.-shown { display: block; }
     DetailPane #detail-body { width: 1fr; }
+    Screen.-narrow DetailPane { width: 1fr; }
     """
 
     shown_node: FleetNode | None = None
@@ -133,6 +141,7 @@ class FleetView(Vertical):
     FleetView #fleet-table { border: round $primary-darken-1; border-title-align: left; }
     FleetView #fleet-table:focus { border: round $accent; }
     FleetView #fleet-status { height: auto; max-height: 6; color: $error; padding: 0 1; }
+    FleetView #fleet-status.-empty { display: none; }
     """
 
     class Refreshed(Message):
@@ -174,7 +183,7 @@ class FleetView(Vertical):
         with Horizontal(id="fleet-main"):
             yield NodeTable(FLEET_COLUMNS, key=lambda n: n.key, id="fleet-table")
             yield DetailPane(id="fleet-detail")
-        yield Static(id="fleet-status")
+        yield Static(id="fleet-status", classes="-empty")  # a row for the table while there is nothing to say
 
     @property
     def table(self) -> NodeTable[FleetNode]:
@@ -220,6 +229,7 @@ class FleetView(Vertical):
         self._region_errors.clear()
         self.table.set_rows([])
         self.query_one("#fleet-status", Static).update("")
+        self.query_one("#fleet-status", Static).add_class("-empty")
         self.table.border_title = Content("Fleet: loading…")
         self.query_one(DetailPane).show(None)
         if self.loading_refresh:
@@ -296,7 +306,9 @@ class FleetView(Vertical):
             if self._region_errors.get(region.region) != message:
                 self.app.notify(message, title=f"Fleet: {region.region} failed", severity="error", markup=False, timeout=10)
         self._region_errors = current
-        self.query_one("#fleet-status", Static).update(Content("\n".join(lines)))
+        status = self.query_one("#fleet-status", Static)
+        status.update(Content("\n".join(lines)))
+        status.set_class(not lines, "-empty")
 
     # -- filter -------------------------------------------------------------------------------------------
     def _visible_for(self, order: list[int]) -> list[int]:

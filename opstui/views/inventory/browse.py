@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -50,11 +50,18 @@ ENTRY_LIMIT = 10_000  # what AWS keeps per type per node
 class BrowsePanel(InventoryPanel):
     NAME, TITLE, KEY, MAIN_TABLE = "browse", "Browse nodes", "b", "inv-nodes"
     BINDINGS = bindings_for(commands_of("inventory", "browse"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     BrowsePanel { layout: horizontal; }
     BrowsePanel #inv-left { width: 76; height: 1fr; }
     BrowsePanel #inv-right { height: 1fr; }
     BrowsePanel #inv-types { height: 11; }
+    BrowsePanel #inv-nodes { min-height: 8; }
+    Screen.-short BrowsePanel #inv-types { height: 1fr; min-height: 8; }
+    Screen.-narrow BrowsePanel #inv-left { width: 100%; }
+    Screen.-narrow BrowsePanel #inv-right { display: none; }
+    Screen.-narrow BrowsePanel.-at-entries #inv-left { display: none; }
+    Screen.-narrow BrowsePanel.-at-entries #inv-right { display: block; width: 100%; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -278,18 +285,31 @@ class BrowsePanel(InventoryPanel):
         """enter: a level in (nodes -> types -> entries)."""
         table = self.focused_table()
         if table is not None and table.id == "inv-nodes":
-            self.table("inv-types").focus()
+            self._go("inv-types")
         elif table is not None and table.id == "inv-types":
-            self.table("inv-entries").focus()
+            self._go("inv-entries")
 
     def back_from(self, table: NodeTable) -> bool:
         if table.id == "inv-entries":
-            self.table("inv-types").focus()
+            self._go("inv-types")
             return True
         if table.id == "inv-types":
-            self.table("inv-nodes").focus()
+            self._go("inv-nodes")
             return True
         return False
+
+    def _go(self, table_id: str) -> None:
+        """Focus a level; below 100 columns the entries take the whole width, so the class comes first."""
+        self._at(table_id)
+        self.table(table_id).focus()
+
+    def _at(self, table_id: str) -> None:
+        """-at-entries while the entries have the focus: narrow screens show them instead of nodes and types."""
+        self.set_class(table_id == "inv-entries", "-at-entries")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, NodeTable) and event.widget.id:
+            self._at(event.widget.id)
 
     def action_toggle_select(self) -> None:
         self.select_under_cursor("inv-nodes")

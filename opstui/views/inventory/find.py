@@ -32,9 +32,12 @@ from opstui.views.inventory.rows import MATCH_COLUMNS, CountRow, MatchRow, count
 class FindPanel(InventoryPanel):
     NAME, TITLE, KEY, MAIN_TABLE = "find", "Find application", "f", "inv-matches"
     BINDINGS = bindings_for(commands_of("inventory", "find"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     FindPanel #inv-search-results { height: 1fr; }
     FindPanel #inv-versions { width: 38; }
+    Screen.-narrow FindPanel #inv-versions { width: 26; }
+    FindPanel NodeTable { min-height: 8; }
     """
 
     def __init__(self, **kwargs: Any) -> None:

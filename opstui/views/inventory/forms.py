@@ -26,11 +26,14 @@ VERSION_OPS = (("any version", "any"), ("version =", "Equal"), ("version ≠", "
 class SearchForm(Horizontal):
     """Application name, version operator, version, Search."""
 
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     SearchForm { height: 3; }
     SearchForm #inv-app { width: 1fr; }
     SearchForm #inv-op { width: 26; }
     SearchForm #inv-version { width: 24; }
+    Screen.-narrow SearchForm #inv-op { width: 20; }
+    Screen.-narrow SearchForm #inv-version { width: 16; }
     """
 
     def compose(self) -> ComposeResult:
@@ -75,6 +78,7 @@ class ScheduleForm(Vertical):
     ScheduleForm #inv-schedule-label { width: 10; padding: 1 1; }
     ScheduleForm #inv-schedule { width: 40; }
     ScheduleForm #inv-schedule-problem { height: auto; padding: 0 1; color: $error; }
+    ScheduleForm #inv-schedule-problem.-empty { display: none; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -87,7 +91,7 @@ class ScheduleForm(Vertical):
             yield SafeInput(value=inv.DEFAULT_SCHEDULE,
                             placeholder="rate(30 minutes) | rate(12 hours) | cron(0 */2 * * ? *)", id="inv-schedule")
             yield Button("Create / update (ctrl+s)", id="inv-apply", variant="primary")
-        yield Static(id="inv-schedule-problem")
+        yield Static(id="inv-schedule-problem", classes="-empty")
 
     @property
     def schedule(self) -> str:
@@ -102,7 +106,9 @@ class ScheduleForm(Vertical):
             box.value = schedule
 
     def show_problem(self, problem: str | None) -> None:
-        self.query_one("#inv-schedule-problem", Static).update(Content("⚠ " + problem) if problem else "")
+        line = self.query_one("#inv-schedule-problem", Static)
+        line.update(Content("⚠ " + problem) if problem else "")
+        line.set_class(not problem, "-empty")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "inv-schedule":

@@ -24,7 +24,7 @@ from opstui.aws.models import (
 )
 from opstui.aws.ssm_inventory import version_key
 from opstui.views.common.format import age
-from opstui.views.common.node_table import Column
+from opstui.views.common.node_table import Column, drop_order
 
 STALE_AFTER = timedelta(hours=24)
 STALE_STYLES = {"stale": Style(color="red", bold=True), "late": Style(color="yellow")}
@@ -159,12 +159,17 @@ NODE_COLUMNS: list[Column[NodeRow]] = [
            max_width=24),
     Column("id", "Instance", lambda r: r.node.instance_id, max_width=20),
 ]
+#: 80 columns keep Name, Captured and Instance (the node's id, for what follows); then dropped in this order
+NODE_COLUMNS = drop_order(NODE_COLUMNS, ("platform", "region"), squeeze={"name": 12, "platform": 14})
+
 
 TYPE_COLUMNS: list[Column[TypeRow]] = [
     Column("type", "Type", lambda r: r.type_name, max_width=34),
     Column("captured", "Captured", lambda r: captured_text(r.captured, r.stale), max_width=16,
            style=lambda r: STALE_STYLES.get(r.stale), sort_key=lambda r: _time_sort(r.captured)),
 ]
+TYPE_COLUMNS = drop_order(TYPE_COLUMNS, (), squeeze={"type": 16})
+
 
 MATCH_COLUMNS: list[Column[MatchRow]] = [
     Column("name", "Node", lambda r: r.name, max_width=26),
@@ -178,16 +183,20 @@ MATCH_COLUMNS: list[Column[MatchRow]] = [
     Column("captured", "Captured", lambda r: captured_text(r.match.capture_time, staleness(r.match.capture_time)),
            max_width=16, sort_key=lambda r: _time_sort(r.match.capture_time)),
 ]
+#: 80 columns keep Node, Version and Instance; then dropped in this order
+MATCH_COLUMNS = drop_order(MATCH_COLUMNS, ("platform", "app", "captured", "region"),
+                           squeeze={"name": 12, "version": 10, "app": 12})
+
 
 
 def count_columns(label: str, *, versions: bool = False) -> list[Column[CountRow]]:
-    return [
+    return drop_order([
         Column("value", label, lambda r: (r.count.value or "(none)") + (outdated_mark(*r.app_version) if versions
                                                                          else ""), max_width=32,
                sort_key=(lambda r: version_key(r.count.value)) if versions else None,
                style=(lambda r: OUTDATED_STYLE if outdated_mark(*r.app_version) else None) if versions else None),
         Column("count", "Nodes", lambda r: str(r.count.count), max_width=7, sort_key=lambda r: -r.count.count),
-    ]
+    ], (), squeeze={"value": 10})
 
 
 def _counts_text(a: Association) -> str:
@@ -216,6 +225,9 @@ ASSOCIATION_COLUMNS: list[Column[AssociationRow]] = [
     Column("last", "Last execution", lambda r: _when(r.association.last_execution) if r.association else "",
            max_width=32),
 ]
+ASSOCIATION_COLUMNS = drop_order(ASSOCIATION_COLUMNS, ("targets", "counts", "name", "last"),
+                                 squeeze={"name": 14, "schedule": 14})
+
 
 EXECUTION_COLUMNS: list[Column[ExecutionRow]] = [
     Column("region", "Region", lambda r: r.region, max_width=15),
@@ -228,6 +240,8 @@ EXECUTION_COLUMNS: list[Column[ExecutionRow]] = [
            sort_key=lambda r: _time_sort(r.execution.created)),
     Column("resources", "Nodes by status", lambda r: r.execution.resource_counts, max_width=30),
 ]
+EXECUTION_COLUMNS = drop_order(EXECUTION_COLUMNS, ("id", "detail", "resources"), squeeze={"created": 16})
+
 
 FIRST_ATTRIBUTES = ("Name", "Version", "InstanceId", "ComputerName", "DisplayName", "ServiceType", "Status",
                     "IPV4", "MacAddress", "HotFixId")

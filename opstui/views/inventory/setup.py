@@ -32,11 +32,13 @@ from opstui.views.inventory.rows import ASSOCIATION_COLUMNS, EXECUTION_COLUMNS, 
 class SetupPanel(InventoryPanel):
     NAME, TITLE, KEY, MAIN_TABLE = "setup", "Set-up", "a", "inv-assocs"
     BINDINGS = bindings_for(commands_of("inventory", "setup"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     SetupPanel #inv-setup-readonly { display: none; background: $warning; color: $text; padding: 0 1; }
     SetupPanel.-read-only #inv-setup-readonly { display: block; }
     SetupPanel #inv-assocs { height: 10; }
-    SetupPanel #inv-execs { height: 1fr; }
+    SetupPanel #inv-execs { height: 1fr; min-height: 8; }
+    Screen.-short SetupPanel #inv-assocs { height: 1fr; min-height: 6; }
     """
 
     def __init__(self, **kwargs: Any) -> None:

@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -40,10 +41,12 @@ class AlarmsPanel(Panel):
     NAME, TITLE, KEY, MAIN_TABLE = "alarms", "Alarms", "1", "mon-alarms"
     FILTER_HINT = "filter: words  state:ALARM  region:ap-northeast-1  instance:i-…  !negate"
     BINDINGS = bindings_for(commands_of("monitoring", "alarms"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
-    AlarmsPanel #mon-alarms { height: 1fr; }
+    AlarmsPanel #mon-alarms { height: 1fr; min-height: 8; }
     AlarmsPanel #mon-alarm-detail { height: 17; }
-    AlarmsPanel #mon-chart { width: 3fr; padding: 0 1; border: round $primary-darken-1; border-title-align: left; }
+    Screen.-short AlarmsPanel #mon-alarm-detail { height: 1fr; min-height: 7; }
+    AlarmsPanel #mon-chart { width: 3fr; height: 100%; padding: 0 1; border: round $primary-darken-1; border-title-align: left; }
     AlarmsPanel #mon-history { width: 2fr; }
     """
 
@@ -181,8 +184,12 @@ class AlarmsPanel(Panel):
         chart.border_title = Content(clean(f"{alarm.name} · {alarm.region}", 80))
         text = Text()
         text.append(clean(alarm.condition, 200) + "\n", style="bold")
-        if alarm.description:
-            text.append(clean(alarm.description, 200) + "\n", style="dim")
+        rows, cols = chart.size.height or 15, max(chart.size.width, 20)
+        desc = clean(alarm.description, 200) if alarm.description else ""
+        desc_rows = -(-cell_len(desc) // cols) if desc and rows >= 15 else 0  # a short screen keeps the plot
+        if desc_rows:
+            text.append(desc + "\n", style="dim")
+        plot_rows = max(min(rows - 2 - desc_rows, 9), 3)  # 2: the condition line and the time row
         if isinstance(series, OpsError):
             text.append(f"metric data: {clean(str(series), 300)}", style="red")
         elif series is None:
@@ -190,7 +197,7 @@ class AlarmsPanel(Panel):
             text.append(clean(alarm.rule, 400))
         else:
             width = max(min(chart.size.width - 12, 90), 20)
-            text.append_text(braille_plot(series.timestamps, series.values, width=width, height=9,
+            text.append_text(braille_plot(series.timestamps, series.values, width=width, height=plot_rows,
                                           threshold=alarm.threshold, above_is_bad=alarm.comparison.startswith("Greater")))
         chart.update(text)
         hist = self.table("mon-history")

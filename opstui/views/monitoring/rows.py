@@ -23,7 +23,7 @@ from opstui.aws.monitoring_models import (
 )
 from opstui.runs.tracker import NodeState
 from opstui.views.common.format import age
-from opstui.views.common.node_table import Column
+from opstui.views.common.node_table import Column, drop_order
 
 STATE_STYLES = {
     "ALARM": Style(color="red", bold=True),
@@ -65,6 +65,10 @@ ALARM_COLUMNS: list[Column[Alarm]] = [
            style=lambda a: Style(color="yellow") if not a.actions_enabled else None),
     Column("reason", "Reason", lambda a: a.reason, max_width=90),
 ]
+#: 80 columns keep State, Alarm and Since (the chart and history follow the cursor); then dropped in this order
+ALARM_COLUMNS = drop_order(ALARM_COLUMNS, ("metric", "condition", "actions", "reason", "region"),
+                           squeeze={"name": 28, "reason": 24, "metric": 20})
+
 
 HISTORY_COLUMNS: list[Column[AlarmHistoryItem]] = [
     Column("when", "When", lambda h: f"{h.timestamp.astimezone():%m-%d %H:%M:%S}" if h.timestamp else "", max_width=14),
@@ -73,6 +77,8 @@ HISTORY_COLUMNS: list[Column[AlarmHistoryItem]] = [
            style=lambda h: STATE_STYLES.get(h.new_state)),
     Column("summary", "Summary", lambda h: h.summary, max_width=80),
 ]
+HISTORY_COLUMNS = drop_order(HISTORY_COLUMNS, ("kind", "summary"), squeeze={"change": 12, "summary": 20})
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,8 @@ TOPIC_COLUMNS: list[Column[TopicRow]] = [
            max_width=22),
     Column("arn", "ARN", lambda t: t.topic.arn, max_width=80),
 ]
+TOPIC_COLUMNS = drop_order(TOPIC_COLUMNS, ("arn", "region"), squeeze={"name": 20, "arn": 30})
+
 
 SUBSCRIPTION_COLUMNS: list[Column[Subscription]] = [
     Column("topic", "Topic", lambda s: s.topic_name, max_width=30),
@@ -102,6 +110,8 @@ SUBSCRIPTION_COLUMNS: list[Column[Subscription]] = [
            style=lambda s: Style(color="yellow") if s.pending else None),
     Column("region", "Region", lambda s: s.region, max_width=15),
 ]
+SUBSCRIPTION_COLUMNS = drop_order(SUBSCRIPTION_COLUMNS, ("region", "topic"), squeeze={"endpoint": 20, "topic": 14})
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +153,7 @@ def _spark_floor(values: tuple[float | None, ...]) -> float:
 
 
 def canary_columns(spark: callable) -> list[Column[CanaryRow]]:  # type: ignore[valid-type]
-    return [
+    columns = [
         Column("name", "Canary", lambda r: r.canary.name, max_width=32),
         Column("region", "Region", lambda r: r.canary.region, max_width=15),
         Column("state", "State", lambda r: r.canary.state, max_width=9,
@@ -162,6 +172,9 @@ def canary_columns(spark: callable) -> list[Column[CanaryRow]]:  # type: ignore[
         Column("reason", "Last failure", lambda r: r.canary.last_run.reason if r.canary.failing and
                r.canary.last_run else "", max_width=80),
     ]
+    #: 80 columns keep Canary, State, Last run, When and the success rate; then dropped in this order
+    return drop_order(columns, ("schedule", "dspark", "reason", "spark", "dur", "region"),
+                      squeeze={"name": 14, "reason": 20})
 
 
 RUN_COLUMNS: list[Column[CanaryRun]] = [
@@ -171,6 +184,8 @@ RUN_COLUMNS: list[Column[CanaryRun]] = [
     Column("duration", "Duration", lambda r: "" if r.duration is None else f"{r.duration:.2f}s", max_width=9),
     Column("reason", "Reason", lambda r: r.reason, max_width=90),
 ]
+RUN_COLUMNS = drop_order(RUN_COLUMNS, ("duration",), squeeze={"reason": 20})
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +215,10 @@ AGENT_COLUMNS: list[Column[AgentRow]] = [
     Column("state", "State", lambda r: r.node.ec2_state, max_width=10),
     Column("platform", "Platform", lambda r: r.node.platform, max_width=26),
 ]
+#: 80 columns keep Name, Instance and the agent's state
+AGENT_COLUMNS = drop_order(AGENT_COLUMNS, ("platform", "state", "ping", "metrics", "region"),
+                           squeeze={"name": 12, "metrics": 20})
+
 
 INSTALL_COLUMNS: list[Column[tuple[str, NodeState]]] = [
     Column("step", "Step", lambda r: r[0], max_width=30),
@@ -209,6 +228,8 @@ INSTALL_COLUMNS: list[Column[tuple[str, NodeState]]] = [
            STATE_STYLES["FAILED"] if r[1].done and r[1].outcome != "Success" else None),
     Column("exit", "Exit", lambda r: "" if r[1].exit_code is None else str(r[1].exit_code), max_width=5),
 ]
+INSTALL_COLUMNS = drop_order(INSTALL_COLUMNS, (), squeeze={"step": 12, "node": 12})
+
 
 
 def matches(words: list[str], fields: dict[str, str], hay: str) -> bool:

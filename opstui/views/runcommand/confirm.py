@@ -49,6 +49,10 @@ class ConfirmRunScreen(ModalScreen[bool]):
     ConfirmRunScreen.-typed #confirm-typed { display: block; }
     ConfirmRunScreen #confirm-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
     ConfirmRunScreen Button { margin-left: 2; }
+    ConfirmRunScreen.-short > Vertical { overflow-y: auto; }
+    ConfirmRunScreen.-short #confirm-title, ConfirmRunScreen.-short #confirm-radius,
+    ConfirmRunScreen.-short #confirm-buttons { padding: 0; }
+    ConfirmRunScreen.-short #confirm-preview { max-height: 4; }
     """
 
     def __init__(self, confirmation: RunConfirmation) -> None:

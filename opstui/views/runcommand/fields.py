@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static, TextArea
 
 from opstui.aws.models import DocumentDetail, DocumentParameter
+from opstui.runs.launch import DEFAULT_DELIVERY_TIMEOUT
 from opstui.safe import clean
 from opstui.views.common.safe_input import SafeInput, SafeTextArea
 
@@ -71,6 +72,7 @@ def _param_values(param: DocumentParameter, widget: Widget) -> list[str] | None:
 class RunForm(Horizontal):
     """Left: document and parameters. Right: targets, options, problems and the Send button."""
 
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     RunForm { height: 1fr; }
     RunForm #rc-left { width: 1fr; padding: 0 1; }
@@ -91,6 +93,12 @@ class RunForm(Horizontal):
     RunForm.-read-only #rc-readonly { display: block; }
     RunForm #rc-send-row { height: auto; padding: 1 0 0 0; }
     RunForm #rc-send { margin-right: 2; }
+    Screen.-short RunForm TextArea { height: 7; }
+    Screen.-narrow RunForm { layout: vertical; overflow-y: auto; }
+    Screen.-narrow RunForm #rc-left { width: 100%; height: auto; }
+    Screen.-narrow RunForm #rc-params { height: auto; }
+    Screen.-narrow RunForm #rc-right { width: 100%; height: auto; border-left: none;
+        border-top: solid $primary-darken-1; }
     """
 
     class DocumentChosen(Message):
@@ -136,7 +144,7 @@ class RunForm(Horizontal):
             with Horizontal(classes="rc-opts"):
                 with Vertical():
                     yield Label("Delivery timeout (s)", classes="rc-label")
-                    yield SafeInput("", placeholder="600", id="rc-timeout")
+                    yield SafeInput("", placeholder=str(DEFAULT_DELIVERY_TIMEOUT), id="rc-timeout")
                 with Vertical():
                     yield Label("Comment", classes="rc-label")
                     yield SafeInput("", placeholder="why (shown in history)", id="rc-comment", max_length=100)

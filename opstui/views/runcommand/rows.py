@@ -18,7 +18,7 @@ from opstui.runs.history import PastRun
 from opstui.runs.tracker import NodeState, Progress
 from opstui.safe import clean
 from opstui.views.common.format import size_text
-from opstui.views.common.node_table import Column, NodeTable
+from opstui.views.common.node_table import Column, NodeTable, drop_order
 
 OUTCOME_STYLES = {
     "Success": Style(color="green"),
@@ -74,6 +74,9 @@ NODE_COLUMNS: list[Column[NodeState]] = [
     Column("time", "Time", duration, max_width=7),
     Column("output", "Output", _output_cell, max_width=48, sort_key=lambda s: -s.output_bytes),
 ]
+#: 80 columns keep Name, Status, Exit, Time and Output; then dropped in this order
+NODE_COLUMNS = drop_order(NODE_COLUMNS, ("region", "id"), squeeze={"name": 12})
+
 
 
 def group_key(g: OutputGroup) -> str:
@@ -89,6 +92,8 @@ GROUP_COLUMNS: list[Column[OutputGroup]] = [
                                                                    else 0)), max_width=7),
     Column("label", "Node set", lambda g: g.label, max_width=120),
 ]
+GROUP_COLUMNS = drop_order(GROUP_COLUMNS, ("lines",), squeeze={"label": 16})
+
 
 
 def _when(c: PastRun) -> str:
@@ -115,6 +120,9 @@ HISTORY_COLUMNS: list[Column[PastRun]] = [
            or ", ".join(f"{k}={v}" for k, v in c.parameters.items()), max_width=60),
     Column("id", "Command id", _ids, max_width=40),
 ]
+HISTORY_COLUMNS = drop_order(HISTORY_COLUMNS, ("id", "parameters", "comment", "errors", "region", "document"),
+                             squeeze={"document": 16, "parameters": 20, "comment": 16})
+
 
 
 class RunTable(NodeTable, inherit_bindings=False):

@@ -49,6 +49,7 @@ def poll_interval() -> float:
 class RunPanel(Panel):
     NAME, TITLE, MAIN_TABLE = "run", "Run", "run-nodes"
     BINDINGS = bindings_for(commands_of("run", "run"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
     RunPanel #run-progress { height: 3; padding: 0 1; background: $boost; }
     RunPanel #run-banner { height: auto; max-height: 4; color: $warning; padding: 0 1; display: none; }
@@ -57,6 +58,8 @@ class RunPanel(Panel):
     RunPanel RunTable { height: 1fr; }
     RunPanel OutputLog { height: 1fr; border: round $primary-darken-1; border-title-align: left; }
     RunPanel OutputLog:focus { border: round $accent; }
+    Screen.-short RunPanel #run-tables { height: 1fr; min-height: 8; }
+    Screen.-short RunPanel OutputLog { min-height: 5; }
     """
 
     def __init__(self, **kwargs: Any) -> None:

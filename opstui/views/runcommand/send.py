@@ -11,7 +11,7 @@ from __future__ import annotations
 from opstui.aws import resource_groups
 from opstui.aws.errors import OpsError
 from opstui.aws.models import CommandRequest, FleetNode
-from opstui.runs.launch import send_plan
+from opstui.runs.launch import DEFAULT_DELIVERY_TIMEOUT, send_plan
 from opstui.runs.targets import Plan, TargetError, parse_target, plan_for, plan_for_nodes
 from opstui.runs.tracker import RunTracker
 from opstui.safe import clean
@@ -66,8 +66,7 @@ async def resolve_plan(ctx: AppContext, values: FormValues, fleet_nodes: list[Fl
 def confirmation_for(plan: Plan, request: CommandRequest) -> RunConfirmation:
     options = [f"max concurrency {request.max_concurrency}", f"max errors {request.max_errors}",
                "CloudWatch Logs on" if request.cloudwatch_output else "CloudWatch Logs off"]
-    if request.timeout_seconds:
-        options.append(f"delivery timeout {request.timeout_seconds} s")
+    options.append(f"delivery timeout {request.timeout_seconds or DEFAULT_DELIVERY_TIMEOUT} s")
     if request.s3_bucket:
         options.append(f"S3 {request.s3_bucket}/{request.s3_prefix}".rstrip("/"))
     if request.comment:
@@ -97,6 +96,6 @@ async def confirm_and_send(panel: Panel, form: RunForm, plan: Plan, request: Com
     if not result.commands:
         form.show_problems(["not sent: " + "; ".join(str(e) for e in result.errors)])
         return None
-    names = {n.instance_id: n.name for n in plan.radius.nodes if n.name}
+    names = plan.radius.name_of
     tracker = RunTracker(ctx.aws, list(result.commands), names=names)
     return ActiveRun(tracker, request, one_line_title(request))

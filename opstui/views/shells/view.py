@@ -29,7 +29,7 @@ from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.session.channel import DataChannel, SessionError
 from opstui.terminal.recording import AsciicastWriter
-from opstui.terminal.widget import TerminalView
+from opstui.terminal.widget import FEED_SLICE, TerminalView
 from opstui.views.common.context import context_of
 from opstui.views.common.tab import bindings_for
 
@@ -48,7 +48,8 @@ class ShellSession(Vertical):
     DEFAULT_CSS = """
     ShellSession { height: 1fr; }
     ShellSession TerminalView { height: 1fr; }
-    ShellSession .shell-status { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    ShellSession .shell-status { height: auto; max-height: 2; background: $panel; color: $text-muted;
+        padding: 0 1; }
     """
 
     def __init__(self, node: FleetNode, **kwargs) -> None:
@@ -102,19 +103,26 @@ class ShellSession(Vertical):
             self._set_state(channel.state)
 
     def _render_status(self) -> None:
-        """State, name, why it closed, the keys that work now; the ids last (the first to go at 80 columns)."""
+        """State, name, the keys that work now, why it closed, the ids last: at 80 columns the keys never go,
+        and a long reason wraps onto a second line (at most) instead of pushing them off."""
         text = Text()
         text.append(f" {self.state} ", style=f"bold black on {STATE_STYLES.get(self.state, 'white')}")
         text.append(f" {clean(self.node.name or self.node.instance_id, 32)}", style="bold")
-        if self.reason:
-            text.append(f"  {clean(self.reason, 160)}")
         if self.state == "closed":
             text.append("  R reconnect · w close tab", style="bold")
         else:
             text.append("  ctrl+] app · w close", style="dim")
-        text.append(f"  {self.node.instance_id} {self.node.region}", style="dim")
+        if self.reason:
+            text.append(f"  {clean(self.reason, 160)}")
         with contextlib.suppress(Exception):
-            self.query_one(".shell-status", Static).update(text)
+            status = self.query_one(".shell-status", Static)
+            ids = f"  {self.node.instance_id} {self.node.region}"
+            if text.cell_len + len(ids) <= status.content_region.width:  # only where they fit on the line
+                text.append(ids, style="dim")
+            status.update(text)
+
+    def on_resize(self) -> None:
+        self._render_status()
 
     # -- connect and pump -----------------------------------------------------------------------------------
     @work(exit_on_error=False, group="shell")
@@ -167,18 +175,31 @@ class ShellSession(Vertical):
     async def _pump(self, channel: DataChannel) -> None:
         view = self.terminal
         turn_started = time.perf_counter()
-        while True:
+        ended = False
+        while not ended:
             chunk = channel.read_nowait()
             if chunk == b"":
                 chunk = await channel.read()
                 turn_started = time.perf_counter()
             if chunk is None:
                 break
-            view.feed(chunk)
+            # everything already queued goes to the emulator in one call (up to FEED_SLICE): fewer calls, and
+            # the emulator draws longer blocks of whole lines at once
+            parts = [chunk]
+            size = len(chunk)
+            while size < FEED_SLICE:
+                more = channel.read_nowait()
+                if not more:
+                    ended = more is None
+                    break
+                parts.append(more)
+                size += len(more)
+            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            view.feed(data)
             if self.recording is not None:
-                self.recording.output(chunk)
+                self.recording.output(data)
             if time.perf_counter() - turn_started > PUMP_BUDGET:
-                await asyncio.sleep(0.004)  # let the UI paint and take keys; unread output stays queued
+                await asyncio.sleep(0)  # let the UI paint and take keys; unread output stays queued
                 turn_started = time.perf_counter()
         self.exit_code = channel.exit_code
         reason = channel.close_reason
@@ -207,12 +228,10 @@ class ShellSession(Vertical):
             if self.state == "connecting":
                 self._typed.append(event.data)
             return
-        # tasks start in creation order and the channel numbers a message before its first await: order kept
-        asyncio.create_task(self._send(channel, event.data))
-
-    async def _send(self, channel: DataChannel, data: bytes) -> None:
+        # numbered and written now, ahead of output still to be drawn (the channel numbers every message
+        # before its first await, so this keeps order with anything sent by a task)
         with contextlib.suppress(SessionError):
-            await channel.send(data)
+            channel.send_nowait(event.data)
 
     @on(TerminalView.Resized)
     def _resized(self, event: TerminalView.Resized) -> None:
