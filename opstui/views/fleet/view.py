@@ -56,8 +56,9 @@ FLEET_COLUMNS: list[Column[FleetNode]] = [
     Column("id", "Instance", lambda n: n.instance_id, max_width=20),
     Column("region", "Region", lambda n: n.region, max_width=15),
     Column("ping", "Ping", lambda n: n.ping_status, max_width=15, style=lambda n: PING_STYLES.get(n.ping_status)),
-    # 36: "Red Hat Enterprise Linux 9.4" and the other Linux names whole, and every column fits 200 cells
-    Column("platform", "Platform", lambda n: n.platform, max_width=36),
+    # as wide as the names (squeezed first when the table is too wide: "Red Hat Enterprise Linux 9.4" whole
+    # at 200 columns)
+    Column("platform", "Platform", lambda n: n.platform, max_width=52),
     Column(
         "agent",
         "Agent",

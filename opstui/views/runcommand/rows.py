@@ -75,7 +75,7 @@ NODE_COLUMNS: list[Column[NodeState]] = [
     Column("output", "Output", _output_cell, max_width=48, sort_key=lambda s: -s.output_bytes),
 ]
 #: 80 columns keep Name, Status, Exit, Time and Output; then dropped in this order
-NODE_COLUMNS = drop_order(NODE_COLUMNS, ("region", "id"), squeeze={"name": 12})
+NODE_COLUMNS = drop_order(NODE_COLUMNS, ("region", "id"), squeeze={"name": 12, "output": 10})
 
 
 
