@@ -27,6 +27,21 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def create_folders(path: Path) -> Path | None:
+    """Create the folder ``path`` and its missing parents, each 0700 (a download of a node's files is as
+    private as an export); folders that exist are left as they are. Returns the topmost folder created (None
+    when ``path`` existed), so the caller can say what it made."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+    return missing[-1] if missing else None
+
+
 def open_private(path: Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None) -> IO:
     """Open a new file for writing with mode 0600 from its creation (its folder made 0700)."""
     private_dir(path.parent)

@@ -207,16 +207,20 @@ def upload_path_problem(path: Path) -> str:
 
 
 def download_path_problem(path: Path) -> str:
-    """Why the download cannot be written there ("" when it can): a directory, missing or unwritable parent."""
+    """Why the download cannot be written there ("" when it can): a directory, a file in the way of a folder,
+    or a folder that cannot be written. A folder that does not exist yet is no problem: the download creates
+    it (:func:`opstui.private_files.create_folders`), so its nearest existing ancestor must be writable."""
     if not str(path):
         return "type the local path to write to"
     if path.is_dir():
         return f"{path} is a directory: add a file name"
-    parent = path.parent
-    if not parent.exists():
-        return f"the folder {parent} does not exist"
-    if not os.access(parent, os.W_OK):
-        return f"cannot write into {parent} (permission denied)"
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write into {existing} (permission denied)"
     return ""
 
 

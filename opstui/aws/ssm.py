@@ -31,9 +31,34 @@ PAGE_SIZE = 50  # DescribeInstanceInformation's maximum
 def _display(value: Any) -> str:
     if isinstance(value, datetime):
         return utc(value).isoformat(timespec="seconds")  # type: ignore[union-attr]
-    if isinstance(value, dict | list):
-        return repr(value)
     return short(value)
+
+
+def flat_fields(item: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A response item as (key, text) pairs; nested structures become dotted keys, one pair per leaf
+    (``AssociationOverview.DetailedStatus`` = ``Success``), never a Python repr. A list of plain values is one
+    comma-separated value; a list of structures numbers its items (``Key[0].Name``). The detail pane draws
+    the dotted keys as an indented tree (`views/fleet/detail.py`)."""
+    out: list[tuple[str, str]] = []
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            if not value:
+                out.append((key, ""))
+            for k, v in value.items():
+                walk(f"{key}.{k}", v)
+        elif isinstance(value, list | tuple):
+            if all(not isinstance(v, dict | list | tuple) for v in value):
+                out.append((key, ", ".join(_display(v) for v in value)))
+            else:
+                for i, v in enumerate(value):
+                    walk(f"{key}[{i}]", v)
+        else:
+            out.append((sys.intern(key) if "." not in key else key, _display(value)))
+
+    for k, v in item.items():
+        walk(k, v)
+    return tuple(out)
 
 
 def managed_node_from_api(item: dict[str, Any], region: str) -> ManagedNode:
@@ -51,7 +76,7 @@ def managed_node_from_api(item: dict[str, Any], region: str) -> ManagedNode:
         ip_address=item.get("IPAddress", ""),
         computer_name=item.get("ComputerName", ""),
         name=item.get("Name", ""),
-        fields=tuple((sys.intern(k), _display(v)) for k, v in item.items()),
+        fields=flat_fields(item),
     )
 
 
@@ -361,10 +386,16 @@ async def list_commands_since(aws: AwsClients, region: str, after: datetime) -> 
     return found
 
 
+def _exit_code(code: Any) -> int | None:
+    """A plugin's ResponseCode as an exit code: AWS reports -1 until the plugin has one (pending, never
+    delivered, timed out before starting), and that is no exit code."""
+    return code if isinstance(code, int) and code >= 0 else None
+
+
 def invocation_from_api(item: dict[str, Any], region: str) -> Invocation:
     plugins = item.get("CommandPlugins") or []
     output = "".join(p.get("Output", "") or "" for p in plugins)
-    codes = [p.get("ResponseCode") for p in plugins if p.get("ResponseCode") is not None]
+    codes = [p["ResponseCode"] for p in plugins if _exit_code(p.get("ResponseCode")) is not None]
     code = next((c for c in codes if c != 0), codes[-1] if codes else None)
     return Invocation(
         command_id=item.get("CommandId", ""),
@@ -403,7 +434,7 @@ async def get_invocation_output(
     if plugin:
         params["PluginName"] = plugin
     resp = await aws.call("ssm", region, "get_command_invocation", **params)
-    code = resp.get("ResponseCode")
+    code = _exit_code(resp.get("ResponseCode"))
     return InvocationOutput(
         stdout=resp.get("StandardOutputContent", "") or "",
         stderr=resp.get("StandardErrorContent", "") or "",

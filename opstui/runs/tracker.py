@@ -33,6 +33,7 @@ SERVICE_STDOUT_LIMIT = 24_000  # GetCommandInvocation truncates here ...
 SERVICE_STDERR_LIMIT = 8_000  # ... and here
 INVOCATIONS_EVERY = 4.0  # seconds between invocation listings when the counters did not move
 FETCH_PARALLEL = 8
+PREVIEW = 80  # characters of a node's first output line kept for the run table
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class NodeState:
     stderr_chars: int
     clipped: bool  # opstui kept only the first OUTPUT_CAP characters
     truncated: bool  # the service truncated the output and it was not in CloudWatch Logs
+    output_bytes: int = 0  # stdout + stderr as UTF-8 bytes (the Output column's size)
+    first_line: str = ""  # the first non-blank line of stdout (else stderr), a preview (PREVIEW characters)
 
     @property
     def outcome(self) -> str:
@@ -92,7 +95,8 @@ class NodeRun:
 
     __slots__ = ("region", "instance_id", "name", "command_id", "status", "details", "exit_code", "started",
                  "finished", "_out", "_err", "out_chars", "err_chars", "_digest", "clipped", "truncated",
-                 "log_events", "final", "stdout_url", "stderr_url", "plugin_output", "terminal_at_poll")
+                 "log_events", "final", "stdout_url", "stderr_url", "plugin_output", "terminal_at_poll",
+                 "out_bytes", "err_bytes")
 
     def __init__(self, region: str, instance_id: str, name: str, command_id: str) -> None:
         self.region, self.instance_id, self.name, self.command_id = region, instance_id, name, command_id
@@ -103,6 +107,7 @@ class NodeRun:
         self._out: list[str] = []
         self._err: list[str] = []
         self.out_chars = self.err_chars = 0
+        self.out_bytes = self.err_bytes = 0
         self._digest = hashlib.blake2b(digest_size=16)
         self.clipped = self.truncated = False
         self.log_events = 0
@@ -121,14 +126,17 @@ class NodeRun:
 
     def add(self, stream: str, text: str) -> str:
         """Append output; returns what was kept (possibly clipped)."""
+        data = text.encode("utf-8", "surrogatepass")
         if stream == "stderr":
             room = OUTPUT_CAP - self.err_chars
             kept = text[:max(room, 0)]
             self.err_chars += len(text)
+            self.err_bytes += len(data)
             if kept:
                 self._err.append(kept)
         else:
-            self._digest.update(text.encode("utf-8", "surrogatepass"))
+            self._digest.update(data)
+            self.out_bytes += len(data)
             room = OUTPUT_CAP - self.out_chars
             kept = text[:max(room, 0)]
             self.out_chars += len(text)
@@ -141,6 +149,7 @@ class NodeRun:
     def replace_output(self, stdout: str, stderr: str) -> None:
         self._out, self._err = [], []
         self.out_chars = self.err_chars = 0
+        self.out_bytes = self.err_bytes = 0
         self._digest = hashlib.blake2b(digest_size=16)
         self.clipped = False
         self.add("stdout", stdout)
@@ -162,10 +171,27 @@ class NodeRun:
     def digest(self) -> str:
         return self._digest.hexdigest()
 
+    def first_line(self) -> str:
+        for text in (self.stdout, self.stderr):
+            head = text.lstrip()[:PREVIEW * 4].partition("\n")[0].strip()
+            if head:
+                return head[:PREVIEW]
+        return ""
+
+    def shown_status(self) -> tuple[str, str]:
+        """Status and details as the row shows them: the invocation's, except that a node whose output is
+        already arriving is running, whatever a listing older than that output still says (Pending or
+        Delayed); the next listing (asked for at once, see ``_poll_command``) confirms it."""
+        if self.status == "Pending" and (self.out_chars or self.err_chars):
+            return "InProgress", "InProgress"
+        return self.status, self.details
+
     def snapshot(self) -> NodeState:
-        return NodeState(self.key, self.region, self.instance_id, self.name, self.command_id, self.status,
-                         self.details, self.exit_code, self.started, self.finished, self.out_chars,
-                         self.err_chars, self.clipped, self.truncated)
+        status, details = self.shown_status()
+        return NodeState(self.key, self.region, self.instance_id, self.name, self.command_id, status,
+                         details, self.exit_code if self.done else None, self.started, self.finished,
+                         self.out_chars, self.err_chars, self.clipped, self.truncated,
+                         self.out_bytes + self.err_bytes, self.first_line())
 
     def result(self) -> NodeResult:
         return NodeResult(self.key, self.name or self.instance_id, invocation_outcome(self.status, self.details),
@@ -292,21 +318,23 @@ class RunTracker:
                             appended: list[tuple[str, str, str]]) -> None:
         was_finished = cmd.summary.finished
         cmd.summary = s = fresh
-        now = time.monotonic()
-        if s.completed_count != cmd.last_completed or now - cmd.last_listed >= self.invocations_every \
-                or (s.finished and not was_finished):
-            cmd.last_completed, cmd.last_listed = s.completed_count, now
-            for inv in await ssm.list_invocations(self.aws, s.region, s.command_id, details=True):
-                self._apply(inv, changed)
+        started_streaming = False  # a node still listed Pending has output: it started, list it now
         if cmd.cursor is not None:
             for ev in await cmd.cursor.poll(self.aws, s.region):
                 _, iid, _, stream = split_stream(ev.stream)
                 node = self._node(s.region, iid, s.command_id)
                 node.log_events += 1
+                started_streaming |= node.status == "Pending"
                 kept = node.add(stream, ev.message)
                 if kept:
                     appended.append((node.key, stream, kept))
                 changed[node.key] = node
+        now = time.monotonic()
+        if s.completed_count != cmd.last_completed or now - cmd.last_listed >= self.invocations_every \
+                or (s.finished and not was_finished) or started_streaming:
+            cmd.last_completed, cmd.last_listed = s.completed_count, now
+            for inv in await ssm.list_invocations(self.aws, s.region, s.command_id, details=True):
+                self._apply(inv, changed)
         if s.finished and was_finished:
             cmd.polls_after_finish += 1
 

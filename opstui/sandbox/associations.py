@@ -68,6 +68,7 @@ from opstui.schedule import Cron, Schedule, ScheduleError, association_schedule
 from . import clock, run_command
 from .command_exec import Command, reachability
 from .extension import Extension, attach
+from .inventory import SEED_LAST_RUN_AGO
 from .ssm_nodes import REGISTRY
 
 if TYPE_CHECKING:
@@ -398,7 +399,7 @@ EXTENSION = StateManager()
 
 
 def _seed_association(account: str, region: str, now: dt.datetime) -> None:
-    last = now - dt.timedelta(minutes=20)
+    last = now - SEED_LAST_RUN_AGO  # the seeded captures of its Success nodes are from this run
     assoc = Association(
         association_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"opstui-sandbox/{account}/{region}/inventory")),
         account=account, region=region, name=INVENTORY_DOCUMENT, document_version="$DEFAULT",

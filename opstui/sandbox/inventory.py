@@ -72,8 +72,9 @@ this machine -- and, so that they are honest, claims this machine's OS too: its 
 (DescribeInstanceInformation, AWS:InstanceInformation) are ``/etc/os-release``'s NAME and VERSION_ID
 (:func:`opstui.sandbox.inventory_data.local_platform`), e.g. Debian GNU/Linux 12, not Amazon Linux 2023.
 
-Seeded inventory: every node of the scenario gets a capture at start (recent for Online nodes, days old for the
-deliberately stale ones and for ConnectionLost/stopped nodes), materialised lazily -- a background thread after
+Seeded inventory: every node of the scenario gets a capture at start (for Online nodes the time of the seeded
+association's last run, which gathered them; days old for the deliberately stale ones and for
+ConnectionLost/stopped nodes), materialised lazily -- a background thread after
 start, or the first read, whichever comes first -- so a 10,000-node sandbox does not pay for it at start-up.
 Knob: ``POST /_opstui/inventory {"apps_per_node": N}`` makes every scenario node (but the local one) report
 exactly N applications (the bench's 1,000 x 500 fleet); ``{"apps_per_node": null}`` restores the scenario's.
@@ -462,6 +463,10 @@ def seed(scenario: Any, now: dt.datetime | None = None) -> None:
                 capture = now - dt.timedelta(days=stale_names[spec.tags["Name"]], hours=h % 7)
             elif h % 100 < 3 and not local:
                 capture = now - dt.timedelta(days=3 + h % 6)
+            elif spec.association_status == "Success":
+                # gathered by the seeded association's last run, which succeeded on this node: its capture is
+                # from then (AWS: the gather runs at each association run), not hours older
+                capture = now - SEED_LAST_RUN_AGO + dt.timedelta(seconds=5 + h % 90)
             else:
                 capture = now - dt.timedelta(hours=1 + h % 5, minutes=h % 60)
             outdated = spec.tags.get("Env") == "prod" and spec.distro in ("al2023", "al2", "rhel9") and (
@@ -474,6 +479,9 @@ def seed(scenario: Any, now: dt.datetime | None = None) -> None:
                 fails=_GATHER_FAILURE if spec.tags.get("Name") in stale_names else "")
             _pending.add((account, spec.region, spec.instance_id))
 
+
+#: when the seeded inventory association last ran (`associations._seed_association`), before start
+SEED_LAST_RUN_AGO = dt.timedelta(minutes=20)
 
 _GATHER_FAILURE = ("Encountered error while collecting inventory: failed to collect AWS:Application: "
                    "rpmdb open failed: database disk image is malformed")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import random
 import sys
 import threading
@@ -39,6 +40,11 @@ from .listener_guard import ListenerGuard
 
 if TYPE_CHECKING:
     from .server import Sandbox
+
+_log = logging.getLogger(__name__)
+
+#: what a client hanging up mid-answer raises on the server side (BrokenPipeError, ConnectionResetError, ...)
+CLIENT_GONE = (ConnectionError, TimeoutError)
 
 HEALTHS = ("ok", "slow", "down")
 MODES = (*HEALTHS, "auto")
@@ -105,6 +111,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 
+    def handle(self) -> None:
+        """A client that hangs up mid-answer (a canary's timeout during a slow spell, a closed browser tab)
+        is normal: one debug line, never a traceback in the sandbox's log or terminal."""
+        try:
+            super().handle()
+        except CLIENT_GONE as exc:
+            client_gone(self.client_address, exc)
+
     def do_GET(self) -> None:
         self._answer(body=True)
 
@@ -168,11 +182,17 @@ class _Server(ThreadingHTTPServer):
     guard: ListenerGuard
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up mid-answer (a canary's timeout, a closed browser tab) is normal: no traceback."""
+        """The same for a hang-up noticed after the handler (closing the connection): one debug line."""
         exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
+        if isinstance(exc, CLIENT_GONE):
+            client_gone(client_address, exc)
             return
         super().handle_error(request, client_address)
+
+
+def client_gone(client_address: Any, exc: BaseException) -> None:
+    port = client_address[1] if isinstance(client_address, tuple) and len(client_address) > 1 else "?"
+    _log.debug("storefront: client :%s went away mid-answer (%s)", port, type(exc).__name__)
 
 
 class WebApp:

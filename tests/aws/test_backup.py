@@ -254,7 +254,9 @@ def test_local_path_checks(tmp_path: Path) -> None:
     assert "is a directory" in s3.upload_path_problem(tmp_path)
     (tmp_path / "ok.txt").write_text("x")
     assert s3.upload_path_problem(tmp_path / "ok.txt") == ""
-    assert "does not exist" in s3.download_path_problem(tmp_path / "no" / "x")
+    assert s3.download_path_problem(tmp_path / "no" / "x") == ""  # missing folders are created by the download
+    (tmp_path / "f").write_text("")
+    assert "is a file, not a folder" in s3.download_path_problem(tmp_path / "f" / "x")
     assert "is a directory" in s3.download_path_problem(tmp_path)
     assert s3.download_path_problem(tmp_path / "new.bin") == ""
     assert s3.key_problem("") and s3.key_problem("a\x1bb") and not s3.key_problem("hosts/x/etc.tar.gz")

@@ -201,13 +201,21 @@ async def test_s3_browse_download_and_upload_with_progress(sandbox, tmp_path):
         objects.move_cursor(objects.visible_rows().index(etc[1]))
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, DownloadScreen))
-        target = tmp_path / "etc-older.tar.gz"
-        app.screen.query_one("#f-path", Input).value = str(tmp_path / "no-such-dir" / "x")
+        # a file where a folder should be is refused in the form
+        (tmp_path / "a-file").write_text("x")
+        app.screen.query_one("#f-path", Input).value = str(tmp_path / "a-file" / "x")
         await pilot.press("ctrl+s")
-        assert any("does not exist" in p for p in app.screen.problems)
+        assert any("is a file, not a folder" in p for p in app.screen.problems)
+        # a folder that does not exist yet is created (private), and the user is told
+        target = tmp_path / "no-such-dir" / "deeper" / "etc-older.tar.gz"
         app.screen.query_one("#f-path", Input).value = str(target)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: view.transfers == 1)
+        created = tmp_path / "no-such-dir"
+        assert (created / "deeper").is_dir() and {created.stat().st_mode & 0o777,
+                                                   (created / "deeper").stat().st_mode & 0o777} == {0o700}
+        assert any(f"Created the folder {created}" in n.message for n in app._notifications)
+        assert "created the folder" in str(view.query_one("#bk-transfer-label").render())
         expected_path = tmp_path / "expected"
         await app.aws_loop.run(s3.download_file(app.aws, "ap-northeast-1", BUCKET, etc[1].key, expected_path,
                                                 version_id=etc[1].version_id))

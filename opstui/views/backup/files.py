@@ -4,6 +4,7 @@ under the prefix shown, `d` downloads the version under the cursor, both with a 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from opstui.aws import s3
 from opstui.aws.backup_models import BucketInfo, S3Entry
 from opstui.aws.errors import OpsError
 from opstui.commands import commands_of
+from opstui.private_files import create_folders
 from opstui.safe import clean
 from opstui.views.backup.forms import DOWNLOAD_DIR, DownloadScreen, UploadScreen
 from opstui.views.backup.rows import BUCKET_COLUMNS, make_entry_columns
@@ -211,6 +213,15 @@ class FilesPanel(Panel):
     @action_work("bk-transfer")
     async def _download(self, bucket: BucketInfo, entry: S3Entry, path: Path) -> None:
         ctx, line = self.ctx, self.transfer
+        try:  # the form let a missing folder through: it is made here, off the UI thread
+            created = await asyncio.to_thread(create_folders, path.parent)
+        except OSError as err:
+            message = f"cannot create the folder {path.parent}: {err.strerror or err}"
+            self.app.notify(clean(message, 400), title="Download failed", severity="error", markup=False)
+            return
+        if created is not None:
+            self.app.notify(f"Created the folder {clean(str(created), 200)} for the download", title="Download",
+                            markup=False)
         line.begin(f"Downloading {clean(Path(entry.key).name, 40)} → {clean(str(path), 60)}")
         try:
             written = await ctx.run(s3.download_file(
@@ -225,5 +236,6 @@ class FilesPanel(Panel):
             line.end(False, f"Download failed: {type(exc).__name__}")
             self.tab.worker_failed(self, exc, doing="the transfer")
             return
-        line.end(True, f"Downloaded {size_text(written)} to {clean(str(path), 80)}")
+        made = f" (created the folder {clean(str(created), 60)})" if created is not None else ""
+        line.end(True, f"Downloaded {size_text(written)} to {clean(str(path), 80)}{made}")
         self.app.notify(f"Wrote {written} bytes to {clean(str(path), 200)}", title="Download", markup=False)

@@ -9,7 +9,6 @@ download forms only choose; the panel then runs the transfer with its progress b
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -133,9 +132,6 @@ class DownloadScreen(FormScreen):
         def build(v: dict[str, str]) -> Path:
             text = v["path"].strip()
             path = Path(text).expanduser() if text else Path()
-            if text and path.parent == DOWNLOAD_DIR and not DOWNLOAD_DIR.exists():
-                with contextlib.suppress(OSError):
-                    DOWNLOAD_DIR.mkdir(parents=True)
             problem = download_path_problem(path) if text else "type the local path to write to"
             if problem:
                 raise ValueError(f"Write to: {problem}")

@@ -36,9 +36,11 @@ from opstui.views.backup.rows import (
     vault_key,
 )
 from opstui.views.common.confirm import ConfirmScreen
+from opstui.views.common.context import Stale
 from opstui.views.common.node_table import NodeTable, prepare_rows
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.unchecked import unchecked_note
 from opstui.views.common.work import action_work
 
 RANGES = [value for _, value in RANGE_OPTIONS]
@@ -76,6 +78,7 @@ class JobsPanel(Panel):
         self.last_jobs_seconds = 0.0
         self.last_jobs_render_seconds = 0.0
         self.last_job_calls = 0
+        self.check_failed = False  # the last load failed as a whole (the header then says "could not check")
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bk-job-filters"):
@@ -94,19 +97,26 @@ class JobsPanel(Panel):
 
     def reset(self) -> None:
         self.job_list, self.detail_fresh = None, None
+        self.check_failed = False
         self.query_one("#bk-job-detail", Static).update("")
         super().reset()
 
     def header_extra(self) -> Text:
+        """Failures found, and "no failures" only when the last load answered in every region; otherwise
+        "could not check" in the warning colour (a denied or unreachable region is never an all-clear)."""
         text = Text()
         if self.job_list is None:
-            return text
+            return unchecked_note("backup jobs", everything=True) if self.check_failed else text
         failed, issues = bk.job_list_failures(self.job_list.jobs)
         if failed:
             text.append(f"  {failed} failed", style="bold red")
         if issues:
             text.append(f"  {issues} completed with issues", style="bold yellow")
-        if not failed and not issues:
+        missing = [e.region for e in self.job_list.errors]
+        everything = self.check_failed or (bool(missing) and len(missing) >= len(self.ctx.regions))
+        note = unchecked_note("backup jobs", missing, everything=everything)
+        text.append_text(note)
+        if not failed and not issues and not note:
             text.append("  no failures", style="green")
         text.append(f" ({RANGE_WORDS[self.range]})", style="dim")
         return text
@@ -124,7 +134,14 @@ class JobsPanel(Panel):
         if not self.loaded or window != self._shown_range:  # a refresh keeps the title it has
             table.border_title = Content(f"Jobs ({RANGE_WORDS[window]}): loading…")
         started = time.perf_counter()
-        result: JobList = await ctx.fresh(bk.list_jobs(ctx.aws, ctx.regions, window), generation)
+        try:
+            result: JobList = await ctx.fresh(bk.list_jobs(ctx.aws, ctx.regions, window), generation)
+        except Stale:
+            raise
+        except BaseException:
+            self.check_failed = True  # what is shown is from an earlier load: the header must not vouch for it
+            raise
+        self.check_failed = False
         answered = time.perf_counter()
         self.job_list = result
         self.last_jobs_seconds = answered - started

@@ -410,15 +410,20 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self.move_cursor(0 if where == 0 else len(self.order_shown) - 1)
 
     def on_click(self, event: events.Click) -> None:
-        if event.y == 0:
-            x = event.x + round(self.scroll_x) - self._mark_width
+        # the click in content coordinates: event.x/y count the border too (a bordered table put the cursor
+        # one row below the row clicked, and enter then acted on that one)
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            x = offset.x + round(self.scroll_x) - self._mark_width
             for i, width in zip(self.shown_columns, self.shown_widths, strict=True):
                 if x < width + self._gap:
                     self.sort_by(self.columns[i].key)
                     return
                 x -= width + self._gap
             return
-        self.move_cursor(round(self.scroll_y) + event.y - 1)
+        self.move_cursor(round(self.scroll_y) + offset.y - 1)
 
     # -- drawing -------------------------------------------------------------------------------------------
     def _render_cells(self, cells: Sequence[str], style: Style, row: R | None) -> list[Segment]:

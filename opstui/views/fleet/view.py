@@ -19,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from rich.style import Style
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -39,6 +38,7 @@ from opstui.views.common.node_table import Column, NodeTable, PreparedRows, drop
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import bindings_for
 from opstui.views.fleet import filter as fleet_filter
+from opstui.views.fleet.detail import detail_text
 
 PING_STYLES = {
     "Online": Style(color="green"),
@@ -64,7 +64,9 @@ FLEET_COLUMNS: list[Column[FleetNode]] = [
     Column("id", "Instance", lambda n: n.instance_id, max_width=20),
     Column("region", "Region", lambda n: n.region, max_width=15),
     Column("ping", "Ping", lambda n: n.ping_status, max_width=15, style=lambda n: PING_STYLES.get(n.ping_status)),
-    Column("platform", "Platform", lambda n: n.platform, max_width=26),
+    # as wide as the names (squeezed first when the table is too wide: "Red Hat Enterprise Linux 9.4" whole
+    # at 200 columns)
+    Column("platform", "Platform", lambda n: n.platform, max_width=52),
     Column(
         "agent",
         "Agent",
@@ -98,31 +100,33 @@ class DetailPane(VerticalScroll):
 
     SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
-    DetailPane { width: 60; border-left: solid $primary; padding: 0 1; display: none; }
+    DetailPane { width: 60; border: round $primary-darken-1; border-title-align: left; padding: 0 1; display: none;
+                 scrollbar-gutter: stable; }
     DetailPane.-shown { display: block; }
+    DetailPane #detail-body { width: 1fr; }
     Screen.-narrow DetailPane { width: 1fr; }
     """
+
+    shown_node: FleetNode | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-body")
 
+    def on_mount(self) -> None:
+        self.border_title = Content("Detail")
+
     def show(self, node: FleetNode | None) -> None:
+        """The node's fields as readable lines (`detail.py`), wrapped to the pane's width."""
+        self.shown_node = node
         body = self.query_one("#detail-body", Static)
-        if node is None:
-            body.update(Text("No node under the cursor."))
-            return
-        text = Text()
-        text.append(clean(node.name or node.instance_id, 200) + "\n", style="bold")
-        text.append(f"{node.instance_id}  {node.region}\n\n")
-        for title, pairs in (("SSM", node.ssm_fields), ("EC2", node.ec2_fields), ("Tags", node.tags)):
-            text.append(title + "\n", style="bold underline")
-            if not pairs:
-                text.append("  (none)\n", style="dim")
-            for key, value in pairs:
-                text.append(f"  {clean(key, 128)}: ", style="cyan")
-                text.append(clean(value, 2000) + "\n")
-            text.append("\n")
-        body.update(text)
+        # the vertical scrollbar's room is kept (scrollbar-gutter: stable): the wrap width does not depend on
+        # whether this node's fields overflow
+        width = self.content_region.width - self.styles.scrollbar_size_vertical
+        body.update(detail_text(node, width if width > 10 else 54))
+
+    def on_resize(self) -> None:
+        if self.has_class("-shown"):
+            self.show(self.shown_node)  # wrapped for the new width
 
 
 @dataclass

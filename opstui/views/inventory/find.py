@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Select
 
+from opstui.advisories import outdated
 from opstui.aws import ssm_inventory as inv
 from opstui.aws.models import ApplicationSearch
 from opstui.commands import commands_of
@@ -145,7 +146,7 @@ class FindPanel(InventoryPanel):
             matches.clear_selection()
         self.show_rows("inv-matches", rows)
         counts = inv.merge_counts(*(r.by_version for r in results))
-        self.show_rows("inv-versions", [CountRow(c) for c in counts])
+        self.show_rows("inv-versions", [CountRow(c, name) for c in counts])
         self._title_matches()
         self.searches += 1
         self.last_search_render_seconds = time.perf_counter() - answered
@@ -179,6 +180,11 @@ class FindPanel(InventoryPanel):
             parts.append(f"version {clean(self.version_pick, 30)} only (esc: all)")
         if matches.selected:
             parts.append(f"selected {len(matches.selected)}")
+        flagged = [r for r in matches.rows if outdated(r.match.name, r.match.version)]
+        if flagged:
+            entry = outdated(flagged[0].match.name, flagged[0].match.version)
+            parts.append(f"⚠ {len({r.node_key for r in flagged})} outdated (< {entry.minimum if entry else '?'}: "
+                         f"{entry.advisory.split(',')[0] if entry else ''})")
         failing = sum(1 for r in self.search_results if r.error is not None)
         if failing:
             parts.append(f"{failing} region(s) failing")

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.style import Style
 
+from opstui.advisories import outdated_mark
 from opstui.aws.models import (
     ApplicationMatch,
     Association,
@@ -27,6 +28,7 @@ from opstui.views.common.node_table import Column, drop_order
 
 STALE_AFTER = timedelta(hours=24)
 STALE_STYLES = {"stale": Style(color="red", bold=True), "late": Style(color="yellow")}
+OUTDATED_STYLE = Style(color="red", bold=True)  # a version below a security fix (opstui/advisories.py)
 
 
 def staleness(captured: datetime | None, period: timedelta | None = None, now: datetime | None = None) -> str:
@@ -112,10 +114,19 @@ class MatchRow:
 @dataclass(frozen=True, slots=True)
 class CountRow:
     count: InventoryCount
+    searched: str = ""  # the application searched ("openssl", or a prefix "openssl*"): says what the value is
 
     @property
     def key(self) -> str:
         return self.count.value
+
+    @property
+    def app_version(self) -> tuple[str, str]:
+        """(application, version) of the counted value ("name version" when the search was a prefix)."""
+        if self.searched.strip().endswith("*"):
+            name, _, version = self.count.value.partition(" ")
+            return name, version
+        return self.searched.strip(), self.count.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +176,9 @@ MATCH_COLUMNS: list[Column[MatchRow]] = [
     Column("id", "Instance", lambda r: r.match.instance_id, max_width=20),
     Column("region", "Region", lambda r: r.match.region, max_width=15),
     Column("app", "Application", lambda r: r.match.name, max_width=28),
-    Column("version", "Version", lambda r: r.match.version, max_width=24,
-           sort_key=lambda r: version_key(r.match.version)),
+    Column("version", "Version", lambda r: r.match.version + outdated_mark(r.match.name, r.match.version),
+           max_width=32, sort_key=lambda r: version_key(r.match.version),
+           style=lambda r: OUTDATED_STYLE if outdated_mark(r.match.name, r.match.version) else None),
     Column("platform", "Platform", lambda r: r.platform, max_width=22),
     Column("captured", "Captured", lambda r: captured_text(r.match.capture_time, staleness(r.match.capture_time)),
            max_width=16, sort_key=lambda r: _time_sort(r.match.capture_time)),
@@ -179,8 +191,10 @@ MATCH_COLUMNS = drop_order(MATCH_COLUMNS, ("platform", "app", "captured", "regio
 
 def count_columns(label: str, *, versions: bool = False) -> list[Column[CountRow]]:
     return drop_order([
-        Column("value", label, lambda r: r.count.value or "(none)", max_width=32,
-               sort_key=(lambda r: version_key(r.count.value)) if versions else None),
+        Column("value", label, lambda r: (r.count.value or "(none)") + (outdated_mark(*r.app_version) if versions
+                                                                         else ""), max_width=32,
+               sort_key=(lambda r: version_key(r.count.value)) if versions else None,
+               style=(lambda r: OUTDATED_STYLE if outdated_mark(*r.app_version) else None) if versions else None),
         Column("count", "Nodes", lambda r: str(r.count.count), max_width=7, sort_key=lambda r: -r.count.count),
     ], (), squeeze={"value": 10})
 
@@ -248,9 +262,21 @@ def entry_columns(entries: Sequence[dict[str, str]], attributes: Sequence[tuple[
             sort_key = partial(_number_of, k)
         elif "version" in k.lower():
             sort_key = partial(_version_of, k)
+        if k == "Version" and "Name" in keys:  # an application's version: flagged when known to be outdated
+            columns.append(Column(k, k, _entry_version, max_width=36, sort_key=sort_key, style=_entry_version_style))
+            continue
         columns.append(Column(k, k, (lambda r, k=k: r.values.get(k, "")), max_width=40 if k == "Name" else 28,
                               sort_key=sort_key))
     return columns or [Column("empty", "(no entries)", lambda r: "", max_width=20)]
+
+
+def _entry_version(row: EntryRow) -> str:
+    version = row.values.get("Version", "")
+    return version + outdated_mark(row.values.get("Name", ""), version)
+
+
+def _entry_version_style(row: EntryRow) -> Style | None:
+    return OUTDATED_STYLE if outdated_mark(row.values.get("Name", ""), row.values.get("Version", "")) else None
 
 
 def _number_of(key: str, row: EntryRow) -> float:

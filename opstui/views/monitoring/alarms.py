@@ -28,6 +28,7 @@ from opstui.safe import clean
 from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.unchecked import unchecked_note
 from opstui.views.common.work import action_work
 from opstui.views.monitoring.alarm_form import alarm_form
 from opstui.views.monitoring.chart import braille_plot
@@ -52,6 +53,7 @@ class AlarmsPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.alarms: list[Alarm] = []
+        self.unchecked: list[str] = []  # regions whose alarms the last load could not read
         self.detail_key: str | None = None
         self.detail_loads = 0
         self.last_seconds = 0.0  # the last board load (bench/monitoring.py reads it)
@@ -71,13 +73,15 @@ class AlarmsPanel(Panel):
         self.query_one("#mon-chart", Static).border_title = Content("Metric")
 
     def reset(self) -> None:
-        self.alarms, self.detail_key = [], None
+        self.alarms, self.detail_key, self.unchecked = [], None, []
         self.query_one("#mon-chart", Static).update("")
         super().reset()
 
     def header_extra(self) -> Text:
+        """Alarms in ALARM, and the regions whose alarms could not be read (their count would be a guess)."""
         firing = sum(1 for a in self.alarms if a.state == "ALARM")
-        return Text(f"   {firing} in ALARM", style="bold red") if firing else Text()
+        text = Text(f"   {firing} in ALARM", style="bold red") if firing else Text()
+        return text + unchecked_note("alarms", self.unchecked)
 
     # -- loading --------------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -90,8 +94,9 @@ class AlarmsPanel(Panel):
         results = await ctx.fresh(per_region(ctx.regions, lambda r: cw.describe_alarms(ctx.aws, r), "cloudwatch"),
                                   generation)
         alarms, errors = merged(results, kept=lambda region: [a for a in self.alarms if a.region == region])
+        unchecked = [region for region, _, err in results if err is not None]
         alarms.sort(key=lambda a: (STATE_ORDER.get(a.state, 9), a.name.lower()))
-        self.alarms, self.errors = alarms, errors
+        self.alarms, self.errors, self.unchecked = alarms, errors, unchecked
         self.last_seconds = asyncio.get_running_loop().time() - started
         self.show_rows("mon-alarms", alarms)
         self._retitle()

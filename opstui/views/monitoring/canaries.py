@@ -22,6 +22,7 @@ from opstui.safe import clean
 from opstui.views.common.form import Field, FormScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
+from opstui.views.common.unchecked import unchecked_note
 from opstui.views.common.work import action_work
 from opstui.views.monitoring.chart import sparkline
 from opstui.views.monitoring.rows import RUN_COLUMNS, CanaryRow, canary_columns, canary_matches
@@ -42,6 +43,7 @@ class CanariesPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.canaries: list[CanaryRow] = []
+        self.unchecked: list[str] = []  # regions whose canaries the last load could not read
         self._runs_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -53,14 +55,16 @@ class CanariesPanel(Panel):
         self.table("mon-runs").border_title = Content("Runs")
 
     def reset(self) -> None:
-        self.canaries = []
+        self.canaries, self.unchecked = [], []
         super().reset()
 
     def header_extra(self) -> Content | Any:
+        """Failing canaries, and the regions whose canaries could not be read."""
         from rich.text import Text
 
         failing = sum(1 for r in self.canaries if r.canary.failing)
-        return Text(f"   {failing} canar{'y' if failing == 1 else 'ies'} failing", style="bold red") if failing else Text()
+        text = Text(f"   {failing} canar{'y' if failing == 1 else 'ies'} failing", style="bold red") if failing else Text()
+        return text + unchecked_note("canaries", self.unchecked)
 
     # -- loading --------------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -99,8 +103,9 @@ class CanariesPanel(Panel):
 
         results = await ctx.fresh(per_region(ctx.regions, region_rows, "synthetics"), generation)
         rows, errors = merged(results, kept=lambda region: [r for r in self.canaries if r.canary.region == region])
+        unchecked = [region for region, _, err in results if err is not None]
         rows.sort(key=lambda r: (0 if r.canary.failing else 1, r.canary.name))
-        self.canaries, self.errors = rows, errors
+        self.canaries, self.errors, self.unchecked = rows, errors, unchecked
         self.show_rows("mon-canaries", rows)
         self._retitle()
         self._runs_soon()

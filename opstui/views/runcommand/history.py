@@ -1,4 +1,5 @@
-"""Run Command, the history panel: earlier commands of the loaded regions (ListCommands), newest first.
+"""Run Command, the history panel: earlier runs of the loaded regions (ListCommands), newest first, one row per
+run (a run sent to two regions is two commands; `runs/history.py` puts them together again).
 
 `h` brings it up (and reloads it), `r` reloads it, enter reopens the command under the cursor in the run
 panel (its nodes and their output, as any run), esc goes back to where `h` was pressed. Regions are asked
@@ -17,6 +18,7 @@ from textual.widgets import Static
 from opstui.aws import ssm
 from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
+from opstui.runs.history import PastRun, group_runs
 from opstui.runs.tracker import RunTracker
 from opstui.views.common.tab import Panel, aws_work, bindings_for
 from opstui.views.runcommand.active import ActiveRun, RunStarted, one_line_title, request_from_summary
@@ -37,7 +39,7 @@ class HistoryPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static("enter: open the command (its nodes and output) · esc: back · r: reload", id="history-note")
-        yield RunTable(HISTORY_COLUMNS, key=lambda c: f"{c.region}/{c.command_id}", id="history-table")
+        yield RunTable(HISTORY_COLUMNS, key=lambda c: c.key, id="history-table")
 
     @property
     def commands_table(self) -> RunTable:
@@ -63,19 +65,20 @@ class HistoryPanel(Panel):
         self.commands_table.border_title = Content("History: loading…")
         results = await ctx.fresh(per_region(regions, lambda r: ssm.list_commands(ctx.aws, r), "ssm"), generation)
         found, errors = merged(results)
-        found.sort(key=lambda c: c.requested.timestamp() if c.requested else 0, reverse=True)
+        runs = group_runs(found)  # one row per run, not per region (a run is one command per region)
         self.errors = errors
-        self.show_rows(self.MAIN_TABLE, found)
-        self.commands_table.border_title = Content(f"History: {len(found)} command(s) in {', '.join(regions)}")
+        self.show_rows(self.MAIN_TABLE, runs)
+        self.commands_table.border_title = Content(
+            f"History: {len(runs)} run(s), {len(found)} command(s) in {', '.join(regions)}")
 
     # -- keys -----------------------------------------------------------------------------------------------
     def action_open(self) -> None:
         """enter: the command under the cursor in the run panel, polled like a run sent from here."""
-        summary = self.commands_table.cursor_row
-        if summary is None:
+        past: PastRun | None = self.commands_table.cursor_row
+        if past is None:
             return
-        tracker = RunTracker(self.ctx.aws, [summary], names=self.ctx.fleet.names())
-        request = request_from_summary(summary)
+        tracker = RunTracker(self.ctx.aws, list(past.commands), names=self.ctx.fleet.names())
+        request = request_from_summary(past.first)
         self.post_message(RunStarted(ActiveRun(tracker, request, one_line_title(request))))
 
     def action_back(self) -> bool:

@@ -13,11 +13,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 
-from opstui.aws.models import CommandSummary
 from opstui.runs.grouping import OutputGroup
+from opstui.runs.history import PastRun
 from opstui.runs.tracker import NodeState, Progress
 from opstui.safe import clean
-from opstui.views.common.format import count_text
+from opstui.views.common.format import size_text
 from opstui.views.common.node_table import Column, NodeTable, drop_order
 
 OUTCOME_STYLES = {
@@ -36,10 +36,15 @@ def outcome_style(outcome: str) -> Style:
 
 
 def duration(state: NodeState, now: datetime | None = None) -> str:
+    """Start to end as the invocation reports them, or the time elapsed since the start while it runs;
+    nothing before it started (or for a node that never did). Under a tenth of a second reads ``<0.1s``, so
+    ``0.0s`` never stands for a node that ran."""
     if state.started is None:
         return ""
     end = state.finished if state.finished is not None else (now or datetime.now(UTC))
     seconds = max((end - state.started).total_seconds(), 0.0)
+    if seconds < 0.1:
+        return "<0.1s"
     return f"{seconds:.1f}s" if seconds < 600 else f"{seconds / 60:.0f}m"
 
 
@@ -48,12 +53,15 @@ def _exit(code: int | None) -> str:
 
 
 def _output_cell(s: NodeState) -> str:
-    size = count_text(s.stdout_chars + s.stderr_chars)
+    """``1.2 KB  first line of the output`` (the table cleans the preview; it is the node's text)."""
+    if not s.output_bytes and not s.stdout_chars and not s.stderr_chars:
+        return ""
+    size = size_text(s.output_bytes)
     if s.truncated:
         size += " ✂"  # truncated by the service: f fetches the full output from S3
     elif s.clipped:
         size += " +"
-    return size
+    return f"{size}  {s.first_line}" if s.first_line else size
 
 
 NODE_COLUMNS: list[Column[NodeState]] = [
@@ -64,10 +72,10 @@ NODE_COLUMNS: list[Column[NodeState]] = [
     Column("exit", "Exit", lambda s: _exit(s.exit_code) if s.done else "", max_width=5,
            style=lambda s: FAILED_STYLE if s.done and s.exit_code not in (None, 0) else None),
     Column("time", "Time", duration, max_width=7),
-    Column("output", "Output", _output_cell, max_width=9),
+    Column("output", "Output", _output_cell, max_width=48, sort_key=lambda s: -s.output_bytes),
 ]
 #: 80 columns keep Name, Status, Exit, Time and Output; then dropped in this order
-NODE_COLUMNS = drop_order(NODE_COLUMNS, ("region", "id"), squeeze={"name": 12})
+NODE_COLUMNS = drop_order(NODE_COLUMNS, ("region", "id"), squeeze={"name": 12, "output": 10})
 
 
 
@@ -88,23 +96,29 @@ GROUP_COLUMNS = drop_order(GROUP_COLUMNS, ("lines",), squeeze={"label": 16})
 
 
 
-def _when(c: CommandSummary) -> str:
+def _when(c: PastRun) -> str:
     return c.requested.astimezone().strftime("%m-%d %H:%M:%S") if c.requested else ""
 
 
-HISTORY_COLUMNS: list[Column[CommandSummary]] = [
+def _ids(c: PastRun) -> str:
+    more = len(c.commands) - 1
+    return c.command_id + (f" +{more}" if more else "")
+
+
+#: one row per run (`runs/history.py` finds the commands of a run again), its regions listed
+HISTORY_COLUMNS: list[Column[PastRun]] = [
     Column("when", "Requested", _when, max_width=14, sort_key=lambda c: -(c.requested.timestamp())
            if c.requested else 0),
-    Column("region", "Region", lambda c: c.region, max_width=15),
+    Column("region", "Regions", lambda c: ", ".join(c.regions), max_width=32),
     Column("document", "Document", lambda c: c.document, max_width=30),
     Column("status", "Status", lambda c: c.status, max_width=12, style=lambda c: outcome_style(c.status)),
-    Column("targets", "Nodes", lambda c: f"{c.completed_count}/{c.target_count}", max_width=9),
+    Column("targets", "Nodes", lambda c: f"{c.completed_count}/{c.target_count}", max_width=11),
     Column("errors", "Errors", lambda c: str(c.error_count) if c.error_count else "", max_width=6,
            style=lambda c: FAILED_STYLE if c.error_count else None),
     Column("comment", "Comment", lambda c: c.comment, max_width=40),
     Column("parameters", "Commands", lambda c: " ⏎ ".join(c.parameters.get("commands", ()))
            or ", ".join(f"{k}={v}" for k, v in c.parameters.items()), max_width=60),
-    Column("id", "Command id", lambda c: c.command_id, max_width=36),
+    Column("id", "Command id", _ids, max_width=40),
 ]
 HISTORY_COLUMNS = drop_order(HISTORY_COLUMNS, ("id", "parameters", "comment", "errors", "region", "document"),
                              squeeze={"document": 16, "parameters": 20, "comment": 16})

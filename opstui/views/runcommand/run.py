@@ -204,7 +204,8 @@ class RunPanel(Panel):
     async def _apply(self, run: ActiveRun, seq: int, update: RunUpdate) -> None:
         run.progress = update.progress
         run.finished = update.finished
-        if update.changed:
+        running = any(s.started is not None and not s.done for s in run.states.values())
+        if update.changed or running:  # a running node's Time counts up at each poll
             for state in update.changed:
                 run.states[state.key] = state
             self.nodes_table.set_rows(list(run.states.values()))
@@ -249,7 +250,7 @@ class RunPanel(Panel):
         self._load_node_output(self.run, state.key)
 
     def _title_node(self, state: NodeState) -> None:
-        code = "" if state.exit_code is None else f" · exit {state.exit_code}"
+        code = "" if state.exit_code is None or not state.done else f" · exit {state.exit_code}"
         self.output.border_title = Content(
             f"{clean(state.name, 40)} {state.instance_id} · {state.outcome}{code}"
             + (" · truncated: f fetches the full output" if state.truncated else ""))
