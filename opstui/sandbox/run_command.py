@@ -106,6 +106,7 @@ from .command_exec import (
     TERMINAL,
     Command,
     Engine,
+    EngineSettings,
     Invocation,
     PluginRun,
     build_plugins,
