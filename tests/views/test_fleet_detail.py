@@ -8,8 +8,7 @@ from rich.cells import cell_len
 
 from opstui.aws.models import FleetNode
 from opstui.aws.ssm import managed_node_from_api
-from opstui.views.fleet.detail import detail_text
-from opstui.views.fleet.view import DetailPane
+from opstui.views.fleet.detail import DetailPane, detail_text
 from tests.helpers import loaded, make_app, wait_for
 
 TITLES = {"SSM", "EC2", "Tags"}

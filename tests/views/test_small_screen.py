@@ -12,7 +12,7 @@ from opstui.views.common.help import HelpScreen
 from opstui.views.common.layout import MIN_LIST_ROWS
 from opstui.views.common.node_table import Column, NodeTable, drop_order, fit_columns
 from opstui.views.common.tab import TabView
-from opstui.views.fleet.view import FLEET_COLUMNS
+from opstui.views.fleet.columns import FLEET_COLUMNS
 from opstui.views.runcommand.confirm import ConfirmRunScreen
 from tests.helpers import loaded, make_app, wait_for
 

@@ -1,4 +1,4 @@
-"""What the Fleet's detail pane says about a node: every SSM field, EC2 field and tag, readable.
+"""The Fleet's detail pane and what it says about a node: every SSM field, EC2 field and tag, readable.
 
 Nested SSM values arrive as dotted keys (``AssociationOverview.DetailedStatus``, see
 :func:`opstui.aws.ssm.flat_fields`) and are drawn as an indented tree of ``key: value`` lines, never as a
@@ -14,6 +14,10 @@ import re
 from rich._wrap import divide_line
 from rich.cells import cell_len
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
 
 from opstui.aws.models import FleetNode
 from opstui.safe import clean
@@ -86,3 +90,37 @@ def detail_text(node: FleetNode | None, width: int) -> Text:
         pairs_text(text, pairs, width, tree=title == "SSM")
         text.append("\n")
     return text
+
+
+class DetailPane(VerticalScroll):
+    """Every SSM field, EC2 field and tag of the node under the cursor, as literal text."""
+
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
+    DEFAULT_CSS = """
+    DetailPane { width: 60; border: round $primary-darken-1; border-title-align: left; padding: 0 1; display: none;
+                 scrollbar-gutter: stable; }
+    DetailPane.-shown { display: block; }
+    DetailPane #detail-body { width: 1fr; }
+    Screen.-narrow DetailPane { width: 1fr; }
+    """
+
+    shown_node: FleetNode | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-body")
+
+    def on_mount(self) -> None:
+        self.border_title = Content("Detail")
+
+    def show(self, node: FleetNode | None) -> None:
+        """The node's fields as readable lines (`detail.py`), wrapped to the pane's width."""
+        self.shown_node = node
+        body = self.query_one("#detail-body", Static)
+        # the vertical scrollbar's room is kept (scrollbar-gutter: stable): the wrap width does not depend on
+        # whether this node's fields overflow
+        width = self.content_region.width - self.styles.scrollbar_size_vertical
+        body.update(detail_text(node, width if width > 10 else 54))
+
+    def on_resize(self) -> None:
+        if self.has_class("-shown"):
+            self.show(self.shown_node)  # wrapped for the new width

@@ -18,10 +18,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from rich.style import Style
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
@@ -34,99 +33,15 @@ from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.context import AppContext, context_of
 from opstui.views.common.format import age
-from opstui.views.common.node_table import Column, NodeTable, PreparedRows, drop_order, prepare_rows
+from opstui.views.common.node_table import NodeTable, PreparedRows
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import bindings_for
 from opstui.views.fleet import filter as fleet_filter
-from opstui.views.fleet.detail import detail_text
+from opstui.views.fleet.columns import FLEET_COLUMNS, prepare_fleet
+from opstui.views.fleet.detail import DetailPane
 
-PING_STYLES = {
-    "Online": Style(color="green"),
-    "ConnectionLost": Style(color="red", bold=True),
-    "Inactive": Style(color="yellow"),
-    NOT_MANAGED: Style(dim=True),
-}
 #: cached rows shown first, before the whole cached fleet (more than a tall terminal shows)
 CACHE_FIRST_ROWS = 200
-STATE_STYLES = {"running": Style(color="green"), "stopped": Style(color="red"), "pending": Style(color="yellow")}
-
-
-def _agent(n: FleetNode) -> str:
-    return f"{n.agent_version} ⚠ old" if n.agent_outdated else n.agent_version
-
-
-def _last_ping_sort(n: FleetNode) -> float:
-    return -(n.last_ping.timestamp()) if n.last_ping else float("inf")
-
-
-FLEET_COLUMNS: list[Column[FleetNode]] = [
-    Column("name", "Name", lambda n: n.name, max_width=32),
-    Column("id", "Instance", lambda n: n.instance_id, max_width=20),
-    Column("region", "Region", lambda n: n.region, max_width=15),
-    Column("ping", "Ping", lambda n: n.ping_status, max_width=15, style=lambda n: PING_STYLES.get(n.ping_status)),
-    # as wide as the names (squeezed first when the table is too wide: "Red Hat Enterprise Linux 9.4" whole
-    # at 200 columns)
-    Column("platform", "Platform", lambda n: n.platform, max_width=52),
-    Column(
-        "agent",
-        "Agent",
-        _agent,
-        max_width=18,
-        style=lambda n: Style(color="yellow") if n.agent_outdated else None,
-    ),
-    Column("ip", "IP", lambda n: n.ip, max_width=15),
-    Column("state", "State", lambda n: n.ec2_state or ("hybrid" if n.instance_id.startswith("mi-") else ""),
-           max_width=10, style=lambda n: STATE_STYLES.get(n.ec2_state)),
-    Column("type", "Type", lambda n: n.instance_type, max_width=12),
-    Column("az", "AZ", lambda n: n.availability_zone, max_width=16),
-    Column("last_ping", "Last ping", lambda n: age(n.last_ping), max_width=9, sort_key=_last_ping_sort),
-]
-#: 80 columns keep Name, Instance, Ping and State; the rest go in this order (enter shows every field); beside
-#: the detail pane on a narrow screen, State and Instance go too
-FLEET_COLUMNS = drop_order(FLEET_COLUMNS, ("az", "type", "ip", "agent", "platform", "last_ping", "region",
-                                           "state", "id"),
-                           squeeze={"name": 12, "platform": 14})
-
-
-
-def prepare_fleet(snapshot: FleetSnapshot) -> tuple[PreparedRows[FleetNode], fleet_filter.FleetIndex]:
-    """Table cells and filter index for a snapshot; pure, so it runs in a thread."""
-    nodes = list(snapshot.nodes)
-    return prepare_rows(FLEET_COLUMNS, nodes), fleet_filter.FleetIndex.build(nodes)
-
-
-class DetailPane(VerticalScroll):
-    """Every SSM field, EC2 field and tag of the node under the cursor, as literal text."""
-
-    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
-    DEFAULT_CSS = """
-    DetailPane { width: 60; border: round $primary-darken-1; border-title-align: left; padding: 0 1; display: none;
-                 scrollbar-gutter: stable; }
-    DetailPane.-shown { display: block; }
-    DetailPane #detail-body { width: 1fr; }
-    Screen.-narrow DetailPane { width: 1fr; }
-    """
-
-    shown_node: FleetNode | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="detail-body")
-
-    def on_mount(self) -> None:
-        self.border_title = Content("Detail")
-
-    def show(self, node: FleetNode | None) -> None:
-        """The node's fields as readable lines (`detail.py`), wrapped to the pane's width."""
-        self.shown_node = node
-        body = self.query_one("#detail-body", Static)
-        # the vertical scrollbar's room is kept (scrollbar-gutter: stable): the wrap width does not depend on
-        # whether this node's fields overflow
-        width = self.content_region.width - self.styles.scrollbar_size_vertical
-        body.update(detail_text(node, width if width > 10 else 54))
-
-    def on_resize(self) -> None:
-        if self.has_class("-shown"):
-            self.show(self.shown_node)  # wrapped for the new width
 
 
 @dataclass
