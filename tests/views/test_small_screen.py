@@ -81,7 +81,7 @@ async def every_panel(pilot, app, tab_id: str):
         yield panel
 
 
-@pytest.mark.parametrize("tab_id", ["fleet", "monitoring", "backup", "inventory"])
+@pytest.mark.parametrize("tab_id", ["fleet", "monitoring", "backup", "inventory", "logs"])
 async def test_every_list_shows_five_rows_and_its_key_columns_at_80x24(sandbox, tab_id):
     app = make_app(sandbox)
     async with app.run_test(size=SMALL) as pilot:

@@ -30,9 +30,11 @@ class GroupsPanel(Panel):
     NAME, TITLE, KEY, MAIN_TABLE = "groups", "Groups", "1", "logs-groups"
     FILTER_HINT = "filter: words in the group name or region, !negate"
     BINDINGS = bindings_for(commands_of("logs", "groups"))
+    SCOPED_CSS = False  # its rules name the screen's size classes (views/common/layout.py)
     DEFAULT_CSS = """
-    GroupsPanel #logs-groups { height: 1fr; }
+    GroupsPanel #logs-groups { height: 1fr; min-height: 8; }
     GroupsPanel #logs-streams-box { height: 12; }
+    Screen.-short GroupsPanel #logs-streams-box { height: 1fr; min-height: 7; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
