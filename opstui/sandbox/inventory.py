@@ -365,8 +365,7 @@ def _hostile_apps() -> list[Entry]:
     from .scenarios import HOSTILE_STRINGS
 
     rows = []
-    for key, full in HOSTILE_STRINGS.items():
-        text = full[:4096]  # an inventory value holds 4,096 characters at most (PutInventory refuses more)
+    for key, text in HOSTILE_STRINGS.items():
         rows.append({"Name": text, "Version": f"1.0-{key}", "Publisher": text, "Architecture": "x86_64",
                      "ApplicationType": text, "URL": "https://evil.example/[red]x[/red]", "Summary": text,
                      "PackageId": text, "InstalledTime": "2024-05-02T03:11:09Z", "Release": "", "Epoch": ""})
