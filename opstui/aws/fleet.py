@@ -220,6 +220,17 @@ def carry_over(previous: FleetSnapshot | None, current: FleetSnapshot) -> FleetS
     return FleetSnapshot(regions=tuple(regions), taken_at=current.taken_at, nodes=nodes)
 
 
+def with_finished_regions(shown: FleetSnapshot, partial: FleetSnapshot, done: frozenset[str]) -> FleetSnapshot:
+    """`shown` with each region of `partial` whose listing is `done` in place of its rows (a region new to the
+    table is added): a slow region never holds the others back, and a region not yet listed keeps what it
+    showed. A region that failed keeps its last good rows, as :func:`carry_over` does."""
+    fresh = {r.region: r for r in partial.regions if r.region in done}
+    regions = tuple(fresh.get(r.region, r) for r in shown.regions)
+    regions += tuple(r for name, r in fresh.items() if name not in {x.region for x in regions})
+    return carry_over(shown, FleetSnapshot(regions=regions, taken_at=shown.taken_at,
+                                           nodes=tuple(n for r in regions for n in r.nodes)))
+
+
 async def load_fleet(aws: AwsClients, regions: Iterable[str], on_progress: ProgressCallback | None = None,
                      progress_interval: float = 1.0, pages: bool = True) -> FleetSnapshot:
     """Every region's fleet; ``on_progress`` (called on the loop running this) sees each region as it finishes

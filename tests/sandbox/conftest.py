@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from opstui.sandbox.recorder import RECORD_ENV
 from opstui.sandbox.server import Sandbox
+from tests.contract import assert_contract
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
@@ -40,3 +44,17 @@ def default_sandbox() -> Iterator[Sandbox]:
 @pytest.fixture(scope="module")
 def client(default_sandbox: Sandbox) -> Callable[..., Any]:
     return make_client_factory(default_sandbox)
+
+
+@contextlib.contextmanager
+def recorded_sandbox(state: Path, mp: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A default-scenario Sandbox in this process whose every response is recorded and, once it stops, checked
+    against botocore's output shapes (tests/contract.py)."""
+    mp.setenv(RECORD_ENV, str(state / "responses.jsonl"))
+    sandbox = Sandbox(scenario="default", live=False, seed=42, state_dir=state)
+    sandbox.start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+    assert_contract(state / "responses.jsonl")

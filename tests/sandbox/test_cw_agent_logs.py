@@ -14,10 +14,8 @@ import pytest
 from opstui.sandbox import clock, cw_agent_config, cw_agent_seed, node_logs
 from opstui.sandbox.agent_shell import node_home
 from opstui.sandbox.cw_agent_logs import MAX_EVENT_BYTES, TRUNCATED, batches, truncate
-from opstui.sandbox.recorder import RECORD_ENV
 from opstui.sandbox.server import Sandbox
-from tests.contract import assert_contract
-from tests.sandbox.conftest import make_client_factory
+from tests.sandbox.conftest import make_client_factory, recorded_sandbox
 from tests.sandbox_control import SandboxControl
 
 REGION = "ap-northeast-1"
@@ -31,18 +29,12 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    state = tmp_path_factory.mktemp("state")
-    # every response is recorded and checked against botocore's output shapes at the end (tests/contract.py)
-    monkeypatch_module.setenv(RECORD_ENV, str(state / "responses.jsonl"))
-    sandbox = Sandbox(scenario="default", live=False, seed=42, state_dir=state)
-    sandbox.start()
-    control = SandboxControl.of(sandbox)
-    control.run_command_configure(delivery_delay=0.02, delivery_timeout_scale=0.01, simulated_step_seconds=0.02)
-    control.cwagent(flush_seconds=0.2)
-    assert any("agents flush logs every 0.2 s" in line for line in control.health()["lenient"])
-    yield sandbox
-    sandbox.stop()
-    assert_contract(state / "responses.jsonl")
+    with recorded_sandbox(tmp_path_factory.mktemp("state"), monkeypatch_module) as sandbox:
+        control = SandboxControl.of(sandbox)
+        control.run_command_configure(delivery_delay=0.02, delivery_timeout_scale=0.01, simulated_step_seconds=0.02)
+        control.cwagent(flush_seconds=0.2)
+        assert any("agents flush logs every 0.2 s" in line for line in control.health()["lenient"])
+        yield sandbox
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from opstui.sandbox import clock, cw_agent_seed, logs_fast
-from opstui.sandbox.recorder import RECORD_ENV
 from opstui.sandbox.server import Sandbox
-from tests.contract import assert_contract
-from tests.sandbox.conftest import make_client_factory
+from tests.sandbox.conftest import make_client_factory, recorded_sandbox
 from tests.sandbox_control import SandboxControl
 
 REGION = "ap-northeast-1"
@@ -30,15 +28,9 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    state = tmp_path_factory.mktemp("state")
-    # every response is recorded and checked against botocore's output shapes at the end (tests/contract.py)
-    monkeypatch_module.setenv(RECORD_ENV, str(state / "responses.jsonl"))
-    sandbox = Sandbox(scenario="default", live=False, seed=42, state_dir=state)
-    sandbox.start()
-    SandboxControl.of(sandbox).cwagent(flush_seconds=0.2)
-    yield sandbox
-    sandbox.stop()
-    assert_contract(state / "responses.jsonl")
+    with recorded_sandbox(tmp_path_factory.mktemp("state"), monkeypatch_module) as sandbox:
+        SandboxControl.of(sandbox).cwagent(flush_seconds=0.2)
+        yield sandbox
 
 
 @pytest.fixture(scope="module")

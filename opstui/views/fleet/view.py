@@ -27,7 +27,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from opstui import fleet_cache
-from opstui.aws.fleet import NOT_MANAGED, carry_over, load_fleet
+from opstui.aws.fleet import NOT_MANAGED, carry_over, load_fleet, with_finished_regions
 from opstui.aws.models import FleetNode, FleetSnapshot
 from opstui.commands import commands_of
 from opstui.safe import clean
@@ -39,9 +39,7 @@ from opstui.views.common.tab import bindings_for
 from opstui.views.fleet import filter as fleet_filter
 from opstui.views.fleet.columns import FLEET_COLUMNS, prepare_fleet
 from opstui.views.fleet.detail import DetailPane
-
-#: cached rows shown first, before the whole cached fleet (more than a tall terminal shows)
-CACHE_FIRST_ROWS = 200
+from opstui.views.fleet.painting import PaintingMixin
 
 
 @dataclass
@@ -52,7 +50,7 @@ class FleetStats:
     by_ping: Counter[str]
 
 
-class FleetView(Vertical):
+class FleetView(PaintingMixin, Vertical):
     """The Fleet tab."""
 
     BINDINGS = bindings_for(commands_of("fleet"))
@@ -186,31 +184,6 @@ class FleetView(Vertical):
         else:
             self.refresh_now()
 
-    @work(group="fleet-cache", exit_on_error=False)
-    async def _paint_cache(self, generation: int) -> None:
-        """The last known fleet, at once and marked stale, unless a refresh already showed rows: first a
-        screenful (reading and preparing 10,000 rows takes about half a second of CPU), then all of it."""
-        settings = self.ctx.settings
-        where = (settings.profile, settings.endpoint_url, settings.regions)
-        head = await asyncio.to_thread(fleet_cache.load, *where, CACHE_FIRST_ROWS)
-        if head is None or generation != self.generation or self.snapshot is not None:
-            return
-        prepared, index = await asyncio.to_thread(prepare_fleet, head)
-        if generation != self.generation or self.snapshot is not None:
-            return
-        self.showing = "cache"
-        self.apply_snapshot(head, prepared, index)
-        self.cache_painted_at = time.perf_counter()
-        self.first_rows_at = self.first_rows_at or self.cache_painted_at
-        if len(head.nodes) < CACHE_FIRST_ROWS:
-            return  # that was all of it
-        cached = await asyncio.to_thread(fleet_cache.load, *where)
-        if cached is None:
-            return
-        prepared, index = await asyncio.to_thread(prepare_fleet, cached)
-        if generation == self.generation and self.showing == "cache" and self.snapshot is head:
-            self.apply_snapshot(cached, prepared, index)
-
     @work(group="fleet-refresh", exit_on_error=False)
     async def _load(self, generation: int) -> None:
         ctx = self.ctx
@@ -253,37 +226,10 @@ class FleetView(Vertical):
             return
         if not message.done:
             return
-        fresh = {r.region: r for r in message.snapshot.regions if r.region in message.done}
-        regions = tuple(fresh.get(r.region, r) for r in self.snapshot.regions)
-        regions += tuple(r for name, r in fresh.items() if name not in {x.region for x in regions})
-        merged = carry_over(self.snapshot, FleetSnapshot(regions=regions, taken_at=self.snapshot.taken_at,
-                                                         nodes=tuple(n for r in regions for n in r.nodes)))
+        merged = with_finished_regions(self.snapshot, message.snapshot, message.done)
         still_cached = any(r.stale_since is not None and r.error is None for r in merged.regions)
         showing = "cache" if self.showing == "cache" and still_cached else ""
         self._queue_paint(merged, showing, message.generation)
-
-    def _queue_paint(self, snapshot: FleetSnapshot, showing: str, generation: int) -> None:
-        """Paint the latest progress; one paint at a time (preparing 10,000 rows is CPU the listing needs too),
-        the ones that came meanwhile folded into the newest."""
-        self._pending_paint = (snapshot, showing, generation, self.refreshes)
-        if not self._painting:
-            self._painting = True
-            self._paint_progress()
-
-    @work(group="fleet-partial", exit_on_error=False)
-    async def _paint_progress(self) -> None:
-        try:
-            while self._pending_paint is not None:
-                snapshot, showing, generation, refreshes = self._pending_paint
-                self._pending_paint = None
-                prepared, index = await asyncio.to_thread(prepare_fleet, snapshot)
-                if generation != self.generation or refreshes != self.refreshes:
-                    continue  # the refresh ended (or the context changed) meanwhile: its full table wins
-                self.showing = showing
-                self.apply_snapshot(snapshot, prepared, index)
-                self.first_rows_at = self.first_rows_at or time.perf_counter()
-        finally:
-            self._painting = False
 
     def on_fleet_view_refreshed(self, message: Refreshed) -> None:
         if message.generation == self.generation:
