@@ -149,6 +149,8 @@ def test_metric_filters_publish_what_matches(client: Callable[..., Any], logs: A
 def test_5xx_in_nginx_logs_fires_an_alarm(sb: Sandbox, client: Callable[..., Any], logs: Any) -> None:
     """The seed's loop: nginx's access log -> metric filter -> alarm -> SNS."""
     cw, sns = client("cloudwatch"), client("sns")
+    control = SandboxControl.of(sb)
+    control.cwagent(write=True, flush=True)  # the agents have shipped once: the group exists (not a race on load)
     logs.put_metric_filter(logGroupName=cw_agent_seed.GROUP_ACCESS, filterName="storefront-5xx",
                            filterPattern="[ip, id, user, timestamp, request, status_code = 5*, size, ...]",
                            metricTransformations=[{"metricName": "Storefront5xx", "metricNamespace": "Storefront",
@@ -158,7 +160,6 @@ def test_5xx_in_nginx_logs_fires_an_alarm(sb: Sandbox, client: Callable[..., Any
                         MetricName="Storefront5xx", Statistic="Sum", Period=60, EvaluationPeriods=5,
                         DatapointsToAlarm=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
                         TreatMissingData="notBreaching", AlarmActions=[topic])
-    control = SandboxControl.of(sb)
     control.webapp(health="down")
     try:
         clock.advance(240)
