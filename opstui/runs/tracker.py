@@ -96,7 +96,7 @@ class NodeRun:
     __slots__ = ("region", "instance_id", "name", "command_id", "status", "details", "exit_code", "started",
                  "finished", "_out", "_err", "out_chars", "err_chars", "_digest", "clipped", "truncated",
                  "log_events", "final", "stdout_url", "stderr_url", "plugin_output", "terminal_at_poll",
-                 "out_bytes", "err_bytes")
+                 "out_bytes", "err_bytes", "fetched")
 
     def __init__(self, region: str, instance_id: str, name: str, command_id: str) -> None:
         self.region, self.instance_id, self.name, self.command_id = region, instance_id, name, command_id
@@ -115,6 +115,7 @@ class NodeRun:
         self.stdout_url = self.stderr_url = ""
         self.plugin_output = ""
         self.terminal_at_poll = -1  # poll number at which the node was first seen terminal
+        self.fetched = False  # output replaced by GetCommandInvocation's: later log events are not added
 
     @property
     def key(self) -> str:
@@ -323,6 +324,8 @@ class RunTracker:
             for ev in await cmd.cursor.poll(self.aws, s.region):
                 _, iid, _, stream = split_stream(ev.stream)
                 node = self._node(s.region, iid, s.command_id)
+                if node.fetched:  # its output came whole from GetCommandInvocation; a late event would repeat it
+                    continue
                 node.log_events += 1
                 started_streaming |= node.status == "Pending"
                 kept = node.add(stream, ev.message)
@@ -359,13 +362,14 @@ class RunTracker:
             if not node.done or node.final or node.terminal_at_poll < 0:
                 continue
             cmd = by_id.get(node.command_id)
-            logs_on = cmd is not None and cmd.cursor is not None and not cmd.cursor.group_missing
-            if logs_on and (node.log_events or not node.plugin_output.strip()):
-                # Its output is in the logs: final once the logs were read in a later poll (real AWS can
-                # show the status before the last events; one poll of slack covers that).
-                if self._poll_no > node.terminal_at_poll:
-                    node.final = True
-                    changed[node.key] = node
+            cursor = cmd.cursor if cmd is not None else None
+            if cursor is not None and self._poll_no <= node.terminal_at_poll:
+                # The logs were read before the listing that showed it terminal, in this same poll, and AWS
+                # does not order a node's status and its last log events: read the logs once more first.
+                continue
+            if cursor is not None and not cursor.group_missing and (node.log_events or not node.plugin_output.strip()):
+                node.final = True  # its output is in the logs, read in a poll after it was seen terminal
+                changed[node.key] = node
                 continue
             todo.append(node)
         sem = asyncio.Semaphore(FETCH_PARALLEL)
@@ -384,7 +388,7 @@ class RunTracker:
                 node.stdout_url, node.stderr_url = out.stdout_url or node.stdout_url, out.stderr_url or node.stderr_url
                 if out.response_code is not None:
                     node.exit_code = out.response_code
-            node.final = True
+            node.final = node.fetched = True
             if node.stdout:
                 appended.append((node.key, "stdout", node.stdout))
             if node.stderr:

@@ -49,7 +49,9 @@ What an invocation does, following the SSM Agent (aws/amazon-ssm-agent ``runscri
   views, decoded as UTF-8 with ``errors="replace"`` as the agent does. With CloudWatch output on, text is put
   to the log stream every ``log_flush_interval`` while output flows (messages are the raw chunks, so
   concatenating a stream's messages gives the output back exactly) and the last chunk is in before the
-  invocation turns terminal.
+  invocation turns terminal -- unless ``final_logs_lag`` is set: AWS promises no such order (the status
+  comes from the agent's reply to the service, the output from its CloudWatch Logs uploader, and neither the
+  Run Command nor the CloudWatch Logs API reference orders the two), so a client must cope with a terminal status whose last events come later; the knob makes them come that late.
 """
 
 from __future__ import annotations
@@ -505,6 +507,7 @@ class EngineSettings:
     max_processes: int = 128  # simultaneous processes over all commands
     log_flush_interval: float = 0.2  # CloudWatch Logs put interval while output flows
     simulated_step_seconds: float = 0.2  # duration of a simulated plugin
+    final_logs_lag: float = 0.0  # seconds the last CloudWatch Logs chunk arrives after the step ends
 
     def update(self, **knobs: Any) -> None:
         names = {f.name for f in fields(self)}
@@ -765,7 +768,11 @@ class Engine:
                 plugin.finish("Failed", "Failed", 1)
         finally:
             self._sinks.discard(entry)
-            self._flush(cmd, inv, plugin, final=True)
+            lag = self.settings.final_logs_lag
+            if lag > 0 and self._loop is not None:
+                self._loop.call_later(lag, self._flush, cmd, inv, plugin, True)
+            else:
+                self._flush(cmd, inv, plugin, final=True)
             plugin.out.close()
             plugin.err.close()
 

@@ -235,3 +235,53 @@ async def test_rerun_failed_takes_every_node_that_did_not_succeed(aws, sandbox):
     assert outcomes == {"stg-web-01": "Success", "stg-db-01": "Failed", "prod-batch-01": "ExecutionTimedOut",
                         "prod-web-03": "DeliveryTimedOut", "stg-app-02": "Undeliverable"}
     assert sorted(tracker.failed_keys()) == sorted(f"{R1}/{n.instance_id}" for n in (bad, slow, lost, stopped))
+
+
+@pytest.fixture
+def late_logs(sandbox):
+    """AWS does not order a node's terminal status and its last CloudWatch Logs events; the sandbox's
+    ``final_logs_lag`` knob makes the last chunk arrive that long after the status turns terminal."""
+    from tests.sandbox_control import SandboxControl
+
+    control = SandboxControl.of(sandbox)
+
+    def lag(seconds: float) -> None:
+        control.run_command_configure(final_logs_lag=seconds)
+
+    yield lag
+    control.run_command_configure(final_logs_lag=0.0)
+
+
+def _fetches(aws) -> int:
+    return aws.calls.get("ssm:GetCommandInvocation", 0)
+
+
+async def test_output_that_reaches_the_logs_after_the_status_is_shown_once(aws, late_logs):
+    """A node's last events come later than the next poll: the tracker takes its output from
+    GetCommandInvocation, and the events that arrive after that (while another node still runs) do not add
+    it a second time (CI saw 'fine\\nfine\\n')."""
+    late_logs(0.8)
+    _, nodes = await online_nodes(aws)
+    quick, slow = nodes[:2]
+    script = f'if [ "$AWS_SSM_INSTANCE_ID" = {slow.instance_id} ]; then sleep 2.5; fi; echo fine'
+    sent = await send_plan(aws, plan_for_nodes([quick, slow]), shell(script))
+    tracker = RunTracker(aws, list(sent.commands))
+    before = _fetches(aws)
+    await run_to_end(tracker)
+    assert _fetches(aws) > before
+    for n in (quick, slow):
+        assert tracker.output(f"{R1}/{n.instance_id}") == ("fine\n", "")
+    assert [(g.size, g.stdout) for g in tracker.groups()] == [(2, "fine\n")]
+
+
+async def test_logs_a_moment_behind_the_status_are_waited_for_not_fetched(aws, late_logs):
+    """The last events come shortly after the terminal status, within the next poll: the tracker reads them
+    from the logs and asks GetCommandInvocation nothing."""
+    late_logs(0.05)
+    _, nodes = await online_nodes(aws)
+    sent = await send_plan(aws, plan_for_nodes(nodes[:3]), shell("echo fine"))
+    tracker = RunTracker(aws, list(sent.commands))
+    before = _fetches(aws)
+    await run_to_end(tracker)
+    assert _fetches(aws) == before
+    assert [(g.size, g.stdout) for g in tracker.groups()] == [(3, "fine\n")]
