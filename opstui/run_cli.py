@@ -31,6 +31,7 @@ from opstui.aws.fleet import load_fleet
 from opstui.aws.models import CommandRequest
 from opstui.cli import check_regions
 from opstui.config import ConfigError, load_file, settings_from
+from opstui.interrupt import Interrupt
 from opstui.runs.launch import DEFAULT_DELIVERY_TIMEOUT, request_problems, send_plan
 from opstui.runs.targets import TYPED_CONFIRM_OVER, Plan, TargetError, parse_target, plan_for
 from opstui.runs.tracker import RunTracker, render_groups_text
@@ -169,11 +170,12 @@ def progress_line(tracker: RunTracker) -> str:
     return f"{p.done}/{p.total} done  {counts}  {p.elapsed:.0f}s"
 
 
-async def follow(tracker: RunTracker, err: TextIO, agent_status: dict[str, str] | None = None) -> None:
-    """Poll to the end, keeping one progress line on stderr that names the nodes still waited on."""
+async def follow(tracker: RunTracker, err: TextIO, agent_status: dict[str, str] | None = None,
+                 stop: Interrupt | None = None) -> None:
+    """Poll to the end (or to ctrl+c), keeping one progress line on stderr that names the nodes still waited on."""
     tty = err.isatty()
     last, last_print = "", 0.0
-    while True:
+    while stop is None or not stop.fired.is_set():
         update = await tracker.poll()
         for problem in update.errors:
             print(f"\nopstui run: {clean(problem, 400)} (still trying)", file=err)
@@ -194,7 +196,10 @@ async def follow(tracker: RunTracker, err: TextIO, agent_status: dict[str, str] 
             if tty:
                 print(file=err)
             return
-        await asyncio.sleep(POLL_SECONDS)
+        if stop is None:
+            await asyncio.sleep(POLL_SECONDS)
+        else:
+            await stop.pause(POLL_SECONDS)
 
 
 async def run(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...], out: TextIO, err: TextIO) -> int:
@@ -219,15 +224,17 @@ async def run(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...
     names = plan.radius.name_of
     agent_status = {n.instance_id: n.ping_status for n in plan.radius.nodes}
     tracker = RunTracker(aws, list(sent.commands), names)
-    try:
-        await follow(tracker, err, agent_status)
-    except asyncio.CancelledError:  # ctrl+c (asyncio.run cancels the main task on the first SIGINT)
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-        await interrupted(tracker, err)
-        write_result(tracker, args, out, err)
-        return EXIT_INTERRUPTED
+    with Interrupt.installed() as stop:
+        try:
+            await follow(tracker, err, agent_status, stop)
+        except asyncio.CancelledError:  # ctrl+c cancels the main task (see opstui.interrupt)
+            if not stop.fired.is_set():
+                raise
+        if stop.fired.is_set():
+            stop.settle()
+            await interrupted(tracker, err)
+            write_result(tracker, args, out, err)
+            return EXIT_INTERRUPTED
     write_result(tracker, args, out, err)
     failed = tracker.failed_keys() or sent.errors
     return EXIT_NODES_FAILED if failed else EXIT_OK

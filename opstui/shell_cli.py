@@ -41,13 +41,15 @@ from opstui.aws.fleet import NOT_MANAGED, load_fleet
 from opstui.aws.models import FleetNode
 from opstui.cli import check_regions
 from opstui.config import ConfigError, load_file, settings_from
+from opstui.interrupt import Interrupt
 from opstui.safe import clean, clean_block
-from opstui.session.channel import SessionError
+from opstui.session.channel import DataChannel, SessionError
 from opstui.session.shell import open_shell
 
 EXIT_USAGE = 2  # bad arguments, or TARGET names no node or several
 EXIT_REFUSED = 3  # read-only mode (like `opstui run`)
 EXIT_FAILED = 255  # like ssh: the connection, not the remote command, failed
+EXIT_INTERRUPTED = 130  # ctrl+c
 NON_INTERACTIVE = "AWS-StartNonInteractiveCommand"
 
 EPILOG = """\
@@ -239,18 +241,37 @@ class OutputStream:
 
 
 async def run_command(aws: AwsClients, regions: tuple[str, ...], target: str, command: str) -> int:
-    """`-- COMMAND`: stdout to stdout, stderr to stderr, and the command's own exit status."""
+    """`-- COMMAND`: stdout to stdout, stderr to stderr, and the command's own exit status; ctrl+c ends the
+    session (TerminateSession, so the command does not run on) and exits 130."""
     node = await resolve(aws, regions, target)
     out, err = OutputStream(sys.stdout.buffer), OutputStream(sys.stderr.buffer)
     parameters = {"command": [command], "separateOutputStream": ["true"]}
+
+    async def close_on_ctrl_c(stop: Interrupt, session: DataChannel) -> None:
+        await stop.fired.wait()
+        await session.close(terminate=True, linger=0)
+
     try:
-        async with open_shell(aws, node.region, node.instance_id, document=NON_INTERACTIVE,
-                              parameters=parameters, on_stderr=err.write) as session:
-            async for chunk in session:
-                out.write(chunk)
-            if session.error is not None:
-                raise session.error
-            code = session.exit_code
+        with Interrupt.installed() as stop:
+            try:
+                async with open_shell(aws, node.region, node.instance_id, document=NON_INTERACTIVE,
+                                      parameters=parameters, on_stderr=err.write) as session:
+                    watcher = asyncio.create_task(close_on_ctrl_c(stop, session))
+                    try:
+                        async for chunk in session:
+                            out.write(chunk)
+                    finally:
+                        watcher.cancel()
+                    if stop.fired.is_set():
+                        return EXIT_INTERRUPTED
+                    if session.error is not None:
+                        raise session.error
+                    code = session.exit_code
+            except asyncio.CancelledError:  # ctrl+c cancels the main task (see opstui.interrupt)
+                if not stop.fired.is_set():
+                    raise
+                stop.settle()
+                return EXIT_INTERRUPTED
     finally:
         out.close()
         err.close()
@@ -326,5 +347,5 @@ def main(argv: list[str]) -> int:
             return EXIT_USAGE
         return EXIT_REFUSED if getattr(err, "kind", "") == "read-only" else EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     return code

@@ -50,3 +50,12 @@ async def loaded(pilot: Any, app: OpsApp, count: int = 1) -> Any:
         app.show_tab("fleet")
     await pilot.pause()
     return view
+
+
+def signal_state(pid: int) -> str:
+    """The process's signal masks (ignored, blocked, pending) and state, for a test whose SIGINT went unheeded."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            return " ".join(line.strip() for line in fh if line.startswith(("State", "Sig", "ShdPnd")))
+    except OSError as exc:
+        return f"no /proc status: {exc}"

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from opstui.run_cli import main
+from tests.helpers import signal_state
 
 R1 = "ap-northeast-1"
 
@@ -143,7 +144,10 @@ def test_waiting_names_the_delayed_node_and_ctrl_c_cancels_and_prints_what_finis
             time.sleep(0.2)
             err += proc.stderr.read() or b""
         proc.send_signal(signal.SIGINT)
-        out, rest = proc.communicate(timeout=40)
+        try:
+            out, rest = proc.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"ctrl+c unheeded: {signal_state(proc.pid)}") from None
     finally:
         if proc.poll() is None:
             proc.kill()

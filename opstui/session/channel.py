@@ -43,6 +43,7 @@ RESEND_TICK = 0.05
 INITIAL_RTT = 0.1
 INITIAL_RTO = 0.2
 MAX_RTO = 1.0
+CLOSE_WAIT = 2.0  # seconds to wait for the service's websocket close frame
 CLOCK_GRANULARITY = 0.01
 INCOMING_BUFFER = 10_000
 GIVE_UP_RESENDING_AFTER = 300.0  # seconds of unacknowledged resends (the plugin's 3000 x 100 ms)
@@ -180,8 +181,11 @@ class DataChannel:
 
     async def _dial(self) -> None:
         assert self._http is not None
+        # ws_close bounds the wait for the service's close frame when we end the session (aiohttp's default
+        # is 10 s): ctrl+c on a loaded machine must not hang on a goodbye
         ws = await self._http.ws_connect(
-            self.stream_url, heartbeat=self.heartbeat, autoping=True, compress=0, max_msg_size=0
+            self.stream_url, heartbeat=self.heartbeat, autoping=True, compress=0, max_msg_size=0,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_WAIT),
         )
         await ws.send_str(
             codec.open_frame(self._token, client_id=self.client_id, client_version=self.client_version)

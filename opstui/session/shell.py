@@ -13,6 +13,7 @@ errors arrive as OpsError); the data channel itself is opstui.session.channel.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
@@ -66,7 +67,10 @@ async def open_shell(
     try:
         yield channel
     finally:
-        await channel.close(terminate=channel.state != "closed")
+        # cancelled (ctrl+c, the app quitting): still TerminateSession, but no lingering for the reason
+        task = asyncio.current_task()
+        quitting = task is not None and task.cancelling() > 0
+        await channel.close(terminate=channel.state != "closed", linger=0 if quitting else 2.0)
 
 
 __all__ = ["open_shell", "DataChannel", "SessionError"]

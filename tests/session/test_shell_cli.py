@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from tests.helpers import signal_state
+
 
 def spawn(sandbox, *args: str, cols: int = 100, rows: int = 30):
     pid, fd = pty.fork()
@@ -186,7 +188,10 @@ def test_ctrl_c_stops_a_command_and_ends_its_session(sandbox):
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"started\n"
         proc.send_signal(__import__("signal").SIGINT)
-        assert proc.wait(timeout=20) == 130
+        try:
+            assert proc.wait(timeout=20) == 130
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"ctrl+c unheeded: {signal_state(proc.pid)}") from None
     finally:
         proc.kill()
         proc.wait()
