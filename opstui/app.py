@@ -25,7 +25,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.widget import Widget
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from opstui import __version__
 from opstui.aws.clients import AwsClients, StaticCredentials
@@ -39,6 +39,7 @@ from opstui.safe import clean
 from opstui.views.backup import BackupView
 from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.context import AppContext, FleetModel
+from opstui.views.common.footer import KeyFooter
 from opstui.views.common.help import HelpScreen
 from opstui.views.common.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS
 from opstui.views.common.tab import TabView
@@ -226,7 +227,7 @@ class OpsApp(App[None]):
             for tab_id, title, _ in TABS:
                 with TabPane(title, id=tab_id):
                     yield TAB_VIEWS[tab_id](id=f"{tab_id}-view")
-        yield Footer()
+        yield KeyFooter()
 
     def tab(self, tab_id: str) -> Any:
         """The view of a tab (the registry's lifecycle: shown(), reload(), reset(generation))."""
