@@ -5,7 +5,7 @@ even when the keys it shows are the same, and every recompose mounts and restyle
 Each new key also adds a ``compact`` watcher to the Footer that is never removed (Textual prunes watchers only
 when the value changes, and ``compact`` never does), so every later key costs a scan of all the keys made
 before it. Over a day of use, or the suite's UI-wide walks (a fifth of their time went here), that adds up.
-This footer waits for the frame (several updates in one frame make one rebuild), compares the keys with the
+Each key is also built with the footer's compact value, not restyled into it. This footer waits for the frame (several updates in one frame make one rebuild), compares the keys with the
 ones shown, and prunes the watchers of keys that are gone.
 """
 
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 
 class KeyFooter(Footer):
@@ -24,6 +26,14 @@ class KeyFooter(Footer):
         super().__init__(*args, **kwargs)
         self._pending = False
         self._shown: tuple[Any, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        # A FooterKey starts compact (its default) and is then bound to this footer's value: two restyles per
+        # key per rebuild. Set the value first: none.
+        for widget in super().compose():
+            if isinstance(widget, FooterKey):
+                widget.set_reactive(FooterKey.compact, self.compact)
+            yield widget
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True
