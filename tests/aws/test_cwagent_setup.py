@@ -22,7 +22,7 @@ from opstui.runs.targets import plan_for_nodes
 from opstui.runs.tracker import RunTracker
 from opstui.views.monitoring.agent import STEPS, configure_step
 
-DR = "ap-northeast-3"
+PRIMARY, DR = "ap-northeast-1", "ap-northeast-3"
 
 
 async def _run(aws: AwsClients, nodes, document: str, params: dict) -> RunTracker:
@@ -62,6 +62,19 @@ async def test_a_preset_configuration_applied_with_manage_agent_ships_logs_and_m
     assert page.events and all(e.stream == node.instance_id for e in page.events)
     metrics = await _eventually(lambda: _agent_metrics(aws, node.instance_id))
     assert {"mem_used_percent", "disk_used_percent"} <= set(metrics)
+
+
+async def test_the_windows_presets_pass_a_windows_agents_validation(sandbox, aws):
+    """prod-win-ad-01 runs the agent from the seed: the Windows presets (event logs, Memory, LogicalDisk)
+    stored under another name configure it too (the same groups as the seed's, so nothing else changes)."""
+    fleet = await load_fleet(aws, (PRIMARY,))
+    node = next(n for n in fleet.nodes if n.name == "prod-win-ad-01")
+    platform = presets.platform_of([node.platform])
+    assert platform == presets.WINDOWS
+    setup = presets.setup(["windows_events", "metrics"], platform, "AmazonCloudWatch-opstui-windows-test")
+    await ssm.put_parameter(aws, PRIMARY, setup.parameter, setup.text)
+    configure = await _run(aws, [node], *configure_step(setup.parameter))
+    assert [s.outcome for s in configure.states()] == ["Success"]
 
 
 async def _streams(aws: AwsClients, group: str):

@@ -337,3 +337,26 @@ async def test_read_only_refuses_the_agent_set_up_and_stores_nothing(sandbox):
         assert not isinstance(app.screen, FormScreen)
         assert sandbox.calls().get("ssm:PutParameter", 0) == puts
     app.close_aws()
+
+
+async def test_a_mixed_linux_and_windows_selection_is_refused_with_what_to_do(sandbox):
+    app = make_app(sandbox)
+    notes: list[str] = []
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app, "4")
+        await wait_for(pilot, lambda: view.agent_loads >= 1)
+        original = app.notify
+
+        def record(message, *args, **kwargs):
+            notes.append(str(message))
+            return original(message, *args, **kwargs)
+
+        app.notify = record  # type: ignore[method-assign]  # to read the refusal; the app's own notify runs too
+        for name in ("stg-db-01", "prod-win-ad-01"):
+            view.show_panel("agent", name)
+            await pilot.press("space")
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, FormScreen)
+        assert any("mixes 1 Linux and 1 Windows" in n for n in notes), notes
+    app.close_aws()
