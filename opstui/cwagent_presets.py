@@ -203,6 +203,16 @@ def log_groups(config: dict[str, Any]) -> list[str]:
     return out
 
 
+MANAGE_DOC = "AmazonCloudWatch-ManageAgent"
+
+
+def manage_parameters(parameter: str) -> dict[str, list[str]]:
+    """ManageAgent's parameters that configure the agent from the Parameter Store parameter ``parameter`` and
+    restart it (``amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -c ssm:<parameter> -s``)."""
+    return {"action": ["configure"], "mode": ["ec2"], "optionalConfigurationSource": ["ssm"],
+            "optionalConfigurationLocation": [parameter], "optionalRestart": ["yes"]}
+
+
 @dataclass(frozen=True)
 class AgentSetup:
     """What the form decided: the parameter, its value, and what it collects (for the confirmation)."""

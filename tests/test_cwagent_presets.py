@@ -79,3 +79,9 @@ def test_the_parameter_must_be_one_the_agents_managed_policy_can_read() -> None:
         presets.setup(["system"], presets.LINUX, "agent")
     setup = presets.setup(["metrics", "system"], presets.LINUX, "AmazonCloudWatch-x")
     assert setup.presets == ("system", "metrics") and setup.metrics and setup.groups == ("/prod/system/messages",)
+
+
+def test_manage_agent_configures_from_the_parameter_and_restarts() -> None:
+    assert presets.manage_parameters("AmazonCloudWatch-x") == {
+        "action": ["configure"], "mode": ["ec2"], "optionalConfigurationSource": ["ssm"],
+        "optionalConfigurationLocation": ["AmazonCloudWatch-x"], "optionalRestart": ["yes"]}

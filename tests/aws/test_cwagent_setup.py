@@ -20,9 +20,13 @@ from opstui.aws.models import CommandRequest
 from opstui.runs.launch import send_plan
 from opstui.runs.targets import plan_for_nodes
 from opstui.runs.tracker import RunTracker
-from opstui.views.monitoring.agent import STEPS, configure_step
 
 PRIMARY, DR = "ap-northeast-1", "ap-northeast-3"
+INSTALL = ("AWS-ConfigureAWSPackage", {"action": ["Install"], "name": ["AmazonCloudWatchAgent"]})
+
+
+def configure_step(parameter: str) -> tuple[str, dict[str, list[str]]]:
+    return presets.MANAGE_DOC, presets.manage_parameters(parameter)
 
 
 async def _run(aws: AwsClients, nodes, document: str, params: dict) -> RunTracker:
@@ -51,7 +55,7 @@ async def test_a_preset_configuration_applied_with_manage_agent_ships_logs_and_m
     setup = presets.setup(["system", "nginx", "metrics"], presets.LINUX, "AmazonCloudWatch-opstui-test", "/drtest")
     assert await ssm.put_parameter(aws, DR, setup.parameter, setup.text) >= 1
     assert await ssm.put_parameter(aws, DR, setup.parameter, setup.text) >= 2  # Overwrite: a new version
-    install = await _run(aws, [node], *STEPS[0])
+    install = await _run(aws, [node], *INSTALL)  # the package only: no default config
     assert [s.outcome for s in install.states()] == ["Success"]
     configure = await _run(aws, [node], *configure_step(setup.parameter))
     assert [s.outcome for s in configure.states()] == ["Success"]  # the agent's validation passed

@@ -32,19 +32,13 @@ from opstui.views.monitoring.agent_setup import AgentSetupForm
 from opstui.views.monitoring.rows import AGENT_COLUMNS, INSTALL_COLUMNS, AgentRow
 
 INSTALL_DOC = "AWS-ConfigureAWSPackage"
-MANAGE_DOC = "AmazonCloudWatch-ManageAgent"
+MANAGE_DOC = presets.MANAGE_DOC
 STEPS = (
     (INSTALL_DOC, {"action": ["Install"], "name": ["AmazonCloudWatchAgent"],
                    "installationType": ["Uninstall and reinstall"]}),
     (MANAGE_DOC, {"action": ["configure"], "mode": ["ec2"], "optionalConfigurationSource": ["default"],
                   "optionalRestart": ["yes"]}),
 )
-
-
-def configure_step(parameter: str) -> tuple[str, dict[str, list[str]]]:
-    """ManageAgent ``configure`` from the Parameter Store parameter ``parameter``, restarting the agent."""
-    return (MANAGE_DOC, {"action": ["configure"], "mode": ["ec2"], "optionalConfigurationSource": ["ssm"],
-                         "optionalConfigurationLocation": [parameter], "optionalRestart": ["yes"]})
 
 
 class AgentPanel(Panel):
@@ -196,7 +190,7 @@ class AgentPanel(Panel):
                                           f"{clean(str(err), 300)}"))
                     return
             done = await self._run_steps(plan, {n.instance_id: n.name for n in nodes},
-                                         (configure_step(setup.parameter),),
+                                         ((MANAGE_DOC, presets.manage_parameters(setup.parameter)),),
                                          f"agent configured from {clean(setup.parameter, 120)}")
             if done:
                 self.app.notify(f"CloudWatch agent configured from {setup.parameter} on {done} node(s)",
