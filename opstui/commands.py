@@ -153,7 +153,7 @@ MONITORING_COMMANDS: tuple[AppCommand, ...] = (
     AppCommand("monitoring-canaries", "Monitoring: canaries", "3", "canaries",
                "Synthetics canaries: last run, success rate and duration over 24 h, run history", tab="monitoring"),
     AppCommand("monitoring-agent", "Monitoring: CloudWatch agent", "4", "agent",
-               "Which nodes publish CWAgent metrics (memory, disk); install the agent through Run Command", tab="monitoring"),
+               "Which nodes publish CWAgent metrics (memory, disk); install and set up the agent through Run Command", tab="monitoring"),
     AppCommand("monitoring-new", "Monitoring: new alarm / topic / canary", "n", "new",
                "Alarms: an alarm on the Fleet cursor node's CPU, memory or disk; SNS: a topic; canaries: a "
                "heartbeat canary (disabled in read-only mode)", tab="monitoring", mutating=True),
@@ -175,6 +175,11 @@ MONITORING_COMMANDS: tuple[AppCommand, ...] = (
     AppCommand("monitoring-install", "Monitoring: install the CloudWatch agent", "i", "install_agent",
                "AWS-ConfigureAWSPackage (AmazonCloudWatchAgent) then AmazonCloudWatch-ManageAgent (configure, "
                "start) on the selected nodes (space here, or the Fleet selection), with progress per node", tab="monitoring", panel="agent", mutating=True),
+    AppCommand("monitoring-configure", "Monitoring: set up the CloudWatch agent (presets)", "c", "configure_agent",
+               "Build the agent's configuration from presets (system log, nginx, application JSON, Windows event "
+               "logs, memory and disk), preview it, store it in Parameter Store (PutParameter) and apply it with "
+               "AmazonCloudWatch-ManageAgent (configure from ssm, restart) to the selected nodes", tab="monitoring",
+               panel="agent", mutating=True),
     AppCommand("monitoring-filter", "Monitoring: filter", "slash", "filter",
                "Filter the table in front of you: words, state:ALARM, region:…, !negate", tab="monitoring"),
 )

@@ -58,8 +58,9 @@ AREAS: tuple[Area, ...] = (
                         "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:EnableAlarmActions",
                         "cloudwatch:DisableAlarmActions", "cloudwatch:SetAlarmState", "sns:CreateTopic",
                         "sns:Subscribe", "sns:Unsubscribe", "sns:Publish", "synthetics:CreateCanary",
-                        "synthetics:StartCanary", "synthetics:StopCanary"),
-         "agent install: Run Command's permissions"),
+                        "synthetics:StartCanary", "synthetics:StopCanary", "ssm:PutParameter"),
+         "agent install and set-up: Run Command's permissions; PutParameter on `parameter/AmazonCloudWatch-*` "
+         "(the agent's configuration, which the nodes' CloudWatchAgentServerPolicy lets them read)"),
     Area("Backup", ("backup:ListBackupJobs", "backup:ListCopyJobs", "backup:ListRestoreJobs",
                     "backup:DescribeBackupJob", "backup:DescribeCopyJob", "backup:DescribeRestoreJob",
                     "backup:ListBackupPlans", "backup:GetBackupPlan", "backup:ListBackupSelections",

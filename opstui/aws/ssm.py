@@ -453,3 +453,15 @@ async def cancel_command(
     if instance_ids:
         params["InstanceIds"] = instance_ids
     await aws.call("ssm", region, "cancel_command", **params)
+
+
+async def put_parameter(aws: AwsClients, region: str, name: str, value: str, *, description: str = "") -> int:
+    """Store ``value`` as a String parameter, replacing what is there (Overwrite); returns its new version.
+
+    A mutating call: the read-only guard refuses PutParameter before it leaves. Parameter Store is regional,
+    so a configuration for nodes in several regions is put once in each of them."""
+    params: dict[str, Any] = {"Name": name, "Value": value, "Type": "String", "Overwrite": True}
+    if description:
+        params["Description"] = description
+    resp = await aws.call("ssm", region, "put_parameter", **params)
+    return int(resp.get("Version", 0) or 0)

@@ -262,3 +262,101 @@ def test_a_canary_at_zero_percent_success_is_red():
     unknown = CanaryRow(Canary("new", "ap-northeast-1", "RUNNING"))
     assert rate.style(down) is not None and rate.style(down).color.name == "red"
     assert rate.style(up) is None and rate.style(unknown) is None
+
+
+async def test_agent_set_up_from_presets_stores_the_configuration_and_applies_it(sandbox):
+    """`c` on the agent panel: tick presets, see the JSON, then PutParameter and ManageAgent (configure from
+    ssm) on the selection, with the install's confirmation and progress; the node then ships its files into
+    the chosen groups, one stream per instance."""
+    from opstui.aws import logs as lg
+    from opstui.views.common.confirm import ConfirmScreen
+
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        await loaded(pilot, app)
+        view = await _monitoring(pilot, app, "4")
+        await wait_for(pilot, lambda: view.agent_loads >= 1)
+        node = next(r.node for r in view.table("mon-agents").rows if r.node.name == "dr-web-02")
+        view.show_panel("agent", "dr-web-02")
+        await pilot.press("space", "i")  # the agent is installed first (the package; ManageAgent's default)
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: view.install_running)
+        await wait_for(pilot, lambda: not view.install_running, timeout=30)
+        await pilot.press("c")
+        await _form_open(pilot, app)
+        form = app.screen
+        assert [c.id for c in form.query("Checkbox")] == ["f-system", "f-nginx", "f-app", "f-metrics"]
+        form.query_one("#f-app").value = False
+        form.query_one("#f-prefix").value = "/drui"
+        form.query_one("#f-parameter").value = "my-config"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("must start with AmazonCloudWatch-" in p for p in form.problems), form.problems
+        form.query_one("#f-parameter").value = "AmazonCloudWatch-opstui-ui"
+        await pilot.pause()
+        preview = str(form.query_one("#agent-preview").render())
+        assert '"/drui/nginx/access"' in preview and "/var/log/app/app.log" not in preview, preview
+        puts = sandbox.calls().get("ssm:PutParameter", 0)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert sandbox.calls().get("ssm:PutParameter", 0) == puts  # nothing stored before the confirmation
+        await pilot.press("y")
+        await wait_for(pilot, lambda: view.install_running)
+        await wait_for(pilot, lambda: not view.install_running, timeout=30)
+        status = str(view.query_one("#mon-install-status").render())
+        assert "agent configured from AmazonCloudWatch-opstui-ui on 1 node" in status, status
+        assert {r[0] for r in view.table("mon-install").rows} == {"1/1 AmazonCloudWatch-ManageAgent"}
+        assert sandbox.calls().get("ssm:PutParameter", 0) == puts + 1  # the selection is in one region
+
+        async def streams() -> list[str]:
+            try:
+                return [s.name for s in await lg.describe_log_streams(app.aws, node.region, "/drui/nginx/access")]
+            except Exception:  # noqa: BLE001 - the group exists from the agent's first flush on
+                return []
+
+        for _ in range(60):
+            if await app.aws_loop.run(streams()):
+                break
+            await pilot.pause(0.5)
+        assert await app.aws_loop.run(streams()) == [node.instance_id]
+    app.close_aws()
+
+
+async def test_read_only_refuses_the_agent_set_up_and_stores_nothing(sandbox):
+    app = make_app(sandbox, read_only=True)
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app, "4")
+        await wait_for(pilot, lambda: view.agent_loads >= 1)
+        assert view.current.check_action("configure_agent", ()) is None  # shown greyed
+        puts = sandbox.calls().get("ssm:PutParameter", 0)
+        await pilot.press("space", "c")
+        await pilot.pause()
+        view.current.action_configure_agent()  # even reached some other way: refused, no form
+        await pilot.pause()
+        assert not isinstance(app.screen, FormScreen)
+        assert sandbox.calls().get("ssm:PutParameter", 0) == puts
+    app.close_aws()
+
+
+async def test_a_mixed_linux_and_windows_selection_is_refused_with_what_to_do(sandbox):
+    app = make_app(sandbox)
+    notes: list[str] = []
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app, "4")
+        await wait_for(pilot, lambda: view.agent_loads >= 1)
+        original = app.notify
+
+        def record(message, *args, **kwargs):
+            notes.append(str(message))
+            return original(message, *args, **kwargs)
+
+        app.notify = record  # type: ignore[method-assign]  # to read the refusal; the app's own notify runs too
+        for name in ("stg-db-01", "prod-win-ad-01"):
+            view.show_panel("agent", name)
+            await pilot.press("space")
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, FormScreen)
+        assert any("mixes 1 Linux and 1 Windows" in n for n in notes), notes
+    app.close_aws()

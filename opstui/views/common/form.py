@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from opstui.safe import clean
 from opstui.views.common.safe_input import SafeInput
@@ -32,13 +32,14 @@ class Field:
     options: tuple[tuple[str, str], ...] = ()  # (label, value): a Select instead of an Input
     placeholder: str = ""
     disabled: bool = False
+    check: bool = False  # a Checkbox (labelled by `label`); its value is "yes" or "no"
 
 
 class FormScreen(ModalScreen[bool]):
     """Fields, a problems line, Save (ctrl+s) and Cancel (esc). Dismisses True once `submit` succeeded."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
-    AUTO_FOCUS = "Input, Select"  # the first field that is not disabled
+    AUTO_FOCUS = "Input, Select, Checkbox"  # the first field that is not disabled
     DEFAULT_CSS = """
     FormScreen { align: center middle; }
     FormScreen > Vertical { width: 96; max-width: 95%; height: auto; max-height: 95%;
@@ -46,8 +47,10 @@ class FormScreen(ModalScreen[bool]):
     FormScreen #form-note { color: $text-muted; height: auto; padding: 0 0 1 0; }
     FormScreen #form-fields { height: auto; max-height: 30; }
     FormScreen .form-row { height: 3; }
+    FormScreen .form-row.-check { height: 1; }
+    FormScreen .form-row Checkbox { border: none; height: 1; padding: 0 1; }
     FormScreen .form-row Label { width: 24; padding: 1 1 0 0; }
-    FormScreen .form-row Input, FormScreen .form-row Select { width: 1fr; }
+    FormScreen .form-row Input, FormScreen .form-row Select, FormScreen .form-row Checkbox { width: 1fr; }
     FormScreen #form-problems { color: $error; height: auto; padding: 1 0 0 0; }
     FormScreen #form-buttons { height: auto; align-horizontal: right; padding: 1 0 0 0; }
     FormScreen Button { margin-left: 2; }
@@ -74,7 +77,10 @@ class FormScreen(ModalScreen[bool]):
                 yield Static(Content(self.note), id="form-note")
             with VerticalScroll(id="form-fields"):
                 for f in self.fields:
-                    with Horizontal(classes="form-row"):
+                    with Horizontal(classes="form-row -check" if f.check else "form-row"):
+                        if f.check:
+                            yield Checkbox(Content(f.label), f.value == "yes", id=f"f-{f.id}", disabled=f.disabled)
+                            continue
                         yield Label(Content(f.label))
                         if f.options:
                             values = [v for _, v in f.options]
@@ -92,7 +98,9 @@ class FormScreen(ModalScreen[bool]):
         out: dict[str, str] = {}
         for f in self.fields:
             widget = self.query_one(f"#f-{f.id}")
-            if isinstance(widget, Select):
+            if isinstance(widget, Checkbox):
+                out[f.id] = "yes" if widget.value else "no"
+            elif isinstance(widget, Select):
                 out[f.id] = "" if widget.value is Select.BLANK else str(widget.value)
             else:
                 out[f.id] = widget.value  # type: ignore[attr-defined]

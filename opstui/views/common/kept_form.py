@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.content import Content
-from textual.widgets import Input, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 
 from opstui.safe import clean
 from opstui.views.common.form import Field, FormScreen
@@ -77,11 +77,15 @@ class KeptForm(FormScreen):
 
     @on(Input.Changed)
     @on(Select.Changed)
-    def _kept(self, event: Input.Changed | Select.Changed) -> None:
+    @on(Checkbox.Changed)
+    def _kept(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
         field = (event.control.id or "").removeprefix("f-")
         if not any(f.id == field for f in self.fields):
             return
-        value = "" if event.value is Select.NULL else str(event.value)
+        if isinstance(event, Checkbox.Changed):
+            value = "yes" if event.value else "no"
+        else:
+            value = "" if event.value is Select.NULL else str(event.value)
         self.store[field] = value
         self.field_changed(field, value)
         if self.is_mounted:
