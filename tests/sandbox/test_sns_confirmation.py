@@ -105,5 +105,8 @@ def test_seeded_oncall_subscription_was_confirmed_long_ago(sns: Any, ctl: Sandbo
     assert all(m["kind"] == "notification" for m in before)
     sns.publish(TopicArn=topic, Message="demo alarm")
     after = _outbox(ctl, "oncall@example.com")
-    assert [m["kind"] for m in after[len(before):]] == ["notification"]
+    new = after[len(before):]
+    # ours, and maybe an alarm of the living sandbox that fired at the same moment: notifications all
+    assert new and all(m["kind"] == "notification" for m in new), new
+    assert any("demo alarm" in str(m) for m in new), new
     assert all(m["kind"] == "notification" for m in after)

@@ -31,7 +31,7 @@ class KeyFooter(Footer):
         # A FooterKey starts compact (its default) and is then bound to this footer's value: two restyles per
         # key per rebuild. Set the value first: none.
         for widget in super().compose():
-            if isinstance(widget, FooterKey):
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):  # that one is not bound
                 widget.set_reactive(FooterKey.compact, self.compact)
             yield widget
 
