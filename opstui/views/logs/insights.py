@@ -1,7 +1,10 @@
 """Logs, panel 3: a Logs Insights query over the groups picked in panel 1 (the selected ones, else the one
 under the cursor), for the last 15 minutes to 7 days (``t``), run with ``ctrl+r`` or ``enter`` in the query
-box; the results are a table with one column per field. The queries run this session are kept (newest first)
-and ``up`` in the empty box brings the last one back.
+box; the results are a table with one column per field. The queries run this session are kept (newest first):
+``up`` / ``down`` in the query box walk through them (``down`` past the newest gives back what was being
+typed). ``ctrl+o`` opens the picker (``saved.py``): the account's saved queries of every region
+(DescribeQueryDefinitions), then this session's; a saved query brings its query string and selects its log
+groups in panel 1.
 
 StartQuery is refused by the read-only guard (its name is not a read prefix, although IAM counts it as a
 read; see ``opstui/aws/logs.py``), so in read-only mode running is disabled and the header says why.
@@ -22,7 +25,8 @@ from textual.widgets import Input, Static
 
 from opstui.aws import logs as lg
 from opstui.aws.errors import OpsError
-from opstui.aws.logs_models import QueryResults
+from opstui.aws.logs_models import QueryDefinition, QueryResults
+from opstui.aws.regions import per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.node_table import NodeTable
@@ -30,6 +34,7 @@ from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import Panel, bindings_for
 from opstui.views.common.work import action_work
 from opstui.views.logs.rows import query_columns
+from opstui.views.logs.saved import Picked, QueryPicker
 
 RANGES = ((15 * 60, "15 min"), (3600, "1 h"), (6 * 3600, "6 h"), (24 * 3600, "24 h"), (7 * 86400, "7 days"))
 DEFAULT_QUERY = "fields @timestamp, @logStream, @message | sort @timestamp desc | limit 100"
@@ -82,13 +87,42 @@ def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text 
 
 
 class QueryInput(SafeInput):
-    BINDINGS = [Binding("up", "previous", "Previous query", show=False)]
+    """The query editor: ``up`` / ``down`` walk through this session's queries, like a shell's history."""
+
+    BINDINGS = [Binding("up", "previous", "Previous query", show=False),
+                Binding("down", "next", "Next query", show=False)]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.position = -1  # -1: the text being typed; 0..: history[position]
+        self.draft = ""
+
+    def _panel(self) -> InsightsPanel | None:
+        return next((a for a in self.ancestors if isinstance(a, InsightsPanel)), None)
+
+    def _show(self, text: str) -> None:
+        self.value = text
+        self.cursor_position = len(text)
 
     def action_previous(self) -> None:
-        panel = next((a for a in self.ancestors if isinstance(a, InsightsPanel)), None)
-        if panel is not None and panel.history:
-            self.value = panel.history[0]
-            self.cursor_position = len(self.value)
+        panel = self._panel()
+        if panel is None or self.position + 1 >= len(panel.history):
+            return
+        if self.position == -1:
+            self.draft = self.value
+        self.position += 1
+        self._show(panel.history[self.position])
+
+    def action_next(self) -> None:
+        panel = self._panel()
+        if panel is None or self.position < 0:
+            return
+        self.position -= 1
+        self._show(self.draft if self.position < 0 else panel.history[self.position])
+
+    def forget_position(self) -> None:
+        """After a run or a pick: the next ``up`` starts from the newest query again."""
+        self.position, self.draft = -1, ""
 
 
 class InsightsPanel(Panel):
@@ -110,6 +144,8 @@ class InsightsPanel(Panel):
         self.results: QueryResults | None = None
         self.runs = 0
         self.running = False
+        self.saved: list[QueryDefinition] = []  # the last saved queries read (the picker's first section)
+        self.saved_loads = 0
 
     def compose(self) -> ComposeResult:
         yield QueryInput(DEFAULT_QUERY, placeholder="Logs Insights query (enter or ctrl+r runs it)", id="logs-query")
@@ -147,6 +183,45 @@ class InsightsPanel(Panel):
         self.range_index = (self.range_index + 1) % len(RANGES)
         self._info()
 
+    # -- saved queries and this session's (the picker) ------------------------------------------------------
+    def action_open_saved(self) -> None:
+        self._open_saved()
+
+    @action_work("logs-saved", what="reading the saved queries")
+    async def _open_saved(self) -> None:
+        ctx, generation = self.ctx, self.ctx.generation
+        self._info("reading the saved queries…")
+        results = await ctx.fresh(per_region(ctx.regions, lambda r: lg.describe_query_definitions(ctx.aws, r),
+                                             "logs"), generation)
+        saved: list[QueryDefinition] = []
+        errors: list[str] = []
+        for _region, value, err in results:
+            if err is not None:
+                errors.append(str(err))
+            else:
+                saved.extend(value)
+        saved.sort(key=lambda d: (d.name.lower(), d.region))
+        self.saved = saved
+        self.saved_loads += 1
+        self._info()
+        picked = await self.app.push_screen_wait(QueryPicker(saved, list(self.history), errors))
+        if picked is not None:
+            self.use(picked)
+
+    def use(self, picked: Picked) -> None:
+        """Put the picked query into the editor; a saved one also selects its log groups in panel 1."""
+        box = self.query_one("#logs-query", QueryInput)
+        d = picked.definition
+        box.value = d.query if d is not None else picked.query
+        box.cursor_position = len(box.value)
+        box.forget_position()
+        box.focus()
+        if d is None or not d.groups:
+            self._info("no log group saved with it: pick them in 1" if d is not None else "")
+            return
+        missing = self.tab.panel_named("groups").select_groups(d.region, d.groups)  # type: ignore[attr-defined]
+        self._info(f"not found in {d.region}: {', '.join(missing)}" if missing else "")
+
     # -- running ------------------------------------------------------------------------------------------------
     @on(Input.Submitted, "#logs-query")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -175,6 +250,7 @@ class InsightsPanel(Panel):
         if query in self.history:
             self.history.remove(query)
         self.history.insert(0, query)
+        self.query_one("#logs-query", QueryInput).forget_position()
         end = int(time.time())
         start = end - RANGES[self.range_index][0]
         self.running = True
