@@ -458,3 +458,17 @@ async def test_query_history_up_down_and_the_pickers_session_section(sandbox):
         await wait_for(pilot, lambda: not isinstance(app.screen, QueryPicker))
         assert box.value == "fields @message | limit 1"
     app.close_aws()
+
+
+def test_insights_histogram_draws_the_bins_insights_leaves_out_as_zeros():
+    """Insights answers only the bins that hold a record: a gap of three minutes is three empty columns,
+    so every column is one minute wide."""
+    from opstui.aws.logs_models import QueryResults
+    from opstui.views.logs.insights import histogram
+
+    rows = tuple(((("bin(1m)", f"2026-12-02 10:{m:02d}:00.000"), ("count(*)", str(v))))
+                 for m, v in ((0, 4), (4, 4), (5, 2)))
+    chart = histogram(QueryResults("q", "Complete", rows), height=2).plain.splitlines()
+    assert chart[1] == "0 ┤█   ██"  # minutes 1, 2 and 3 are empty columns
+    assert chart[0] == "4 ┤█   █ "  # the last bin (2 of 4) fills only the lower row
+    assert "10:00:00.000 … 2026-12-02 10:05:00.000" in chart[-1]

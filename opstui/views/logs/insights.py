@@ -12,7 +12,9 @@ read; see ``opstui/aws/logs.py``), so in read-only mode running is disabled and 
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -43,10 +45,44 @@ DEFAULT_QUERY = "fields @timestamp, @logStream, @message | sort @timestamp desc 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
+_BIN = re.compile(r"^bin\(\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\w*\s*\)$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _bin_seconds(field: str) -> float | None:
+    """``bin(1m)`` -> 60.0; None when the width is not one number and unit (then no gap is filled)."""
+    m = _BIN.match(field)
+    return float(m.group(1)) * _UNIT_S[m.group(2)] if m else None
+
+
+def _parse_stamp(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        return None
+
+
+def _with_gaps(points: list[tuple[str, float]], width_s: float | None) -> list[float]:
+    """The values, with the bins Insights leaves out (those with no record) put back as zeros, so a column is
+    always one bin width of time (at most 10,000 bins; otherwise, or when a stamp does not parse, as they are)."""
+    values = [v for _, v in points]
+    stamps = [_parse_stamp(p) for p, _ in points]
+    if not width_s or len(points) < 2 or any(t is None for t in stamps):
+        return values
+    seconds = [(t - stamps[0]).total_seconds() for t in stamps if t is not None and stamps[0] is not None]
+    span = round(seconds[-1] / width_s)
+    if span > 10_000:
+        return values
+    counts: dict[int, float] = {}
+    for offset, v in zip(seconds, values, strict=True):
+        counts[round(offset / width_s)] = counts.get(round(offset / width_s), 0.0) + v
+    return [counts.get(i, 0.0) for i in range(span + 1)]
+
+
 def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text | None:
-    """A column chart of ``stats count(*) by bin(…)``-style results: one column per bin in time order (bins
-    merged when there are more than ``width``), the count's scale on the left. None when the results have no
-    ``bin(`` field and a numeric one."""
+    """A column chart of ``stats count(*) by bin(…)``-style results: one column per bin in time order (the
+    bins Insights leaves out, those with no record, drawn as zeros; bins merged when there are more than
+    ``width``), the count's scale on the left. None when the results have no ``bin(`` field and a numeric one."""
     fields = results.fields
     when = next((f for f in fields if f.startswith("bin(")), None)
     if when is None:
@@ -65,7 +101,8 @@ def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text 
     if value_field is None or not points:
         return None
     points.sort()
-    values = [v for _, v in points]
+    first, last = points[0][0], points[-1][0]
+    values = _with_gaps(points, _bin_seconds(when))
     if len(values) > width:
         step = -(-len(values) // width)
         values = [sum(values[i:i + step]) for i in range(0, len(values), step)]
@@ -81,7 +118,7 @@ def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text 
             text.append(BLOCKS[cell], style="cyan")
         text.append("\n")
     text.append(" " * label_width + " └" + "─" * len(values) + "\n", style="dim")
-    text.append(" " * (label_width + 2) + clean(f"{points[0][0]} … {points[-1][0]}  ({value_field} by {when})", 200),
+    text.append(" " * (label_width + 2) + clean(f"{first} … {last}  ({value_field} by {when})", 200),
                 style="dim")
     return text
 
