@@ -393,7 +393,7 @@ async def test_ctrl_o_opens_a_saved_query_with_its_groups_and_names_stay_literal
         await pilot.press("3")
         insights = view.panel_named("insights")
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, QueryPicker))
+        await wait_for(pilot, lambda: isinstance(app.screen, QueryPicker) and app.screen.loaded)
         picker = app.screen
         assert app.aws.calls["logs:DescribeQueryDefinitions"] >= 1
         names = [d.name for d in picker.saved]
@@ -446,11 +446,16 @@ async def test_query_history_up_down_and_the_pickers_session_section(sandbox):
         assert box.value == "fields @message | limit 1"
         await pilot.press("down", "down")
         assert box.value == "typing"  # back to what was being typed
+        dr = app.ctx.regions[1]
+        sandbox.add_fault("AccessDenied", service="logs", region=dr, action="DescribeQueryDefinitions")
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, QueryPicker))
+        await wait_for(pilot, lambda: isinstance(app.screen, QueryPicker) and app.screen.loaded)
         picker = app.screen
         options = picker.query_one("#picker-list", OptionList)
         plain = [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
+        # a region that could not be read is said in place, never an empty list; the other region's are there
+        assert any("could not read saved queries" in p and dr in p for p in plain), plain
+        assert any(d.name == "storefront/5xx per minute" for d in picker.saved)
         at = next(i for i, p in enumerate(plain) if p.startswith("This session"))
         assert [p.strip() for p in plain[at + 1:]] == ["fields @message | limit 2", "fields @message | limit 1"]
         options.highlighted = at + 2

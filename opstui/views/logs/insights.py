@@ -222,12 +222,18 @@ class InsightsPanel(Panel):
 
     # -- saved queries and this session's (the picker) ------------------------------------------------------
     def action_open_saved(self) -> None:
-        self._open_saved()
+        """ctrl+o: the picker opens at once (this session's queries); the saved ones fill in when read."""
+        picker = QueryPicker(None, list(self.history))
+        self.app.push_screen(picker, self._picked)
+        self._load_saved(picker)
+
+    def _picked(self, picked: Picked | None) -> None:
+        if picked is not None:
+            self.use(picked)
 
     @action_work("logs-saved", what="reading the saved queries")
-    async def _open_saved(self) -> None:
+    async def _load_saved(self, picker: QueryPicker) -> None:
         ctx, generation = self.ctx, self.ctx.generation
-        self._info("reading the saved queries…")
         results = await ctx.fresh(per_region(ctx.regions, lambda r: lg.describe_query_definitions(ctx.aws, r),
                                              "logs"), generation)
         saved: list[QueryDefinition] = []
@@ -240,10 +246,8 @@ class InsightsPanel(Panel):
         saved.sort(key=lambda d: (d.name.lower(), d.region))
         self.saved = saved
         self.saved_loads += 1
-        self._info()
-        picked = await self.app.push_screen_wait(QueryPicker(saved, list(self.history), errors))
-        if picked is not None:
-            self.use(picked)
+        if picker.is_attached:
+            picker.show_saved(saved, errors)
 
     def use(self, picked: Picked) -> None:
         """Put the picked query into the editor; a saved one also selects its log groups in panel 1."""

@@ -10,11 +10,13 @@ whoever could call PutQueryDefinition (or typed by the user), so every one is sh
 (``safe.clean``: no markup, control characters visible); the query itself goes into the editor unchanged
 (the editor pictures its control characters, see ``views/common/safe_input.py``). A region whose saved
 queries could not be read is a line of its own, in the warning colour: never an empty list that looks like
-"no saved queries".
+"no saved queries". The picker opens at once and the saved queries fill in when DescribeQueryDefinitions
+answers (``show_saved``); this session's are there from the start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual import on
@@ -55,12 +57,16 @@ class QueryPicker(ModalScreen[Picked | None]):
     QueryPicker #picker-hint { color: $text-muted; }
     """
 
-    def __init__(self, saved: list[QueryDefinition], history: list[str], errors: list[str]) -> None:
+    def __init__(self, saved: list[QueryDefinition] | None, history: list[str], errors: Sequence[str] = ()) -> None:
         super().__init__()
-        self.saved = saved
+        self.saved = saved  # None: still being read
         self.history = history
-        self.errors = errors
+        self.errors = list(errors)
         self.choices: dict[str, Picked] = {}
+
+    @property
+    def loaded(self) -> bool:
+        return self.saved is not None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -69,15 +75,17 @@ class QueryPicker(ModalScreen[Picked | None]):
             yield Static(Content("enter: open it   esc: close"), id="picker-hint")
 
     def _options(self) -> list[Option]:
-        options: list[Option] = [Option(Content.assemble(("Saved queries", "bold"),
-                                                         (f"  {len(self.saved)}", "dim")), disabled=True)]
+        self.choices = {}
+        saved = self.saved or []
+        count = f"  {len(saved)}" if self.saved is not None else "  reading… (DescribeQueryDefinitions)"
+        options: list[Option] = [Option(Content.assemble(("Saved queries", "bold"), (count, "dim")), disabled=True)]
         for err in self.errors:
             options.append(Option(Content.assemble(("  ⚠ could not read saved queries: ", WARN),
                                                    (clean(err, 300), "")), disabled=True))
-        if not self.saved and not self.errors:
+        if self.saved is not None and not saved and not self.errors:
             options.append(Option(Content.styled("  none in these regions (save one in the console or with "
                                                  "PutQueryDefinition)", "dim"), disabled=True))
-        for i, d in enumerate(self.saved):
+        for i, d in enumerate(saved):
             groups = ", ".join(d.groups[:3]) + (f" +{len(d.groups) - 3}" if len(d.groups) > 3 else "")
             option_id = f"saved-{i}"
             self.choices[option_id] = Picked(definition=d)
@@ -98,8 +106,27 @@ class QueryPicker(ModalScreen[Picked | None]):
     def on_mount(self) -> None:
         box = self.query_one("#picker-list", OptionList)
         box.focus()
-        first = next((i for i in range(box.option_count) if not box.get_option_at_index(i).disabled), None)
-        box.highlighted = first
+        self._highlight_first()
+
+    def _highlight_first(self) -> None:
+        box = self.query_one("#picker-list", OptionList)
+        box.highlighted = next((i for i in range(box.option_count) if not box.get_option_at_index(i).disabled),
+                               None)
+
+    def show_saved(self, saved: list[QueryDefinition], errors: list[str]) -> None:
+        """The answer of DescribeQueryDefinitions (every region's), once it came; the cursor goes to the
+        first saved query unless the user already moved it to a query of this session."""
+        box = self.query_one("#picker-list", OptionList)
+        at = box.highlighted
+        kept = self.choices.get(box.get_option_at_index(at).id or "") if at is not None else None
+        self.saved, self.errors = saved, list(errors)
+        box.set_options(self._options())
+        moved = kept is not None and at is not None and at > 2
+        same = next((oid for oid, c in self.choices.items() if moved and c == kept), None)
+        if same is not None:
+            box.highlighted = box.get_option_index(same)
+        else:
+            self._highlight_first()
 
     @on(OptionList.OptionSelected, "#picker-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:
