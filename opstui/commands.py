@@ -259,6 +259,10 @@ LOGS_COMMANDS: tuple[AppCommand, ...] = (
     AppCommand("logs-run-query", "Logs: run the query", "ctrl+r", "run_query",
                "StartQuery over the groups and the time range, then the results (disabled in read-only mode: "
                "the read-only guard refuses StartQuery)", tab="logs", panel="insights", mutating=True),
+    AppCommand("logs-open-query", "Logs: open a saved query", "ctrl+o", "open_saved",
+               "Pick a query: the account's saved Logs Insights queries of every region (DescribeQueryDefinitions; "
+               "brings their log groups too), then the queries run this session (up/down in the box walk those)",
+               tab="logs", panel="insights"),
     AppCommand("logs-range", "Logs: query time range", "t", "cycle_range",
                "Insights over the last 15 min -> 1 h -> 6 h -> 24 h -> 7 days", tab="logs", panel="insights"),
     AppCommand("logs-new-filter", "Logs: new metric filter", "n", "new_filter",

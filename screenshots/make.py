@@ -2,7 +2,8 @@
 
 Runs the real app headless against a frozen (no churn) default-scenario sandbox and saves Textual SVG
 screenshots next to this file: the README's at 170×44, and `small-*.svg` at 80×24 (the SSH user's terminal,
-the size the layouts are designed for first). `make.py small` makes only the 80×24 ones.
+the size the layouts are designed for first). `make.py small` makes only the 80×24 ones; `make.py logs`
+the Logs tab's, `make.py logs-insights` only the Insights histogram.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ async def shoot() -> list[Path]:
             made.append(await backup_shot(app, pilot))
             made.extend(await monitoring_shots(app, pilot, sandbox))
             made.append(await logs_shot(app, pilot))
+            made.append(await logs_insights_shot(app, pilot))
         app.close_aws()
         made.extend(await small_shots(sandbox, settings))
     return made
@@ -267,15 +269,16 @@ async def backup_shot(app: OpsApp, pilot) -> Path:
     return Path(app.save_screenshot("backup.svg", str(HERE)))
 
 
-async def shoot_logs() -> list[Path]:
-    """Only the Logs tab (`make.py logs`)."""
+async def shoot_logs(only_insights: bool = False) -> list[Path]:
+    """Only the Logs tab (`make.py logs`), or only its Insights histogram (`make.py logs-insights`)."""
     with SandboxProcess(live=False) as sandbox:
         settings = Settings(regions=tuple(sandbox.regions), endpoint_url=sandbox.endpoint, refresh=3600, demo=True)
         app = OpsApp(settings, credentials=sandbox.aws_credentials())
         async with app.run_test(size=SIZE) as pilot:
-            path = await logs_shot(app, pilot)
+            paths = [] if only_insights else [await logs_shot(app, pilot)]
+            paths.append(await logs_insights_shot(app, pilot))
         app.close_aws()
-    return [path]
+    return paths
 
 
 def _demo_lines(now_ms: int, web: str) -> dict[tuple[str, str], list[tuple[int, str]]]:
@@ -338,6 +341,76 @@ async def logs_shot(app: OpsApp, pilot) -> Path:
     return Path(app.save_screenshot("logs.svg", str(HERE)))
 
 
+INSIGHTS_GROUP = "/storefront/nginx/history"
+INSIGHTS_QUERY = ("parse @message '\"* * *\" * *' as method, path, proto, status, size | filter status >= 500 "
+                  "| stats count(*) by bin(1m)")
+
+
+def _hour_of_access_log(now_ms: int, web: list[str]) -> dict[str, list[tuple[int, str]]]:
+    """An hour of the storefront's nginx access log on the web nodes: steady traffic, then the incident
+    (prod-web-02 slow, 503s climbing for a quarter of an hour, then recovering)."""
+    import random
+
+    rnd = random.Random(11)
+    paths = ["/", "/cart", "/api/items", "/api/checkout", "/static/app.js"]
+    out: dict[str, list[tuple[int, str]]] = {node: [] for node in web}
+    start = now_ms - 60 * 60_000
+    for minute in range(60):
+        incident = max(0.0, 1 - abs(minute - 42) / 9)  # 0 outside minutes 33-51, 1 at minute 42
+        for n, node in enumerate(web):
+            for i in range(rnd.randint(18, 26)):
+                ts = start + minute * 60_000 + i * 2300 + n * 500
+                bad = n == 1 and rnd.random() < 0.9 * incident or rnd.random() < 0.01
+                status = rnd.choice((502, 503, 504)) if bad else 200
+                out[node].append((ts, f'10.0.{n}.{rnd.randint(2, 250)} - - "GET {rnd.choice(paths)} HTTP/1.1" '
+                                      f'{status} {rnd.randint(200, 9000)} "-" "Mozilla/5.0"'))
+    return out
+
+
+async def logs_insights_shot(app: OpsApp, pilot) -> Path:
+    """Insights: the storefront's 5xx per minute over the last hour (`stats count(*) by bin(1m)`), drawn as a
+    histogram above the results table."""
+    import time
+
+    from opstui.views.logs.insights import InsightsPanel
+
+    while app.fleet_view.refreshes < 1:
+        await asyncio.sleep(0.05)
+    region = app.settings.regions[0]
+    web = [n.instance_id for n in app.fleet_view.table.rows if n.name in ("prod-web-01", "prod-web-02")]
+
+    async def write() -> None:
+        with contextlib.suppress(OpsError):  # already there
+            await app.aws.call("logs", region, "create_log_group", logGroupName=INSIGHTS_GROUP)
+        for stream, events in _hour_of_access_log(int(time.time() * 1000) - 5_000, web).items():
+            with contextlib.suppress(OpsError):
+                await app.aws.call("logs", region, "create_log_stream", logGroupName=INSIGHTS_GROUP,
+                                   logStreamName=stream)
+            await app.aws.call("logs", region, "put_log_events", logGroupName=INSIGHTS_GROUP, logStreamName=stream,
+                               logEvents=[{"timestamp": t, "message": m} for t, m in events])
+
+    await app.aws_loop.run(write())
+    app.show_tab("logs")
+    view = app.logs_view
+    groups = view.groups_panel
+    groups.load()
+    while not any(g.name == INSIGHTS_GROUP for g in groups.groups):
+        await asyncio.sleep(0.05)
+    view.show_panel("groups", INSIGHTS_GROUP)
+    await pilot.pause(0.3)
+    view.show_panel("insights")
+    insights = view.query_one(InsightsPanel)
+    insights.query_one("#logs-query").value = INSIGHTS_QUERY
+    runs = insights.runs
+    await pilot.press("ctrl+r")
+    while insights.runs <= runs:
+        await asyncio.sleep(0.05)
+    await pilot.pause(0.3)
+    app.clear_notifications()
+    await pilot.pause(0.2)
+    return Path(app.save_screenshot("logs-insights.svg", str(HERE)))
+
+
 if __name__ == "__main__":
     only = sys.argv[1:]
     if only == ["inventory"]:
@@ -350,6 +423,8 @@ if __name__ == "__main__":
         paths = asyncio.run(shoot_small())
     elif only == ["logs"]:
         paths = asyncio.run(shoot_logs())
+    elif only == ["logs-insights"]:
+        paths = asyncio.run(shoot_logs(only_insights=True))
     else:
         paths = asyncio.run(shoot())
     for path in paths:

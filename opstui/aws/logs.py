@@ -25,6 +25,10 @@ Logs Insights: :func:`start_query`, :func:`get_query_results`, :func:`stop_query
 (start, poll until done, stop on cancel). Times are epoch **seconds** in StartQuery:
 https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html
 
+Saved queries: :func:`describe_query_definitions` (the console's "Saved queries"). botocore has no paginator
+for DescribeQueryDefinitions, so this is the one ``nextToken`` loop of the module (maxResults ≤ 1000):
+https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_DescribeQueryDefinitions.html
+
 Metric filters: :func:`put_metric_filter`, :func:`describe_metric_filters`, :func:`delete_metric_filter`.
 
 Read-only mode: the guard in ``clients.py`` lets through only Describe/List/Get/Filter... operations, so
@@ -57,6 +61,7 @@ from opstui.aws.logs_models import (
     LogStream,
     MetricFilter,
     MetricTransformation,
+    QueryDefinition,
     QueryResults,
     QueryStatistics,
     StreamPage,
@@ -332,6 +337,33 @@ async def run_query(aws: AwsClients, region: str, groups: Sequence[str], query: 
         raise
 
 
+MAX_DEFINITIONS = 1000  # DescribeQueryDefinitions' maximum maxResults
+
+
+async def describe_query_definitions(aws: AwsClients, region: str, prefix: str = "",
+                                     max_pages: int = 100) -> list[QueryDefinition]:
+    """The region's saved Logs Insights queries, by name. botocore has no paginator for this operation, so the
+    ``nextToken`` loop is here; ``max_pages`` bounds it against an endpoint that never stops handing out tokens."""
+    params: dict[str, Any] = {"maxResults": MAX_DEFINITIONS}
+    if prefix:
+        params["queryDefinitionNamePrefix"] = prefix
+    out: list[QueryDefinition] = []
+    seen_tokens: set[str] = set()
+    for _ in range(max_pages):
+        resp = await aws.call("logs", region, "describe_query_definitions", **params)
+        for d in resp.get("queryDefinitions") or []:
+            out.append(QueryDefinition(region, str(d.get("queryDefinitionId") or ""), str(d.get("name") or ""),
+                                       str(d.get("queryString") or ""),
+                                       tuple(str(g) for g in d.get("logGroupNames") or []),
+                                       ms_to_dt(d.get("lastModified"))))
+        token = resp.get("nextToken")
+        if not token or token in seen_tokens:
+            break
+        seen_tokens.add(token)
+        params["nextToken"] = token
+    return sorted(out, key=lambda d: (d.name, d.definition_id))
+
+
 # -- metric filters -------------------------------------------------------------------------------------------
 
 
@@ -489,8 +521,8 @@ async def metric_groups(aws: AwsClients, region: str, metric_name: str, namespac
 
 __all__ = [
     "EventPage", "FollowTarget", "FollowUpdate", "LogCursor", "LogEvent", "LogFollower", "LogGroup", "LogStream",
-    "MetricFilter", "QueryResults", "StreamPage", "delete_metric_filter", "describe_log_groups",
-    "describe_log_streams", "describe_metric_filters", "filter_all", "filter_events", "get_log_events",
+    "MetricFilter", "QueryDefinition", "QueryResults", "StreamPage", "delete_metric_filter", "describe_log_groups",
+    "describe_log_streams", "describe_metric_filters", "describe_query_definitions", "filter_all", "filter_events", "get_log_events",
     "get_query_results", "metric_filter_problems", "metric_groups", "node_streams", "node_targets", "put_metric_filter", "run_query",
     "split_stream", "start_query", "stop_query",
 ]

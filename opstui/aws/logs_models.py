@@ -141,3 +141,20 @@ class QueryResults:
                 if name != "@ptr":
                     seen.setdefault(name, None)
         return list(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryDefinition:
+    """A saved Logs Insights query (DescribeQueryDefinitions): its name, query string and log groups, all
+    written by whoever could call PutQueryDefinition, so shown literally."""
+
+    region: str
+    definition_id: str
+    name: str
+    query: str
+    groups: tuple[str, ...] = ()
+    modified: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.region}|{self.definition_id}"

@@ -46,8 +46,9 @@ AREAS: tuple[Area, ...] = (
          "`opstui shell` resolves names with the Fleet's permissions"),
     Area("Overview", ("cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics",
                       "synthetics:DescribeCanaries", "synthetics:DescribeCanariesLastRun", "backup:ListBackupJobs",
-                      "backup:ListCopyJobs"),
-         "and the Fleet's; a missing one becomes a \"could not check\" line, the rest still show"),
+                      "backup:ListCopyJobs", "logs:DescribeMetricFilters"),
+         "and the Fleet's; DescribeMetricFilters finds the alarms in ALARM that a log metric filter feeds (the "
+         "\"Errors in logs\" section); a missing one becomes a \"could not check\" line, the rest still show"),
     Area("Inventory", ("ssm:GetInventory", "ssm:ListInventoryEntries", "ssm:GetInventorySchema",
                        "ssm:ListAssociations", "ssm:DescribeAssociation", "ssm:DescribeAssociationExecutions",
                        "ssm:CreateAssociation", "ssm:UpdateAssociation")),
@@ -81,7 +82,8 @@ AREAS: tuple[Area, ...] = (
          "GetObject on the output bucket (`f`); the nodes' instance profile needs `logs:CreateLogStream`/"
          "`logs:PutLogEvents` (and `s3:PutObject`) for the agent to write the output"),
     Area("Logs, `opstui logs`", ("logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:FilterLogEvents",
-                                 "logs:GetLogEvents", "logs:DescribeMetricFilters", "logs:GetQueryResults",
+                                 "logs:GetLogEvents", "logs:DescribeMetricFilters", "logs:DescribeQueryDefinitions",
+                                 "logs:GetQueryResults",
                                  "logs:StartQuery", "logs:StopQuery", "logs:PutMetricFilter",
                                  "logs:DeleteMetricFilter"),
          "IAM counts StartQuery/StopQuery as reads (the managed policy CloudWatchLogsReadOnlyAccess grants them), "

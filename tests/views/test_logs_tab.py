@@ -370,3 +370,110 @@ def test_insights_histogram_of_bin_counts_in_time_order():
     assert "count(*) by bin(1m)" in chart[-1] and "10:00:00.000 … 2026-12-02 10:03" in chart[-1]
     no_bin = ((("@message", "x"),),)
     assert histogram(QueryResults("q", "Complete", no_bin)) is None
+
+
+async def test_ctrl_o_opens_a_saved_query_with_its_groups_and_names_stay_literal(sandbox):
+    """DescribeQueryDefinitions feeds the picker: choosing a saved query fills the editor with its exact
+    query string and selects its log groups; a hostile name is shown as the characters it holds."""
+    from textual.widgets import OptionList
+
+    from opstui.views.logs.saved import QueryPicker
+
+    app = make_app(sandbox)
+    tag = uuid.uuid4().hex[:8]
+    group, other = f"/t/{tag}/saved", f"/t/{tag}/other"
+    name = f"{tag} [b]bold[/b] \x1b[31mred"
+    query = f"filter @message like /{tag}/\n| stats count(*) by bin(1m)"
+    async with app.run_test(size=(180, 48)) as pilot:
+        await put(app, group, "s", [f"hit {tag}"])
+        await put(app, other, "s", ["other"])
+        saved = await app.aws_loop.run(app.aws.call("logs", R1, "put_query_definition", name=name,
+                                                    queryString=query, logGroupNames=[group]))
+        view = await _logs(pilot, app, tag)
+        await pilot.press("3")
+        insights = view.panel_named("insights")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueryPicker) and app.screen.loaded)
+        picker = app.screen
+        assert app.aws.calls["logs:DescribeQueryDefinitions"] >= 1
+        names = [d.name for d in picker.saved]
+        assert name in names and "storefront/5xx per minute" in names  # the demo's, and ours
+        box = picker.query_one("#picker-list", OptionList)
+        [index] = [i for i in range(box.option_count) if box.get_option_at_index(i).id
+                   and (picker.choices[box.get_option_at_index(i).id].definition or object) in
+                   [d for d in picker.saved if d.name == name]]
+        shown = box.get_option_at_index(index).prompt
+        assert f"{tag} [b]bold[/b] ␛[31mred" in shown.plain and group in shown.plain  # literal, ESC visible
+        box.highlighted = index
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, QueryPicker))
+        assert insights.query_one("#logs-query").value == query  # unchanged, newline included
+        assert [g.name for g in view.groups_panel.selected_groups()] == [group]
+        assert group in str(insights.query_one("#logs-query-info").render())
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: insights.runs >= 1)
+        assert insights.results.status == "Complete" and insights.results.fields[0] == "bin(1m)"
+        await app.aws_loop.run(app.aws.call("logs", R1, "delete_query_definition",
+                                            queryDefinitionId=saved["queryDefinitionId"]))
+    app.close_aws()
+
+
+async def test_query_history_up_down_and_the_pickers_session_section(sandbox):
+    from textual.widgets import OptionList
+
+    from opstui.views.logs.saved import QueryPicker
+
+    app = make_app(sandbox)
+    tag = uuid.uuid4().hex[:8]
+    group = f"/t/{tag}/h"
+    async with app.run_test(size=(180, 48)) as pilot:
+        await put(app, group, "s", ["one", "two"])
+        view = await _logs(pilot, app, tag)
+        await pilot.press("3")
+        insights = view.panel_named("insights")
+        box = insights.query_one("#logs-query")
+        for i, q in enumerate(("fields @message | limit 1", "fields @message | limit 2")):
+            box.value = q
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda i=i: insights.runs >= i + 1)
+        box.focus()
+        box.value = "typing"
+        await pilot.press("up")
+        assert box.value == "fields @message | limit 2"
+        await pilot.press("up")
+        assert box.value == "fields @message | limit 1"
+        await pilot.press("up")  # the oldest stays
+        assert box.value == "fields @message | limit 1"
+        await pilot.press("down", "down")
+        assert box.value == "typing"  # back to what was being typed
+        dr = app.ctx.regions[1]
+        sandbox.add_fault("AccessDenied", service="logs", region=dr, action="DescribeQueryDefinitions")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, QueryPicker) and app.screen.loaded)
+        picker = app.screen
+        options = picker.query_one("#picker-list", OptionList)
+        plain = [options.get_option_at_index(i).prompt.plain for i in range(options.option_count)]
+        # a region that could not be read is said in place, never an empty list; the other region's are there
+        assert any("could not read saved queries" in p and dr in p for p in plain), plain
+        assert any(d.name == "storefront/5xx per minute" for d in picker.saved)
+        at = next(i for i, p in enumerate(plain) if p.startswith("This session"))
+        assert [p.strip() for p in plain[at + 1:]] == ["fields @message | limit 2", "fields @message | limit 1"]
+        options.highlighted = at + 2
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, QueryPicker))
+        assert box.value == "fields @message | limit 1"
+    app.close_aws()
+
+
+def test_insights_histogram_draws_the_bins_insights_leaves_out_as_zeros():
+    """Insights answers only the bins that hold a record: a gap of three minutes is three empty columns,
+    so every column is one minute wide."""
+    from opstui.aws.logs_models import QueryResults
+    from opstui.views.logs.insights import histogram
+
+    rows = tuple(((("bin(1m)", f"2026-12-02 10:{m:02d}:00.000"), ("count(*)", str(v))))
+                 for m, v in ((0, 4), (4, 4), (5, 2)))
+    chart = histogram(QueryResults("q", "Complete", rows), height=2).plain.splitlines()
+    assert chart[1] == "0 ┤█   ██"  # minutes 1, 2 and 3 are empty columns
+    assert chart[0] == "4 ┤█   █ "  # the last bin (2 of 4) fills only the lower row
+    assert "10:00:00.000 … 2026-12-02 10:05:00.000" in chart[-1]

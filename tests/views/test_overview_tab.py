@@ -172,3 +172,99 @@ async def test_the_cursor_stays_on_its_line_when_lines_appear_above_it(sandbox):
         await pilot.press("k")
         assert view.lines[ov.highlighted].key == key
     app.close_aws()
+
+
+async def _log_alarm(app, tag: str) -> tuple[str, str, str]:
+    """A group, a metric filter on it and an alarm on the filter's metric, put into ALARM (missing data is
+    breaching, so the sandbox's own evaluation keeps it there). Returns (group, filter, alarm)."""
+    region = app.ctx.regions[0]
+    group, fname, alarm = f"/t/{tag}/nginx/access", f"5xx-{tag}", f"5xx in nginx {tag}"
+
+    async def go() -> None:
+        await app.aws.call("logs", region, "create_log_group", logGroupName=group)
+        await app.aws.call("logs", region, "put_metric_filter", logGroupName=group, filterName=fname,
+                           filterPattern="[ip, id, user, ts, request, status = 5*, size]",
+                           metricTransformations=[{"metricName": f"Nginx5xx-{tag}", "metricNamespace": "Storefront",
+                                                   "metricValue": "1"}])
+        await app.aws.call("cloudwatch", region, "put_metric_alarm", AlarmName=alarm, Namespace="Storefront",
+                           MetricName=f"Nginx5xx-{tag}", Statistic="Sum", Period=60, EvaluationPeriods=1,
+                           Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                           TreatMissingData="breaching")
+        await app.aws.call("cloudwatch", region, "set_alarm_state", AlarmName=alarm, StateValue="ALARM",
+                           StateReason="5xx in the access log")
+
+    await app.aws_loop.run(go())
+    return group, fname, alarm
+
+
+async def _drop_log_alarm(app, group: str, fname: str, alarm: str) -> None:
+    region = app.ctx.regions[0]
+
+    async def go() -> None:
+        await app.aws.call("cloudwatch", region, "delete_alarms", AlarmNames=[alarm])
+        await app.aws.call("logs", region, "delete_metric_filter", logGroupName=group, filterName=fname)
+
+    await app.aws_loop.run(go())
+
+
+async def _reload(pilot, app, view: OverviewView) -> None:
+    loads = view.loads
+    app.ctx.nav.refresh_fleet()
+    await wait_for(pilot, lambda: view.loads > loads)
+    await pilot.pause()
+
+
+async def test_an_alarm_fed_by_a_metric_filter_is_errors_in_logs_and_enter_follows_its_groups(sandbox):
+    import uuid
+
+    app = make_app(sandbox)
+    tag = uuid.uuid4().hex[:8]
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await _overview(pilot, app)
+        heading = next(line.text.plain for line in view.lines if line.key == "h:logs")
+        assert heading.startswith("Errors in logs")
+        group, fname, alarm = await _log_alarm(app, tag)
+        try:
+            await _reload(pilot, app, view)
+            heading = next(line.text.plain for line in view.lines if line.key == "h:logs")
+            assert "✓" not in heading and "not checked" not in heading
+            index = _index(view, f"errors in logs: {alarm}")
+            line = view.lines[index]
+            assert f"(metric filter {fname} on {group})" in line.text.plain and "enter: open the logs" in line.text.plain
+            assert app.aws.calls["logs:DescribeMetricFilters"] >= 1
+            # the CPU alarms of the scenario are not log alarms
+            assert not any("errors in logs" in ln.text.plain and "CPU" in ln.text.plain for ln in view.lines)
+            view.query_one("#ov-list").highlighted = index
+            await pilot.press("enter")
+            logs = app.logs_view
+            await wait_for(pilot, lambda: app.active_tab == "logs" and bool(logs.viewer_panel.targets))
+            assert [t.group for t in logs.viewer_panel.targets] == [group]
+        finally:
+            await _drop_log_alarm(app, group, fname, alarm)
+    app.close_aws()
+
+
+async def test_unreadable_metric_filters_make_errors_in_logs_unchecked_never_a_tick(sandbox):
+    import uuid
+
+    app = make_app(sandbox)
+    tag = uuid.uuid4().hex[:8]
+    async with app.run_test(size=(170, 44)) as pilot:
+        view = await _overview(pilot, app)
+        group, fname, alarm = await _log_alarm(app, tag)  # an alarm fires: its metric filters must be read
+        sandbox.add_fault("AccessDenied", service="logs", action="DescribeMetricFilters")
+        try:
+            await _reload(pilot, app, view)
+            heading = next(line.text.plain for line in view.lines if line.key == "h:logs")
+            assert "✓" not in heading and "not checked" in heading, heading
+            text = "\n".join(line.text.plain for line in view.lines)
+            assert f"could not check metric filters in {app.ctx.regions[0]}" in text
+            # what is said of the other region names it, undimmed by a ✓, and says nothing of the unread one
+            ok = [line.text.plain for line in view.lines if line.key == "ok:logs"]
+            assert all(o.strip().startswith("–") and app.ctx.regions[0] not in o for o in ok), ok
+            assert all(o.endswith(f"in {app.ctx.regions[1]}") for o in ok), ok
+            assert alarm in text  # the alarm itself still shows under Alarms in ALARM
+        finally:
+            sandbox.clear_faults()
+            await _drop_log_alarm(app, group, fname, alarm)
+    app.close_aws()

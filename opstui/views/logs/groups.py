@@ -167,3 +167,13 @@ class GroupsPanel(Panel):
         """What Insights and a new metric filter work on: the selected groups, else the one under the cursor."""
         table = self.table("logs-groups")
         return table.selected_rows() or ([table.cursor_row] if table.cursor_row is not None else [])
+
+    def select_groups(self, region: str, names: tuple[str, ...] | list[str]) -> list[str]:
+        """Select exactly these groups of one region (a saved query's) and put the cursor on the first;
+        returns the names that are not in the list (deleted, or in a region not shown)."""
+        table = self.table("logs-groups")
+        known = {g.key: g for g in self.groups}
+        keys = {f"{region}|{n}" for n in names}
+        table.set_selected({k for k in keys if k in known})
+        self._retitle()
+        return [n for n in names if f"{region}|{n}" not in known]

@@ -1,7 +1,10 @@
 """Logs, panel 3: a Logs Insights query over the groups picked in panel 1 (the selected ones, else the one
 under the cursor), for the last 15 minutes to 7 days (``t``), run with ``ctrl+r`` or ``enter`` in the query
-box; the results are a table with one column per field. The queries run this session are kept (newest first)
-and ``up`` in the empty box brings the last one back.
+box; the results are a table with one column per field. The queries run this session are kept (newest first):
+``up`` / ``down`` in the query box walk through them (``down`` past the newest gives back what was being
+typed). ``ctrl+o`` opens the picker (``saved.py``): the account's saved queries of every region
+(DescribeQueryDefinitions), then this session's; a saved query brings its query string and selects its log
+groups in panel 1.
 
 StartQuery is refused by the read-only guard (its name is not a read prefix, although IAM counts it as a
 read; see ``opstui/aws/logs.py``), so in read-only mode running is disabled and the header says why.
@@ -9,7 +12,9 @@ read; see ``opstui/aws/logs.py``), so in read-only mode running is disabled and 
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -22,7 +27,8 @@ from textual.widgets import Input, Static
 
 from opstui.aws import logs as lg
 from opstui.aws.errors import OpsError
-from opstui.aws.logs_models import QueryResults
+from opstui.aws.logs_models import QueryDefinition, QueryResults
+from opstui.aws.regions import per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
 from opstui.views.common.node_table import NodeTable
@@ -30,6 +36,7 @@ from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import Panel, bindings_for
 from opstui.views.common.work import action_work
 from opstui.views.logs.rows import query_columns
+from opstui.views.logs.saved import Picked, QueryPicker
 
 RANGES = ((15 * 60, "15 min"), (3600, "1 h"), (6 * 3600, "6 h"), (24 * 3600, "24 h"), (7 * 86400, "7 days"))
 DEFAULT_QUERY = "fields @timestamp, @logStream, @message | sort @timestamp desc | limit 100"
@@ -38,10 +45,44 @@ DEFAULT_QUERY = "fields @timestamp, @logStream, @message | sort @timestamp desc 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
+_BIN = re.compile(r"^bin\(\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\w*\s*\)$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _bin_seconds(field: str) -> float | None:
+    """``bin(1m)`` -> 60.0; None when the width is not one number and unit (then no gap is filled)."""
+    m = _BIN.match(field)
+    return float(m.group(1)) * _UNIT_S[m.group(2)] if m else None
+
+
+def _parse_stamp(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        return None
+
+
+def _with_gaps(points: list[tuple[str, float]], width_s: float | None) -> list[float]:
+    """The values, with the bins Insights leaves out (those with no record) put back as zeros, so a column is
+    always one bin width of time (at most 10,000 bins; otherwise, or when a stamp does not parse, as they are)."""
+    values = [v for _, v in points]
+    stamps = [_parse_stamp(p) for p, _ in points]
+    if not width_s or len(points) < 2 or any(t is None for t in stamps):
+        return values
+    seconds = [(t - stamps[0]).total_seconds() for t in stamps if t is not None and stamps[0] is not None]
+    span = round(seconds[-1] / width_s)
+    if span > 10_000:
+        return values
+    counts: dict[int, float] = {}
+    for offset, v in zip(seconds, values, strict=True):
+        counts[round(offset / width_s)] = counts.get(round(offset / width_s), 0.0) + v
+    return [counts.get(i, 0.0) for i in range(span + 1)]
+
+
 def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text | None:
-    """A column chart of ``stats count(*) by bin(…)``-style results: one column per bin in time order (bins
-    merged when there are more than ``width``), the count's scale on the left. None when the results have no
-    ``bin(`` field and a numeric one."""
+    """A column chart of ``stats count(*) by bin(…)``-style results: one column per bin in time order (the
+    bins Insights leaves out, those with no record, drawn as zeros; bins merged when there are more than
+    ``width``), the count's scale on the left. None when the results have no ``bin(`` field and a numeric one."""
     fields = results.fields
     when = next((f for f in fields if f.startswith("bin(")), None)
     if when is None:
@@ -60,7 +101,8 @@ def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text 
     if value_field is None or not points:
         return None
     points.sort()
-    values = [v for _, v in points]
+    first, last = points[0][0], points[-1][0]
+    values = _with_gaps(points, _bin_seconds(when))
     if len(values) > width:
         step = -(-len(values) // width)
         values = [sum(values[i:i + step]) for i in range(0, len(values), step)]
@@ -76,19 +118,48 @@ def histogram(results: QueryResults, width: int = 120, height: int = 6) -> Text 
             text.append(BLOCKS[cell], style="cyan")
         text.append("\n")
     text.append(" " * label_width + " └" + "─" * len(values) + "\n", style="dim")
-    text.append(" " * (label_width + 2) + clean(f"{points[0][0]} … {points[-1][0]}  ({value_field} by {when})", 200),
+    text.append(" " * (label_width + 2) + clean(f"{first} … {last}  ({value_field} by {when})", 200),
                 style="dim")
     return text
 
 
 class QueryInput(SafeInput):
-    BINDINGS = [Binding("up", "previous", "Previous query", show=False)]
+    """The query editor: ``up`` / ``down`` walk through this session's queries, like a shell's history."""
+
+    BINDINGS = [Binding("up", "previous", "Previous query", show=False),
+                Binding("down", "next", "Next query", show=False)]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.position = -1  # -1: the text being typed; 0..: history[position]
+        self.draft = ""
+
+    def _panel(self) -> InsightsPanel | None:
+        return next((a for a in self.ancestors if isinstance(a, InsightsPanel)), None)
+
+    def _show(self, text: str) -> None:
+        self.value = text
+        self.cursor_position = len(text)
 
     def action_previous(self) -> None:
-        panel = next((a for a in self.ancestors if isinstance(a, InsightsPanel)), None)
-        if panel is not None and panel.history:
-            self.value = panel.history[0]
-            self.cursor_position = len(self.value)
+        panel = self._panel()
+        if panel is None or self.position + 1 >= len(panel.history):
+            return
+        if self.position == -1:
+            self.draft = self.value
+        self.position += 1
+        self._show(panel.history[self.position])
+
+    def action_next(self) -> None:
+        panel = self._panel()
+        if panel is None or self.position < 0:
+            return
+        self.position -= 1
+        self._show(self.draft if self.position < 0 else panel.history[self.position])
+
+    def forget_position(self) -> None:
+        """After a run or a pick: the next ``up`` starts from the newest query again."""
+        self.position, self.draft = -1, ""
 
 
 class InsightsPanel(Panel):
@@ -110,6 +181,8 @@ class InsightsPanel(Panel):
         self.results: QueryResults | None = None
         self.runs = 0
         self.running = False
+        self.saved: list[QueryDefinition] = []  # the last saved queries read (the picker's first section)
+        self.saved_loads = 0
 
     def compose(self) -> ComposeResult:
         yield QueryInput(DEFAULT_QUERY, placeholder="Logs Insights query (enter or ctrl+r runs it)", id="logs-query")
@@ -147,6 +220,49 @@ class InsightsPanel(Panel):
         self.range_index = (self.range_index + 1) % len(RANGES)
         self._info()
 
+    # -- saved queries and this session's (the picker) ------------------------------------------------------
+    def action_open_saved(self) -> None:
+        """ctrl+o: the picker opens at once (this session's queries); the saved ones fill in when read."""
+        picker = QueryPicker(None, list(self.history))
+        self.app.push_screen(picker, self._picked)
+        self._load_saved(picker)
+
+    def _picked(self, picked: Picked | None) -> None:
+        if picked is not None:
+            self.use(picked)
+
+    @action_work("logs-saved", what="reading the saved queries")
+    async def _load_saved(self, picker: QueryPicker) -> None:
+        ctx, generation = self.ctx, self.ctx.generation
+        results = await ctx.fresh(per_region(ctx.regions, lambda r: lg.describe_query_definitions(ctx.aws, r),
+                                             "logs"), generation)
+        saved: list[QueryDefinition] = []
+        errors: list[str] = []
+        for _region, value, err in results:
+            if err is not None:
+                errors.append(str(err))
+            else:
+                saved.extend(value)
+        saved.sort(key=lambda d: (d.name.lower(), d.region))
+        self.saved = saved
+        self.saved_loads += 1
+        if picker.is_attached:
+            picker.show_saved(saved, errors)
+
+    def use(self, picked: Picked) -> None:
+        """Put the picked query into the editor; a saved one also selects its log groups in panel 1."""
+        box = self.query_one("#logs-query", QueryInput)
+        d = picked.definition
+        box.value = d.query if d is not None else picked.query
+        box.cursor_position = len(box.value)
+        box.forget_position()
+        box.focus()
+        if d is None or not d.groups:
+            self._info("no log group saved with it: pick them in 1" if d is not None else "")
+            return
+        missing = self.tab.panel_named("groups").select_groups(d.region, d.groups)  # type: ignore[attr-defined]
+        self._info(f"not found in {d.region}: {', '.join(missing)}" if missing else "")
+
     # -- running ------------------------------------------------------------------------------------------------
     @on(Input.Submitted, "#logs-query")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -175,6 +291,7 @@ class InsightsPanel(Panel):
         if query in self.history:
             self.history.remove(query)
         self.history.insert(0, query)
+        self.query_one("#logs-query", QueryInput).forget_position()
         end = int(time.time())
         start = end - RANGES[self.range_index][0]
         self.running = True

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from textual.content import Content
 
 from opstui.aws.models import FleetNode
-from opstui.health import CPU_HIGH, DISK_HIGH, MEMORY_HIGH, SLOW_RUN_MS, RegionHealth
+from opstui.health import CPU_HIGH, DISK_HIGH, LOG_FILTERS, MEMORY_HIGH, SLOW_RUN_MS, RegionHealth
 from opstui.safe import clean
 from opstui.views.common.format import age
 
@@ -31,11 +31,15 @@ WARN = "bold yellow"
 
 @dataclass(frozen=True)
 class Jump:
-    """Where a line leads: a tab, and the filter (or panel) to land on."""
+    """Where a line leads: a tab, and the filter (or panel) to land on; for ``logs``, the log metric
+    (region, namespace, name) whose filters' groups to follow from ``at_ms`` (Monitoring's ``L`` jump)."""
 
-    tab: str  # fleet | monitoring | backup
+    tab: str  # fleet | monitoring | backup | logs
     filter: str = ""
     panel: str = ""  # monitoring panel
+    region: str = ""
+    metric: tuple[str, str] = ("", "")  # (namespace, name)
+    at_ms: int | None = None
 
 
 @dataclass
@@ -106,6 +110,8 @@ def build_lines(nodes: list[FleetNode], health: list[RegionHealth], fleet_errors
     _services_down(lines, health)
     gap("alarms")
     _alarms(lines, health)
+    gap("logs")
+    _errors_in_logs(lines, health)
     gap("slow")
     _slow(lines, health, name)
     gap("backups")
@@ -201,6 +207,39 @@ def _alarms(lines: list[Line], health: list[RegionHealth]) -> None:
         lines.append(Line(_line("✗", "bold red", (a.name, "bold"), (f"  {a.region}", "dim"), (since, "dim"),
                                 (f"  {a.reason}", "")),
                           Jump("monitoring", "state:ALARM", "alarms"), key=f"alarm:{a.region}:{a.name}"))
+
+
+def _errors_in_logs(lines: list[Line], health: list[RegionHealth]) -> None:
+    """Alarms in ALARM fed by a log metric filter. Nothing is said of a region whose alarms or metric filters
+    could not be read but "not checked" (a ✓ would claim the logs are clean)."""
+    found = sorted((la for h in health for la in h.log_alarms),
+                   key=lambda la: la.alarm.state_updated or datetime.min.replace(tzinfo=UTC), reverse=True)
+    failures = _failures(health, "alarms", LOG_FILTERS)
+    lines.append(Line(_heading("Errors in logs (metric filter alarms)", len(found), len(failures)), key="h:logs"))
+    jump = Jump("monitoring", "state:ALARM", "alarms")
+    if not found:
+        checked = [h for h in health if h.checked("alarms") and h.checked(LOG_FILTERS)]
+        firing = sum(1 for h in checked for a in h.alarms if a.state == "ALARM")
+        said = (f"none of the {firing} alarm(s) in ALARM is fed by a log metric filter" if firing
+                else "no alarm in ALARM, so none fed by a log metric filter")
+        if checked:
+            mark, style = ("✓", "green") if not failures else ("–", "dim")
+            where = f" in {', '.join(h.region for h in checked)}" if failures else ""
+            lines.append(Line(_line(mark, style, (said + where, "" if not failures else "dim")), jump,
+                              key="ok:logs"))
+    lines.extend(_unchecked_lines("metric filters", failures, jump))
+    for la in found:
+        a = la.alarm
+        names = ", ".join(f"{f.name} on {f.group}" for f in la.filters[:2])
+        more = f" +{len(la.filters) - 2} more" if len(la.filters) > 2 else ""
+        at_ms = int(a.state_updated.timestamp() * 1000) if a.state_updated else None
+        metric = (a.metric.namespace, a.metric.name) if a.metric else ("", "")
+        lines.append(Line(_line("✗", "bold red", ("errors in logs: ", "red"), (a.name, "bold"),
+                                (f"  (metric filter {names}{more})", ""), (f"  {a.region}", "dim"),
+                                (f"  since {age(a.state_updated)}" if a.state_updated else "", "dim"),
+                                ("  — enter: open the logs", "dim")),
+                          Jump("logs", region=a.region, metric=metric, at_ms=at_ms),
+                          key=f"logalarm:{a.region}:{a.name}"))
 
 
 def _slow(lines: list[Line], health: list[RegionHealth], name: Callable[[str, str], str]) -> None:

@@ -6,6 +6,9 @@ Sections, each line a problem (or one line saying what was checked when there is
     Nodes down          stopped instances, ConnectionLost agents, failed status checks -> Fleet, filtered
     Services down       canaries whose last run failed                                  -> Monitoring canaries
     Alarms in ALARM     every alarm in ALARM with its reason                            -> Monitoring alarms
+    Errors in logs      alarms in ALARM fed by a log metric filter                      -> Logs, following the
+                                                                                           filter's groups from
+                                                                                           before it fired
     Slow or overloaded  CPU, memory, disk of nodes; slow canary runs (latency)          -> Monitoring / Fleet
     Backups             failed backup and copy jobs of the last 24 h, completed-with-issues  -> Backup jobs
     Could not check     a region or service that could not be read, as a line
@@ -200,6 +203,10 @@ class OverviewView(TabView):
             return
         jump = self.lines[index].jump
         if jump is None:
+            return
+        if jump.tab == "logs":  # Monitoring's `L`: the groups of the metric filters, from before it fired
+            namespace, name = jump.metric
+            self.ctx.nav.open_metric_logs(jump.region, name, namespace, jump.at_ms)
             return
         self.ctx.nav.jump_to(jump.tab, jump.filter, jump.panel)
 
