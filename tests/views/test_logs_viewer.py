@@ -171,3 +171,16 @@ async def test_J_shows_the_json_event_pretty_printed_and_hostile_text_literally(
         assert not any(ord(c) < 0x20 and c != "\n" for c in body)
         await pilot.press("escape")
     app.close_aws()
+
+
+async def test_the_first_batch_while_following_shows_its_newest_lines(sandbox):
+    """The first batch makes the viewer scrollable: the scroll to the bottom must not be dropped because the
+    scrollbar is not laid out yet (it was: the first poll's lines showed from the top while "following")."""
+    app = make_app(sandbox)
+    async with app.run_test(size=(150, 40)) as pilot:
+        view, viewer = await _viewer(pilot, app)
+        viewer.append((T0 + i, "src", f"first batch {i}") for i in range(500))
+        assert viewer.scroll_y == viewer.max_scroll_y > 0
+        await pilot.pause()
+        assert viewer.following and "first batch 499" in viewer.visible_text()[-1]
+    app.close_aws()
