@@ -117,6 +117,13 @@ async def test_wrap_folds_long_lines_to_the_width_and_back(sandbox):
         await pilot.pause()
         rows = [r for r in viewer.screen_rows() if r]
         assert viewer.following and any("more 49" in r for r in rows[-3:]) and "x" in rows[-1]
+        await pilot.press("up")  # a line up from the bottom-aligned end: pauses, the screen moves
+        assert not viewer.following and [r for r in viewer.screen_rows() if r] != rows
+        for _ in range(5):  # and down again, a line at a time, back to the end: following again
+            await pilot.press("down")
+            if viewer.following:
+                break
+        assert viewer.following and [r for r in viewer.screen_rows() if r] == rows
         await pilot.press("w")
         await pilot.pause()
         assert not viewer.wrap and all("more" in r for r in viewer.screen_rows() if r)

@@ -612,8 +612,8 @@ class LogViewer(ScrollView, can_focus=True):
         if self._auto_scroll or not self.is_mounted:
             return
         at_bottom = round(new_value) >= self.max_scroll_y
-        if new_value < old_value and self.following:
-            self.set_following(False)  # the user scrolled up: pause
+        if new_value < old_value and self.following and not at_bottom:
+            self.set_following(False)  # the user scrolled up: pause (a clamp to a new bottom is no scroll up)
         elif at_bottom and not self.following and new_value > old_value:
             self.set_following(True)  # back at the bottom: follow again
 
@@ -625,10 +625,23 @@ class LogViewer(ScrollView, can_focus=True):
             self._auto_scroll = False
 
     def action_scroll_by(self, delta: int) -> None:
-        self.scroll_to(y=self.scroll_y + delta, animate=False, immediate=True)
+        self._scroll_lines(delta)
 
     def action_page(self, direction: int) -> None:
-        self.scroll_to(y=self.scroll_y + direction * max(self._body_height() - 1, 1), animate=False, immediate=True)
+        """A screenful less one line; wrapping, the lines on screen less one (a page of rows, not of lines)."""
+        lines = len(self._on_screen_positions()) if self.wrap else self._body_height()
+        self._scroll_lines(direction * max(lines - 1, 1))
+
+    def _scroll_lines(self, delta: int) -> None:
+        """Move the top line by ``delta``. Wrapping, from the line at the top of the screen: at the end the
+        screen is bottom-aligned and scroll_y (up to the last line) is further down than what shows."""
+        if not self.wrap or not self.shown:
+            self.scroll_to(y=self.scroll_y + delta, animate=False, immediate=True)
+            return
+        top = self._on_screen_positions()[0]
+        bottom_aligned = top != round(self.scroll_y)  # the end is on screen already: down resumes following
+        target = self._bottom() if delta > 0 and bottom_aligned else top + delta
+        self.scroll_to(y=target, animate=False, immediate=True)
 
     def action_top(self) -> None:
         self.set_following(False)
