@@ -256,6 +256,20 @@ LOGS_COMMANDS: tuple[AppCommand, ...] = (
     AppCommand("logs-time", "Logs: jump to a time", "t", "jump_time",
                "Pause and show the lines from a time (HH:MM or HH:MM:SS, UTC, today; or -15m)", tab="logs",
                panel="viewer"),
+    AppCommand("logs-search", "Logs: find in the lines", "F", "search",
+               "Find a text in the lines without filtering (plain, any case): every match highlighted, the first "
+               "one brought into view; esc ends the search", tab="logs", panel="viewer"),
+    AppCommand("logs-search-next", "Logs: next match", "n", "search_next",
+               "Pause and go to the next line matching the search (round to the first after the last)",
+               tab="logs", panel="viewer"),
+    AppCommand("logs-search-prev", "Logs: previous match", "N", "search_prev",
+               "Pause and go to the previous line matching the search", tab="logs", panel="viewer"),
+    AppCommand("logs-wrap", "Logs: wrap on/off", "w", "toggle_wrap",
+               "Wrap long lines to the width instead of scrolling sideways", tab="logs", panel="viewer"),
+    AppCommand("logs-event", "Logs: the event alone (pretty JSON)", "J", "event",
+               "Show the marked line's event (the last match or time jumped to; else the top line, or the newest "
+               "while following) alone: JSON pretty-printed, control characters visible (enter does it too)",
+               tab="logs", panel="viewer"),
     AppCommand("logs-run-query", "Logs: run the query", "ctrl+r", "run_query",
                "StartQuery over the groups and the time range, then the results (disabled in read-only mode: "
                "the read-only guard refuses StartQuery)", tab="logs", panel="insights", mutating=True),

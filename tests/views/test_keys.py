@@ -82,3 +82,26 @@ async def test_an_unknown_keymap_entry_is_named_not_ignored(sandbox):
     # on_mount ran before the recorder could be set: read what the app's notifications hold instead
     shown = [str(n.message) for n in app._notifications] + notes
     assert any("keymap: unknown command id(s) no-such-command" in n for n in shown)
+
+
+def test_no_two_commands_active_together_share_a_key():
+    """Global keys, a tab's tab-wide keys and one panel's keys are live at the same time: no key may mean two
+    things (the nearer binding would silently win). The log viewer's own keys (scrolling) come first too."""
+    from opstui.commands import GLOBAL_COMMANDS, TAB_COMMANDS, commands_of
+    from opstui.views.logs.viewer import LogViewer
+
+    clashes = []
+    for tab, commands in TAB_COMMANDS.items():
+        for panel in {c.panel for c in commands} | {""}:
+            seen = {c.key: c.id for c in GLOBAL_COMMANDS if c.key}
+            for c in commands:
+                if c.key and c.panel in ("", panel):
+                    if c.key in seen:
+                        clashes.append((tab, panel, c.key, seen[c.key], c.id))
+                    seen[c.key] = c.id
+    assert clashes == []
+    viewer_keys = {k.strip() for b in LogViewer.BINDINGS for k in b.key.split(",")}
+    assert [c.id for c in commands_of("logs", "viewer") if c.key in viewer_keys] == []
+    wanted = {"logs-search": "F", "logs-search-next": "n", "logs-search-prev": "N", "logs-wrap": "w",
+              "logs-event": "J"}
+    assert {c.id: c.key for c in commands_of("logs", "viewer") if c.id in wanted} == wanted

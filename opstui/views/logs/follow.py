@@ -4,6 +4,8 @@ Polling, not Live Tail (see ``opstui/aws/logs.py``): every ``POLL_SECONDS`` whil
 FilterLogEvents per followed group. While the tab is hidden nothing is polled; the follower reads on from
 the newest event it has seen when the tab comes back, so nothing is lost. The tab's filter box filters the
 lines (words, ``!word``, ``level=ERROR``, ``$.status >= 500``), ``p`` pauses and resumes, ``end`` resumes.
+``F`` finds without filtering (``n``/``N``: next/previous match, esc: end), ``w`` wraps long lines, and ``J``
+(or enter) shows the event on the marked line, or the one at the top, alone: JSON pretty-printed (event.py).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from opstui.safe import clean
 from opstui.views.common.form import Field, FormScreen
 from opstui.views.common.tab import Panel, aws_work, bindings_for
 from opstui.views.common.work import action_work
+from opstui.views.logs.event import EventScreen
 from opstui.views.logs.viewer import LogViewer
 
 POLL_SECONDS = 2.0
@@ -199,6 +202,9 @@ class FollowPanel(Panel):
 
     def status_info(self) -> str:
         parts = []
+        found = self.viewer.search_status()
+        if found:
+            parts.append(found)
         if self.filter_problem:
             parts.append(f"filter not applied: {self.filter_problem}")
         if self.follower is not None:
@@ -250,6 +256,65 @@ class FollowPanel(Panel):
                             build, submit, submit_label="Jump")
         if await self.app.push_screen_wait(screen) and chosen:
             self.viewer.jump_to_time(chosen[0])
+
+    def action_search(self) -> None:
+        self._ask_search()
+
+    @action_work("logs-search")
+    async def _ask_search(self) -> None:
+        chosen: list[str] = []
+
+        def build(values: dict[str, str]) -> str:
+            return values["text"]
+
+        async def submit(text: str) -> None:
+            chosen.append(text)
+
+        current = self.viewer.search.text if self.viewer.search is not None else ""
+        screen = FormScreen("Find in the lines", [Field("text", "Text", current,
+                                                        placeholder="plain text, any case (empty: end the search)")],
+                            build, submit, submit_label="Find",
+                            note="Every match is highlighted; n / N go to the next / previous matching line.")
+        if await self.app.push_screen_wait(screen) and chosen:
+            self.viewer.start_search(chosen[0])
+            self.viewer.focus()
+
+    def action_search_next(self) -> None:
+        self._step(1)
+
+    def action_search_prev(self) -> None:
+        self._step(-1)
+
+    def _step(self, direction: int) -> None:
+        if self.viewer.search is None:
+            self.app.notify("Nothing searched yet: F finds a text in the lines.", severity="warning", markup=False)
+            return
+        self.viewer.search_step(direction)
+
+    def action_toggle_wrap(self) -> None:
+        viewer = self.viewer
+        viewer.set_wrap(not viewer.wrap)
+
+    def action_event(self) -> None:
+        """The event on the marked line (or the top one) alone: JSON pretty-printed."""
+        viewer = self.viewer
+        line = viewer.current_line()
+        if line is None:
+            self.app.notify("No line to show yet.", severity="warning", markup=False)
+            return
+        ts, source, message = line
+        self.app.push_screen(EventScreen(ts, viewer.sources[source] if source < len(viewer.sources) else "", message))
+
+    def action_open(self) -> None:
+        self.action_event()
+
+    def action_back(self) -> bool:
+        """esc: end the search first (then the tab clears the filter)."""
+        return self.viewer.end_search()
+
+    @on(LogViewer.SearchChanged)
+    def _search_changed(self) -> None:
+        self.tab.render_status()
 
     @on(LogViewer.FollowChanged)
     def _follow_changed(self) -> None:
