@@ -223,7 +223,7 @@ class OpsApp(App[None]):
     # -- layout -----------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
-        with TabbedContent(id="tabs"):
+        with TabbedContent(id="tabs", initial=self.settings.tab):
             for tab_id, title, _ in TABS:
                 with TabPane(title, id=tab_id):
                     yield TAB_VIEWS[tab_id](id=f"{tab_id}-view")

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse every mutating AWS call before it is sent")
     p.add_argument("--refresh", type=float, metavar="SECONDS", help="auto-refresh interval (default 15)")
     p.add_argument("--theme", help="Textual theme name (e.g. nord, gruvbox)")
+    p.add_argument("--tab", help="the tab shown at start: overview (default), fleet, shells, run, inventory, "
+                                 "monitoring, backup, logs")
     p.add_argument("--demo", action="store_true", help="run against a local sandbox fleet; no AWS account needed")
     p.add_argument("--nodes", type=int, help="with --demo: size of the generated fleet (up to 10000)")
     p.add_argument("--scenario", default="default", help="with --demo: sandbox scenario (default, hostile)")
@@ -81,6 +83,7 @@ def resolve_settings(argv: list[str]) -> tuple[Settings, argparse.Namespace]:
         "read_only": args.read_only,
         "refresh": args.refresh,
         "theme": args.theme,
+        "tab": args.tab,
     }
     settings = settings_from(load_file(), cli)
     if not settings.regions and not args.demo:

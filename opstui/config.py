@@ -15,6 +15,8 @@ from typing import Any
 
 from platformdirs import user_config_dir
 
+from opstui.commands import TABS
+
 DEFAULT_REFRESH = 15.0
 
 
@@ -38,6 +40,7 @@ class Settings:
     bell: bool = False  # ring the terminal bell when an alarm enters ALARM or a canary starts failing
     keymap: tuple[tuple[str, str], ...] = ()  # (command id, keys): the config file's [keymap] table
     fleet_cache: bool = True  # paint the last known fleet at start (opstui.fleet_cache); off for --demo
+    tab: str = "overview"  # the tab shown at start (--tab); the others load when first shown
 
 
 class ConfigError(ValueError):
@@ -70,6 +73,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "endpoint_url": ((str,), "a string (a URL)"), "read_only": ((bool,), "true or false"),
     "record_sessions": ((bool,), "true or false"), "bell": ((bool,), "true or false"),
     "keymap": ((dict,), "a table of command id = \"keys\""), "fleet_cache": ((bool,), "true or false"),
+    "tab": ((str,), "a tab id (overview, fleet, shells, run, inventory, monitoring, backup, logs)"),
 }
 
 
@@ -113,6 +117,7 @@ def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
         bell=bool(file_data.get("bell", False)),
         fleet_cache=bool(file_data.get("fleet_cache", True)),
         keymap=tuple(sorted((file_data.get("keymap") or {}).items())),
+        tab=file_data.get("tab") or "overview",
     )
     overrides = {k: v for k, v in cli.items() if v is not None}
     if "regions" in overrides:
@@ -120,4 +125,7 @@ def settings_from(file_data: dict[str, Any], cli: dict[str, Any]) -> Settings:
     s = replace(s, **overrides)
     if s.refresh <= 0:
         raise ConfigError("refresh must be a positive number of seconds")
+    tabs = [tab_id for tab_id, _, _ in TABS]
+    if s.tab not in tabs:
+        raise ConfigError(f"unknown tab {s.tab!r}: one of {', '.join(tabs)}")
     return s

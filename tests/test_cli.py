@@ -240,3 +240,21 @@ def test_sandbox_on_ipv6_loopback_prints_a_bracketed_url_that_works():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_tab_chooses_the_tab_shown_at_start_and_an_unknown_one_is_refused(tmp_path: Path):
+    assert settings_from({}, {}).tab == "overview"
+    assert settings_from({"tab": "logs"}, {}).tab == "logs"
+    assert settings_from({"tab": "logs"}, {"tab": "fleet"}).tab == "fleet"  # the command line wins
+    with pytest.raises(ConfigError, match="unknown tab 'fleets': one of overview, fleet"):
+        settings_from({}, {"tab": "fleets"})
+
+
+async def test_the_app_opens_on_the_tab_asked_for_and_loads_it(sandbox):
+    from tests.helpers import make_app, wait_for
+
+    app = make_app(sandbox, tab="backup")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.backup_view.table("bk-jobs").rows)
+        assert app.active_tab == "backup"  # the Overview, mounted first, did not take the focus and the front
+    app.close_aws()

@@ -80,7 +80,8 @@ class OverviewView(TabView):
         self.bell = self.ctx.settings.bell
         self.ctx.fleet.snapshot_changed.subscribe(self, self._fleet_refreshed)
         self.query_one("#ov-list", OptionList).set_options([Option(Content("Checking…"), disabled=True)])
-        self.query_one("#ov-list", OptionList).focus()
+        if self.ctx.settings.tab == self.TAB_ID:  # focusing into a hidden tab would bring it to the front
+            self.query_one("#ov-list", OptionList).focus()
 
     # -- the lifecycle every tab has ------------------------------------------------------------------------
     def shown(self) -> None:
