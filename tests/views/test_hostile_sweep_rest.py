@@ -6,16 +6,24 @@ terminal."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import boto3
 import pytest
 
 from tests.helpers import loaded, make_app, wait_for
+from tests.hostile_watch import TerminalWatch, decline, own_hostile_sandbox
+from tests.sandbox_control import SandboxControl
 from tests.sweep import SECOND_HALF, walk_app
-from tests.views.test_hostile_sweep import HOSTILE_OUTPUT, TerminalWatch, decline, hostile  # noqa: F401 - fixture
 
 HOSTILE_EVENTS = ("\x1b]0;pwned\x07\x1b[2J [red]MARKUP-RED[/red] level=ERROR",
                   '{"level": "ERROR", "msg": "\u001b]52;c;cHduZWQ=\u0007 [b]MARKUP-BOLD[/b]", "latency_ms": 5}')
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[SandboxControl]:
+    with own_hostile_sandbox() as control:
+        yield control
 
 
 def hostile_point(point) -> bool:
@@ -24,7 +32,7 @@ def hostile_point(point) -> bool:
 
 
 @pytest.mark.timeout(240)
-async def test_no_screen_of_the_other_tabs_lets_hostile_text_reach_the_terminal_raw(hostile):  # noqa: F811
+async def test_no_screen_of_the_other_tabs_lets_hostile_text_reach_the_terminal_raw(hostile):
     logs = boto3.client("logs", region_name=hostile.regions[0], endpoint_url=hostile.endpoint,
                         **hostile.boto_kwargs())
     group = "/hostile/[red]MARKUP-RED[/red]/app"

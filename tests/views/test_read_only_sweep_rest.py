@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.read_only_walk import walk_read_only
 from tests.sweep import FIRST_HALF, SECOND_HALF, TAB_COMMANDS
-from tests.views.test_read_only_sweep import walk_read_only
 
 
 def test_the_two_halves_walk_every_tab():
