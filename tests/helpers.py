@@ -19,8 +19,11 @@ OPEN_APPS: list[OpsApp] = []
 
 
 def make_app(control, **overrides) -> OpsApp:
+    # fleet_cache: tests that use the cache turn it on (and point XDG_CACHE_HOME away). tab: the Fleet, where
+    # loaded() puts a test anyway; the Overview then checks only when shown (its dozen calls per region are
+    # not paid by every test), and its own tests show it or pass tab="overview"
     settings = Settings(regions=tuple(control.regions), endpoint_url=control.endpoint, refresh=3600, demo=True,
-                        fleet_cache=False)  # tests that use the cache turn it on (and point XDG_CACHE_HOME away)
+                        fleet_cache=False, tab="fleet")
     for key, value in overrides.items():
         settings = type(settings)(**{**settings.__dict__, key: value})
     app = OpsApp(settings, credentials=control.aws_credentials)

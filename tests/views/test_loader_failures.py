@@ -29,7 +29,7 @@ async def test_overview_loader_raising_is_shown_and_the_next_refresh_runs(sandbo
 
     broken = Broken(overview.gather_health)
     monkeypatch.setattr(overview, "gather_health", broken)
-    app = make_app(sandbox)
+    app = make_app(sandbox, tab="overview")
     async with app.run_test(size=(170, 44)) as pilot:
         view = app.tab("overview")
         await wait_for(pilot, lambda: view.failures)
@@ -48,7 +48,7 @@ async def test_monitoring_loader_raising_is_shown_and_the_refresh_chain_goes_on(
 
     broken = Broken(alarms.cw.describe_alarms)  # the Overview calls it too: it shows its own error line
     monkeypatch.setattr(alarms.cw, "describe_alarms", broken)
-    app = make_app(sandbox, refresh=0.3)
+    app = make_app(sandbox, refresh=0.3, tab="overview")
     async with app.run_test(size=(170, 44)) as pilot:
         await wait_for(pilot, lambda: app.tab("overview").failures or app.tab("overview").loads)
         app.show_tab("monitoring")

@@ -35,7 +35,7 @@ def _index(view: OverviewView, text: str) -> int:
 
 
 async def test_home_screen_lists_what_is_wrong_and_jumps_to_the_fleet_filtered(sandbox):
-    app = make_app(sandbox)
+    app = make_app(sandbox, tab="overview")
     async with app.run_test(size=(170, 44)) as pilot:
         view = await _overview(pilot, app)
         assert app.query_one("#tabs").active == "overview"  # the first tab and the home screen
@@ -81,7 +81,7 @@ async def test_home_screen_lists_what_is_wrong_and_jumps_to_the_fleet_filtered(s
 
 
 async def test_scripted_incident_appears_notifies_and_the_jump_lands_on_alarms_in_alarm(sandbox):
-    app = make_app(sandbox)
+    app = make_app(sandbox, tab="overview")
     async with app.run_test(size=(170, 44)) as pilot:
         view = await _overview(pilot, app)
         before = {a.key for h in view.health for a in h.alarms}
@@ -127,7 +127,7 @@ async def test_denied_monitoring_and_a_region_down_never_show_all_clear(sandbox)
     sandbox.add_fault("AccessDenied", service="monitoring")
     sandbox.add_fault("AccessDenied", service="synthetics")
     sandbox.add_fault("Unavailable", service="backup", region=dr)
-    app = make_app(sandbox)
+    app = make_app(sandbox, tab="overview")
     async with app.run_test(size=(170, 44)) as pilot:
         view = await _overview(pilot, app)
         text = "\n".join(line.text.plain for line in view.lines)
@@ -152,7 +152,7 @@ async def test_denied_monitoring_and_a_region_down_never_show_all_clear(sandbox)
 
 
 async def test_the_cursor_stays_on_its_line_when_lines_appear_above_it(sandbox):
-    app = make_app(sandbox)
+    app = make_app(sandbox, tab="overview")
     async with app.run_test(size=(170, 44)) as pilot:
         view = await _overview(pilot, app)
         ov = view.query_one("#ov-list")
@@ -217,7 +217,7 @@ async def _reload(pilot, app, view: OverviewView) -> None:
 async def test_an_alarm_fed_by_a_metric_filter_is_errors_in_logs_and_enter_follows_its_groups(sandbox):
     import uuid
 
-    app = make_app(sandbox)
+    app = make_app(sandbox, tab="overview")
     tag = uuid.uuid4().hex[:8]
     async with app.run_test(size=(170, 44)) as pilot:
         view = await _overview(pilot, app)
@@ -247,7 +247,7 @@ async def test_an_alarm_fed_by_a_metric_filter_is_errors_in_logs_and_enter_follo
 async def test_unreadable_metric_filters_make_errors_in_logs_unchecked_never_a_tick(sandbox):
     import uuid
 
-    app = make_app(sandbox)
+    app = make_app(sandbox, tab="overview")
     tag = uuid.uuid4().hex[:8]
     async with app.run_test(size=(170, 44)) as pilot:
         view = await _overview(pilot, app)
@@ -267,4 +267,24 @@ async def test_unreadable_metric_filters_make_errors_in_logs_unchecked_never_a_t
         finally:
             sandbox.clear_faults()
             await _drop_log_alarm(app, group, fname, alarm)
+    app.close_aws()
+
+
+async def test_hidden_overview_checks_when_shown_or_when_the_bell_is_on(sandbox):
+    """Behind another tab with the bell off, a Fleet refresh only marks the Overview stale (its checks are a
+    dozen calls per region); showing it checks at once. With the bell on it checks from any tab (it rings)."""
+    from tests.helpers import loaded
+
+    app = make_app(sandbox)  # starts on the Fleet
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot, app)
+        view = app.tab("overview")
+        await pilot.pause(0.5)
+        assert view.loads == 0 and view.stale
+        app.show_tab("overview")
+        await wait_for(pilot, lambda: view.loads == 1)
+        app.show_tab("fleet")
+        view.bell = True
+        app.ctx.nav.refresh_fleet()
+        await wait_for(pilot, lambda: view.loads == 2)
     app.close_aws()

@@ -64,6 +64,7 @@ class OverviewView(TabView):
         self.pending = False
         self.checked: datetime | None = None
         self.bell = False
+        self.stale = False  # a Fleet refresh came while another tab was shown and the bell was off
         self._seen_alarms: set[str] | None = None
         self._seen_failing: set[str] | None = None
         self.notified: list[str] = []  # what was notified (tests read it)
@@ -86,6 +87,8 @@ class OverviewView(TabView):
     # -- the lifecycle every tab has ------------------------------------------------------------------------
     def shown(self) -> None:
         self.query_one("#ov-list", OptionList).focus()
+        if self.stale:  # fleet refreshes came while another tab was shown: check now
+            self.refresh_now()
 
     def reload(self) -> None:
         """`r`: the Fleet first (the Overview follows its refresh, with the fresh snapshot)."""
@@ -118,10 +121,18 @@ class OverviewView(TabView):
 
     # -- loading --------------------------------------------------------------------------------------------
     def _fleet_refreshed(self, snapshot: object) -> None:
-        if snapshot is not None:
+        """Check after each Fleet refresh while this tab is shown, or while the bell is on (it rings from any
+        tab); otherwise only note it: the checks cost a dozen calls per region, and they run when the tab is
+        shown again."""
+        if snapshot is None:
+            return
+        if self.bell or self.is_active:
             self.refresh_now()
+        else:
+            self.stale = True
 
     def refresh_now(self) -> None:
+        self.stale = False
         if self.busy:
             self.pending = True
             return
