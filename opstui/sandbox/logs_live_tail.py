@@ -27,7 +27,8 @@ Where it is served: botocore sends StartLiveTail to the ``stream-`` host prefix 
 ``endpoint.hostPrefix``; AWS's documents call the host ``streaming-logs``). With an ``endpoint_url`` such as
 ``http://127.0.0.1:PORT`` botocore prepends it anyway (``stream-127.0.0.1``, which no resolver answers), so a
 client of the sandbox sets ``inject_host_prefix=False`` (opstui's ``AwsClients`` does whenever it has an
-endpoint URL) and the request reaches the one endpoint; the Host allow-list is unchanged.
+endpoint URL; other botocore clients: ``AWS_DISABLE_HOST_PREFIX_INJECTION=true``) and the request reaches the one
+endpoint; the Host allow-list is unchanged (``stream-localhost`` would not resolve here either).
 
 Knob (``POST /_opstui/live-tail {"supported": false}``, stricter, so not listed as lenient): answer
 StartLiveTail like an endpoint that does not know it (``UnknownOperationException``), to test a client's
