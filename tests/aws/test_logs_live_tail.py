@@ -135,3 +135,22 @@ def test_sessions_respect_live_tails_limits() -> None:
     sessions = logs.live_tail_sessions(whole + narrowed + other)
     assert sorted(len(s) for s in sessions) == [1, 1, 1, 2, 10]
     assert all(len({t.region for t in s}) == 1 for s in sessions)
+
+
+async def test_a_session_that_ends_is_started_again_and_the_gap_is_read_once(aws: AwsClients) -> None:
+    group = _group()
+    await _put(aws, group, "s", "first")
+    follower = logs.LiveTailFollower([logs.FollowTarget(R1, group)])
+    try:
+        await follower.poll(aws)
+        await _put(aws, group, "s", "seen live")
+        await _until(follower, aws, "seen live")
+        follower._streams[0].close()  # the connection drops (what a network fault or the 3-hour limit does)
+        await _put(aws, group, "s", "in the gap")
+        seen = await _until(follower, aws, "in the gap")
+        assert follower.mode == "live tail" and aws.calls["logs:StartLiveTail"] >= 2
+        assert [e.message for e in seen] == ["in the gap"]  # from the catch-up poll, "seen live" not again
+        await _put(aws, group, "s", "after the restart")
+        assert [e.message for e in await _until(follower, aws, "after the restart")] == ["after the restart"]
+    finally:
+        await follower.close()
