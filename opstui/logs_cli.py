@@ -7,7 +7,8 @@
 ``TIME SOURCE MESSAGE``; ``--node`` narrows each group to the node's streams (the agent names a stream after
 the instance), ``--filter`` is AWS's filter pattern (applied by the service: ``ERROR``, ``{ $.level =
 "ERROR" }``), ``--json level,msg`` prints those fields of JSON events instead of the whole message, and
-``--follow`` keeps polling (one FilterLogEvents per group per poll, as the tab) until ctrl+c.
+``--follow`` keeps printing until ctrl+c: through Live Tail (StartLiveTail) where the endpoint has it, else by
+polling (one FilterLogEvents per group per poll, as the tab), saying why on stderr.
 ``query`` runs a Logs Insights query and prints its results as a table (``--json``: one JSON object a row).
 
 On a terminal the output has colours (time, source, and the events' own SGR colours) and every other
@@ -37,6 +38,7 @@ from opstui.safe import clean, clean_block, json_text
 
 EXIT_OK, EXIT_USAGE, EXIT_AWS = 0, 2, 3
 POLL_SECONDS = 2.0
+LIVE_WAIT_SECONDS = 1.5  # a Live Tail update comes every second
 _SINCE = re.compile(r"^(\d+)\s*([smhdw])$")
 _SGR = re.compile(r"(\x1b\[[0-9;]*m)")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -160,23 +162,37 @@ async def tail(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ..
     fields = [f.strip() for f in args.fields.split(",") if f.strip()]
     prefix = await resolve_node(aws, regions, args.node) if args.node else ""
     targets = [lg.FollowTarget(r, g, stream_prefix=prefix) for r in regions for g in args.groups]
-    follower = lg.LogFollower(targets, pattern=args.filter, start_ms=int((time.time() - since) * 1000))
+    start_ms = int((time.time() - since) * 1000)
+    # --follow: Live Tail where the endpoint has it (polling FilterLogEvents where it is refused); a one-shot
+    # read is one FilterLogEvents pass
+    follower: lg.LiveTailFollower | lg.LogFollower = (
+        lg.LiveTailFollower(targets, pattern=args.filter, start_ms=start_ms) if args.follow
+        else lg.LogFollower(targets, pattern=args.filter, start_ms=start_ms))
     printer = Printer(out, fields, len(args.groups) > 1)
     warned: set[lg.FollowTarget] = set()
-    while True:
-        update = await follower.poll(aws)
-        printer.print(update.events)
-        failed = set(update.errors)
-        for target, problem in update.errors.items():
-            if target not in warned:
-                print(f"opstui logs: {clean(target.group, 200)} in {target.region}: {clean(str(problem), 400)}",
-                      file=err, flush=True)
-                warned.add(target)
-        if failed and len(failed) == len(targets) and follower.polls == 1:
-            return EXIT_AWS  # nothing can be read anywhere: say so instead of waiting forever
-        if not args.follow:
-            return EXIT_OK
-        await asyncio.sleep(POLL_SECONDS)
+    try:
+        while True:
+            live = isinstance(follower, lg.LiveTailFollower) and follower.mode == "live tail"
+            update = await (follower.poll(aws, wait=LIVE_WAIT_SECONDS) if live else follower.poll(aws))
+            printer.print(update.events)
+            if isinstance(follower, lg.LiveTailFollower) and follower.reason and follower.polls == 1:
+                print(f"opstui logs: {clean(follower.reason, 400)}; polling every {POLL_SECONDS:.0f} s", file=err,
+                      flush=True)
+            failed = set(update.errors)
+            for target, problem in update.errors.items():
+                if target not in warned:
+                    print(f"opstui logs: {clean(target.group, 200)} in {target.region}: {clean(str(problem), 400)}",
+                          file=err, flush=True)
+                    warned.add(target)
+            if failed and len(failed) == len(targets) and follower.polls == 1:
+                return EXIT_AWS  # nothing can be read anywhere: say so instead of waiting forever
+            if not args.follow:
+                return EXIT_OK
+            if not (isinstance(follower, lg.LiveTailFollower) and follower.mode == "live tail"):
+                await asyncio.sleep(POLL_SECONDS)
+    finally:
+        if isinstance(follower, lg.LiveTailFollower):
+            await follower.close()
 
 
 async def query(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...], out: TextIO,

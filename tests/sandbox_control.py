@@ -155,3 +155,11 @@ class SandboxControl:
 
     def clear_calls(self) -> None:
         self._send("DELETE", "calls")
+
+    # -- CloudWatch Logs Live Tail ----------------------------------------------------------------------------
+    def live_tail(self, supported: bool | None = None) -> Any:
+        """The Live Tail knob (``supported=False``: StartLiveTail answers UnknownOperationException) and the
+        open sessions; with no argument, only reads."""
+        if supported is None:
+            return self._send("GET", "live-tail")
+        return self._send("POST", "live-tail", {"supported": supported})

@@ -126,3 +126,54 @@ def test_read_only_refuses_query_and_allows_tail(sandbox, groups):
 
 def test_since_units():
     assert [parse_since(s) for s in ("30s", "10m", "2h", "1d", "1w")] == [30, 600, 7200, 86400, 604800]
+
+
+async def _follow_until(sandbox, group: str, line: str, *extra: str) -> tuple[str, str]:
+    """Run ``opstui logs tail GROUP --follow`` (its coroutine, so the test can stop it), put ``line`` once it
+    has printed the history, and return stdout and stderr once ``line`` is printed."""
+    import asyncio
+
+    from opstui.logs_cli import build_parser, tail
+
+    args = build_parser().parse_args(["tail", group, "--follow", *extra])
+    aws = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials)
+    out, err = io.StringIO(), io.StringIO()
+    task = asyncio.create_task(tail(args, aws, (R1,), out, err))
+    try:
+        for _ in range(100):
+            if "history" in out.getvalue():
+                break
+            await asyncio.sleep(0.1)
+        await aws.call("logs", R1, "put_log_events", logGroupName=group, logStreamName="s",
+                       logEvents=[{"timestamp": int(time.time() * 1000), "message": line}])
+        for _ in range(100):
+            if line in out.getvalue():
+                break
+            await asyncio.sleep(0.1)
+        return out.getvalue(), err.getvalue()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await aws.close()
+
+
+async def test_follow_prints_new_events_through_live_tail(sandbox):
+    group = f"/cli/{uuid.uuid4().hex[:8]}/live"
+    await _put(sandbox, group, {"s": ["history"]}, int(time.time() * 1000) - 1000)
+    calls_before = sandbox.calls().get("logs:StartLiveTail", 0)
+    out, err = await _follow_until(sandbox, group, "new line")
+    assert "history" in out and "new line" in out and err == ""
+    assert sandbox.calls().get("logs:StartLiveTail", 0) > calls_before
+
+
+async def test_follow_polls_where_live_tail_is_refused_and_says_so(sandbox):
+    group = f"/cli/{uuid.uuid4().hex[:8]}/polled"
+    await _put(sandbox, group, {"s": ["history"]}, int(time.time() * 1000) - 1000)
+    sandbox.live_tail(supported=False)
+    try:
+        out, err = await _follow_until(sandbox, group, "polled line")
+    finally:
+        sandbox.live_tail(supported=True)
+    assert "polled line" in out
+    assert "Live Tail unavailable" in err and "UnknownOperationException" in err and "polling every 2 s" in err

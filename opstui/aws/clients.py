@@ -27,11 +27,17 @@ from opstui.aws.budgets import Pacer
 from opstui.aws.errors import OpsError, ReadOnlyError, map_error
 
 READ_PREFIXES = ("Describe", "List", "Get", "BatchGet", "Search", "Filter", "Lookup")
+#: reads whose names do not say so, each named here on purpose (the prefix rule stays fail closed):
+#: StartLiveTail opens a stream of a log group's new events and changes nothing; AWS's managed policy
+#: CloudWatchLogsReadOnlyAccess grants it (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/
+#: CloudWatchLogsReadOnlyAccess.html). StartQuery/StopQuery, also in that policy, stay refused: a query is
+#: started, runs and is billed by the data it scans.
+READ_OPERATIONS = frozenset({"StartLiveTail"})
 
 
 def is_read_operation(operation: str) -> bool:
     """True for operations that only read. Everything else counts as mutating (fail closed)."""
-    return operation.startswith(READ_PREFIXES)
+    return operation.startswith(READ_PREFIXES) or operation in READ_OPERATIONS
 
 
 def parse_timestamp_utc(value: Any) -> datetime:
@@ -154,6 +160,10 @@ class AwsClients:
             kwargs: dict[str, Any] = {"region_name": region, "config": self._config}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
+                # botocore prepends an operation's host prefix (StartLiveTail: "stream-") to any endpoint URL,
+                # IP literals included ("stream-127.0.0.1" resolves nowhere); a custom endpoint is one host
+                # that serves the whole API, so it gets the request as is
+                kwargs["config"] = self._config.merge(AioConfig(inject_host_prefix=False))
             if self._credentials:
                 kwargs["aws_access_key_id"] = self._credentials.access_key
                 kwargs["aws_secret_access_key"] = self._credentials.secret_key
@@ -208,6 +218,10 @@ class AwsClients:
         if not err.region:
             err.region = region
         return err
+
+    def error(self, exc: BaseException, service: str, region: str, operation: str = "") -> OpsError:
+        """The OpsError for a failure met after a call returned (reading an event stream, say)."""
+        return self._map(exc, service, region, operation)
 
     async def call(self, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
         """One API call, e.g. `await aws.call("sts", r, "get_caller_identity")`; failures raise OpsError."""

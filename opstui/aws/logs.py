@@ -13,13 +13,30 @@ Reading:
   (AWS gives back the same token at the end of the stream):
   https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html
 
-Following (``tail -f``): :class:`LogFollower` polls with **one paged FilterLogEvents per group per poll**
-(a node's stream inside a shared group is a stream-name prefix, not a call of its own), re-reads a little
-before the newest event it has seen (FilterLogEvents is eventually consistent: an event can become visible
-after a later one) and drops what it already returned by (group, stream, timestamp, eventId). It does not
-use StartLiveTail: that is an HTTP/2 event stream on the ``stream-`` host prefix, and moto 5.2.5 answers it
-with one snapshot of the stored events and ends the stream instead of pushing new ones, so the sandbox could
-not prove it; polling works the same against AWS and the sandbox.
+Following (``tail -f``), two ways with one update shape (:class:`FollowUpdate`):
+
+* :class:`LiveTailFollower`, the default: StartLiveTail sessions
+  (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartLiveTail.html), whose event
+  streams (aiobotocore's ``AioEventStream``, read by a task per session on the AWS loop) push a
+  ``sessionUpdate`` every second. A session takes at most 10 groups, and stream names or prefixes only with
+  one group, so targets narrowed to streams get a session each and the rest share sessions of 10, per
+  region. Live Tail streams only what arrives after it starts: the history since ``start_ms`` comes from one
+  FilterLogEvents poll (the same :class:`LogFollower`), and what both return in the overlap is shown once
+  (Live Tail events carry no eventId, so the overlap is matched on group, stream, timestamp and message).
+  If StartLiveTail fails at the start -- ``UnknownOperationException``/``InvalidAction`` (an endpoint that
+  does not have it), ``AccessDeniedException`` (no ``logs:StartLiveTail``), ``InvalidOperationException``
+  (an Infrequent Access group), the ``stream-`` endpoint unreachable, or any other error (a polling follow
+  then reports it per group) -- the follower polls instead, for good, and says why (``mode``, ``reason``).
+  A session that ends later (the three-hour limit, a dropped connection) is started again at the next poll,
+  with a FilterLogEvents catch-up from the newest event seen.
+* :class:`LogFollower` polls with **one paged FilterLogEvents per group per poll** (a node's stream inside a
+  shared group is a stream-name prefix, not a call of its own), re-reads a little before the newest event it
+  has seen (FilterLogEvents is eventually consistent: an event can become visible after a later one) and
+  drops what it already returned by (group, stream, timestamp, eventId).
+
+With an ``endpoint_url`` (the sandbox, LocalStack) ``AwsClients`` turns off botocore's host-prefix injection,
+which would send StartLiveTail to ``stream-<host>`` (``stream-127.0.0.1`` resolves nowhere; botocore does not
+skip the prefix for IP literals).
 
 Logs Insights: :func:`start_query`, :func:`get_query_results`, :func:`stop_query`, :func:`run_query`
 (start, poll until done, stop on cancel). Times are epoch **seconds** in StartQuery:
@@ -34,7 +51,7 @@ Metric filters: :func:`put_metric_filter`, :func:`describe_metric_filters`, :fun
 Read-only mode: the guard in ``clients.py`` lets through only Describe/List/Get/Filter... operations, so
 PutMetricFilter, DeleteMetricFilter (changes) and also StartQuery/StopQuery are refused in read-only mode.
 IAM counts StartQuery and StopQuery as reads (the AWS managed policy CloudWatchLogsReadOnlyAccess grants
-``logs:StartQuery``, ``logs:StopQuery``, ``logs:StartLiveTail``:
+``logs:StartQuery``, ``logs:StopQuery``, ``logs:StartLiveTail``; the guard names StartLiveTail as a read):
 https://docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsReadOnlyAccess.html), but the
 guard fails closed on names and is not special-cased here: in read-only mode Insights is disabled (greyed)
 and says so. Widening the guard is a decision for the guard, not for one service module.
@@ -276,6 +293,199 @@ class LogFollower:
             return
         horizon = min(self.newest_ms.values()) - 2 * self.overlap_ms
         self._seen = {k: ts for k, ts in self._seen.items() if ts >= horizon}
+
+
+LIVE_TAIL_MAX_GROUPS = 10  # StartLiveTail's logGroupIdentifiers limit
+
+
+def _content_key(e: LogEvent) -> tuple[str, str, int, str]:
+    """What Live Tail and FilterLogEvents both say about an event (Live Tail gives no eventId)."""
+    return (e.group, e.stream, e.timestamp, e.message)
+
+
+def live_tail_sessions(targets: Sequence[FollowTarget]) -> list[list[FollowTarget]]:
+    """The sessions that cover these targets: per region, a target narrowed to streams alone (AWS allows
+    stream names or prefixes only with one group), the others together, at most 10 groups a session."""
+    sessions: list[list[FollowTarget]] = []
+    whole: dict[str, list[FollowTarget]] = {}
+    for t in targets:
+        if t.stream_names or t.stream_prefix:
+            sessions.append([t])
+        else:
+            whole.setdefault(t.region, []).append(t)
+    for group in whole.values():
+        sessions += [group[i:i + LIVE_TAIL_MAX_GROUPS] for i in range(0, len(group), LIVE_TAIL_MAX_GROUPS)]
+    return sessions
+
+
+@dataclass
+class LiveTailFollower:
+    """Follows like :class:`LogFollower` (same ``poll()`` and update), through StartLiveTail where it works.
+
+    ``mode`` is "starting" until the first poll, then "live tail" or "polling" (``reason`` says why). In live
+    mode ``poll()`` returns what the sessions pushed since the last poll (at once, or after waiting up to
+    ``wait`` seconds for the next update); nothing is lost while nobody polls, up to ``max_backlog`` events
+    (the oldest are dropped and counted in ``dropped``). Call :meth:`close` on the loop that polled.
+    """
+
+    targets: list[FollowTarget]
+    pattern: str = ""
+    start_ms: int = 0
+    max_backlog: int = 50_000
+    mode: str = "starting"
+    reason: str = ""
+    sessions: int = 0
+    sampled: int = 0  # updates AWS sampled down to 500 events
+    dropped: int = 0
+    polls: int = 0
+    poller: LogFollower = field(init=False)
+    _buffer: list[LogEvent] = field(default_factory=list)
+    _arns: dict[tuple[str, str], str] = field(default_factory=dict)
+    _streams: list[Any] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _ended: OpsError | None = None
+    _wake: asyncio.Event | None = None
+    _backfilled: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
+    _live: dict[tuple[str, str, int, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.targets = list(self.targets)
+        self.poller = LogFollower(self.targets, pattern=self.pattern, start_ms=self.start_ms,
+                                  max_backlog=self.max_backlog)
+        self.start_ms = self.poller.start_ms
+
+    async def poll(self, aws: AwsClients, wait: float = 0.0) -> FollowUpdate:
+        self.polls += 1
+        if self.mode == "polling":
+            return await self.poller.poll(aws)
+        if self.mode == "starting" or self._ended is not None:
+            return await self._start(aws)
+        if wait > 0 and not self._buffer and self._wake is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+        if self._wake is not None:
+            self._wake.clear()
+        return FollowUpdate(self._take_live(), calls=0)
+
+    async def _start(self, aws: AwsClients) -> FollowUpdate:
+        restarting = self._ended is not None
+        await self.close()
+        self._ended = None
+        self._wake = asyncio.Event()
+        try:
+            for session in live_tail_sessions(self.targets):
+                await self._open(aws, session)
+        except OpsError as err:
+            await self.close()
+            self.mode = "polling"
+            self.reason = f"Live Tail {'ended' if restarting else 'unavailable'}: {err}"
+            return await self.poller.poll(aws)
+        self.mode = "live tail"
+        self.sessions = len(self._streams)
+        # the history (or, after a restart, the gap) from FilterLogEvents; Live Tail runs from now on
+        update = await self.poller.poll(aws)
+        fresh = []
+        for e in update.events:
+            key = _content_key(e)
+            if key in self._live:
+                continue
+            self._backfilled[key] = e.timestamp
+            fresh.append(e)
+        live = self._take_live()
+        update.events = sorted(fresh + live, key=lambda e: (e.timestamp, e.group, e.stream, e.event_id))
+        update.calls += self.sessions
+        return update
+
+    async def _arn(self, aws: AwsClients, target: FollowTarget) -> str:
+        key = (target.region, target.group)
+        if key not in self._arns:
+            groups = await describe_log_groups(aws, target.region, prefix=target.group)
+            arn = next((g.arn for g in groups if g.name == target.group), "")
+            if not arn:
+                raise OpsError(f"log group {target.group} not found", kind="not-found", service="logs",
+                               region=target.region, operation="DescribeLogGroups")
+            self._arns[key] = arn.removesuffix(":*")  # Live Tail refuses an ARN ending in *
+        return self._arns[key]
+
+    async def _open(self, aws: AwsClients, session: list[FollowTarget]) -> None:
+        region = session[0].region
+        arns = {await self._arn(aws, t): t.group for t in session}
+        params: dict[str, Any] = {"logGroupIdentifiers": list(arns)}
+        only = session[0]
+        if only.stream_names:
+            params["logStreamNames"] = list(only.stream_names[:MAX_STREAM_NAMES])
+        elif only.stream_prefix:
+            params["logStreamNamePrefixes"] = [only.stream_prefix]
+        if self.pattern.strip():
+            params["logEventFilterPattern"] = self.pattern
+        resp = await aws.call("logs", region, "start_live_tail", **params)
+        stream = resp["responseStream"]
+        self._streams.append(stream)
+        self._tasks.append(asyncio.get_running_loop().create_task(self._read(aws, stream, region, arns)))
+
+    async def _read(self, aws: AwsClients, stream: Any, region: str, arns: dict[str, str]) -> None:
+        try:
+            async for event in stream:
+                update = event.get("sessionUpdate")
+                if update is None:
+                    continue  # sessionStart
+                if (update.get("sessionMetadata") or {}).get("sampled"):
+                    self.sampled += 1
+                for r in update.get("sessionResults") or []:
+                    ident = str(r.get("logGroupIdentifier") or "")
+                    group = arns.get(ident.removesuffix(":*")) or ident.rsplit(":log-group:", 1)[-1]
+                    ts, message = int(r.get("timestamp") or 0), str(r.get("message") or "")
+                    stream_name = str(r.get("logStreamName") or "")
+                    self._buffer.append(LogEvent(f"live/{stream_name}/{ts}/{hash(message)}", stream_name, ts, message,
+                                                 group, region, int(r.get("ingestionTime") or 0)))
+                if len(self._buffer) > self.max_backlog:
+                    self.dropped += len(self._buffer) - self.max_backlog
+                    del self._buffer[:len(self._buffer) - self.max_backlog]
+                if self._wake is not None:
+                    self._wake.set()
+            self._ended = OpsError("the Live Tail session ended", service="logs", region=region,
+                                   operation="StartLiveTail")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a stream error (timeout event, dropped connection): restart
+            self._ended = aws.error(exc, "logs", region, "StartLiveTail")
+        if self._wake is not None:
+            self._wake.set()
+
+    def _take_live(self) -> list[LogEvent]:
+        events, self._buffer = self._buffer, []
+        out = []
+        for e in events:
+            key = _content_key(e)
+            if key in self._backfilled:
+                continue
+            self._live[key] = e.timestamp
+            out.append(e)
+            for t in self.targets:  # a restart's catch-up poll reads from here
+                if t.region == e.region and t.group == e.group:
+                    self.poller.newest_ms[t] = max(self.poller.newest_ms.get(t, 0), e.timestamp)
+        out.sort(key=lambda e: (e.timestamp, e.group, e.stream, e.event_id))
+        self._prune()
+        return out
+
+    def _prune(self) -> None:
+        for seen in (self._backfilled, self._live):
+            if len(seen) > 200_000:
+                horizon = max(seen.values()) - 2 * OVERLAP_MS
+                for key in [k for k, ts in seen.items() if ts < horizon]:
+                    del seen[key]
+
+    async def close(self) -> None:
+        """End the sessions (closing a stream ends it at AWS too) and their readers."""
+        tasks, self._tasks = self._tasks, []
+        streams, self._streams = self._streams, []
+        for task in tasks:
+            task.cancel()
+        for stream in streams:
+            with contextlib.suppress(Exception):
+                stream.close()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # -- Logs Insights --------------------------------------------------------------------------------------------
@@ -520,7 +730,7 @@ async def metric_groups(aws: AwsClients, region: str, metric_name: str, namespac
 
 
 __all__ = [
-    "EventPage", "FollowTarget", "FollowUpdate", "LogCursor", "LogEvent", "LogFollower", "LogGroup", "LogStream",
+    "EventPage", "FollowTarget", "FollowUpdate", "LiveTailFollower", "LogCursor", "LogEvent", "LogFollower", "LogGroup", "LogStream",
     "MetricFilter", "QueryDefinition", "QueryResults", "StreamPage", "delete_metric_filter", "describe_log_groups",
     "describe_log_streams", "describe_metric_filters", "describe_query_definitions", "filter_all", "filter_events", "get_log_events",
     "get_query_results", "metric_filter_problems", "metric_groups", "node_streams", "node_targets", "put_metric_filter", "run_query",

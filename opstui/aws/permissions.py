@@ -81,11 +81,12 @@ AREAS: tuple[Area, ...] = (
          "SendCommand on the instances and the document; FilterLogEvents on `/aws/ssm/*` or your group; "
          "GetObject on the output bucket (`f`); the nodes' instance profile needs `logs:CreateLogStream`/"
          "`logs:PutLogEvents` (and `s3:PutObject`) for the agent to write the output"),
-    Area("Logs, `opstui logs`", ("logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:FilterLogEvents",
-                                 "logs:GetLogEvents", "logs:DescribeMetricFilters", "logs:DescribeQueryDefinitions",
+    Area("Logs, `opstui logs`", ("logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:StartLiveTail",
+                                 "logs:FilterLogEvents", "logs:GetLogEvents", "logs:DescribeMetricFilters", "logs:DescribeQueryDefinitions",
                                  "logs:GetQueryResults",
                                  "logs:StartQuery", "logs:StopQuery", "logs:PutMetricFilter",
                                  "logs:DeleteMetricFilter"),
+         "StartLiveTail follows (without it, or where the endpoint lacks it, following polls FilterLogEvents); "
          "IAM counts StartQuery/StopQuery as reads (the managed policy CloudWatchLogsReadOnlyAccess grants them), "
          "but the read-only guard refuses them by name, so `--read-only` disables Insights; the metric filter "
          "form's alarm uses Monitoring's `cloudwatch:PutMetricAlarm`; the nodes' instance profile needs "

@@ -37,6 +37,7 @@ class ControlRequest:
 
 
 Handler = Callable[[ControlRequest], Any]
+StreamHandler = Callable[[dict[str, Any], Callable[..., Any], str, str], Iterable[bytes]]
 
 _patched: set[type[Extension]] = set()
 _patch_lock = threading.RLock()
@@ -98,6 +99,13 @@ class Extension:
         """Endpoints of other paths: ``(method, path below /_opstui/) -> handler``."""
         return {}
 
+    def streams(self) -> dict[tuple[str, str], StreamHandler]:
+        """AWS operations this extension answers itself with a streamed body, which moto cannot give:
+        ``(signing name, Operation) -> handler(environ, start_response, account, region)``, a WSGI answer
+        whose iterable the server writes (and flushes) chunk by chunk. The middleware calls it after the
+        signature check and fault injection, instead of moto, and does not record it (a stream never ends)."""
+        return {}
+
     def endpoints(self) -> dict[tuple[str, str], Handler]:
         """Every endpoint the extension answers: its overridden standard methods, then :meth:`routes`."""
         own: dict[tuple[str, str], Handler] = {}
@@ -147,12 +155,22 @@ class Registry:
                 if key in self._routes:
                     raise ValueError(f"two extensions answer {key[0]} /_opstui/{key[1]}")
                 self._routes[key] = handler
+        self._streams: dict[tuple[str, str], StreamHandler] = {}
+        for ext in self.extensions:
+            for key, stream in ext.streams().items():
+                if key in self._streams:
+                    raise ValueError(f"two extensions stream {key[0]}:{key[1]}")
+                self._streams[key] = stream
 
     def __iter__(self) -> Iterator[Extension]:
         return iter(self.extensions)
 
     def route(self, method: str, path: str) -> Handler | None:
         return self._routes.get((method, path))
+
+    def stream(self, service: str, operation: str | None) -> StreamHandler | None:
+        """The streaming handler of an AWS operation, if an extension answers it (see Extension.streams)."""
+        return self._streams.get((service, operation or ""))
 
     @property
     def endpoints(self) -> list[tuple[str, str]]:

@@ -61,6 +61,7 @@ from . import (
     log_metric_filters,
     logs_fast,
     logs_insights,
+    logs_live_tail,
     metrics,
     operations,
     recorder,
@@ -254,6 +255,9 @@ class SandboxMiddleware:
                 start_response(f"{resp.status} {_REASONS.get(resp.status, 'Error')}",
                                [*resp.headers, ("Content-Length", str(len(resp.body)))])
                 return [resp.body]
+        stream = EXTENSIONS.stream(verified.service, operation)
+        if stream is not None:  # a streamed answer (StartLiveTail): written chunk by chunk, never recorded
+            return stream(environ, start_clean, sb.account_id, verified.region)
         if path == "/list-group-resources" and method == "POST":
             # moto has no route for it (HTML 404): answered here, see resource_groups.py
             info = request_info(environ)
@@ -340,6 +344,7 @@ EXTENSIONS = Registry([
     run_command.EXTENSION, ssm_sessions.EXTENSION, hostile.EXTENSION, webapp.EXTENSION, incident.EXTENSION,
     synthetics.EXTENSION, associations.EXTENSION, ssm_status.EXTENSION, s3_listing.EXTENSION,
     log_metric_filters.EXTENSION, logs_insights.EXTENSION, cw_agent_logs.EXTENSION,
+    logs_live_tail.EXTENSION,
 ])
 
 

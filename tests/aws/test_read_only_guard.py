@@ -21,7 +21,13 @@ from aiobotocore.session import AioSession
 from botocore import xform_name
 from botocore.model import OperationModel, Shape
 
-from opstui.aws.clients import READ_PREFIXES, AwsClients, StaticCredentials, is_read_operation
+from opstui.aws.clients import (
+    READ_OPERATIONS,
+    READ_PREFIXES,
+    AwsClients,
+    StaticCredentials,
+    is_read_operation,
+)
 from opstui.aws.errors import OpsError, ReadOnlyError
 
 REGION = "us-east-1"
@@ -30,6 +36,8 @@ CLOSED_ENDPOINT = "http://127.0.0.1:9"
 SERVICES = ("ssm", "ec2", "sts", "cloudwatch", "sns", "logs", "synthetics", "backup", "s3", "resource-groups")
 #: the rule as the project states it, written out here so a change to READ_PREFIXES has to change this too
 READ_RULE = ("Describe", "List", "Get", "BatchGet", "Search", "Filter", "Lookup")
+#: reads by meaning that the prefixes miss, named one by one (StartLiveTail: a stream of new log events)
+READ_NAMED = frozenset({"StartLiveTail"})
 #: botocore reads `max_attempts` as retries after the first attempt: 0 sends each request once, so a read
 #: that fails to connect fails at once instead of after the retry back-off
 NO_RETRIES = 0
@@ -124,11 +132,16 @@ async def read_write() -> AsyncIterator[AwsClients]:
 
 def test_read_prefixes_are_exactly_the_documented_rule() -> None:
     assert tuple(READ_PREFIXES) == READ_RULE
+    assert READ_OPERATIONS == READ_NAMED
+
+
+def _is_read(op: str) -> bool:
+    return op.startswith(READ_RULE) or op in READ_NAMED
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_botocore_operation_is_a_read_exactly_when_it_starts_with_a_read_prefix(service: str) -> None:
-    wrong = [op for op in _operations(service) if is_read_operation(op) != op.startswith(READ_RULE)]
+    wrong = [op for op in _operations(service) if is_read_operation(op) != _is_read(op)]
     assert not wrong, f"{service}: misclassified {wrong}"
 
 
@@ -174,7 +187,7 @@ async def test_every_mutating_operation_is_refused_by_the_live_hook_and_never_co
     problems: list[str] = []
     refused = 0
     for op in model.operation_names:
-        if op.startswith(READ_RULE):
+        if _is_read(op):
             continue
         try:
             await read_only.call(service, REGION, xform_name(op), **_minimal_params(model.operation_model(op)))
@@ -256,6 +269,7 @@ READS: list[tuple[str, str, dict[str, Any]]] = [
     ("ssm", "get_command_invocation", {"CommandId": COMMAND_ID, "InstanceId": "i-1"}),
     ("cloudwatch", "describe_alarms", {}),
     ("logs", "filter_log_events", {"logGroupName": "g"}),
+    ("logs", "start_live_tail", {"logGroupIdentifiers": ["arn:aws:logs:us-east-1:123456789012:log-group:g"]}),
     ("s3", "list_buckets", {}),
     ("backup", "list_backup_vaults", {}),
     ("synthetics", "describe_canaries", {}),

@@ -15,7 +15,8 @@ from opstui.sandbox.recorder import RECORD_ENV
 from opstui.sandbox.server import Sandbox
 from tests.contract import assert_contract
 
-NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+# inject_host_prefix off: botocore would send StartLiveTail to "stream-127.0.0.1" (see logs_live_tail.py)
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"}, inject_host_prefix=False)
 
 
 def make_client_factory(sb: Sandbox) -> Callable[..., Any]:

@@ -26,6 +26,7 @@ ENDPOINTS = {
     ("GET", "synthetics"), ("POST", "synthetics"), ("GET", "sns-outbox"), ("DELETE", "sns-outbox"),
     ("GET", "sns-inbox"), ("POST", "sns"), ("GET", "incident"), ("POST", "incident"), ("GET", "alarms"),
     ("POST", "alarms/evaluate"), ("POST", "alarms/bulk"), ("GET", "cwagent"), ("POST", "cwagent"),
+    ("GET", "live-tail"), ("POST", "live-tail"),
     ("GET", "latency"), ("POST", "latency"),
 }
 

@@ -1,8 +1,11 @@
 """Logs, panel 2: the viewer following one or more groups (or a node's streams in each), merged by time.
 
-Polling, not Live Tail (see ``opstui/aws/logs.py``): every ``POLL_SECONDS`` while the tab is shown, one paged
-FilterLogEvents per followed group. While the tab is hidden nothing is polled; the follower reads on from
-the newest event it has seen when the tab comes back, so nothing is lost. The tab's filter box filters the
+Live Tail where the endpoint has it, FilterLogEvents polling otherwise (``LiveTailFollower``, see
+``opstui/aws/logs.py``); the status line says which ("live tail" or "polling every 2 s", and why Live Tail was
+not used). Live Tail's sessions push an update a second, which the panel collects every ``LIVE_POLL_SECONDS``
+(no AWS call: what the session's reader buffered); polling is one paged FilterLogEvents per followed group
+every ``POLL_SECONDS``. While the tab is hidden nothing is collected or polled; the sessions keep buffering
+(up to the follower's backlog) and polling reads on from the newest event it has seen, so nothing is lost. The tab's filter box filters the
 lines (words, ``!word``, ``level=ERROR``, ``$.status >= 500``), ``p`` pauses and resumes, ``end`` resumes.
 ``F`` finds without filtering (``n``/``N``: next/previous match, esc: end), ``w`` wraps long lines, and ``J``
 (or enter) shows the event on the marked line, or the one at the top, alone: JSON pretty-printed (event.py).
@@ -32,6 +35,7 @@ from opstui.views.logs.event import EventScreen
 from opstui.views.logs.viewer import LogViewer
 
 POLL_SECONDS = 2.0
+LIVE_POLL_SECONDS = 0.25  # collecting Live Tail's buffered updates costs no call
 SINCE_MS = 15 * 60_000  # a new follow starts this far back
 DEBOUNCE_LINES = 20_000
 DEBOUNCE_SECONDS = 0.2
@@ -71,7 +75,7 @@ class FollowPanel(Panel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.follower: lg.LogFollower | None = None
+        self.follower: lg.LiveTailFollower | None = None
         self.targets: list[lg.FollowTarget] = []
         self.polls = 0
         self.filter_problem = ""
@@ -111,7 +115,7 @@ class FollowPanel(Panel):
         if at_ms is not None:
             start = min(start, at_ms - 5 * 60_000)
         self.targets = list(targets)
-        self.follower = lg.LogFollower(self.targets, start_ms=start)
+        self.follower = lg.LiveTailFollower(self.targets, start_ms=start)
         self.jump_ms = at_ms
         self.errors = []
         self.viewer.clear()
@@ -122,7 +126,11 @@ class FollowPanel(Panel):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.follower = None
+        follower, self.follower = self.follower, None
+        if follower is not None and follower.mode == "live tail":
+            # end its Live Tail sessions on the AWS loop, where they were opened (best effort: closing the
+            # clients at exit ends them too)
+            self.run_worker(self.ctx.run(follower.close()), group="logs-live-close", exit_on_error=False)
 
     def load(self) -> None:
         """Poll now (`r`, the tab's refresh); never while a poll is in flight (a new one would cancel it)."""
@@ -152,7 +160,8 @@ class FollowPanel(Panel):
     def _arm(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(POLL_SECONDS, self._tick)
+        live = self.follower is not None and self.follower.mode == "live tail"
+        self._timer = self.set_timer(LIVE_POLL_SECONDS if live else POLL_SECONDS, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -207,8 +216,13 @@ class FollowPanel(Panel):
             parts.append(found)
         if self.filter_problem:
             parts.append(f"filter not applied: {self.filter_problem}")
-        if self.follower is not None:
+        follower = self.follower
+        if follower is not None and follower.mode == "live tail":
+            parts.append(f"live tail ({follower.sessions} StartLiveTail session{'s' if follower.sessions != 1 else ''})")
+        elif follower is not None and follower.mode == "polling":
             parts.append(f"polling every {POLL_SECONDS:.0f} s, one FilterLogEvents per group")
+            if follower.reason:
+                parts.append(clean(follower.reason, 300))
         return " · ".join(parts)
 
     # -- keys -------------------------------------------------------------------------------------------------------
