@@ -4,6 +4,7 @@ its own process), reached over HTTP exactly as the app reaches AWS."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import hypothesis  # noqa: F401  # imported now, not by its plugin's end-of-run summary: see below
@@ -31,6 +32,7 @@ def _start(scenario: str = "default", nodes: int | None = None):
     proc = SandboxProcess(scenario=scenario, nodes=nodes, live=False, timeout=120, state_dir=state_dir,
                           extra_env={RECORD_ENV: record}).start()
     proc.record_file = record
+    proc.test_state_dir = state_dir
     control = SandboxControl.of(proc)
     # Run Command's delivery timeout (30 s at least, per the API) takes 0.6 s here: ConnectionLost nodes
     # end DeliveryTimedOut without the suite waiting for them.
@@ -38,13 +40,20 @@ def _start(scenario: str = "default", nodes: int | None = None):
     return proc, control
 
 
+def _finish(proc) -> None:
+    """Stop, check every recorded response against botocore's shapes, then remove the run's state folder (node
+    homes, command output, the recording: tens of MB a sandbox); a failed check keeps it to look at."""
+    proc.stop()
+    assert_contract(proc.record_file)
+    shutil.rmtree(proc.test_state_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def sandbox():
     """The default scenario, frozen (no churn) so assertions are deterministic."""
     proc, control = _start()
     yield control
-    proc.stop()
-    assert_contract(proc.record_file)
+    _finish(proc)
 
 
 @pytest.fixture(scope="session")
@@ -52,16 +61,14 @@ def big_sandbox():
     """120 generated nodes: more than two DescribeInstanceInformation pages per region."""
     proc, control = _start(nodes=120)
     yield control
-    proc.stop()
-    assert_contract(proc.record_file)
+    _finish(proc)
 
 
 @pytest.fixture(scope="session")
 def hostile_sandbox():
     proc, control = _start(scenario="hostile")
     yield control
-    proc.stop()
-    assert_contract(proc.record_file)
+    _finish(proc)
 
 
 @pytest.fixture(autouse=True)

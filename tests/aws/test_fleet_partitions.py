@@ -4,6 +4,7 @@ PlatformTypes x ResourceType listings hold every node once and only once, the sa
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 from collections import Counter
 
@@ -20,10 +21,12 @@ NODES = 2000
 
 @pytest.fixture(scope="module")
 def large_sandbox():
-    proc = SandboxProcess(nodes=NODES, live=False, timeout=180, state_dir=tempfile.mkdtemp(prefix="opstui-test-state-"))
+    state_dir = tempfile.mkdtemp(prefix="opstui-test-state-")
+    proc = SandboxProcess(nodes=NODES, live=False, timeout=180, state_dir=state_dir)
     proc.start()
     yield SandboxControl.of(proc)
     proc.stop()
+    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture
