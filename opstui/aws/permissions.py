@@ -86,9 +86,10 @@ AREAS: tuple[Area, ...] = (
                                  "logs:GetQueryResults",
                                  "logs:StartQuery", "logs:StopQuery", "logs:PutMetricFilter",
                                  "logs:DeleteMetricFilter"),
-         "StartLiveTail follows (without it, or where the endpoint lacks it, following polls FilterLogEvents); "
-         "IAM counts StartQuery/StopQuery as reads (the managed policy CloudWatchLogsReadOnlyAccess grants them), "
-         "but the read-only guard refuses them by name, so `--read-only` disables Insights; the metric filter "
+         "StartLiveTail follows (without it, where the endpoint lacks it, or in `--read-only`, following polls "
+         "FilterLogEvents); IAM counts StartLiveTail/StartQuery/StopQuery as reads (the managed policy "
+         "CloudWatchLogsReadOnlyAccess grants them), but each starts something billed, so the read-only guard "
+         "refuses them by name: `--read-only` follows by polling and disables Insights; the metric filter "
          "form's alarm uses Monitoring's `cloudwatch:PutMetricAlarm`; the nodes' instance profile needs "
          "`logs:CreateLogGroup`/`CreateLogStream`/`PutLogEvents` for the agent to ship logs"),
 )

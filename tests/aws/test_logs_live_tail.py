@@ -99,15 +99,22 @@ async def test_a_refused_live_tail_falls_back_to_polling_and_says_why(aws: AwsCl
         await follower.close()
 
 
-async def test_read_only_mode_lets_live_tail_through(sandbox) -> None:
+async def test_read_only_mode_refuses_live_tail_and_follows_by_polling(sandbox) -> None:
+    """A Live Tail session is billed by the minute: read-only mode does not start one (the guard refuses it
+    before anything is sent) and the follower polls FilterLogEvents, a read, instead."""
     ro = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, max_attempts=2, read_only=True)
     group = _group()
     writer = AwsClients(endpoint_url=sandbox.endpoint, credentials=sandbox.aws_credentials, max_attempts=2)
     try:
         await _put(writer, group, "s", "x")
         follower = logs.LiveTailFollower([logs.FollowTarget(R1, group)])
-        await follower.poll(ro)
-        assert follower.mode == "live tail" and not ro.refused
+        sent = sandbox.calls().get("logs:StartLiveTail", 0)
+        first = await follower.poll(ro)
+        assert follower.mode != "live tail" and ro.refused["logs:StartLiveTail"] >= 1
+        assert sandbox.calls().get("logs:StartLiveTail", 0) == sent  # never sent
+        assert [e.message for e in first.events] == ["x"]  # the history, by FilterLogEvents
+        await _put(writer, group, "s", "y")
+        assert [e.message for e in (await follower.poll(ro)).events] == ["y"]
         await follower.close()
     finally:
         await ro.close()
