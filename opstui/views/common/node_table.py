@@ -105,6 +105,9 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         self.shown_widths: list[int] = list(self.widths)
         self._fitted_for = -1  # the width the columns were fitted for
         self.cursor = 0
+        # Until the cursor is moved, it stays on the top row: rows arriving in several listings (the Fleet's
+        # partitions, region by region) would otherwise carry it along with the first row that came
+        self.cursor_placed = False
         self.sort_column: str | None = None
         self.sort_reverse = False
         self._strips: dict[tuple[int, bool, bool], Strip] = {}
@@ -191,7 +194,11 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
 
     def set_visible(self, visible: list[int], keep_key: str | None = None) -> None:
         """Show only these row indices (the filter result). Cheap: no cell work, only a repaint."""
-        if keep_key is None and self.cursor_row is not None:
+        if not self.rows:
+            self.cursor_placed = False  # emptied (a reset): the next rows start at the top again
+        if not self.cursor_placed:
+            keep_key = None
+        elif keep_key is None and self.cursor_row is not None:
             keep_key = self.row_key(self.cursor_row)
         self.order_shown = visible
         self._strips.clear()
@@ -287,6 +294,7 @@ class NodeTable(ScrollView, Generic[R], can_focus=True):
         if not self.order_shown:
             return
         position = max(0, min(position, len(self.order_shown) - 1))
+        self.cursor_placed = True
         if position == self.cursor:
             return
         old = self.cursor
