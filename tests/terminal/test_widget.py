@@ -219,15 +219,16 @@ async def test_after_a_burst_the_final_screen_is_painted_within_two_frames() -> 
     async with app.run_test(size=(80, 24)) as pilot:
         view = app.query_one(TerminalView)
         await settle(pilot)
-        # a burst long enough to count as streaming, during which frames are spaced out
-        paints0, ticks0 = view.paint_count, view.frame_ticks
+        # a burst long enough to count as streaming, during which frames are spaced out. How many frames are
+        # skipped depends on how fast this machine runs the frames (a slow frame paints anyway), so that is for
+        # bench/terminal.py to measure; here only what must hold on any machine: the final screen, within two
+        # frames of the output stopping (counted in frames, not seconds)
         deadline = time.monotonic() + 3 * STREAM_AFTER
         i = 0
         while time.monotonic() < deadline:
             view.feed(b"".join(b"\x1b[32mline\x1b[0m %d\r\n" % (i + k) for k in range(300)))
             i += 300
             await asyncio.sleep(0.001)
-        assert view.paint_count - paints0 < view.frame_ticks - ticks0, "every frame painted while streaming"
         view.feed(b"the last line\r\n$ ")
         paints, ticks = view.paint_count, view.frame_ticks
         for _ in range(200):
