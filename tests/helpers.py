@@ -36,14 +36,16 @@ def close_apps() -> None:
         OPEN_APPS.pop().close_aws()
 
 
-async def wait_for(pilot, predicate, timeout=20.0):
+async def wait_for(pilot, predicate, timeout=20.0, state=None):
+    """Wait until ``predicate()`` holds; ``state()`` (optional) says what was seen instead when it never does
+    (a race that fails once in many CI runs is found from that line, not from "not met")."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         if predicate():
             return
         await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
+    raise AssertionError("condition not met in time" + (f": {state()}" if state is not None else ""))
 
 
 async def loaded(pilot: Any, app: OpsApp, count: int = 1) -> Any:

@@ -30,6 +30,13 @@ def settled(app) -> bool:
     return all(node.message_queue_size == 0 for node in (app, *app.screen.walk_children(with_self=True)))
 
 
+def where(app) -> str:
+    """Which tab is in front, what has the keyboard, which queues are not empty: for a failed wait."""
+    busy = [(type(n).__name__, n.id, n.message_queue_size) for n in (app, *app.screen.walk_children(with_self=True))
+            if n.message_queue_size]
+    return f"tab={app.query_one('#tabs').active} focused={app.focused!r} busy={busy[:8]}"
+
+
 async def open_inventory(pilot, app) -> InventoryView:
     await loaded(pilot, app)
     app.show_tab("inventory")
@@ -169,7 +176,10 @@ async def test_find_application_counts_jump_to_fleet_and_run_command(sandbox, tm
         assert app.fleet_view.table.selected == older
         # enter on a found node: the Fleet, filtered to it
         app.show_tab("inventory")
-        await wait_for(pilot, lambda: tabs.active == "inventory" and matches.has_focus and settled(app))
+        await wait_for(pilot, lambda: tabs.active == "inventory" and settled(app), state=lambda: where(app))
+        matches.focus()  # the panel focuses it when shown; in one CI run it had not after 20 s (cause not found in 60 stressed repeats: the waits now print what they saw)
+        await wait_for(pilot, lambda: tabs.active == "inventory" and matches.has_focus and settled(app),
+                       state=lambda: where(app))
         row = matches.cursor_row
         await pilot.press("enter")
         await wait_for(pilot, lambda: tabs.active == "fleet")
