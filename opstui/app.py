@@ -24,6 +24,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static, TabbedContent, TabPane
 
@@ -41,7 +42,7 @@ from opstui.views.common.confirm import ConfirmScreen
 from opstui.views.common.context import AppContext, FleetModel
 from opstui.views.common.footer import KeyFooter
 from opstui.views.common.help import HelpScreen
-from opstui.views.common.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS
+from opstui.views.common.layout import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS, breakpoint_classes
 from opstui.views.common.tab import TabView
 from opstui.views.fleet import FLEET_COLUMNS, FleetView
 from opstui.views.inventory import InventoryView
@@ -176,8 +177,12 @@ class OpsApp(App[None]):
         for cmd in GLOBAL_COMMANDS
     ]
 
-    def __init__(self, settings: Settings, *, credentials: StaticCredentials | None = None) -> None:
+    def __init__(self, settings: Settings, *, credentials: StaticCredentials | None = None,
+                 freeze_gc: bool = True) -> None:
+        """``freeze_gc=False`` for a process that runs many apps one after another (the test suite): a frozen
+        heap is never collected, so each app's leftovers would stay for the rest of the process."""
         super().__init__()
+        self._freeze_gc = freeze_gc
         self.initial_regions = tuple(settings.regions)
         self._credentials = credentials
         self.ctx = AppContext(settings=settings, aws=self._make_clients(settings), loop=AwsLoop().start(),
@@ -228,6 +233,10 @@ class OpsApp(App[None]):
                 with TabPane(title, id=tab_id):
                     yield TAB_VIEWS[tab_id](id=f"{tab_id}-view")
         yield KeyFooter()
+
+    def get_default_screen(self) -> Screen:
+        """Textual's default screen, born with the size classes its first resize would give it."""
+        return Screen(id="_default", classes=" ".join(breakpoint_classes(*self.size)))
 
     def tab(self, tab_id: str) -> Any:
         """The view of a tab (the registry's lifecycle: shown(), reload(), reset(generation))."""
@@ -335,7 +344,7 @@ class OpsApp(App[None]):
         """Each finished Fleet refresh (the Overview and Monitoring follow the same signal themselves)."""
         if snapshot is None:
             return
-        if not self._gc_frozen:
+        if self._freeze_gc and not self._gc_frozen:
             # Everything alive after the first load (Textual, botocore's models, the app) lives for the whole
             # run: move it out of the cyclic GC's sight, so full collections no longer pause the UI for the
             # time it takes to walk it (hundreds of ms with a big fleet). Refcounting still frees as usual.

@@ -26,7 +26,8 @@ def make_app(control, **overrides) -> OpsApp:
                         fleet_cache=False, tab="fleet")
     for key, value in overrides.items():
         settings = type(settings)(**{**settings.__dict__, key: value})
-    app = OpsApp(settings, credentials=control.aws_credentials)
+    # freeze_gc=False: a frozen heap is never collected, and this process runs hundreds of apps
+    app = OpsApp(settings, credentials=control.aws_credentials, freeze_gc=False)
     OPEN_APPS.append(app)
     return app
 
