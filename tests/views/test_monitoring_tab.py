@@ -360,3 +360,23 @@ async def test_a_mixed_linux_and_windows_selection_is_refused_with_what_to_do(sa
         assert not isinstance(app.screen, FormScreen)
         assert any("mixes 1 Linux and 1 Windows" in n for n in notes), notes
     app.close_aws()
+
+
+async def test_a_bad_canary_form_lists_each_problem_and_keeps_what_was_typed(sandbox):
+    app = make_app(sandbox)
+    async with app.run_test(size=(180, 48)) as pilot:
+        view = await _monitoring(pilot, app)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: view.canary_loads >= 1)
+        await pilot.press("n")
+        await _form_open(pilot, app)
+        form = app.screen
+        form.query_one("#f-name").value = "Bad Name!"
+        form.query_one("#f-url").value = "ftp://example.com"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: len(form.problems) >= 2)
+        assert isinstance(app.screen, FormScreen)  # kept open, nothing sent
+        assert any(p.startswith("name: ") for p in form.problems)
+        assert any(p.startswith("URL: 'ftp://example.com'") for p in form.problems)
+        assert form.values()["name"] == "Bad Name!"  # nothing typed is lost
+    app.close_aws()

@@ -24,6 +24,15 @@ from opstui.safe import clean
 from opstui.views.common.safe_input import SafeInput
 
 
+class FormProblems(ValueError):
+    """What a form's ``build``/``submit`` raises when the values cannot be used: each problem is shown under the
+    fields on a line of its own (any ValueError works; this one says it with a list)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class Field:
     id: str
@@ -103,7 +112,7 @@ class FormScreen(ModalScreen[bool]):
             elif isinstance(widget, Select):
                 out[f.id] = "" if widget.value is Select.BLANK else str(widget.value)
             else:
-                out[f.id] = widget.value  # type: ignore[attr-defined]
+                out[f.id] = self.query_one(f"#f-{f.id}", Input).value
         return out
 
     def show_problems(self, problems: list[str]) -> None:

@@ -26,6 +26,7 @@ from opstui.views.common.kept_form import FieldProblems, KeptForm
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
 from opstui.views.common.work import action_work
+from opstui.views.logs.groups import GroupsPanel
 from opstui.views.logs.rows import FILTER_COLUMNS
 
 LABELS = {"group": "Log group", "name": "Filter name", "pattern": "Pattern", "metric": "Metric name",
@@ -117,7 +118,7 @@ class FiltersPanel(Panel):
     def action_new_filter(self) -> None:
         if self.refused("creating a metric filter"):
             return
-        groups = self.tab.panel_named("groups").selected_groups()  # type: ignore[attr-defined]
+        groups = self.tab.query_one(GroupsPanel).selected_groups()
         if not groups:
             self.app.notify("Pick the log group in panel 1 first (the group under its cursor).", severity="warning",
                             markup=False)

@@ -35,6 +35,7 @@ from opstui.views.common.node_table import NodeTable
 from opstui.views.common.safe_input import SafeInput
 from opstui.views.common.tab import Panel, bindings_for
 from opstui.views.common.work import action_work
+from opstui.views.logs.groups import GroupsPanel
 from opstui.views.logs.rows import query_columns
 from opstui.views.logs.saved import Picked, QueryPicker
 
@@ -205,7 +206,7 @@ class InsightsPanel(Panel):
 
     # -- what it runs on ------------------------------------------------------------------------------------------
     def groups(self) -> list[Any]:
-        return self.tab.panel_named("groups").selected_groups()  # type: ignore[attr-defined]
+        return self.tab.query_one(GroupsPanel).selected_groups()
 
     def _info(self, extra: str = "") -> None:
         groups = self.groups() if self.is_mounted else []
@@ -260,7 +261,7 @@ class InsightsPanel(Panel):
         if d is None or not d.groups:
             self._info("no log group saved with it: pick them in 1" if d is not None else "")
             return
-        missing = self.tab.panel_named("groups").select_groups(d.region, d.groups)  # type: ignore[attr-defined]
+        missing = self.tab.query_one(GroupsPanel).select_groups(d.region, d.groups)
         self._info(f"not found in {d.region}: {', '.join(missing)}" if missing else "")
 
     # -- running ------------------------------------------------------------------------------------------------

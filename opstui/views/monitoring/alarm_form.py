@@ -10,6 +10,7 @@ from opstui.aws import cloudwatch as cw
 from opstui.aws.monitoring_models import Alarm
 from opstui.safe import clean
 from opstui.views.common.form import Field, FormScreen
+from opstui.views.monitoring.sns import SnsPanel
 
 if TYPE_CHECKING:
     from opstui.views.monitoring.alarms import AlarmsPanel
@@ -39,9 +40,9 @@ def _values(panel: AlarmsPanel, alarm: Alarm | None) -> tuple[str, str, str, dic
 
 async def alarm_form(panel: AlarmsPanel, alarm: Alarm | None) -> FormScreen:
     ctx = panel.ctx
-    sns = panel.tab.panel_named("sns")
+    sns = panel.tab.query_one(SnsPanel)
     if not sns.loaded:  # the topic list of the form
-        await sns.fetch()  # type: ignore[attr-defined]
+        await sns.fetch()
     region, iid, kind, values = _values(panel, alarm)
     fields = [
         Field("name", "Alarm name", values["name"], disabled=alarm is not None),

@@ -19,7 +19,7 @@ from opstui.aws.monitoring_models import HeartbeatSpec, MetricQuery
 from opstui.aws.regions import merged, per_region
 from opstui.commands import commands_of
 from opstui.safe import clean
-from opstui.views.common.form import Field, FormScreen
+from opstui.views.common.form import Field, FormProblems, FormScreen
 from opstui.views.common.node_table import NodeTable
 from opstui.views.common.tab import Panel, aws_work, bindings_for
 from opstui.views.common.unchecked import unchecked_note
@@ -195,9 +195,7 @@ class CanariesPanel(Panel):
         def build(v: dict[str, str]) -> Any:
             problems = synthetics.heartbeat_problems(v["name"], v["url"], v["schedule"], v["role"], v["artifacts"])
             if problems:
-                err = ValueError("; ".join(problems))
-                err.problems = problems  # type: ignore[attr-defined]
-                raise err
+                raise FormProblems(problems)
             return HeartbeatSpec(name=v["name"].strip(), region=v["region"], url=v["url"].strip(),
                                  schedule=v["schedule"].strip(), execution_role=v["role"].strip(),
                                  artifact_location=v["artifacts"].strip())
