@@ -198,11 +198,11 @@ def cast_output(path) -> str:
     return "".join(out)
 
 
-async def test_a_recording_reaches_the_file_within_a_second_while_the_session_is_open(sandbox, tmp_path,
-                                                                                       monkeypatch):
-    """The cast on disk lags the screen by at most FLUSH_SECONDS, not by a file buffer until close."""
+async def test_a_recording_reaches_the_file_while_the_session_is_open(sandbox, tmp_path, monkeypatch):
+    """The cast on disk follows the screen while the session is open (flushed every FLUSH_SECONDS), not only
+    when a file buffer fills or the file closes. How soon (FLUSH_SECONDS, terminal/recording.py) is not asserted:
+    on a loaded machine the flush timer runs late, and the suite asserts no wall-clock limits."""
     import dataclasses
-    import time
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     app = make_app(sandbox)
@@ -213,9 +213,7 @@ async def test_a_recording_reaches_the_file_within_a_second_while_the_session_is
         path = session.recording.path
         await type_text(pilot, "echo live$((5*5))\r")
         await wait_for(pilot, lambda: "live25" in screen_text(session).replace("live$((5*5))", ""))
-        seen = time.monotonic()
-        await wait_for(pilot, lambda: "live25" in cast_output(path), timeout=1.5)
-        assert time.monotonic() - seen < 1.5
+        await wait_for(pilot, lambda: "live25" in cast_output(path))
         assert session.state == "connected" and not session.recording._file.closed
     app.close_aws()
 
