@@ -1,5 +1,6 @@
-"""ctrl+c for the command-line tools (`opstui run`, `opstui shell -- COMMAND`): the first one asks the running
-work to stop and clean up (cancel the command, terminate the session), a second one stops at once.
+"""ctrl+c for the command-line tools (`opstui run`, `opstui shell -- COMMAND`, `opstui logs tail --follow`): the
+first one asks the running work to stop and clean up (cancel the command, terminate the session, end the Live
+Tail session), a second one stops at once.
 
 Why not only asyncio.run's own SIGINT handling: it cancels the main task and relies on that CancelledError
 reaching our code. Twice in the suite, on a loaded machine, a CLI went on polling for 30 s after SIGINT, as if

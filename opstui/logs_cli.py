@@ -34,9 +34,10 @@ from opstui.aws import logs as lg
 from opstui.aws.clients import AwsClients, is_read_operation
 from opstui.aws.errors import OpsError
 from opstui.config import ConfigError, Settings, load_file, settings_from
+from opstui.interrupt import Interrupt
 from opstui.safe import clean, clean_block, json_text
 
-EXIT_OK, EXIT_USAGE, EXIT_AWS = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_AWS, EXIT_INTERRUPTED = 0, 2, 3, 130
 POLL_SECONDS = 2.0
 LIVE_WAIT_SECONDS = 1.5  # a Live Tail update comes every second
 _SINCE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -169,30 +170,44 @@ async def tail(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ..
         lg.LiveTailFollower(targets, pattern=args.filter, start_ms=start_ms) if args.follow
         else lg.LogFollower(targets, pattern=args.filter, start_ms=start_ms))
     printer = Printer(out, fields, len(args.groups) > 1)
+    with Interrupt.installed() as stop:
+        try:
+            return await _tail_loop(args, aws, follower, targets, printer, err, stop)
+        except asyncio.CancelledError:  # ctrl+c cancels the main task (see opstui.interrupt)
+            if not stop.fired.is_set():
+                raise
+            stop.settle()
+            return EXIT_INTERRUPTED
+        finally:
+            if isinstance(follower, lg.LiveTailFollower):
+                await follower.close()  # ends the Live Tail session (billed by the minute) before exiting
+
+
+async def _tail_loop(args: argparse.Namespace, aws: AwsClients, follower: lg.LiveTailFollower | lg.LogFollower,
+                     targets: list[lg.FollowTarget], printer: Printer, err: TextIO, stop: Interrupt) -> int:
+    """Read and print until done (one pass without --follow); ctrl+c ends a follow with exit 130, after what
+    was read is printed (``stop.fired`` is checked every round, whether the cancellation arrived or not)."""
     warned: set[lg.FollowTarget] = set()
-    try:
-        while True:
-            live = isinstance(follower, lg.LiveTailFollower) and follower.mode == "live tail"
-            update = await (follower.poll(aws, wait=LIVE_WAIT_SECONDS) if live else follower.poll(aws))
-            printer.print(update.events)
-            if isinstance(follower, lg.LiveTailFollower) and follower.reason and follower.polls == 1:
-                print(f"opstui logs: {clean(follower.reason, 400)}; polling every {POLL_SECONDS:.0f} s", file=err,
-                      flush=True)
-            failed = set(update.errors)
-            for target, problem in update.errors.items():
-                if target not in warned:
-                    print(f"opstui logs: {clean(target.group, 200)} in {target.region}: {clean(str(problem), 400)}",
-                          file=err, flush=True)
-                    warned.add(target)
-            if failed and len(failed) == len(targets) and follower.polls == 1:
-                return EXIT_AWS  # nothing can be read anywhere: say so instead of waiting forever
-            if not args.follow:
-                return EXIT_OK
-            if not (isinstance(follower, lg.LiveTailFollower) and follower.mode == "live tail"):
-                await asyncio.sleep(POLL_SECONDS)
-    finally:
-        if isinstance(follower, lg.LiveTailFollower):
-            await follower.close()
+    while not stop.fired.is_set():
+        live = isinstance(follower, lg.LiveTailFollower) and follower.mode == "live tail"
+        update = await (follower.poll(aws, wait=LIVE_WAIT_SECONDS) if live else follower.poll(aws))
+        printer.print(update.events)
+        if isinstance(follower, lg.LiveTailFollower) and follower.reason and follower.polls == 1:
+            print(f"opstui logs: {clean(follower.reason, 400)}; polling every {POLL_SECONDS:.0f} s", file=err,
+                  flush=True)
+        failed = set(update.errors)
+        for target, problem in update.errors.items():
+            if target not in warned:
+                print(f"opstui logs: {clean(target.group, 200)} in {target.region}: {clean(str(problem), 400)}",
+                      file=err, flush=True)
+                warned.add(target)
+        if failed and len(failed) == len(targets) and follower.polls == 1:
+            return EXIT_AWS  # nothing can be read anywhere: say so instead of waiting forever
+        if not args.follow:
+            return EXIT_OK
+        if not (isinstance(follower, lg.LiveTailFollower) and follower.mode == "live tail"):
+            await stop.pause(POLL_SECONDS)
+    return EXIT_INTERRUPTED
 
 
 async def query(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...], out: TextIO,
@@ -272,5 +287,5 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
     except OpsError as exc:
         print(f"opstui logs: {clean(str(exc), 2000)}", file=err)
         return EXIT_AWS
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # a second ctrl+c, or one before the follow began
+        return EXIT_INTERRUPTED
