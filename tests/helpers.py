@@ -65,3 +65,32 @@ def signal_state(pid: int) -> str:
             return " ".join(line.strip() for line in fh if line.startswith(("State", "Sig", "ShdPnd")))
     except OSError as exc:
         return f"no /proc status: {exc}"
+
+
+# -- shells ----------------------------------------------------------------------------------------------------
+def screen_text(session: Any) -> str:
+    """A shell session's screen as text (its emulator's display)."""
+    return "\n".join(session.terminal.terminal.display)
+
+
+async def type_text(pilot, text: str) -> None:
+    keys = []
+    for ch in text:
+        keys.append({" ": "space", "\r": "enter", "|": "vertical_line", ";": "semicolon", "$": "dollar_sign",
+                     "(": "left_parenthesis", ")": "right_parenthesis", "+": "plus", "*": "asterisk",
+                     ">": "greater_than_sign", "-": "minus", ".": "full_stop", "/": "slash"}.get(ch, ch))
+    await pilot.press(*keys)
+
+
+async def open_from_fleet(pilot, app, name: str) -> Any:
+    """`s` on the Fleet node of that name; the session once connected and showing a prompt."""
+    view = app.fleet_view
+    view.set_filter(f"name:{name}")
+    await pilot.pause()
+    before = len(app.shells_view.sessions())
+    await pilot.press("s")
+    await wait_for(pilot, lambda: len(app.shells_view.sessions()) > before)
+    session = app.shells_view.sessions()[-1]
+    await wait_for(pilot, lambda: session.state == "connected", timeout=20)
+    await wait_for(pilot, lambda: "$" in screen_text(session))
+    return session

@@ -242,6 +242,7 @@ class Incident:
 
     def shutdown(self) -> None:
         self._stop.set()
+        clock.wake()  # the loop sleeps in clock.wait (up to 5 s): without this, stopping waited it out
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

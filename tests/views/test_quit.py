@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 from opstui.views.common.confirm import ConfirmScreen
-from tests.helpers import loaded, make_app, wait_for
-from tests.views.test_shells_tab import open_from_fleet
+from tests.helpers import loaded, make_app, open_from_fleet, wait_for
 
 
 async def test_q_with_a_shell_open_asks_first_and_n_keeps_everything(sandbox):

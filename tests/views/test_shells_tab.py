@@ -5,34 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from opstui.aws import ssm
-from opstui.views.shells import ShellSession
-from tests.helpers import loaded, make_app, wait_for
-
-
-def screen_text(session: ShellSession) -> str:
-    return "\n".join(session.terminal.terminal.display)
-
-
-async def type_text(pilot, text: str) -> None:
-    keys = []
-    for ch in text:
-        keys.append({" ": "space", "\r": "enter", "|": "vertical_line", ";": "semicolon", "$": "dollar_sign",
-                     "(": "left_parenthesis", ")": "right_parenthesis", "+": "plus", "*": "asterisk",
-                     ">": "greater_than_sign", "-": "minus", ".": "full_stop", "/": "slash"}.get(ch, ch))
-    await pilot.press(*keys)
-
-
-async def open_from_fleet(pilot, app, name: str) -> ShellSession:
-    view = app.fleet_view
-    view.set_filter(f"name:{name}")
-    await pilot.pause()
-    before = len(app.shells_view.sessions())
-    await pilot.press("s")
-    await wait_for(pilot, lambda: len(app.shells_view.sessions()) > before)
-    session = app.shells_view.sessions()[-1]
-    await wait_for(pilot, lambda: session.state == "connected", timeout=20)
-    await wait_for(pilot, lambda: "$" in screen_text(session))
-    return session
+from tests.helpers import loaded, make_app, open_from_fleet, screen_text, type_text, wait_for
 
 
 async def test_open_a_shell_from_the_fleet_and_run_a_command(sandbox):
