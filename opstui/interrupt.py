@@ -49,6 +49,17 @@ class Interrupt:
             while task.cancelling():
                 task.uncancel()
 
+    @contextlib.contextmanager
+    def absorbed(self) -> Iterator[None]:
+        """Inside: the cancellation a ctrl+c caused ends the block quietly (and is forgotten, so the clean-up
+        after it can await); any other cancellation goes on. After the block, ``fired`` says which it was."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self.fired.is_set():
+                raise
+            self.settle()
+
     @classmethod
     @contextlib.contextmanager
     def installed(cls) -> Iterator[Interrupt]:

@@ -172,11 +172,8 @@ async def tail(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ..
     printer = Printer(out, fields, len(args.groups) > 1)
     with Interrupt.installed() as stop:
         try:
-            return await _tail_loop(args, aws, follower, targets, printer, err, stop)
-        except asyncio.CancelledError:  # ctrl+c cancels the main task (see opstui.interrupt)
-            if not stop.fired.is_set():
-                raise
-            stop.settle()
+            with stop.absorbed():  # ctrl+c cancels the main task (see opstui.interrupt)
+                return await _tail_loop(args, aws, follower, targets, printer, err, stop)
             return EXIT_INTERRUPTED
         finally:
             if isinstance(follower, lg.LiveTailFollower):

@@ -225,11 +225,8 @@ async def run(args: argparse.Namespace, aws: AwsClients, regions: tuple[str, ...
     agent_status = {n.instance_id: n.ping_status for n in plan.radius.nodes}
     tracker = RunTracker(aws, list(sent.commands), names)
     with Interrupt.installed() as stop:
-        try:
+        with stop.absorbed():  # ctrl+c cancels the main task (see opstui.interrupt)
             await follow(tracker, err, agent_status, stop)
-        except asyncio.CancelledError:  # ctrl+c cancels the main task (see opstui.interrupt)
-            if not stop.fired.is_set():
-                raise
         if stop.fired.is_set():
             stop.settle()
             await interrupted(tracker, err)

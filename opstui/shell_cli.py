@@ -253,7 +253,7 @@ async def run_command(aws: AwsClients, regions: tuple[str, ...], target: str, co
 
     try:
         with Interrupt.installed() as stop:
-            try:
+            with stop.absorbed():  # ctrl+c cancels the main task (see opstui.interrupt)
                 async with open_shell(aws, node.region, node.instance_id, document=NON_INTERACTIVE,
                                       parameters=parameters, on_stderr=err.write) as session:
                     watcher = asyncio.create_task(close_on_ctrl_c(stop, session))
@@ -267,10 +267,7 @@ async def run_command(aws: AwsClients, regions: tuple[str, ...], target: str, co
                     if session.error is not None:
                         raise session.error
                     code = session.exit_code
-            except asyncio.CancelledError:  # ctrl+c cancels the main task (see opstui.interrupt)
-                if not stop.fired.is_set():
-                    raise
-                stop.settle()
+            if stop.fired.is_set():
                 return EXIT_INTERRUPTED
     finally:
         out.close()
