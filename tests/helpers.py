@@ -67,6 +67,35 @@ def signal_state(pid: int) -> str:
         return f"no /proc status: {exc}"
 
 
+def interrupt_when(proc: Any, marker: bytes, stream: str = "stdout", timeout: float = 40) -> tuple[bytes, bytes]:
+    """Wait until ``marker`` is on the process's ``stream`` ("stdout" or "stderr"), send it SIGINT (a ctrl+c),
+    and return all its stdout and stderr once it exits. A process that never shows the marker or ignores the
+    SIGINT fails the test (its signal masks in the message) and is killed."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    pipe = getattr(proc, stream)
+    seen = b""
+    try:
+        os.set_blocking(pipe.fileno(), False)
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            assert time.monotonic() < deadline and proc.poll() is None, seen.decode(errors="replace")
+            time.sleep(0.2)
+            seen += pipe.read() or b""
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"ctrl+c unheeded: {signal_state(proc.pid)}") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return (seen + out, err) if stream == "stdout" else (out, seen + err)
+
+
 # -- shells ----------------------------------------------------------------------------------------------------
 def screen_text(session: Any) -> str:
     """A shell session's screen as text (its emulator's display)."""

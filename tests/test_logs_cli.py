@@ -182,11 +182,10 @@ async def test_follow_polls_where_live_tail_is_refused_and_says_so(sandbox):
 def test_ctrl_c_ends_a_follow_with_exit_130_keeping_what_was_printed(sandbox):
     """A real process and a real SIGINT: the follow stops, what it printed stays, the Live Tail session ends."""
     import asyncio
-    import signal
     import subprocess
     import sys
 
-    from tests.helpers import signal_state
+    from tests.helpers import interrupt_when
 
     group = f"/cli/{uuid.uuid4().hex[:8]}/interrupted"
     asyncio.run(_put(sandbox, group, {"s": ["history"]}, int(time.time() * 1000) - 1000))
@@ -195,21 +194,6 @@ def test_ctrl_c_ends_a_follow_with_exit_130_keeping_what_was_printed(sandbox):
         [sys.executable, "-m", "opstui", "logs", "tail", "--endpoint-url", sandbox.endpoint, "--region", R1,
          group, "--follow"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    out = b""
-    try:
-        os.set_blocking(proc.stdout.fileno(), False)
-        deadline = time.monotonic() + 40
-        while b"history" not in out:
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.2)
-            out += proc.stdout.read() or b""
-        proc.send_signal(signal.SIGINT)
-        try:
-            rest, err = proc.communicate(timeout=40)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"ctrl+c unheeded: {signal_state(proc.pid)}") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out, err = interrupt_when(proc, b"history")
     assert proc.returncode == 130, err.decode()
-    assert b"Traceback" not in err and b"history" in out + rest
+    assert b"Traceback" not in err and b"history" in out

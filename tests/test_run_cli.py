@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from opstui.run_cli import main
-from tests.helpers import signal_state
+from tests.helpers import interrupt_when
 
 R1 = "ap-northeast-1"
 
@@ -125,9 +125,6 @@ def test_a_windows_node_in_a_tag_target_is_left_out_with_the_tabs_line(sandbox):
 def test_waiting_names_the_delayed_node_and_ctrl_c_cancels_and_prints_what_finished(sandbox):
     """tag:Role=web has prod-web-03, whose agent is ConnectionLost: the run says it waits for it and why;
     ctrl+c cancels the command (CancelCommand), prints the outputs that finished, and exits 130."""
-    import signal
-    import time
-
     import boto3
 
     env = {**os.environ, **sandbox.env(), "OPSTUI_CONFIG": os.devnull, "PYTHONUNBUFFERED": "1"}
@@ -135,23 +132,8 @@ def test_waiting_names_the_delayed_node_and_ctrl_c_cancels_and_prints_what_finis
         [sys.executable, "-m", "opstui", "run", "--endpoint-url", sandbox.endpoint, "--region", R1,
          "--targets", "tag:Role=web", "--yes", "--timeout", "3600", "--", "echo finished-$(hostname)"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    err = b""
-    try:
-        os.set_blocking(proc.stderr.fileno(), False)
-        deadline = time.monotonic() + 40
-        while b"Delayed: prod-web-03 (ConnectionLost)" not in err:
-            assert time.monotonic() < deadline and proc.poll() is None, err.decode()
-            time.sleep(0.2)
-            err += proc.stderr.read() or b""
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, rest = proc.communicate(timeout=40)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"ctrl+c unheeded: {signal_state(proc.pid)}") from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    err = (err + rest).decode()
+    out, err = interrupt_when(proc, b"Delayed: prod-web-03 (ConnectionLost)", stream="stderr")
+    err = err.decode()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "cancelling the command" in err
     text = out.decode()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,16 +23,8 @@ GROUP = "/opstui-test/live-tail"
 
 
 @pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = Sandbox(scenario="default", live=False, seed=42)
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def logs(sb: Sandbox) -> Any:
-    c = make_client_factory(sb)("logs", REGION)
+def logs(default_sandbox: Sandbox) -> Any:
+    c = make_client_factory(default_sandbox)("logs", REGION)
     c.create_log_group(logGroupName=GROUP)
     for stream in ("web-1", "web-2", "db-1"):
         c.create_log_stream(logGroupName=GROUP, logStreamName=stream)
@@ -141,20 +133,20 @@ def test_stream_name_prefixes_narrow_the_session(logs: Any) -> None:
     ({"logGroupIdentifiers": ["ARN-other-region"]}, "ResourceNotFoundException"),
     ({}, "InvalidParameterException"),
 ])
-def test_bad_requests_are_refused_with_aws_codes(sb: Sandbox, logs: Any, params: dict[str, Any], code: str) -> None:
+def test_bad_requests_are_refused_with_aws_codes(default_sandbox: Sandbox, logs: Any, params: dict[str, Any], code: str) -> None:
     arn = _arn(logs)
     subst = {"ARN": arn, "OTHER": _arn(logs, GROUP + "-other"), "ARN:*": arn + ":*",
              "ARN-missing": arn + "-missing", "ARN-other-region": arn.replace(REGION, "us-east-1")}
     params = {k: [subst.get(v, v) for v in vs] if k == "logGroupIdentifiers" else vs for k, vs in params.items()}
-    raw = make_client_factory(sb)("logs", REGION, parameter_validation=False)
+    raw = make_client_factory(default_sandbox)("logs", REGION, parameter_validation=False)
     with pytest.raises(ClientError) as err:
         raw.start_live_tail(**params)
     assert err.value.response["Error"]["Code"] == code
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-def test_the_unsupported_knob_answers_like_an_endpoint_without_live_tail(sb: Sandbox, logs: Any) -> None:
-    control = SandboxControl.of(sb)
+def test_the_unsupported_knob_answers_like_an_endpoint_without_live_tail(default_sandbox: Sandbox, logs: Any) -> None:
+    control = SandboxControl.of(default_sandbox)
     control._send("POST", "live-tail", {"supported": False})
     try:
         with pytest.raises(ClientError) as err:
@@ -165,8 +157,8 @@ def test_the_unsupported_knob_answers_like_an_endpoint_without_live_tail(sb: San
         control._send("POST", "live-tail", {"supported": True})
 
 
-def test_a_session_ends_when_the_client_closes_it(sb: Sandbox, logs: Any) -> None:
-    control = SandboxControl.of(sb)
+def test_a_session_ends_when_the_client_closes_it(default_sandbox: Sandbox, logs: Any) -> None:
+    control = SandboxControl.of(default_sandbox)
     resp = logs.start_live_tail(logGroupIdentifiers=[_arn(logs, GROUP + "-other")])
     stream = resp["responseStream"]
     next(iter(stream))

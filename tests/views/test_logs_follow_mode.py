@@ -27,16 +27,21 @@ def _status(view) -> str:
     return view.viewer_panel.status_info()
 
 
+async def _follow(pilot, app, group: str):
+    """The group made with one line, and the Logs tab following it: its viewer panel."""
+    await loaded(pilot, app)
+    await _put(app, group, "history", create=True)
+    app.show_tab("logs")
+    app.logs_view.follow([FollowTarget(R1, group)])
+    return app.logs_view.viewer_panel
+
+
 async def test_following_uses_live_tail_and_a_put_line_shows_without_a_filter_call(sandbox):
     app = make_app(sandbox)
     group = f"/t/{uuid.uuid4().hex[:8]}/live"
     async with app.run_test(size=(160, 40)) as pilot:
-        await loaded(pilot, app)
-        await _put(app, group, "history", create=True)
-        app.show_tab("logs")
+        panel = await _follow(pilot, app, group)
         view = app.logs_view
-        view.follow([FollowTarget(R1, group)])
-        panel = view.viewer_panel
         await wait_for(pilot, lambda: panel.viewer.lines and panel.follower and panel.follower.mode == "live tail")
         assert "live tail (1 StartLiveTail session)" in _status(view)
         filters = app.aws.calls["logs:FilterLogEvents"]
@@ -52,12 +57,8 @@ async def test_a_refused_live_tail_polls_and_the_status_line_says_why(sandbox):
     sandbox.live_tail(supported=False)
     try:
         async with app.run_test(size=(160, 40)) as pilot:
-            await loaded(pilot, app)
-            await _put(app, group, "history", create=True)
-            app.show_tab("logs")
+            panel = await _follow(pilot, app, group)
             view = app.logs_view
-            view.follow([FollowTarget(R1, group)])
-            panel = view.viewer_panel
             await wait_for(pilot, lambda: panel.viewer.lines and panel.follower.mode == "polling")
             status = _status(view)
             assert "polling every 2 s" in status and "UnknownOperationException" in status
