@@ -49,12 +49,13 @@ https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_Describ
 Metric filters: :func:`put_metric_filter`, :func:`describe_metric_filters`, :func:`delete_metric_filter`.
 
 Read-only mode: the guard in ``clients.py`` lets through only Describe/List/Get/Filter... operations, so
-PutMetricFilter, DeleteMetricFilter (changes) and also StartQuery/StopQuery are refused in read-only mode.
-IAM counts StartQuery and StopQuery as reads (the AWS managed policy CloudWatchLogsReadOnlyAccess grants
-``logs:StartQuery``, ``logs:StopQuery``, ``logs:StartLiveTail``; the guard names StartLiveTail as a read):
-https://docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsReadOnlyAccess.html), but the
-guard fails closed on names and is not special-cased here: in read-only mode Insights is disabled (greyed)
-and says so. Widening the guard is a decision for the guard, not for one service module.
+PutMetricFilter, DeleteMetricFilter (changes) and also StartQuery/StopQuery/StartLiveTail are refused in
+read-only mode. IAM counts those three as reads (the AWS managed policy CloudWatchLogsReadOnlyAccess grants
+``logs:StartQuery``, ``logs:StopQuery``, ``logs:StartLiveTail``:
+https://docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLogsReadOnlyAccess.html), but each
+starts something billed, and the guard fails closed on names and is not special-cased here: in read-only mode
+Insights is disabled (greyed) and says so, and :class:`LiveTailFollower` polls FilterLogEvents instead (its
+``reason`` says why). Widening the guard is a decision for the guard, not for one service module.
 
 Run Command's output streams (``<command-id>/<instance-id>/<plugin>/stdout|stderr``) are read by
 :class:`LogCursor`, the same technique for one prefix of one group.

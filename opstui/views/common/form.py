@@ -156,3 +156,18 @@ class FormScreen(ModalScreen[bool]):
             self.busy = False
             self.query_one("#form-save", Button).disabled = False
         self.dismiss(True)
+
+
+async def ask(app: Any, title: str, fields: Sequence[Field], build: Callable[[dict[str, str]], Any], *,
+              note: str = "", submit_label: str = "OK") -> Any | None:
+    """A form that only asks (nothing is sent): the value ``build`` makes of what was typed, or None when the
+    user cancelled. Bad input stays in the form with its problems, as in every form. Await it in a worker."""
+    chosen: list[Any] = []
+
+    async def keep(value: Any) -> None:
+        chosen.append(value)
+
+    screen = FormScreen(title, fields, build, keep, note=note, submit_label=submit_label)
+    if await app.push_screen_wait(screen) and chosen:
+        return chosen[-1]
+    return None

@@ -28,7 +28,7 @@ from opstui.aws import logs as lg
 from opstui.commands import commands_of
 from opstui.logfilter import FilterError, LineFilter, parse_filter
 from opstui.safe import clean
-from opstui.views.common.form import Field, FormScreen
+from opstui.views.common.form import Field, ask
 from opstui.views.common.tab import Panel, aws_work, bindings_for
 from opstui.views.common.work import action_work
 from opstui.views.logs.event import EventScreen
@@ -239,58 +239,37 @@ class FollowPanel(Panel):
     @action_work("logs-columns")
     async def _ask_columns(self) -> None:
         viewer = self.viewer
-        chosen: list[str] = []
-
-        def build(values: dict[str, str]) -> list[str]:
-            return [f for f in values["fields"].replace(" ", ",").split(",") if f.strip()]
-
-        async def submit(fields: list[str]) -> None:
-            chosen.extend(fields)
-
-        screen = FormScreen("JSON fields as columns", [Field("fields", "Fields", ",".join(viewer.json_fields),
-                                                             placeholder="level,msg,latency_ms (empty: whole lines)")],
-                            build, submit, submit_label="Show")
-        if await self.app.push_screen_wait(screen):
-            viewer.set_json_fields(chosen)
+        fields = await ask(self.app, "JSON fields as columns",
+                           [Field("fields", "Fields", ",".join(viewer.json_fields),
+                                  placeholder="level,msg,latency_ms (empty: whole lines)")],
+                           lambda v: [f for f in v["fields"].replace(" ", ",").split(",") if f.strip()],
+                           submit_label="Show")
+        if fields is not None:
+            viewer.set_json_fields(fields)
 
     def action_jump_time(self) -> None:
         self._ask_time()
 
     @action_work("logs-time")
     async def _ask_time(self) -> None:
-        chosen: list[int] = []
-
-        def build(values: dict[str, str]) -> int:
-            return parse_when(values["when"], int(time.time() * 1000))
-
-        async def submit(ms: int) -> None:
-            chosen.append(ms)
-
-        screen = FormScreen("Jump to a time", [Field("when", "Time (UTC)", "", placeholder="14:05, 14:05:30 or -15m")],
-                            build, submit, submit_label="Jump")
-        if await self.app.push_screen_wait(screen) and chosen:
-            self.viewer.jump_to_time(chosen[0])
+        ms = await ask(self.app, "Jump to a time",
+                       [Field("when", "Time (UTC)", "", placeholder="14:05, 14:05:30 or -15m")],
+                       lambda v: parse_when(v["when"], int(time.time() * 1000)), submit_label="Jump")
+        if ms is not None:
+            self.viewer.jump_to_time(ms)
 
     def action_search(self) -> None:
         self._ask_search()
 
     @action_work("logs-search")
     async def _ask_search(self) -> None:
-        chosen: list[str] = []
-
-        def build(values: dict[str, str]) -> str:
-            return values["text"]
-
-        async def submit(text: str) -> None:
-            chosen.append(text)
-
         current = self.viewer.search.text if self.viewer.search is not None else ""
-        screen = FormScreen("Find in the lines", [Field("text", "Text", current,
-                                                        placeholder="plain text, any case (empty: end the search)")],
-                            build, submit, submit_label="Find",
-                            note="Every match is highlighted; n / N go to the next / previous matching line.")
-        if await self.app.push_screen_wait(screen) and chosen:
-            self.viewer.start_search(chosen[0])
+        text = await ask(self.app, "Find in the lines",
+                         [Field("text", "Text", current, placeholder="plain text, any case (empty: end the search)")],
+                         lambda v: v["text"], submit_label="Find",
+                         note="Every match is highlighted; n / N go to the next / previous matching line.")
+        if text is not None:
+            self.viewer.start_search(text)
             self.viewer.focus()
 
     def action_search_next(self) -> None:
